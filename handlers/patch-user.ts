@@ -1,0 +1,123 @@
+// PATCH /api/v2/user/{id}/ — parse, authenticate, validate, act, answer.
+import { createAuthenticator } from '../lib/auth.ts';
+import { createAwsClients, type AwsClients } from '../lib/aws-clients.ts';
+import { readConfig, type Config } from '../lib/config.ts';
+import { AuthenticationError, MethodNotAllowedError, NotFoundError } from '../lib/errors.ts';
+import { clientError, errorResponse, headerValue, jsonResponse, type HttpResponse } from '../lib/http.ts';
+import { createLogger } from '../lib/log.ts';
+import { MediaStore } from '../lib/media-store.ts';
+import { buildPatch } from '../lib/patch-fields.ts';
+import { patchUser } from '../lib/patch-user.ts';
+import { parseBody } from '../lib/request-body.ts';
+import { renderUser } from '../lib/user-record.ts';
+import { UsersTable } from '../lib/users-table.ts';
+
+/** The parts of an API Gateway proxy event (REST API, or HTTP API payload 2.0) that are read. */
+export interface ApiEvent {
+  httpMethod?: string;
+  path?: string;
+  rawPath?: string;
+  pathParameters?: Record<string, string | undefined> | null;
+  headers?: Record<string, string | undefined> | null;
+  body?: string | null;
+  isBase64Encoded?: boolean;
+  requestContext?: { requestId?: string; http?: { method?: string } };
+}
+
+export interface LambdaContext {
+  awsRequestId?: string;
+}
+
+export type Handler = (event: ApiEvent, context?: LambdaContext) => Promise<HttpResponse>;
+
+export function createHandler(config: Config, clients: AwsClients = createAwsClients(config)): Handler {
+  const authenticate = createAuthenticator(config);
+  const users = new UsersTable(clients.dynamo, config.tableName);
+  const media = new MediaStore(clients.s3, config.mediaBucket);
+  const maxFileBytes = Math.max(config.images.avatarMaxBytes, config.images.coverMaxBytes);
+
+  return async (event, context) => {
+    const started = performance.now();
+    const requestId = context?.awsRequestId ?? event.requestContext?.requestId;
+    const log = createLogger({ requestId });
+    const pathId = rawPathId(event);
+    let response: HttpResponse;
+    let failure: unknown;
+    try {
+      const method = event.httpMethod ?? event.requestContext?.http?.method ?? '';
+      if (method.toUpperCase() !== 'PATCH') throw new MethodNotAllowedError(method);
+      // Authentication comes first: without a valid token the answer is 401 whatever the id.
+      const sub = await authenticate(headerValue(event.headers, 'authorization'));
+      const id = parseUserId(pathId);
+      const fields = await parseBody(
+        {
+          body: event.body,
+          isBase64Encoded: event.isBase64Encoded,
+          contentType: headerValue(event.headers, 'content-type'),
+        },
+        { maxBodyBytes: config.maxBodyBytes, maxFileBytes },
+      );
+      const patch = buildPatch(fields, config.images);
+      const user = await patchUser({ users, media, log }, { id, sub, patch });
+      response = jsonResponse(200, renderUser(user, config.mediaBaseUrl));
+    } catch (error) {
+      failure = error;
+      response = errorResponse(error);
+    }
+    logOutcome(log, response, failure, pathId, performance.now() - started);
+    return response;
+  };
+}
+
+function rawPathId(event: ApiEvent): string | undefined {
+  const fromParams = event.pathParameters?.id;
+  if (fromParams !== undefined) return fromParams;
+  const path = event.path ?? event.rawPath ?? '';
+  return /\/api\/v2\/user\/([^/]+)\/?$/.exec(path)?.[1];
+}
+
+/** Django's `<int:id>`: digits only; anything else is not a route to a user. */
+function parseUserId(raw: string | undefined): number {
+  if (!raw || !/^[0-9]{1,15}$/.test(raw)) throw new NotFoundError();
+  return Number(raw);
+}
+
+function logOutcome(
+  log: ReturnType<typeof createLogger>,
+  response: HttpResponse,
+  failure: unknown,
+  pathId: string | undefined,
+  durationMs: number,
+) {
+  const fields = {
+    userId: pathId && /^[0-9]{1,15}$/.test(pathId) ? Number(pathId) : null,
+    status: response.statusCode,
+    outcome: response.statusCode < 400 ? 'updated' : (clientError(failure)?.code ?? 'server_error'),
+    durationMs: Math.round(durationMs * 10) / 10,
+  };
+  if (response.statusCode >= 500 && !clientError(failure)) {
+    const error = failure as Error;
+    log.error('request failed', { ...fields, error: error?.name, detail: error?.message, stack: error?.stack });
+  } else if (failure instanceof AuthenticationError) {
+    log.info('request refused', { ...fields, reason: failure.reason });
+  } else {
+    log[response.statusCode >= 500 ? 'error' : 'info']('request handled', {
+      ...fields,
+      ...(failure instanceof Error && response.statusCode >= 500 && { error: failure.name }),
+    });
+  }
+}
+
+let cached: Handler | undefined;
+
+/** The Lambda entry: configuration and clients are made once per container, on first use. */
+export const handler: Handler = async (event, context) => {
+  try {
+    cached ??= createHandler(readConfig());
+  } catch (error) {
+    // A misconfigured deployment: say why in the log, answer like any other server error.
+    createLogger().error('configuration failed', { error: (error as Error).message });
+    return errorResponse(error);
+  }
+  return cached(event, context);
+};

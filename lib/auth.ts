@@ -1,0 +1,77 @@
+// Who the caller is: the `sub` of a Cognito token in `Authorization: Bearer`, verified here and
+// never taken from `requestContext.authorizer` (serverless-offline fills that from unverified tokens).
+import { readFileSync } from 'node:fs';
+import { CognitoJwtVerifier } from 'aws-jwt-verify';
+import { FetchError, JwtBaseError } from 'aws-jwt-verify/error';
+import { SimpleJwksCache } from 'aws-jwt-verify/jwk';
+import type { Jwks } from 'aws-jwt-verify/jwk';
+import type { Config } from './config.ts';
+import { AuthenticationError, ServiceUnavailableError } from './errors.ts';
+
+export type Authenticate = (authorization: string | undefined) => Promise<string>;
+
+export function createAuthenticator(config: Config): Authenticate {
+  const localJwks = config.cognitoJwksFile ? readJwks(config.cognitoJwksFile) : undefined;
+  // Locally the key file stands in for the pool's JWKS endpoint: a token with an unknown key id
+  // is refused without any network call. Deployed stages fetch the pool's keys as usual.
+  const jwksCache = localJwks
+    ? new SimpleJwksCache({ fetcher: { fetch: async () => encodeJwks(localJwks) } })
+    : undefined;
+  const verifier = CognitoJwtVerifier.create(
+    {
+      userPoolId: config.cognitoUserPoolId,
+      clientId: config.cognitoClientId,
+      tokenUse: config.cognitoTokenUse,
+      // Cognito always sets exp; a token without one must not live forever.
+      customJwtCheck: ({ payload }) => {
+        if (typeof payload.exp !== 'number') throw new MissingExpiryError();
+      },
+    },
+    jwksCache ? { jwksCache } : undefined,
+  );
+  if (localJwks) verifier.cacheJwks(localJwks);
+
+  return async (authorization) => {
+    const token = bearerToken(authorization);
+    try {
+      const payload = await verifier.verify(token);
+      return payload.sub;
+    } catch (error) {
+      // The pool's key endpoint out of reach is our outage, not the caller's fault.
+      if (error instanceof FetchError && !localJwks) {
+        throw new ServiceUnavailableError();
+      }
+      if (error instanceof JwtBaseError || error instanceof MissingExpiryError) {
+        throw new AuthenticationError('authentication_failed', `${error.name}: ${error.message}`);
+      }
+      throw error;
+    }
+  };
+}
+
+class MissingExpiryError extends Error {
+  override name = 'MissingExpiryError';
+  constructor() {
+    super('token has no exp claim');
+  }
+}
+
+function bearerToken(authorization: string | undefined): string {
+  if (!authorization || !authorization.trim()) {
+    throw new AuthenticationError('not_authenticated', 'no Authorization header');
+  }
+  const match = /^Bearer[ \t]+(\S+)\s*$/i.exec(authorization.trim());
+  if (!match) {
+    throw new AuthenticationError('authentication_failed', 'Authorization is not "Bearer <token>"');
+  }
+  return match[1]!;
+}
+
+function readJwks(file: string): Jwks {
+  return JSON.parse(readFileSync(file, 'utf8')) as Jwks;
+}
+
+function encodeJwks(jwks: Jwks): ArrayBuffer {
+  const bytes = new TextEncoder().encode(JSON.stringify(jwks));
+  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+}

@@ -1,0 +1,115 @@
+// Configuration is read from the environment once per container. Every setting the deployed
+// function needs is required; the local-only ones (endpoints, key file) are optional and only the
+// local stage sets them.
+
+export interface ImageLimits {
+  /** Largest accepted avatar file, in bytes. */
+  avatarMaxBytes: number;
+  /** Largest accepted cover file, in bytes. */
+  coverMaxBytes: number;
+  /** Largest accepted width or height, in pixels. */
+  maxSide: number;
+  /** Largest accepted width × height. */
+  maxPixels: number;
+}
+
+export interface Config {
+  region: string;
+  tableName: string;
+  mediaBucket: string;
+  /** Public base URL that serves media objects; an object's URL is this plus `/` plus its key. */
+  mediaBaseUrl: string;
+  cognitoUserPoolId: string;
+  cognitoClientId: string;
+  /** Which Cognito token kind is accepted: `access` (default) or `id`. */
+  cognitoTokenUse: 'access' | 'id';
+  /** Local stage only: a JWKS file trusted instead of fetching the pool's keys. */
+  cognitoJwksFile?: string;
+  /** Local stage only: DynamoDB endpoint (DynamoDB Local). */
+  dynamodbEndpoint?: string;
+  /** Local stage only: S3 endpoint (the S3 emulator). */
+  s3Endpoint?: string;
+  /** Largest request body accepted, in bytes, after base64 decoding. */
+  maxBodyBytes: number;
+  images: ImageLimits;
+  /** Time limit of one AWS call attempt, in milliseconds; kept below the Lambda timeout. */
+  awsRequestTimeoutMs: number;
+  /** Attempts per AWS call, the first included. */
+  awsMaxAttempts: number;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const MiB = 1024 * 1024;
+
+export const DEFAULTS = {
+  cognitoTokenUse: 'access',
+  // Lambda's synchronous payload limit is 6 MB; API Gateway delivers at most that.
+  maxBodyBytes: 6_000_000,
+  avatarMaxBytes: 3 * MiB,
+  coverMaxBytes: 4 * MiB,
+  maxSide: 8192,
+  maxPixels: 40_000_000,
+  awsRequestTimeoutMs: 2000,
+  awsMaxAttempts: 3,
+} as const;
+
+type Env = Record<string, string | undefined>;
+
+export function readConfig(env: Env = process.env): Config {
+  const missing: string[] = [];
+  const problems: string[] = [];
+
+  const required = (name: string): string => {
+    const value = env[name]?.trim();
+    if (!value) missing.push(name);
+    return value ?? '';
+  };
+  const optional = (name: string): string | undefined => env[name]?.trim() || undefined;
+  const positiveInt = (name: string, fallback: number): number => {
+    const raw = optional(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!Number.isSafeInteger(value) || value <= 0) {
+      problems.push(`${name} must be a positive integer, got "${raw}"`);
+      return fallback;
+    }
+    return value;
+  };
+
+  const tokenUse = optional('COGNITO_TOKEN_USE') ?? DEFAULTS.cognitoTokenUse;
+  if (tokenUse !== 'access' && tokenUse !== 'id') {
+    problems.push(`COGNITO_TOKEN_USE must be "access" or "id", got "${tokenUse}"`);
+  }
+
+  const config: Config = {
+    region: required('AWS_REGION'),
+    tableName: required('TABLE_NAME'),
+    mediaBucket: required('MEDIA_BUCKET'),
+    mediaBaseUrl: required('MEDIA_BASE_URL').replace(/\/+$/, ''),
+    cognitoUserPoolId: required('COGNITO_USER_POOL_ID'),
+    cognitoClientId: required('COGNITO_CLIENT_ID'),
+    cognitoTokenUse: tokenUse === 'id' ? 'id' : 'access',
+    cognitoJwksFile: optional('COGNITO_JWKS_FILE'),
+    dynamodbEndpoint: optional('DYNAMODB_ENDPOINT'),
+    s3Endpoint: optional('S3_ENDPOINT'),
+    maxBodyBytes: positiveInt('MAX_BODY_BYTES', DEFAULTS.maxBodyBytes),
+    images: {
+      avatarMaxBytes: positiveInt('AVATAR_MAX_BYTES', DEFAULTS.avatarMaxBytes),
+      coverMaxBytes: positiveInt('COVER_MAX_BYTES', DEFAULTS.coverMaxBytes),
+      maxSide: positiveInt('IMAGE_MAX_SIDE', DEFAULTS.maxSide),
+      maxPixels: positiveInt('IMAGE_MAX_PIXELS', DEFAULTS.maxPixels),
+    },
+    awsRequestTimeoutMs: positiveInt('AWS_REQUEST_TIMEOUT_MS', DEFAULTS.awsRequestTimeoutMs),
+    awsMaxAttempts: positiveInt('AWS_MAX_ATTEMPTS', DEFAULTS.awsMaxAttempts),
+  };
+
+  if (config.mediaBaseUrl && !/^https?:\/\//.test(config.mediaBaseUrl)) {
+    problems.push(`MEDIA_BASE_URL must be an absolute http(s) URL, got "${config.mediaBaseUrl}"`);
+  }
+  if (missing.length) problems.unshift(`missing environment variables: ${missing.join(', ')}`);
+  if (problems.length) throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
+  return config;
+}

@@ -1,0 +1,144 @@
+// One error hierarchy for everything a client may see. Each step throws the error it finds; one
+// function (lib/http.ts) turns any error into a response. Anything that is not an ApiError is a 500
+// whose details stay in the log.
+
+export interface FieldMessage {
+  code: string;
+  message: string;
+}
+
+export interface FieldErrorEntry {
+  field: string;
+  messages: FieldMessage[];
+}
+
+export type ErrorEnvelope = {
+  errors: Array<FieldErrorEntry | FieldMessage>;
+};
+
+export abstract class ApiError extends Error {
+  abstract readonly status: number;
+  abstract readonly code: string;
+  override name = 'ApiError';
+
+  envelope(): ErrorEnvelope {
+    return { errors: [{ code: this.code, message: this.message }] };
+  }
+}
+
+/** 400 with one entry per invalid field, every field reported at once. */
+export class ValidationError extends ApiError {
+  readonly status = 400;
+  readonly code = 'invalid';
+  readonly fields: FieldErrorEntry[];
+
+  constructor(fields: FieldErrorEntry[]) {
+    super(`Invalid fields: ${fields.map((f) => f.field).join(', ')}`);
+    this.fields = fields;
+  }
+
+  static single(field: string, code: string, message: string): ValidationError {
+    return new ValidationError([{ field, messages: [{ code, message }] }]);
+  }
+
+  override envelope(): ErrorEnvelope {
+    return { errors: this.fields };
+  }
+}
+
+/** Collects field errors so that every invalid field is reported at once. */
+export class FieldErrors {
+  private readonly byField = new Map<string, FieldMessage[]>();
+
+  add(field: string, code: string, message: string): void {
+    const messages = this.byField.get(field) ?? [];
+    messages.push({ code, message });
+    this.byField.set(field, messages);
+  }
+
+  has(field: string): boolean {
+    return this.byField.has(field);
+  }
+
+  get size(): number {
+    return this.byField.size;
+  }
+
+  throwIfAny(): void {
+    if (this.byField.size === 0) return;
+    throw new ValidationError([...this.byField].map(([field, messages]) => ({ field, messages })));
+  }
+}
+
+export class ParseError extends ApiError {
+  readonly status = 400;
+  readonly code = 'parse_error';
+  constructor(message = 'Malformed request body.') {
+    super(message);
+  }
+}
+
+export class AuthenticationError extends ApiError {
+  readonly status = 401;
+  readonly code: 'not_authenticated' | 'authentication_failed';
+  /** Why verification failed: for the log only, never sent to the client. */
+  readonly reason: string;
+
+  constructor(code: 'not_authenticated' | 'authentication_failed', reason: string) {
+    super(
+      code === 'not_authenticated'
+        ? 'Authentication credentials were not provided.'
+        : 'Incorrect authentication credentials.',
+    );
+    this.code = code;
+    this.reason = reason;
+  }
+}
+
+export class PermissionDeniedError extends ApiError {
+  readonly status = 403;
+  readonly code = 'permission_denied';
+  constructor() {
+    super('You do not have permission to perform this action.');
+  }
+}
+
+export class NotFoundError extends ApiError {
+  readonly status = 404;
+  readonly code = 'not_found';
+  constructor() {
+    super('Not found.');
+  }
+}
+
+export class MethodNotAllowedError extends ApiError {
+  readonly status = 405;
+  readonly code = 'method_not_allowed';
+  constructor(method: string) {
+    super(`Method "${method}" not allowed.`);
+  }
+}
+
+export class RequestTooLargeError extends ApiError {
+  readonly status = 413;
+  readonly code = 'request_too_large';
+  constructor(message = 'Request body is too large.') {
+    super(message);
+  }
+}
+
+export class UnsupportedMediaTypeError extends ApiError {
+  readonly status = 415;
+  readonly code = 'unsupported_media_type';
+  constructor(contentType: string) {
+    super(`Unsupported media type "${contentType}" in request.`);
+  }
+}
+
+export class ServiceUnavailableError extends ApiError {
+  readonly status = 503;
+  readonly code = 'service_unavailable';
+  constructor(message = 'The service is temporarily unavailable, try again later.') {
+    super(message);
+  }
+}

@@ -1,0 +1,50 @@
+// Avatar and cover objects in S3. Every upload gets a fresh key and is tagged `state=pending`
+// until the user item points at it; a bucket lifecycle rule expires pending objects, so an upload
+// whose write never happened (a crash in between) disappears by itself.
+import { randomUUID } from 'node:crypto';
+import { DeleteObjectCommand, PutObjectCommand, PutObjectTaggingCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { ImageField } from './user-record.ts';
+
+export const PENDING_TAG = { Key: 'state', Value: 'pending' } as const;
+export const LIVE_TAG = { Key: 'state', Value: 'live' } as const;
+
+export class MediaStore {
+  constructor(
+    private readonly s3: S3Client,
+    private readonly bucket: string,
+  ) {}
+
+  /** `<field>/<user id>/<random>.<ext>`: unguessable, never reused, so caches never go stale. */
+  newKey(field: ImageField, userId: number, ext: string): string {
+    return `${field}/${userId}/${randomUUID()}.${ext}`;
+  }
+
+  async putPending(key: string, bytes: Buffer, contentType: string): Promise<void> {
+    await this.s3.send(
+      new PutObjectCommand({
+        Bucket: this.bucket,
+        Key: key,
+        Body: bytes,
+        ContentType: contentType,
+        ContentLength: bytes.length,
+        CacheControl: 'public, max-age=31536000, immutable',
+        Tagging: `${PENDING_TAG.Key}=${PENDING_TAG.Value}`,
+      }),
+    );
+  }
+
+  /** The user points at the object now: take it out of the lifecycle rule's reach. */
+  async markLive(key: string): Promise<void> {
+    await this.s3.send(
+      new PutObjectTaggingCommand({
+        Bucket: this.bucket,
+        Key: key,
+        Tagging: { TagSet: [{ ...LIVE_TAG }] },
+      }),
+    );
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+  }
+}

@@ -1,0 +1,283 @@
+// What the raw values of a body mean: the rule of every writable field, applied with valibot, and
+// the images checked from their bytes. The result is a typed patch, or every field error at once.
+import * as v from 'valibot';
+import { FieldErrors, ParseError } from './errors.ts';
+import { ImageError, inspectImage, stripMetadata, type ImageInfo, type ImageRules } from './images.ts';
+import type { ImageLimits } from './config.ts';
+import type { RawFields, RawValue } from './request-body.ts';
+import {
+  IMAGE_FIELDS,
+  READ_ONLY_FIELDS,
+  TEXT_FIELDS,
+  type ImageField,
+  type TextField,
+} from './user-record.ts';
+
+export interface ImageUpload {
+  bytes: Buffer;
+  info: ImageInfo;
+}
+
+export interface Patch {
+  /** A new username, as sent (case preserved). */
+  username?: string;
+  /** Text fields to set; `''` clears the field. */
+  text: Partial<Record<TextField, string>>;
+  /** Images to replace; `null` removes the image. */
+  images: Partial<Record<ImageField, ImageUpload | null>>;
+}
+
+export const isEmptyPatch = (patch: Patch): boolean =>
+  patch.username === undefined &&
+  Object.keys(patch.text).length === 0 &&
+  Object.keys(patch.images).length === 0;
+
+// Messages are Django REST Framework's where it has one; each message maps to its error code.
+const codeOfMessage = new Map<string, string>();
+const message = (code: string, text: string): string => {
+  codeOfMessage.set(text, code);
+  return text;
+};
+const MSG = {
+  notString: message('invalid', 'Not a valid string.'),
+  blank: message('blank', 'This field may not be blank.'),
+  null: message('null', 'This field may not be null.'),
+  unknown: message('unknown_field', 'This field is not a field of the user and cannot be written.'),
+  notFile: message('invalid', 'The submitted data was not a file. Check the encoding type on the form.'),
+  url: message('invalid', 'Enter a valid URL.'),
+  date: message('invalid', 'Date has wrong format. Use one of these formats instead: YYYY-MM-DD.'),
+  futureDate: message('invalid', 'The date of birth cannot be in the future.'),
+  latLng: message('invalid', 'Enter "latitude,longitude" in decimal degrees, latitude in [-90, 90] and longitude in [-180, 180].'),
+  username: message(
+    'invalid',
+    'Enter a valid username. This value may contain only letters, numbers, _ and - characters, and at least one letter or number.',
+  ),
+  base64Format: message('invalid', 'Send the image as base64 text: image/png;base64,<data>.'),
+  bothImageForms: message('duplicate_field', 'This image was sent both as a file and as base64 text.'),
+};
+const maxLengthMessage = (max: number) =>
+  message('max_length', `Ensure this field has no more than ${max} characters.`);
+const choiceMessage = (value: string) => message('invalid_choice', `"${value}" is not a valid choice.`);
+
+/** Length in code points, as Django counts it. */
+const charCount = (value: string): number => {
+  let count = 0;
+  for (const _ of value) count++;
+  return count;
+};
+const maxChars = (max: number) => v.check((value: string) => charCount(value) <= max, maxLengthMessage(max));
+
+const LAT_LNG = /^\s*(-?\d{1,3}(?:\.\d+)?)\s*,\s*(-?\d{1,3}(?:\.\d+)?)\s*$/;
+const latLng = v.check((value: string) => {
+  if (value === '') return true;
+  const match = LAT_LNG.exec(value);
+  return !!match && Math.abs(Number(match[1])) <= 90 && Math.abs(Number(match[2])) <= 180;
+}, MSG.latLng);
+
+const todayUtc = () => new Date().toISOString().slice(0, 10);
+const isCalendarDate = (value: string) => {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(value)) return false;
+  const date = new Date(`${value}T00:00:00Z`);
+  return !Number.isNaN(date.getTime()) && date.toISOString().slice(0, 10) === value;
+};
+const isHttpUrl = (value: string) => {
+  if (/\s/.test(value)) return false;
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname.length > 0;
+  } catch {
+    return false;
+  }
+};
+
+const USERNAME = /^[A-Za-z0-9_-]+$/;
+const USERNAME_MAX = 255;
+
+const text = (...rules: v.PipeItem<string, string, v.BaseIssue<unknown>>[]) =>
+  v.pipe(v.string(MSG.notString), v.trim(), ...rules);
+const choice = (options: readonly string[]) =>
+  text(v.check((value: string) => value === '' || options.includes(value), (issue) => choiceMessage(String(issue.input))));
+
+/** Each text field's rule; `''` (after trimming) always passes and clears the field. */
+const TEXT_RULES: Record<TextField, v.GenericSchema<string, string>> = {
+  real_name: text(maxChars(255)),
+  bio: text(maxChars(5000)),
+  location: text(maxChars(100)),
+  location_lat_lng: text(latLng),
+  position_lat_lng: text(latLng),
+  date_of_birth: text(
+    v.check((value: string) => value === '' || isCalendarDate(value), MSG.date),
+    v.check((value: string) => value === '' || value <= todayUtc(), MSG.futureDate),
+  ),
+  description: text(maxChars(50)),
+  gender: choice(['Male', 'Female', 'Unspecified']),
+  website: text(maxChars(200), v.check((value: string) => value === '' || isHttpUrl(value), MSG.url)),
+  language: choice(['en', 'it']),
+  company_name: text(maxChars(255)),
+  company_role: text(maxChars(255)),
+};
+
+// Usernames are not trimmed: a name with spaces is refused, never quietly changed.
+const USERNAME_RULE = v.pipe(
+  v.string(MSG.notString),
+  v.nonEmpty(MSG.blank),
+  maxChars(USERNAME_MAX),
+  v.check((value: string) => USERNAME.test(value) && /[A-Za-z0-9]/.test(value), MSG.username),
+);
+
+const WRITABLE = new Set<string>(['username', ...TEXT_FIELDS, ...IMAGE_FIELDS]);
+const BASE64_FIELDS = new Map<string, ImageField>(IMAGE_FIELDS.map((field) => [`${field}_base64`, field]));
+const IGNORED = new Set<string>(READ_ONLY_FIELDS);
+
+/** The rules an image field is checked against. */
+export const imageRules = (field: ImageField, limits: ImageLimits): ImageRules => ({
+  maxBytes: field === 'avatar' ? limits.avatarMaxBytes : limits.coverMaxBytes,
+  maxSide: limits.maxSide,
+  maxPixels: limits.maxPixels,
+});
+
+export function buildPatch(fields: RawFields, limits: ImageLimits): Patch {
+  const errors = new FieldErrors();
+  const patch: Patch = { text: {}, images: {} };
+
+  const runRule = (field: string, schema: v.GenericSchema<unknown, string>, input: unknown) => {
+    const result = v.safeParse(schema, input, { abortPipeEarly: true });
+    if (result.success) return result.output;
+    for (const issue of result.issues) {
+      errors.add(field, codeOfMessage.get(issue.message) ?? 'invalid', issue.message);
+    }
+    return undefined;
+  };
+
+  for (const [name, raw] of fields) {
+    if (IGNORED.has(name)) continue;
+    const base64Target = BASE64_FIELDS.get(name);
+    if (!WRITABLE.has(name) && !base64Target) {
+      errors.add(name, 'unknown_field', MSG.unknown);
+      continue;
+    }
+    if (base64Target) {
+      if (fields.has(base64Target)) {
+        errors.add(name, 'duplicate_field', MSG.bothImageForms);
+        continue;
+      }
+      const image = readBase64Image(name, raw, imageRules(base64Target, limits), errors);
+      if (image !== undefined) patch.images[base64Target] = image;
+      continue;
+    }
+    if ((IMAGE_FIELDS as readonly string[]).includes(name)) {
+      const field = name as ImageField;
+      const image = readImageField(field, raw, imageRules(field, limits), errors);
+      if (image !== undefined) patch.images[field] = image;
+      continue;
+    }
+    const value = textValue(raw);
+    if (value === FILE) {
+      errors.add(name, 'invalid', MSG.notString);
+      continue;
+    }
+    if (name === 'username') {
+      if (value === null) errors.add(name, 'null', MSG.null);
+      else {
+        const username = runRule(name, USERNAME_RULE, value);
+        if (username !== undefined) patch.username = username;
+      }
+      continue;
+    }
+    const field = name as TextField;
+    const cleaned = value === null ? '' : runRule(name, TEXT_RULES[field], value);
+    if (cleaned !== undefined) patch.text[field] = cleaned;
+  }
+
+  errors.throwIfAny();
+  return patch;
+}
+
+const FILE = Symbol('file');
+
+/** The value of a text field: a string, `null` (JSON null), or whatever JSON sent, for the rule to refuse. */
+function textValue(raw: RawValue): unknown {
+  if (raw.kind === 'file') return FILE;
+  return raw.value;
+}
+
+/** An image as a file part; an empty value or JSON null removes it. `undefined` after an error. */
+function readImageField(
+  field: ImageField,
+  raw: RawValue,
+  rules: ImageRules,
+  errors: FieldErrors,
+): ImageUpload | null | undefined {
+  if (raw.kind === 'file') {
+    // A file input left empty in a browser form is sent as a part with no filename and no bytes.
+    if (raw.bytes.length === 0 && !raw.tooLarge && raw.filename === '') return null;
+    if (raw.tooLarge) {
+      errors.add(field, 'file_too_large', tooLargeMessage(rules.maxBytes));
+      return undefined;
+    }
+    return checkImage(field, raw.bytes, rules, errors);
+  }
+  if (raw.value === null || raw.value === '') return null;
+  errors.add(field, 'invalid', MSG.notFile);
+  return undefined;
+}
+
+const DATA_URL = /^(?:data:)?([a-z0-9.+-]+\/[a-z0-9.+-]+);base64,/i;
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+const DECLARED_IMAGE_TYPES = new Set(['image/png', 'image/jpeg', 'image/jpg', 'image/pjpeg', 'image/gif', 'image/webp']);
+
+function readBase64Image(
+  field: string,
+  raw: RawValue,
+  rules: ImageRules,
+  errors: FieldErrors,
+): ImageUpload | null | undefined {
+  if (raw.kind === 'file') {
+    errors.add(field, 'invalid', MSG.notString);
+    return undefined;
+  }
+  if (raw.value === null || raw.value === '') return null;
+  if (typeof raw.value !== 'string') {
+    errors.add(field, 'invalid', MSG.notString);
+    return undefined;
+  }
+  const header = DATA_URL.exec(raw.value);
+  if (!header) {
+    errors.add(field, 'invalid', MSG.base64Format);
+    return undefined;
+  }
+  // Line breaks are common in base64 text; anything else outside the alphabet is a broken body.
+  const data = raw.value.slice(header[0].length).replace(/[\r\n]/g, '');
+  if (!BASE64.test(data) || data.length % 4 === 1) {
+    throw new ParseError(`Invalid base64 data in "${field}".`);
+  }
+  if (!DECLARED_IMAGE_TYPES.has(header[1]!.toLowerCase())) {
+    errors.add(field, 'invalid_image', INVALID_IMAGE);
+    return undefined;
+  }
+  // Refuse an oversized image before decoding it.
+  if (Math.floor((data.length * 3) / 4) - 2 > rules.maxBytes) {
+    errors.add(field, 'file_too_large', tooLargeMessage(rules.maxBytes));
+    return undefined;
+  }
+  return checkImage(field, Buffer.from(data, 'base64'), rules, errors);
+}
+
+const INVALID_IMAGE =
+  'Upload a valid image. The file you uploaded was either not an image or a corrupted image.';
+const tooLargeMessage = (maxBytes: number) =>
+  `The image must be at most ${formatMiB(maxBytes)} MiB.`;
+const formatMiB = (bytes: number) => Number((bytes / (1024 * 1024)).toFixed(2)).toString();
+
+function checkImage(field: string, bytes: Buffer, rules: ImageRules, errors: FieldErrors): ImageUpload | undefined {
+  try {
+    const info = inspectImage(bytes, rules);
+    return { bytes: stripMetadata(bytes, info.type), info };
+  } catch (error) {
+    if (error instanceof ImageError) {
+      errors.add(field, error.code, error.message);
+      return undefined;
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,240 @@
+// Reads and conditional writes of users and username claims in DynamoDB. Ownership (the stored
+// `sub` equals the caller's) is part of every write's condition, never a read followed by a write.
+import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import {
+  GetCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { NotFoundError, PermissionDeniedError, ServiceUnavailableError, ValidationError } from './errors.ts';
+import { claimKey, userKey, type UserItem } from './user-record.ts';
+
+/** Attributes to set (non-empty values) and to remove (cleared fields). */
+export interface ItemChanges {
+  set: Record<string, string>;
+  remove: string[];
+}
+
+export const noChanges = (changes: ItemChanges): boolean =>
+  Object.keys(changes.set).length === 0 && changes.remove.length === 0;
+
+/** The stored user after `changes`: what an atomic update of `item` leaves behind. */
+export function applyChanges(item: UserItem, changes: ItemChanges, username?: string): UserItem {
+  const next: Record<string, unknown> = { ...item, ...changes.set, version: (item.version ?? 0) + 1 };
+  for (const name of changes.remove) delete next[name];
+  if (username !== undefined) next.username = username;
+  return next as unknown as UserItem;
+}
+
+export class UsernameTakenError extends ValidationError {
+  constructor() {
+    super([
+      {
+        field: 'username',
+        messages: [{ code: 'unique', message: 'A user with that username already exists.' }],
+      },
+    ]);
+  }
+}
+
+/** How many times a rename is tried again when the user changed between its read and its write. */
+const RENAME_ATTEMPTS = 5;
+
+export class UsersTable {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  /** The user if it exists and belongs to `sub`: 404 first, then 403, as DRF checks them. */
+  async getOwnedUser(id: number, sub: string): Promise<UserItem> {
+    const { Item } = await this.doc.send(
+      new GetCommand({ TableName: this.tableName, Key: { pk: userKey(id) }, ConsistentRead: true }),
+    );
+    return ownedOrThrow(Item as UserItem | undefined, sub);
+  }
+
+  /**
+   * Sets and removes attributes of a user the caller owns, in one conditional UpdateItem. Returns
+   * the user before and after: the old one says which images were replaced.
+   */
+  async update(
+    id: number,
+    sub: string,
+    changes: ItemChanges,
+    expectedUsername?: string,
+  ): Promise<{ before: UserItem; after: UserItem }> {
+    const expression = updateExpression(changes);
+    let condition = '#sub = :sub';
+    if (expectedUsername !== undefined) {
+      expression.names['#username'] = 'username';
+      expression.values[':expectedUsername'] = expectedUsername;
+      condition += ' AND #username = :expectedUsername';
+    }
+    try {
+      const { Attributes } = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: userKey(id) },
+          UpdateExpression: expression.text,
+          ConditionExpression: condition,
+          ExpressionAttributeNames: { ...expression.names, '#sub': 'sub' },
+          ExpressionAttributeValues: { ...expression.values, ':sub': sub },
+          ReturnValues: 'ALL_OLD',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      const before = Attributes as UserItem;
+      return { before, after: applyChanges(before, changes) };
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) {
+        const current = error.Item ? (unmarshall(error.Item) as UserItem) : undefined;
+        ownedOrThrow(current, sub);
+        throw new ConcurrentChangeError();
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Gives a user the username `username` and applies `changes`, in one transaction: the new claim
+   * is put only if nobody holds it, the old claim is deleted, and the user is updated only if it is
+   * still the caller's and unchanged since it was read. Two requests can never both get a name.
+   */
+  async rename(
+    id: number,
+    sub: string,
+    username: string,
+    changes: ItemChanges,
+    read: UserItem,
+  ): Promise<{ before: UserItem; after: UserItem }> {
+    let current = read;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.renameFrom(id, sub, username, changes, current);
+      } catch (error) {
+        if (!(error instanceof ConcurrentChangeError)) throw error;
+        if (attempt >= RENAME_ATTEMPTS) throw error;
+        current = await this.getOwnedUser(id, sub);
+      }
+    }
+  }
+
+  /** One attempt of a rename, from the user as last read; ConcurrentChangeError if it changed. */
+  private async renameFrom(
+    id: number,
+    sub: string,
+    username: string,
+    changes: ItemChanges,
+    current: UserItem,
+  ): Promise<{ before: UserItem; after: UserItem }> {
+    if (claimKey(current.username) === claimKey(username)) {
+      // Same name or a case-only rename: the claim stays; the condition guards against a rename
+      // that happened since the read.
+      const withName = current.username === username ? changes : { ...changes, set: { ...changes.set, username } };
+      return this.update(id, sub, withName, current.username);
+    }
+    try {
+      await this.transactRename(id, sub, username, changes, current);
+      return { before: current, after: applyChanges(current, changes, username) };
+    } catch (error) {
+      if (!(error instanceof TransactionCanceledException)) throw error;
+      const [claim, , user] = (error.CancellationReasons ?? []).map((reason) => reason.Code);
+      if (claim === 'ConditionalCheckFailed') throw new UsernameTakenError();
+      if (user === 'ConditionalCheckFailed' || isConflict(error)) throw new ConcurrentChangeError();
+      throw error;
+    }
+  }
+
+  private async transactRename(
+    id: number,
+    sub: string,
+    username: string,
+    changes: ItemChanges,
+    current: UserItem,
+  ): Promise<void> {
+    const expression = updateExpression({ ...changes, set: { ...changes.set, username } });
+    const versionCondition =
+      current.version === undefined ? 'attribute_not_exists(#version)' : '#version = :readVersion';
+    await this.doc.send(
+      new TransactWriteCommand({
+        TransactItems: [
+          {
+            Put: {
+              TableName: this.tableName,
+              Item: { pk: claimKey(username), user_id: id },
+              ConditionExpression: 'attribute_not_exists(pk)',
+            },
+          },
+          {
+            Delete: {
+              TableName: this.tableName,
+              Key: { pk: claimKey(current.username) },
+              ConditionExpression: 'attribute_not_exists(pk) OR user_id = :id',
+              ExpressionAttributeValues: { ':id': id },
+            },
+          },
+          {
+            Update: {
+              TableName: this.tableName,
+              Key: { pk: userKey(id) },
+              UpdateExpression: expression.text,
+              ConditionExpression: `#sub = :sub AND ${versionCondition}`,
+              ExpressionAttributeNames: { ...expression.names, '#sub': 'sub' },
+              ExpressionAttributeValues: {
+                ...expression.values,
+                ':sub': sub,
+                ...(current.version !== undefined && { ':readVersion': current.version }),
+              },
+            },
+          },
+        ],
+      }),
+    );
+  }
+}
+
+/** The user changed between a read and a conditional write; the write is tried again or reported. */
+export class ConcurrentChangeError extends ServiceUnavailableError {
+  constructor() {
+    super('The user is being changed by another request; try again.');
+  }
+}
+
+function ownedOrThrow(item: UserItem | undefined, sub: string): UserItem {
+  if (!item) throw new NotFoundError();
+  if (item.sub !== sub) throw new PermissionDeniedError();
+  return item;
+}
+
+const isConflict = (error: TransactionCanceledException) =>
+  (error.CancellationReasons ?? []).some((reason) => reason.Code === 'TransactionConflict');
+
+function updateExpression(changes: ItemChanges): {
+  text: string;
+  names: Record<string, string>;
+  values: Record<string, unknown>;
+} {
+  const names: Record<string, string> = { '#version': 'version' };
+  const values: Record<string, unknown> = { ':one': 1 };
+  const sets: string[] = [];
+  const removes: string[] = [];
+  let n = 0;
+  for (const [attribute, value] of Object.entries(changes.set)) {
+    names[`#a${n}`] = attribute;
+    values[`:v${n}`] = value;
+    sets.push(`#a${n} = :v${n}`);
+    n++;
+  }
+  for (const attribute of changes.remove) {
+    names[`#a${n}`] = attribute;
+    removes.push(`#a${n}`);
+    n++;
+  }
+  let text = 'ADD #version :one';
+  if (sets.length) text = `SET ${sets.join(', ')} ${text}`;
+  if (removes.length) text += ` REMOVE ${removes.join(', ')}`;
+  return { text, names, values };
+}
