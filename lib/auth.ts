@@ -42,7 +42,7 @@ export function createAuthenticator(config: Config): Authenticate {
         throw new ServiceUnavailableError();
       }
       if (error instanceof JwtBaseError || error instanceof MissingExpiryError) {
-        throw new AuthenticationError('authentication_failed', `${error.name}: ${error.message}`);
+        throw new AuthenticationError('authentication_failed', `${error.constructor.name}: ${error.message}`);
       }
       throw error;
     }

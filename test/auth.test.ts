@@ -1,0 +1,125 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createAuthenticator } from '../lib/auth.ts';
+import { readConfig } from '../lib/config.ts';
+import { AuthenticationError } from '../lib/errors.ts';
+import { accessTokenPayload } from '../scripts/local-keys.ts';
+import { TEST_POOL, accessToken, makeKey, signToken, writeJwksFile } from './support/tokens.ts';
+
+const key = makeKey();
+const otherKey = makeKey();
+const jwksFile = writeJwksFile([key]);
+const config = readConfig({
+  AWS_REGION: TEST_POOL.region,
+  TABLE_NAME: 't',
+  MEDIA_BUCKET: 'b',
+  MEDIA_BASE_URL: 'http://localhost/b',
+  COGNITO_USER_POOL_ID: TEST_POOL.userPoolId,
+  COGNITO_CLIENT_ID: TEST_POOL.clientId,
+  COGNITO_JWKS_FILE: jwksFile,
+});
+const authenticate = createAuthenticator(config);
+const SUB = 'a1b2c3d4-0000-4000-8000-000000000001';
+const payload = (claims: Record<string, unknown> = {}) => ({ ...accessTokenPayload({ ...TEST_POOL, sub: SUB }), ...claims });
+const rs256 = (claims: Record<string, unknown> = {}, header: Record<string, unknown> = {}) =>
+  signToken({ alg: 'RS256', kid: key.kid, ...header }, payload(claims), { key: key.privateKey });
+
+async function refused(authorization: string | undefined, code = 'authentication_failed'): Promise<string> {
+  try {
+    await authenticate(authorization);
+  } catch (error) {
+    assert.ok(error instanceof AuthenticationError, `expected AuthenticationError, got ${String(error)}`);
+    assert.equal(error.code, code);
+    assert.equal(error.status, 401);
+    // One generic message for the client; the reason is for the log.
+    assert.equal(error.message, code === 'not_authenticated' ? 'Authentication credentials were not provided.' : 'Incorrect authentication credentials.');
+    return error.reason;
+  }
+  assert.fail('expected the token to be refused');
+}
+
+describe('authenticate', () => {
+  it('returns the sub of a valid access token', async () => {
+    assert.equal(await authenticate(`Bearer ${accessToken(key, { sub: SUB })}`), SUB);
+  });
+  it('accepts the scheme in any case', async () => {
+    assert.equal(await authenticate(`bearer ${accessToken(key, { sub: SUB })}`), SUB);
+  });
+  it('refuses a missing header with not_authenticated', async () => {
+    await refused(undefined, 'not_authenticated');
+    await refused('', 'not_authenticated');
+  });
+  it('refuses a token without the Bearer prefix', async () => {
+    await refused(accessToken(key, { sub: SUB }));
+    await refused(`Token ${accessToken(key, { sub: SUB })}`);
+  });
+  it('refuses garbage', async () => {
+    await refused('Bearer garbage');
+    await refused('Bearer a b');
+  });
+  it('refuses tokens of two or four segments', async () => {
+    const [h, p, s] = rs256().split('.');
+    await refused(`Bearer ${h}.${p}`);
+    await refused(`Bearer ${h}.${p}.${s}.${s}`);
+  });
+  it('refuses alg none, signed or not', async () => {
+    await refused(`Bearer ${signToken({ alg: 'none', kid: key.kid }, payload())}`);
+    const [h, p] = signToken({ alg: 'none', kid: key.kid }, payload()).split('.');
+    await refused(`Bearer ${h}.${p}.${rs256().split('.')[2]}`);
+  });
+  it('refuses HS256 signed with the public key', async () => {
+    const secret = key.publicKey.export({ format: 'pem', type: 'spki' }) as Buffer;
+    await refused(`Bearer ${signToken({ alg: 'HS256', kid: key.kid }, payload(), { secret: Buffer.from(secret) })}`);
+  });
+  it('refuses an alg the key does not allow', async () => {
+    await refused(`Bearer ${rs256({}, { alg: 'RS512' })}`);
+  });
+  it('refuses an unknown kid, without trusting anything else', async () => {
+    const reason = await refused(`Bearer ${signToken({ alg: 'RS256', kid: otherKey.kid }, payload(), { key: otherKey.privateKey })}`);
+    assert.match(reason, /KidNotFoundInJwks|WaitPeriod/);
+  });
+  it('refuses two unknown kids at once', async () => {
+    const token = signToken({ alg: 'RS256', kid: 'unknown-kid' }, payload(), { key: otherKey.privateKey });
+    await Promise.all([refused(`Bearer ${token}`), refused(`Bearer ${token}`)]);
+  });
+  it('refuses a valid signature from another key under our kid', async () => {
+    await refused(`Bearer ${signToken({ alg: 'RS256', kid: key.kid }, payload(), { key: otherKey.privateKey })}`);
+  });
+  it('refuses a tampered payload', async () => {
+    const [h, , s] = rs256().split('.');
+    const forged = Buffer.from(JSON.stringify(payload({ sub: 'someone-else' }))).toString('base64url');
+    await refused(`Bearer ${h}.${forged}.${s}`);
+  });
+  it('refuses an expired token', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    assert.match(await refused(`Bearer ${rs256({ iat: now - 7200, exp: now - 3600 })}`), /Expired/);
+  });
+  it('refuses a token whose nbf is ahead', async () => {
+    assert.match(await refused(`Bearer ${rs256({ nbf: Math.floor(Date.now() / 1000) + 3600 })}`), /NotBefore/);
+  });
+  it("refuses another pool's issuer", async () => {
+    await refused(`Bearer ${rs256({ iss: 'https://cognito-idp.us-east-1.amazonaws.com/us-east-1_OtherPool' })}`);
+  });
+  it('refuses another app client', async () => {
+    assert.match(await refused(`Bearer ${rs256({ client_id: 'otherclient' })}`), /ClientId/);
+  });
+  it('refuses an id token where an access token is expected', async () => {
+    const { client_id, ...rest } = payload();
+    const idToken = signToken({ alg: 'RS256', kid: key.kid }, { ...rest, token_use: 'id', aud: client_id }, { key: key.privateKey });
+    assert.match(await refused(`Bearer ${idToken}`), /TokenUse/);
+  });
+  it('refuses a token without exp', async () => {
+    const { exp: _exp, ...rest } = payload();
+    const token = signToken({ alg: 'RS256', kid: key.kid }, rest, { key: key.privateKey });
+    assert.match(await refused(`Bearer ${token}`), /exp/);
+  });
+});
+
+describe('authenticate with COGNITO_TOKEN_USE=id', () => {
+  it('accepts an id token of the pool and client', async () => {
+    const idAuth = createAuthenticator({ ...config, cognitoTokenUse: 'id' });
+    const { client_id, ...rest } = payload();
+    const idToken = signToken({ alg: 'RS256', kid: key.kid }, { ...rest, token_use: 'id', aud: client_id }, { key: key.privateKey });
+    assert.equal(await idAuth(`Bearer ${idToken}`), SUB);
+  });
+});
