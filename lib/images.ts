@@ -105,11 +105,15 @@ export function inspectImage(bytes: Uint8Array, rules: ImageRules): ImageInfo {
  * Remove metadata that can reveal a person's location without re-encoding pixels. Returns the
  * same Buffer instance when nothing was removed. Throws ImageError (invalid_image) when the
  * structure cannot be walked.
+ *
+ * The one thing kept from a JPEG's or WebP's EXIF is a non-default Orientation, written back in
+ * a minimal EXIF block built from scratch (see "EXIF orientation" below), so photos stored
+ * sideways still display upright.
  */
 export function stripMetadata(bytes: Buffer, type: ImageType): Buffer {
   switch (type) {
     case 'jpeg':
-      return without(bytes, parseJpeg(bytes).segments.filter((s) => isJpegMetadata(bytes, s)));
+      return stripJpeg(bytes);
     case 'png':
       return without(bytes, parsePng(bytes).chunks.filter((c) => PNG_METADATA.has(c.type)));
     case 'gif':
@@ -174,17 +178,89 @@ function requireZeroTail(b: Uint8Array, from: number): void {
   for (let i = from; i < b.length; i++) if (b[i] !== 0) invalid();
 }
 
-/** The bytes with the given ranges cut out, or the same instance when there is nothing to cut. */
-function without(bytes: Buffer, removed: readonly Range[]): Buffer {
-  if (removed.length === 0) return bytes;
-  const pieces: Buffer[] = [];
+interface Insertion {
+  /** Offset in the input; never inside a removed range. */
+  at: number;
+  data: Uint8Array;
+}
+
+/**
+ * The bytes with the given ranges (in file order) cut out and optionally one block inserted, or
+ * the same instance when there is nothing to change.
+ */
+function without(bytes: Buffer, removed: readonly Range[], insertion?: Insertion): Buffer {
+  if (removed.length === 0 && !insertion) return bytes;
+  const pieces: Uint8Array[] = [];
   let at = 0;
+  let pending = insertion;
+  const insertIfDue = (before: number): void => {
+    if (!pending || pending.at > before) return;
+    pieces.push(bytes.subarray(at, pending.at), pending.data);
+    at = pending.at;
+    pending = undefined;
+  };
   for (const r of removed) {
+    insertIfDue(r.start);
     pieces.push(bytes.subarray(at, r.start));
     at = r.end;
   }
+  insertIfDue(bytes.length);
   pieces.push(bytes.subarray(at));
   return Buffer.concat(pieces);
+}
+
+// ---------------------------------------------------------------------------------------------
+// EXIF orientation
+//
+// Phones store portrait photos sideways and record the turn in the EXIF Orientation tag (0x0112
+// in IFD0); dropping it with the rest of the EXIF makes them display rotated. So a value of 2..8
+// (1 means "as stored") is read from the EXIF being removed and written back in a block built
+// here from scratch: a TIFF header and IFD0 holding that single entry, nothing else copied (no
+// GPS IFD, Exif IFD, maker notes, thumbnail IFD, dates or serials can survive). EXIF that cannot
+// be read cleanly is dropped whole, without an orientation, rather than refusing the upload or
+// trusting bytes we did not understand.
+
+const ORIENTATION_TAG = 0x0112;
+const TIFF_SHORT = 3;
+
+/** The Orientation (2..8) in IFD0 of a TIFF-structured EXIF payload; undefined if 1, absent or malformed. */
+function readOrientation(tiff: Uint8Array): number | undefined {
+  let u16: (b: Uint8Array, i: number) => number;
+  let u32: (b: Uint8Array, i: number) => number;
+  if (hasAscii(tiff, 0, 'II*\0')) [u16, u32] = [u16le, u32le];
+  else if (hasAscii(tiff, 0, 'MM\0*')) [u16, u32] = [u16be, u32be];
+  else return undefined;
+
+  const ifd = u32(tiff, 4);
+  if (ifd < 8 || ifd + 2 > tiff.length) return undefined;
+  const count = u16(tiff, ifd);
+  if (ifd + 2 + count * 12 > tiff.length) return undefined;
+
+  let orientation: number | undefined;
+  for (let i = 0; i < count; i++) {
+    const entry = ifd + 2 + i * 12;
+    if (u16(tiff, entry) !== ORIENTATION_TAG) continue;
+    // A second Orientation, or one that is not a single SHORT, leaves the intended value unknown.
+    if (orientation !== undefined || u16(tiff, entry + 2) !== TIFF_SHORT || u32(tiff, entry + 4) !== 1) {
+      return undefined;
+    }
+    orientation = u16(tiff, entry + 8); // a lone SHORT sits left-justified in the value field
+    if (orientation < 1 || orientation > 8) return undefined;
+  }
+  return orientation === 1 ? undefined : orientation;
+}
+
+/** A big-endian TIFF structure whose IFD0 holds only Orientation (26 bytes). */
+function orientationTiff(orientation: number): Buffer {
+  const tiff = Buffer.alloc(26); // zero-filled: value padding and "no next IFD" come free
+  tiff.write('MM\0*', 0, 'latin1');
+  tiff.writeUInt32BE(8, 4); // IFD0 right after the header
+  tiff.writeUInt16BE(1, 8); // one entry
+  tiff.writeUInt16BE(ORIENTATION_TAG, 10);
+  tiff.writeUInt16BE(TIFF_SHORT, 12);
+  tiff.writeUInt32BE(1, 14);
+  tiff.writeUInt16BE(orientation, 18);
+  return tiff;
 }
 
 function sniff(b: Uint8Array): ImageType | undefined {
@@ -279,6 +355,33 @@ function skipEntropyData(b: Uint8Array, from: number): number {
     }
     return ff;
   }
+}
+
+const JPEG_EXIF_ID = 'Exif\0\0';
+
+const isJpegExif = (b: Uint8Array, s: JpegSegment): boolean =>
+  s.marker === 0xe1 && s.end - s.start >= 4 + JPEG_EXIF_ID.length && hasAscii(b, s.start + 4, JPEG_EXIF_ID);
+
+function stripJpeg(bytes: Buffer): Buffer {
+  const { segments } = parseJpeg(bytes);
+  const removed = segments.filter((s) => isJpegMetadata(bytes, s));
+  if (removed.length === 0) return bytes;
+
+  // Viewers take the orientation from the first EXIF segment of the header, before the first
+  // scan; one appearing later is ignored by them, so it is not carried over either.
+  const header = segments.slice(0, segments.findIndex((s) => s.marker === 0xda));
+  const exif = header.find((s) => isJpegExif(bytes, s));
+  const orientation = exif && readOrientation(bytes.subarray(exif.start + 4 + JPEG_EXIF_ID.length, exif.end));
+  if (!orientation) return without(bytes, removed);
+
+  const payload = Buffer.concat([Buffer.from(JPEG_EXIF_ID, 'latin1'), orientationTiff(orientation)]);
+  const app1 = Buffer.concat([Buffer.from([0xff, 0xe1, 0, 0]), payload]);
+  app1.writeUInt16BE(payload.length + 2, 2);
+  // EXIF belongs right after SOI, or after the JFIF APP0 when there is one, which must come first.
+  const gone = new Set(removed);
+  const first = segments.find((s) => !gone.has(s));
+  const at = first?.marker === 0xe0 ? first.end : 2; // every APP0 still there is JFIF
+  return without(bytes, removed, { at, data: app1 });
 }
 
 /**
@@ -556,16 +659,43 @@ function vp8lSize(b: Uint8Array, c: RiffChunk): { width: number; height: number 
   return { width: (bits & 0x3fff) + 1, height: ((bits >>> 14) & 0x3fff) + 1 };
 }
 
+/** Chunks that precede EXIF in the extended format's order (unknown chunks come after it). */
+const WEBP_BEFORE_EXIF = new Set(['VP8X', 'ICCP', 'ANIM', 'ANMF', 'ALPH', 'VP8 ', 'VP8L']);
+
 function stripWebp(bytes: Buffer): Buffer {
   const { chunks, riffEnd } = parseWebp(bytes);
   const removed = chunks.filter((c) => c.fourcc === 'EXIF' || c.fourcc === 'XMP ');
-  const out = without(bytes, removed);
-  if (out === bytes) return bytes;
+  if (removed.length === 0) return bytes;
+
+  // Only the extended format (VP8X first) can declare EXIF. A simple-format file (a lone VP8 or
+  // VP8L chunk) has no VP8X to set the EXIF flag in, and readers ignore stray chunks there, so
+  // its EXIF is dropped without keeping the orientation (adding a VP8X is not worth it).
+  const vp8x = chunks[0]?.fourcc === 'VP8X' ? chunks[0] : undefined;
+  const exif = vp8x && chunks.find((c) => c.fourcc === 'EXIF');
+  let orientation: number | undefined;
+  if (exif) {
+    // The payload is the TIFF structure itself; some writers prefix it with JPEG's "Exif\0\0".
+    let tiff = bytes.subarray(exif.data, exif.data + exif.size);
+    if (hasAscii(tiff, 0, 'Exif\0\0')) tiff = tiff.subarray(6);
+    orientation = readOrientation(tiff);
+  }
+
+  let insertion: Insertion | undefined;
+  if (orientation) {
+    const data = orientationTiff(orientation); // even length: no padding byte
+    const chunk = Buffer.concat([Buffer.from('EXIF', 'latin1'), Buffer.alloc(4), data]);
+    chunk.writeUInt32LE(data.length, 4);
+    const last = chunks.filter((c) => WEBP_BEFORE_EXIF.has(c.fourcc)).at(-1)!; // VP8X at least
+    insertion = { at: last.end, data: chunk };
+  }
+  const out = without(bytes, removed, insertion);
 
   const removedBytes = removed.reduce((sum, c) => sum + (c.end - c.start), 0);
-  out.writeUInt32LE(riffEnd - 8 - removedBytes, 4);
-  // VP8X is always the first chunk, so removals never move it.
-  const vp8x = chunks[0];
-  if (vp8x?.fourcc === 'VP8X') out[vp8x.data] = out[vp8x.data]! & ~(VP8X_EXIF | VP8X_XMP) & 0xff;
+  out.writeUInt32LE(riffEnd - 8 - removedBytes + (insertion?.data.length ?? 0), 4);
+  // VP8X is always the first chunk, so removals and the insertion after it never move it.
+  if (vp8x) {
+    const flags = out[vp8x.data]! & ~(VP8X_EXIF | VP8X_XMP);
+    out[vp8x.data] = (insertion ? flags | VP8X_EXIF : flags) & 0xff;
+  }
   return out;
 }

@@ -5,6 +5,7 @@ import { ImageError, inspectImage, stripMetadata } from '../lib/images.ts';
 import type { ImageErrorCode, ImageRules } from '../lib/images.ts';
 import {
   EOI,
+  EXIF_SECRETS,
   JFIF,
   PNG_SIGNATURE,
   SOI,
@@ -12,10 +13,12 @@ import {
   XMP_WITH_GPS,
   anmf,
   bytes,
+  exif,
   exifWithGps,
   gif,
   jpeg,
   jpegSegment,
+  orientationTiff,
   png,
   pngChunk,
   riffChunk,
@@ -452,5 +455,178 @@ describe('stripMetadata', () => {
   it('refuses to strip a structure it cannot walk', () => {
     assert.throws(() => stripMetadata(Buffer.concat([SOI, JFIF]), 'jpeg'), ImageError);
     assert.throws(() => stripMetadata(PNG_SIGNATURE, 'png'), ImageError);
+  });
+});
+
+describe('stripMetadata: EXIF orientation', () => {
+  const exifApp1 = (payload: Buffer): Buffer => jpegSegment(0xe1, payload);
+  const keptApp1 = (value: number): Buffer => exifApp1(Buffer.concat([text('Exif\0\0'), orientationTiff(value)]));
+
+  /** Nothing of the original EXIF but the orientation value may be left. */
+  function assertNoLeak(stripped: Buffer): void {
+    for (const needle of ['GPS', ...EXIF_SECRETS.strings]) assert.equal(contains(stripped, needle), false, needle);
+    for (const [numerator, denominator] of EXIF_SECRETS.coordinates as [number, number][]) {
+      for (const rational of [Buffer.concat([u32be(numerator), u32be(denominator)]), Buffer.concat([u32le(numerator), u32le(denominator)])]) {
+        assert.equal(contains(stripped, rational), false, `coordinate ${numerator}/${denominator}`);
+      }
+    }
+  }
+
+  /** Mutates a copy of a big-endian TIFF structure (no "Exif\0\0"). */
+  const patched = (tiff: Buffer, edit: (t: Buffer) => void): Buffer => {
+    const copy = Buffer.from(tiff);
+    edit(copy);
+    return copy;
+  };
+  const orientation6 = exif({ orientation: 6 }).subarray(6);
+  // IFD0 of `exif()` is at 8; Make is entry 0 and Orientation entry 1 (at 8 + 2 + 12).
+  const ORIENTATION_ENTRY = 22;
+  const MALFORMED: Array<[string, Buffer]> = [
+    ['empty', Buffer.alloc(0)],
+    ['unknown byte order', patched(orientation6, (t) => t.write('MI', 0, 'latin1'))],
+    ['wrong magic number', patched(orientation6, (t) => t.writeUInt16BE(43, 2))],
+    ['only a header', orientation6.subarray(0, 8)],
+    ['IFD0 offset past the end', patched(orientation6, (t) => t.writeUInt32BE(0xfffffff0, 4))],
+    ['IFD0 inside the header', patched(orientation6, (t) => t.writeUInt32BE(2, 4))],
+    ['entry count past the end', patched(orientation6, (t) => t.writeUInt16BE(0xffff, 8))],
+    ['cut inside IFD0', orientation6.subarray(0, ORIENTATION_ENTRY + 6)],
+    ['Orientation as a LONG', patched(orientation6, (t) => t.writeUInt16BE(4, ORIENTATION_ENTRY + 2))],
+    ['Orientation with two values', patched(orientation6, (t) => t.writeUInt32BE(2, ORIENTATION_ENTRY + 4))],
+    ['Orientation 0', patched(orientation6, (t) => t.writeUInt16BE(0, ORIENTATION_ENTRY + 8))],
+    ['Orientation 9', patched(orientation6, (t) => t.writeUInt16BE(9, ORIENTATION_ENTRY + 8))],
+    ['Make as an Orientation', patched(orientation6, (t) => t.writeUInt16BE(0x0112, ORIENTATION_ENTRY - 12))],
+    [
+      'Orientation twice',
+      patched(orientation6, (t) => {
+        t.copyWithin(ORIENTATION_ENTRY - 12, ORIENTATION_ENTRY, ORIENTATION_ENTRY + 12); // a valid 6 first
+        t.writeUInt16BE(3, ORIENTATION_ENTRY + 8); // then a 3
+      }),
+    ],
+  ];
+
+  it('keeps a JPEG\'s orientation in a fresh EXIF segment after JFIF, dropping everything else (both byte orders)', () => {
+    const xmp = jpegSegment(0xe1, XMP_WITH_GPS);
+    for (const littleEndian of [false, true]) {
+      const dirty = jpeg({ width: 16, height: 8, app: [exifApp1(exif({ littleEndian, orientation: 6 })), xmp] });
+      assert.ok(contains(dirty, 'GPS') && contains(dirty, 'SN-4242-0001'));
+      const stripped = stripMetadata(dirty, 'jpeg');
+      assert.deepEqual(stripped, jpeg({ width: 16, height: 8, app: [keptApp1(6)] }), `littleEndian: ${littleEndian}`);
+      assert.deepEqual(stripped.subarray(2, 2 + JFIF.length), JFIF, 'JFIF stays first');
+      assertNoLeak(stripped);
+      assert.equal(contains(stripped, 'exif:GPS'), false);
+      assert.deepEqual(inspectImage(stripped, RULES), { type: 'jpeg', mime: 'image/jpeg', ext: 'jpg', width: 16, height: 8 });
+    }
+  });
+
+  it('keeps every non-default orientation value, 2 to 8', () => {
+    for (let value = 2; value <= 8; value++) {
+      for (const littleEndian of [false, true]) {
+        const dirty = jpeg({ width: 8, height: 8, app: [exifApp1(exif({ littleEndian, orientation: value }))] });
+        assert.deepEqual(stripMetadata(dirty, 'jpeg'), jpeg({ width: 8, height: 8, app: [keptApp1(value)] }), `${value}`);
+      }
+    }
+  });
+
+  it('puts the JPEG orientation right after SOI without JFIF, and after JFIF when EXIF came first', () => {
+    const orientation = exifApp1(exif({ littleEndian: true, orientation: 8 }));
+    const icc = jpegSegment(0xe2, Buffer.concat([text('ICC_PROFILE\0'), bytes(1, 1), Buffer.alloc(8, 7)]));
+    const noJfif = jpeg({ width: 8, height: 8, jfif: false, app: [icc, jpegSegment(0xfe, text('hi')), orientation] });
+    assert.deepEqual(stripMetadata(noJfif, 'jpeg'), jpeg({ width: 8, height: 8, jfif: false, app: [keptApp1(8), icc] }));
+
+    const plain = jpeg({ width: 8, height: 8, jfif: false });
+    const exifFirst = Buffer.concat([SOI, orientation, JFIF, plain.subarray(2)]);
+    const stripped = stripMetadata(exifFirst, 'jpeg');
+    assert.deepEqual(stripped, jpeg({ width: 8, height: 8, app: [keptApp1(8)] }));
+    assert.equal(inspectImage(stripped, RULES).width, 8);
+  });
+
+  it('takes the JPEG orientation from the first EXIF segment before the scan only', () => {
+    const first = exifApp1(exif({ orientation: 3 }));
+    const second = exifApp1(exif({ orientation: 6 }));
+    assert.deepEqual(stripMetadata(jpeg({ width: 8, height: 8, app: [first, second] }), 'jpeg'), jpeg({ width: 8, height: 8, app: [keptApp1(3)] }));
+
+    const base = jpeg({ width: 8, height: 8 });
+    const late = Buffer.concat([base.subarray(0, base.length - 2), second, jpegSegment(0xda, bytes(1, 1, 0, 1, 5, 0)), bytes(0x3f), EOI]);
+    const stripped = stripMetadata(late, 'jpeg');
+    assert.equal(contains(stripped, 'Exif'), false);
+    assert.equal(stripped.length, late.length - second.length);
+  });
+
+  it('writes no EXIF at all for a JPEG whose orientation is 1 or absent', () => {
+    for (const orientation of [1, undefined]) {
+      for (const littleEndian of [false, true]) {
+        const dirty = jpeg({ width: 8, height: 8, app: [exifApp1(exif({ littleEndian, orientation }))] });
+        const stripped = stripMetadata(dirty, 'jpeg');
+        assert.deepEqual(stripped, jpeg({ width: 8, height: 8 }), `orientation ${orientation}, littleEndian: ${littleEndian}`);
+        assert.equal(contains(stripped, 'Exif'), false);
+      }
+    }
+  });
+
+  it('drops malformed JPEG EXIF entirely instead of failing', () => {
+    const clean = jpeg({ width: 8, height: 8 });
+    // Controls: the same structure unpatched, and in the other byte order, keeps orientation 6.
+    assert.deepEqual(stripMetadata(jpeg({ width: 8, height: 8, app: [exifApp1(Buffer.concat([text('Exif\0\0'), orientation6]))] }), 'jpeg'), jpeg({ width: 8, height: 8, app: [keptApp1(6)] }));
+    for (const [name, tiff] of MALFORMED) {
+      const dirty = jpeg({ width: 8, height: 8, app: [exifApp1(Buffer.concat([text('Exif\0\0'), tiff]))] });
+      assert.deepEqual(stripMetadata(dirty, 'jpeg'), clean, name);
+    }
+    // An APP1 too short to hold the identifier, or with another identifier, is not EXIF.
+    for (const payload of [text('Exif'), Buffer.concat([text('Exif\0\xff'), orientation6])]) {
+      assert.deepEqual(stripMetadata(jpeg({ width: 8, height: 8, app: [exifApp1(payload)] }), 'jpeg'), clean);
+    }
+  });
+
+  const stillWebp = (flags: number, after: Buffer[]): Buffer =>
+    webp([riffChunk('VP8X', vp8x(30, 40, flags)), riffChunk('ICCP', Buffer.alloc(12, 3)), riffChunk('ALPH', Buffer.alloc(5, 1)), riffChunk('VP8 ', vp8(30, 40)), ...after]);
+  const keptChunk = (value: number): Buffer => riffChunk('EXIF', orientationTiff(value));
+
+  it('keeps a WebP\'s orientation in a fresh EXIF chunk, with the VP8X flag, dropping everything else (both byte orders)', () => {
+    const flags = VP8X_FLAGS.icc | VP8X_FLAGS.alpha | VP8X_FLAGS.exif | VP8X_FLAGS.xmp;
+    for (const littleEndian of [false, true]) {
+      const dirty = stillWebp(flags, [riffChunk('EXIF', exif({ littleEndian, orientation: 6 }).subarray(6)), riffChunk('XMP ', XMP_WITH_GPS.subarray(29))]);
+      const stripped = stripMetadata(dirty, 'webp');
+      assert.deepEqual(stripped, stillWebp(VP8X_FLAGS.icc | VP8X_FLAGS.alpha | VP8X_FLAGS.exif, [keptChunk(6)]), `littleEndian: ${littleEndian}`);
+      assert.equal(stripped.readUInt32LE(4), stripped.length - 8);
+      assertNoLeak(stripped);
+      assert.deepEqual(inspectImage(stripped, RULES), { type: 'webp', mime: 'image/webp', ext: 'webp', width: 30, height: 40 });
+    }
+  });
+
+  it('reads WebP EXIF with a JPEG-style "Exif\\0\\0" prefix, and places the new chunk after the image data', () => {
+    const unknown = riffChunk('ZZZZ', Buffer.alloc(4));
+    // EXIF written before the image: the kept chunk goes where the format puts it, before unknown chunks.
+    const dirty = webp([riffChunk('VP8X', vp8x(3, 3, VP8X_FLAGS.exif)), riffChunk('EXIF', exif({ orientation: 5 })), riffChunk('VP8L', vp8l(3, 3)), unknown]);
+    const stripped = stripMetadata(dirty, 'webp');
+    assert.deepEqual(stripped, webp([riffChunk('VP8X', vp8x(3, 3, VP8X_FLAGS.exif)), riffChunk('VP8L', vp8l(3, 3)), keptChunk(5), unknown]));
+
+    const vp8xAnimated = riffChunk('VP8X', vp8x(20, 20, VP8X_FLAGS.animation | VP8X_FLAGS.exif));
+    const anim = riffChunk('ANIM', Buffer.alloc(6));
+    const frame1 = riffChunk('ANMF', anmf(0, 0, 20, 20, [riffChunk('VP8L', vp8l(20, 20))]));
+    const frame2 = riffChunk('ANMF', anmf(10, 10, 10, 10, [riffChunk('VP8 ', vp8(10, 10))]));
+    const animated = webp([vp8xAnimated, anim, frame1, riffChunk('EXIF', exif({ littleEndian: true, orientation: 7 }).subarray(6)), frame2]);
+    const strippedAnimation = stripMetadata(animated, 'webp');
+    assert.deepEqual(strippedAnimation, webp([vp8xAnimated, anim, frame1, frame2, keptChunk(7)]), 'after the last frame');
+    assert.equal(inspectImage(strippedAnimation, RULES).width, 20);
+  });
+
+  it('writes no EXIF at all for a WebP whose orientation is 1 or absent, or that has no VP8X', () => {
+    for (const orientation of [1, undefined]) {
+      const dirty = stillWebp(VP8X_FLAGS.exif, [riffChunk('EXIF', exif({ orientation }).subarray(6))]);
+      const stripped = stripMetadata(dirty, 'webp');
+      assert.deepEqual(stripped, stillWebp(0, []), `orientation ${orientation}`);
+      assert.equal(contains(stripped, 'EXIF'), false);
+    }
+    // A simple-format WebP cannot declare EXIF, so a stray chunk goes without keeping anything.
+    const simple = webp([riffChunk('VP8L', vp8l(3, 3)), riffChunk('EXIF', exif({ orientation: 6 }).subarray(6))]);
+    assert.deepEqual(stripMetadata(simple, 'webp'), webp([riffChunk('VP8L', vp8l(3, 3))]));
+  });
+
+  it('drops malformed WebP EXIF entirely instead of failing', () => {
+    assert.deepEqual(stripMetadata(stillWebp(VP8X_FLAGS.exif, [riffChunk('EXIF', orientation6)]), 'webp'), stillWebp(VP8X_FLAGS.exif, [keptChunk(6)]));
+    for (const [name, tiff] of MALFORMED) {
+      const stripped = stripMetadata(stillWebp(VP8X_FLAGS.exif, [riffChunk('EXIF', tiff)]), 'webp');
+      assert.deepEqual(stripped, stillWebp(0, []), name);
+    }
   });
 });

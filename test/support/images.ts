@@ -163,6 +163,109 @@ export function exifWithGps(): Buffer {
   return Buffer.concat([text('Exif\0\0'), tiff]);
 }
 
+export interface ExifOptions {
+  /** Little-endian ("II") instead of big-endian ("MM"). */
+  littleEndian?: boolean;
+  /** Adds an IFD0 Orientation entry (SHORT) with this value. */
+  orientation?: number;
+}
+
+/** Words and numbers a leak would show, each placed somewhere in the EXIF built by `exif`. */
+export const EXIF_SECRETS = {
+  strings: ['SecretCam', '2023:06:01 12:34:56', 'SN-4242-0001', 'MakerNoteLocationCache', 'GPSProcessingMethodNetwork', 'THUMBNAIL-JPEG'],
+  /** GPS latitude/longitude seconds (rationals), looked for in both byte orders. */
+  coordinates: [
+    [5112, 100],
+    [2400, 100],
+  ],
+};
+
+/**
+ * "Exif\0\0" plus a TIFF structure shaped like a phone's: IFD0 (Make, Orientation, DateTime,
+ * Exif IFD and GPS IFD pointers), an Exif IFD (serial number, maker note), a GPS IFD
+ * (latitude/longitude with their rationals) and an IFD1 thumbnail, laid out by a small writer.
+ */
+export function exif({ littleEndian = false, orientation }: ExifOptions = {}): Buffer {
+  const w16 = littleEndian ? u16le : u16be;
+  const w32 = littleEndian ? u32le : u32be;
+  type Field =
+    | { tag: number; type: number; count: number; data: Buffer }
+    | { tag: number; ifd: Ifd } // a LONG offset to a sub-IFD
+    | { tag: number; offsetOf: Buffer }; // a LONG offset to data stored elsewhere
+  interface Ifd {
+    fields: Field[];
+    next?: Ifd;
+  }
+  const asciiField = (tag: number, value: string): Field => ({ tag, type: 2, count: value.length + 1, data: text(`${value}\0`) });
+  const shortField = (tag: number, value: number): Field => ({ tag, type: 3, count: 1, data: w16(value) });
+  const longField = (tag: number, value: number): Field => ({ tag, type: 4, count: 1, data: w32(value) });
+  const rationals = (tag: number, values: number[]): Field => ({ tag, type: 5, count: values.length / 2, data: Buffer.concat(values.map(w32)) });
+  const undefinedField = (tag: number, data: Buffer): Field => ({ tag, type: 7, count: data.length, data });
+  const [, date, serial, makerNote, method, thumbnail] = EXIF_SECRETS.strings as [string, string, string, string, string, string];
+  const [lat, lon] = EXIF_SECRETS.coordinates as [number[], number[]];
+
+  const thumbnailData = text(thumbnail);
+  const ifd1: Ifd = { fields: [{ tag: 0x0201, offsetOf: thumbnailData }, longField(0x0202, thumbnailData.length)] };
+  const ifd0: Ifd = {
+    fields: [
+      asciiField(0x010f, EXIF_SECRETS.strings[0]!),
+      ...(orientation === undefined ? [] : [shortField(0x0112, orientation)]),
+      asciiField(0x0132, date),
+      { tag: 0x8769, ifd: { fields: [undefinedField(0x927c, text(makerNote)), asciiField(0xa431, serial)] } },
+      {
+        tag: 0x8825,
+        ifd: {
+          fields: [
+            asciiField(0x0001, 'N'),
+            rationals(0x0002, [45, 1, 27, 1, ...lat!]),
+            asciiField(0x0003, 'E'),
+            rationals(0x0004, [9, 1, 11, 1, ...lon!]),
+            undefinedField(0x001b, text(method)),
+          ],
+        },
+      },
+    ],
+    next: ifd1,
+  };
+
+  const parts: Buffer[] = [text(littleEndian ? 'II*\0' : 'MM\0*'), w32(8)];
+  let size = 8;
+  const append = (data: Buffer): number => {
+    const at = size;
+    parts.push(data, data.length % 2 ? bytes(0) : Buffer.alloc(0)); // values start on word boundaries
+    size += data.length + (data.length % 2);
+    return at;
+  };
+  const place = (ifd: Ifd): number => {
+    const table = Buffer.alloc(2 + ifd.fields.length * 12 + 4); // filled in below, after placing
+    const at = append(table);
+    table.set(w16(ifd.fields.length), 0);
+    ifd.fields.forEach((f, i) => {
+      const entry = 2 + i * 12;
+      table.set(w16(f.tag), entry);
+      if ('ifd' in f) {
+        table.set(Buffer.concat([w16(4), w32(1), w32(place(f.ifd))]), entry + 2);
+      } else if ('offsetOf' in f) {
+        table.set(Buffer.concat([w16(4), w32(1), w32(append(f.offsetOf))]), entry + 2);
+      } else {
+        table.set(Buffer.concat([w16(f.type), w32(f.count)]), entry + 2);
+        table.set(f.data.length <= 4 ? f.data : w32(append(f.data)), entry + 8);
+      }
+    });
+    if (ifd.next) table.set(w32(place(ifd.next)), 2 + ifd.fields.length * 12);
+    return at;
+  };
+  place(ifd0);
+  return Buffer.concat([text('Exif\0\0'), ...parts]);
+}
+
+/**
+ * The EXIF that stripping writes for a kept orientation, spelled out byte by byte: big-endian
+ * TIFF header, IFD0 at 8 with one entry (0x0112, SHORT, count 1, value), no next IFD.
+ */
+export const orientationTiff = (value: number): Buffer =>
+  bytes(0x4d, 0x4d, 0, 0x2a, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, value, 0, 0, 0, 0, 0, 0);
+
 export const XMP_WITH_GPS = Buffer.concat([
   text('http://ns.adobe.com/xap/1.0/\0'),
   text(

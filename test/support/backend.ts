@@ -1,0 +1,201 @@
+// A real backend for handler and integration tests: DynamoDB Local and the S3 emulator, a fresh
+// table and bucket, the handler's Config pointing at them, and helpers to look at what is stored.
+import { readFileSync } from 'node:fs';
+import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  CreateBucketCommand,
+  GetObjectTaggingCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import type { ApiEvent } from '../../handlers/patch-user.ts';
+import { createAwsClients } from '../../lib/aws-clients.ts';
+import { readConfig, type Config } from '../../lib/config.ts';
+import { claimKey, userKey, type ClaimItem, type UserItem } from '../../lib/user-record.ts';
+import { seedUsers } from '../../scripts/seed-users.ts';
+import { startEmulators, type Emulators } from './emulators.ts';
+import { TEST_POOL, writeJwksFile, type PoolSettings, type TestKey } from './tokens.ts';
+
+export interface TestBackend {
+  config: Config;
+  pool: PoolSettings;
+  emulators: Emulators;
+  dynamo: DynamoDBDocumentClient;
+  s3: S3Client;
+  seed(users: Record<string, unknown>[]): Promise<void>;
+  getUser(id: number): Promise<UserItem | undefined>;
+  getClaim(username: string): Promise<ClaimItem | undefined>;
+  scanTable(): Promise<Record<string, unknown>[]>;
+  objectKeys(prefix?: string): Promise<string[]>;
+  objectExists(key: string): Promise<boolean>;
+  objectTags(key: string): Promise<Record<string, string>>;
+  stop(): Promise<void>;
+}
+
+let counter = 0;
+
+export async function startTestBackend(options: {
+  keys: TestKey[];
+  env?: Record<string, string>;
+  emulators?: Emulators;
+}): Promise<TestBackend> {
+  const emulators = options.emulators ?? (await startEmulators());
+  const suffix = `${process.pid}-${++counter}`;
+  const config = readConfig({
+    AWS_REGION: TEST_POOL.region,
+    TABLE_NAME: `users-test-${suffix}`,
+    MEDIA_BUCKET: `media-test-${suffix}`,
+    MEDIA_BASE_URL: `${emulators.s3Endpoint}/media-test-${suffix}`,
+    COGNITO_USER_POOL_ID: TEST_POOL.userPoolId,
+    COGNITO_CLIENT_ID: TEST_POOL.clientId,
+    COGNITO_JWKS_FILE: writeJwksFile(options.keys),
+    DYNAMODB_ENDPOINT: emulators.dynamodbEndpoint,
+    S3_ENDPOINT: emulators.s3Endpoint,
+    ...options.env,
+  });
+  const { dynamo, s3 } = createAwsClients(config);
+  try {
+    await createTable(dynamo, config.tableName);
+    await s3.send(new CreateBucketCommand({ Bucket: config.mediaBucket }));
+  } catch (error) {
+    if (!options.emulators) await emulators.stop();
+    throw error;
+  }
+
+  return {
+    config,
+    pool: TEST_POOL,
+    emulators,
+    dynamo,
+    s3,
+    async seed(users) {
+      await seedUsers(dynamo, config.tableName, users, { warn: () => {} });
+    },
+    async getUser(id) {
+      const { Item } = await dynamo.send(new GetCommand({ TableName: config.tableName, Key: { pk: userKey(id) }, ConsistentRead: true }));
+      return Item as UserItem | undefined;
+    },
+    async getClaim(username) {
+      const { Item } = await dynamo.send(new GetCommand({ TableName: config.tableName, Key: { pk: claimKey(username) }, ConsistentRead: true }));
+      return Item as ClaimItem | undefined;
+    },
+    async scanTable() {
+      const items: Record<string, unknown>[] = [];
+      let ExclusiveStartKey: Record<string, unknown> | undefined;
+      do {
+        const page = await dynamo.send(new ScanCommand({ TableName: config.tableName, ConsistentRead: true, ExclusiveStartKey }));
+        items.push(...(page.Items ?? []));
+        ExclusiveStartKey = page.LastEvaluatedKey;
+      } while (ExclusiveStartKey);
+      return items;
+    },
+    async objectKeys(prefix = '') {
+      const { Contents } = await s3.send(new ListObjectsV2Command({ Bucket: config.mediaBucket, Prefix: prefix }));
+      return (Contents ?? []).map((o) => o.Key!).sort();
+    },
+    async objectExists(key) {
+      try {
+        await s3.send(new HeadObjectCommand({ Bucket: config.mediaBucket, Key: key }));
+        return true;
+      } catch (error) {
+        if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return false;
+        throw error;
+      }
+    },
+    async objectTags(key) {
+      const { TagSet } = await s3.send(new GetObjectTaggingCommand({ Bucket: config.mediaBucket, Key: key }));
+      return Object.fromEntries((TagSet ?? []).map((t) => [t.Key!, t.Value!]));
+    },
+    async stop() {
+      dynamo.destroy();
+      s3.destroy();
+      if (!options.emulators) await emulators.stop();
+    },
+  };
+}
+
+async function createTable(dynamo: DynamoDBDocumentClient, tableName: string) {
+  await dynamo.send(
+    new CreateTableCommand({
+      TableName: tableName,
+      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+      BillingMode: 'PAY_PER_REQUEST',
+    }),
+  );
+}
+
+const FIXTURES = new URL('../fixtures/events/', import.meta.url);
+const fixtureCache = new Map<string, ApiEvent>();
+
+/**
+ * A copy of a recorded API Gateway event (`rest-api-patch-<kind>.json`) for user `id`, with the
+ * Authorization header, body and content type replaced where given.
+ */
+export function fixtureEvent(
+  kind: 'json' | 'multipart',
+  options: {
+    id: number | string;
+    token?: string;
+    rawAuthorization?: string;
+    body?: string;
+    contentType?: string;
+    isBase64Encoded?: boolean;
+  },
+): ApiEvent {
+  let template = fixtureCache.get(kind);
+  if (!template) {
+    template = JSON.parse(readFileSync(new URL(`rest-api-patch-${kind}.json`, FIXTURES), 'utf8')) as ApiEvent;
+    fixtureCache.set(kind, template);
+  }
+  const event = structuredClone(template);
+  const headers: Record<string, string | undefined> = { ...event.headers };
+  delete headers.Authorization;
+  const authorization = options.rawAuthorization ?? (options.token ? `Bearer ${options.token}` : undefined);
+  if (authorization !== undefined) headers.Authorization = authorization;
+  if ('contentType' in options) {
+    delete headers['Content-Type'];
+    if (options.contentType !== undefined) headers['Content-Type'] = options.contentType;
+  }
+  if (options.body !== undefined) {
+    event.body = options.body;
+    event.isBase64Encoded = options.isBase64Encoded ?? false;
+  }
+  event.headers = headers;
+  event.pathParameters = { id: String(options.id) };
+  event.path = `/api/v2/user/${options.id}/`;
+  return event;
+}
+
+export type FormValue = string | { bytes: Buffer; filename: string; type: string };
+
+/** A multipart body as API Gateway delivers it: base64, with its content type. */
+export function multipartBody(fields: Record<string, FormValue> | [string, FormValue][]): {
+  body: string;
+  contentType: string;
+  isBase64Encoded: true;
+} {
+  const boundary = `----test${Math.random().toString(16).slice(2)}`;
+  const parts: Buffer[] = [];
+  for (const [name, value] of Array.isArray(fields) ? fields : Object.entries(fields)) {
+    if (typeof value === 'string') {
+      parts.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`));
+    } else {
+      parts.push(
+        Buffer.from(
+          `--${boundary}\r\nContent-Disposition: form-data; name="${name}"; filename="${value.filename}"\r\nContent-Type: ${value.type}\r\n\r\n`,
+        ),
+        value.bytes,
+        Buffer.from('\r\n'),
+      );
+    }
+  }
+  parts.push(Buffer.from(`--${boundary}--\r\n`));
+  return {
+    body: Buffer.concat(parts).toString('base64'),
+    contentType: `multipart/form-data; boundary=${boundary}`,
+    isBase64Encoded: true,
+  };
+}
