@@ -1,0 +1,112 @@
+// Scans the users table and the media bucket and checks the data model's invariants:
+//   - every user's username has exactly one claim, and it points back at that user;
+//   - no claim without its user;
+//   - every image a user points at exists;
+//   - no live image that no user points at (an upload whose write failed must be deleted, and a
+//     crash leaves only objects still tagged pending, which the bucket's lifecycle rule expires).
+// Run against the local stack: `npm run check-invariants` (same environment as `npm start`).
+import { pathToFileURL } from 'node:url';
+import { GetObjectTaggingCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { Config } from '../lib/config.ts';
+import { LIVE_TAG } from '../lib/media-store.ts';
+import { claimKey, IMAGE_FIELDS, imageKeyAttribute, type ClaimItem, type UserItem } from '../lib/user-record.ts';
+
+export interface InvariantReport {
+  users: number;
+  claims: number;
+  objects: number;
+  /** Objects no user points at that are not live: left by a crash, expired by the lifecycle rule. */
+  pendingOrphans: string[];
+  problems: string[];
+}
+
+export async function checkInvariants(
+  dynamo: DynamoDBDocumentClient,
+  s3: S3Client,
+  config: Pick<Config, 'tableName' | 'mediaBucket'>,
+): Promise<InvariantReport> {
+  const items = await scanAll(dynamo, config.tableName);
+  const users = new Map<number, UserItem>();
+  const claims = new Map<string, ClaimItem>();
+  const problems: string[] = [];
+  for (const item of items) {
+    const pk = String(item.pk);
+    if (pk.startsWith('USER#')) users.set(Number(pk.slice(5)), item as unknown as UserItem);
+    else if (pk.startsWith('USERNAME#')) claims.set(pk, item as unknown as ClaimItem);
+    else problems.push(`unexpected item ${pk}`);
+  }
+
+  const referenced = new Set<string>();
+  for (const [id, user] of users) {
+    const claim = claims.get(claimKey(user.username));
+    if (!claim) problems.push(`user ${id} (${user.username}) has no claim`);
+    else if (claim.user_id !== id) problems.push(`user ${id} (${user.username}): its claim points at user ${claim.user_id}`);
+    for (const field of IMAGE_FIELDS) {
+      const key = user[imageKeyAttribute(field)];
+      if (key) referenced.add(key);
+    }
+  }
+  for (const [pk, claim] of claims) {
+    const owner = users.get(claim.user_id);
+    if (!owner) problems.push(`claim ${pk} points at missing user ${claim.user_id}`);
+    else if (claimKey(owner.username) !== pk) {
+      problems.push(`claim ${pk} points at user ${claim.user_id}, whose username is ${owner.username}`);
+    }
+  }
+
+  const objects = await listAll(s3, config.mediaBucket);
+  for (const key of referenced) {
+    if (!objects.has(key)) problems.push(`image ${key} is pointed at but does not exist`);
+  }
+  const pendingOrphans: string[] = [];
+  for (const key of objects) {
+    if (referenced.has(key)) continue;
+    const { TagSet = [] } = await s3.send(new GetObjectTaggingCommand({ Bucket: config.mediaBucket, Key: key }));
+    if (TagSet.some((tag) => tag.Key === LIVE_TAG.Key && tag.Value === LIVE_TAG.Value)) {
+      problems.push(`image ${key} is live but no user points at it`);
+    } else {
+      pendingOrphans.push(key);
+    }
+  }
+  return { users: users.size, claims: claims.size, objects: objects.size, pendingOrphans, problems };
+}
+
+async function scanAll(dynamo: DynamoDBDocumentClient, tableName: string) {
+  const items: Record<string, unknown>[] = [];
+  let ExclusiveStartKey: Record<string, unknown> | undefined;
+  do {
+    const page = await dynamo.send(new ScanCommand({ TableName: tableName, ConsistentRead: true, ExclusiveStartKey }));
+    items.push(...(page.Items ?? []));
+    ExclusiveStartKey = page.LastEvaluatedKey;
+  } while (ExclusiveStartKey);
+  return items;
+}
+
+async function listAll(s3: S3Client, bucket: string) {
+  const keys = new Set<string>();
+  let ContinuationToken: string | undefined;
+  do {
+    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken }));
+    for (const object of page.Contents ?? []) keys.add(object.Key!);
+    ContinuationToken = page.NextContinuationToken;
+  } while (ContinuationToken);
+  return keys;
+}
+
+async function main() {
+  const { readLocalStackConfig, createDocumentClient, createS3Client } = await import('./local-stack.ts');
+  const config = readLocalStackConfig();
+  const dynamo = createDocumentClient(config);
+  const s3 = createS3Client(config);
+  const report = await checkInvariants(dynamo, s3, { tableName: config.tableName, mediaBucket: config.bucket });
+  console.log(
+    `${report.users} users, ${report.claims} claims, ${report.objects} objects, ` +
+      `${report.pendingOrphans.length} pending orphans, ${report.problems.length} problems`,
+  );
+  for (const problem of report.problems) console.log(`  problem: ${problem}`);
+  for (const key of report.pendingOrphans) console.log(`  pending orphan (expired by the lifecycle rule): ${key}`);
+  process.exitCode = report.problems.length ? 1 : 0;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await main();
