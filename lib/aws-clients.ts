@@ -21,6 +21,8 @@ export function createAwsClients(config: Config): AwsClients {
     requestHandler: {
       connectionTimeout: config.awsRequestTimeoutMs,
       requestTimeout: config.awsRequestTimeoutMs,
+      // Without it the SDK only warns and the call hangs until the Lambda times out.
+      throwOnRequestTimeout: true,
     },
   };
   const dynamo = new DynamoDBClient({

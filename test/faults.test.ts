@@ -1,0 +1,127 @@
+// AWS faults through the real handler: S3 or DynamoDB out of reach, throttled past the SDK's
+// retries, or hanging. Each answers 503 and leaves the user, its claim and its images as before.
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { ThrottlingException } from '@aws-sdk/client-dynamodb';
+import { createHandler } from '../handlers/patch-user.ts';
+import { createAwsClients, type AwsClients } from '../lib/aws-clients.ts';
+import type { Config } from '../lib/config.ts';
+import { checkInvariants } from '../scripts/check-invariants.ts';
+import { findFreePort } from '../scripts/local-stack.ts';
+import { pngImage } from './support/images.ts';
+import { fixtureEvent, multipartBody, startTestBackend, type TestBackend } from './support/backend.ts';
+import { accessToken, makeKey } from './support/tokens.ts';
+
+const key = makeKey();
+let backend: TestBackend;
+let closedEndpoint: string;
+let hangingServer: Server;
+let hangingEndpoint: string;
+
+before(async () => {
+  backend = await startTestBackend({ keys: [key], env: { AWS_MAX_ATTEMPTS: '2', AWS_REQUEST_TIMEOUT_MS: '300' } });
+  closedEndpoint = `http://localhost:${await findFreePort()}`;
+  // Accepts connections and never answers: every call to it can only end by timing out.
+  hangingServer = createServer(() => {});
+  await new Promise<void>((resolve) => hangingServer.listen(0, 'localhost', resolve));
+  const address = hangingServer.address();
+  hangingEndpoint = `http://localhost:${typeof address === 'object' && address ? address.port : 0}`;
+});
+after(async () => {
+  const report = await checkInvariants(backend.dynamo, backend.s3, backend.config);
+  assert.deepEqual(report.problems, []);
+  assert.deepEqual(report.pendingOrphans, [], 'uploads of failed requests were deleted');
+  hangingServer.close();
+  await backend.stop();
+});
+
+let nextId = 5000;
+async function newUser() {
+  const id = nextId++;
+  const user = { id, sub: `sub-${id}`, username: `faulty${id}`, bio: 'before' };
+  await backend.seed([user]);
+  return user;
+}
+
+/** Clients where one service points at `endpoint`; the other is the working emulator. */
+function clientsWith(service: 'dynamodb' | 's3', endpoint: string): AwsClients {
+  const config: Config = {
+    ...backend.config,
+    ...(service === 'dynamodb' ? { dynamodbEndpoint: endpoint } : { s3Endpoint: endpoint }),
+  };
+  return createAwsClients(config);
+}
+
+const avatarPatch = (user: { id: number; sub: string }, fields: Record<string, string> = {}) =>
+  fixtureEvent('multipart', {
+    id: user.id,
+    token: accessToken(key, { sub: user.sub }, backend.pool),
+    ...multipartBody({ ...fields, bio: 'after', avatar: { bytes: pngImage(), filename: 'a.png', type: 'image/png' } }),
+  });
+
+async function assertUnchanged(user: { id: number; username: string }) {
+  const stored = await backend.getUser(user.id);
+  assert.equal(stored?.bio, 'before');
+  assert.equal(stored?.avatar_key, undefined);
+  assert.equal(stored?.username, user.username);
+  assert.equal((await backend.getClaim(user.username))?.user_id, user.id);
+  assert.deepEqual(await backend.objectKeys(`avatar/${user.id}/`), []);
+}
+
+function assert503(response: { statusCode: number; body: string }) {
+  assert.equal(response.statusCode, 503, response.body);
+  assert.equal(JSON.parse(response.body).errors[0].code, 'service_unavailable');
+}
+
+describe('faults', () => {
+  it('S3 unavailable: 503 and the user unchanged', async () => {
+    const user = await newUser();
+    const handler = createHandler(backend.config, clientsWith('s3', closedEndpoint));
+    assert503(await handler(avatarPatch(user)));
+    await assertUnchanged(user);
+  });
+
+  it('DynamoDB unavailable: 503 and the uploaded image deleted', async () => {
+    const user = await newUser();
+    const handler = createHandler(backend.config, clientsWith('dynamodb', closedEndpoint));
+    assert503(await handler(avatarPatch(user)));
+    await assertUnchanged(user);
+  });
+
+  it('DynamoDB unavailable during a rename: 503, uploads deleted, claims untouched', async () => {
+    const user = await newUser();
+    const handler = createHandler(backend.config, clientsWith('dynamodb', closedEndpoint));
+    assert503(await handler(avatarPatch(user, { username: 'never_taken' })));
+    await assertUnchanged(user);
+    assert.equal(await backend.getClaim('never_taken'), undefined);
+  });
+
+  it('DynamoDB throttling past the retries: 503 and the uploaded image deleted', async () => {
+    const user = await newUser();
+    const clients = createAwsClients(backend.config);
+    let attempts = 0;
+    clients.dynamo.middlewareStack.add(
+      () => async () => {
+        attempts++;
+        throw new ThrottlingException({ message: 'Rate exceeded', $metadata: { httpStatusCode: 400 } });
+      },
+      { step: 'finalizeRequest', name: 'alwaysThrottle' },
+    );
+    assert503(await createHandler(backend.config, clients)(avatarPatch(user)));
+    assert.ok(attempts >= 1);
+    await assertUnchanged(user);
+  });
+
+  for (const service of ['dynamodb', 's3'] as const) {
+    it(`${service} hanging: the call times out well inside the Lambda timeout, 503`, async () => {
+      const user = await newUser();
+      const handler = createHandler(backend.config, clientsWith(service, hangingEndpoint));
+      const started = Date.now();
+      assert503(await handler(avatarPatch(user)));
+      // Two attempts of 300 ms each plus back-off; the function's timeout is 10 s.
+      assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms`);
+      await assertUnchanged(user);
+    });
+  }
+});
