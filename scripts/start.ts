@@ -1,0 +1,55 @@
+// npm start: runs the local stack in the foreground until SIGINT/SIGTERM, then stops everything
+// it started and exits 0; exits 1 when it cannot start or a part of it dies.
+
+import {
+  ChildExitedError,
+  LocalStackError,
+  LocalStackSupervisor,
+  formatReadyBanner,
+  readLocalStackConfig,
+  startLocalStack,
+} from './local-stack.ts';
+
+// Node 20 locally versus 22 on Lambda is known; the SDK's notice about it is noise here.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+const supervisor = new LocalStackSupervisor({
+  // Child output goes to stderr so that stdout holds only the banner that scripts parse.
+  onOutput: (name, line) => {
+    if (name === 'offline') process.stderr.write(`[offline] ${line}\n`);
+  },
+});
+
+let exiting = false;
+async function shutdown(code: number, reason: string): Promise<void> {
+  // npm forwards the terminal's Ctrl-C, so the same signal often arrives twice.
+  if (exiting) return;
+  exiting = true;
+  console.error(`local stack: ${reason}, stopping`);
+  await supervisor.stop();
+  process.exit(code);
+}
+
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(signal, () => void shutdown(0, `got ${signal}`));
+}
+
+try {
+  const config = readLocalStackConfig();
+  const stack = await startLocalStack(config, {
+    supervisor,
+    log: (message) => console.error(`local stack: ${message}`),
+  });
+  console.log(formatReadyBanner(stack));
+  const exit = await stack.died;
+  console.error(`local stack: ${new ChildExitedError(exit).message}`);
+  await shutdown(1, `${exit.name} died`);
+} catch (error) {
+  // A signal during start-up aborts the start; shutdown() is already on its way.
+  if (!exiting) {
+    console.error(
+      error instanceof LocalStackError ? `local stack: ${error.message}` : error,
+    );
+    await shutdown(1, 'start-up failed');
+  }
+}

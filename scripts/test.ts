@@ -1,0 +1,67 @@
+// npm test [-- FILES or node --test options]: runs the test files with one DynamoDB Local and one
+// s3rver shared by all of them (TEST_DYNAMODB_ENDPOINT / TEST_S3_ENDPOINT), so each file does not
+// pay for its own. Files that start whole stacks (test/local-stack.test.ts) pick their own ports.
+
+import { spawn } from 'node:child_process';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  LocalStackSupervisor,
+  PROJECT_DIR,
+  createDynamoDbClient,
+  findFreePorts,
+  startDynamoDbLocal,
+  startS3Server,
+  stopS3Server,
+  waitForDynamoDb,
+} from './local-stack.ts';
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+const args = process.argv.slice(2);
+const filesGiven = args.some((arg) => !arg.startsWith('-') && arg.endsWith('.ts'));
+const files = filesGiven
+  ? []
+  : (await readdir(join(PROJECT_DIR, 'test'), { recursive: true }))
+      .filter((file) => file.endsWith('.test.ts'))
+      .sort()
+      .map((file) => join('test', file));
+
+const supervisor = new LocalStackSupervisor();
+const s3Directory = await mkdtemp(join(tmpdir(), 'selfcommunity-test-s3-'));
+supervisor.onStop('s3 directory', () => rm(s3Directory, { recursive: true, force: true }));
+
+let exitCode = 1;
+try {
+  const [dynamodbPort, s3Port] = await findFreePorts(2);
+  if (dynamodbPort === undefined || s3Port === undefined) throw new Error('no free ports');
+  startDynamoDbLocal(supervisor, dynamodbPort);
+  const s3 = await startS3Server(s3Port, s3Directory);
+  supervisor.onStop('s3rver', () => stopS3Server(s3));
+  const dynamodbEndpoint = `http://localhost:${dynamodbPort}`;
+  const client = createDynamoDbClient({ region: 'us-east-1', dynamodbEndpoint });
+  await supervisor.guard(waitForDynamoDb(client));
+  client.destroy();
+
+  const child = spawn(process.execPath, ['--import', 'tsx', '--test', ...args, ...files], {
+    cwd: PROJECT_DIR,
+    stdio: 'inherit',
+    env: {
+      ...process.env,
+      TEST_DYNAMODB_ENDPOINT: dynamodbEndpoint,
+      TEST_S3_ENDPOINT: `http://localhost:${s3Port}`,
+    },
+  });
+  // Stay alive until the runner is done, so the emulators (own process groups) are stopped; pass
+  // the signal on for the case it was sent to this process alone.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => child.kill(signal));
+  exitCode = await new Promise<number>((resolve) =>
+    child.once('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))),
+  );
+} catch (error) {
+  console.error('test: could not start the emulators:', error);
+} finally {
+  await supervisor.stop();
+}
+process.exit(exitCode);
