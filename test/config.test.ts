@@ -1,0 +1,55 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ConfigError, DEFAULTS, readConfig } from '../lib/config.ts';
+
+const REQUIRED = {
+  AWS_REGION: 'eu-west-1',
+  TABLE_NAME: 'users',
+  MEDIA_BUCKET: 'media',
+  MEDIA_BASE_URL: 'https://media.example.org/',
+  COGNITO_USER_POOL_ID: 'eu-west-1_abc',
+  COGNITO_CLIENT_ID: 'client',
+};
+
+describe('readConfig', () => {
+  it('reads the required settings and applies the defaults', () => {
+    const config = readConfig(REQUIRED);
+    assert.equal(config.tableName, 'users');
+    assert.equal(config.mediaBaseUrl, 'https://media.example.org', 'trailing slash dropped');
+    assert.equal(config.cognitoTokenUse, 'access');
+    assert.equal(config.images.avatarMaxBytes, DEFAULTS.avatarMaxBytes);
+    assert.equal(config.images.coverMaxBytes, 4 * 1024 * 1024);
+    assert.equal(config.maxBodyBytes, 6_000_000);
+    assert.equal(config.cognitoJwksFile, undefined);
+    assert.equal(config.dynamodbEndpoint, undefined);
+    assert.equal(config.s3Endpoint, undefined);
+  });
+  it('names every missing variable at once', () => {
+    assert.throws(() => readConfig({ AWS_REGION: 'eu-west-1' }), (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      for (const name of ['TABLE_NAME', 'MEDIA_BUCKET', 'MEDIA_BASE_URL', 'COGNITO_USER_POOL_ID', 'COGNITO_CLIENT_ID']) {
+        assert.match(error.message, new RegExp(name));
+      }
+      return true;
+    });
+  });
+  it('refuses limits that are not positive integers', () => {
+    for (const value of ['0', '-1', '1.5', 'lots']) {
+      assert.throws(() => readConfig({ ...REQUIRED, AVATAR_MAX_BYTES: value }), /AVATAR_MAX_BYTES/);
+    }
+    assert.equal(readConfig({ ...REQUIRED, COVER_MAX_BYTES: '1000' }).images.coverMaxBytes, 1000);
+  });
+  it('accepts only access or id as token use', () => {
+    assert.equal(readConfig({ ...REQUIRED, COGNITO_TOKEN_USE: 'id' }).cognitoTokenUse, 'id');
+    assert.throws(() => readConfig({ ...REQUIRED, COGNITO_TOKEN_USE: 'refresh' }), /COGNITO_TOKEN_USE/);
+  });
+  it('refuses a media base URL that is not absolute', () => {
+    assert.throws(() => readConfig({ ...REQUIRED, MEDIA_BASE_URL: 'media.example.org' }), /MEDIA_BASE_URL/);
+  });
+  it('treats empty local-only settings as unset', () => {
+    const config = readConfig({ ...REQUIRED, DYNAMODB_ENDPOINT: '', S3_ENDPOINT: ' ', COGNITO_JWKS_FILE: '' });
+    assert.equal(config.dynamodbEndpoint, undefined);
+    assert.equal(config.s3Endpoint, undefined);
+    assert.equal(config.cognitoJwksFile, undefined);
+  });
+});
