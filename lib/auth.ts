@@ -5,18 +5,26 @@ import { CognitoJwtVerifier } from 'aws-jwt-verify';
 import { FetchError, JwtBaseError } from 'aws-jwt-verify/error';
 import { SimpleJwksCache } from 'aws-jwt-verify/jwk';
 import type { Jwks } from 'aws-jwt-verify/jwk';
+import type { Fetcher } from 'aws-jwt-verify/https';
 import type { Config } from './config.ts';
 import { AuthenticationError, ServiceUnavailableError } from './errors.ts';
 
 export type Authenticate = (authorization: string | undefined) => Promise<string>;
 
-export function createAuthenticator(config: Config): Authenticate {
+export interface AuthenticatorOptions {
+  /** Fetches the pool's JWKS on deployed stages; aws-jwt-verify's HTTPS fetcher by default. */
+  jwksFetcher?: Fetcher;
+}
+
+export function createAuthenticator(config: Config, options: AuthenticatorOptions = {}): Authenticate {
   const localJwks = config.cognitoJwksFile ? readJwks(config.cognitoJwksFile) : undefined;
   // Locally the key file stands in for the pool's JWKS endpoint: a token with an unknown key id
-  // is refused without any network call. Deployed stages fetch the pool's keys as usual.
-  const jwksCache = localJwks
-    ? new SimpleJwksCache({ fetcher: { fetch: async () => encodeJwks(localJwks) } })
-    : undefined;
+  // is refused without any network call. Deployed stages fetch the pool's keys, once per
+  // container for known keys; the cache's penalty box keeps unknown key ids from causing more.
+  const fetcher: Fetcher | undefined = localJwks
+    ? { fetch: async () => encodeJwks(localJwks) }
+    : options.jwksFetcher;
+  const jwksCache = fetcher ? new SimpleJwksCache({ fetcher }) : undefined;
   const verifier = CognitoJwtVerifier.create(
     {
       userPoolId: config.cognitoUserPoolId,

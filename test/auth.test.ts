@@ -123,3 +123,56 @@ describe('authenticate with COGNITO_TOKEN_USE=id', () => {
     assert.equal(await idAuth(`Bearer ${idToken}`), SUB);
   });
 });
+
+describe('authenticate on a deployed stage (JWKS fetched from the pool)', () => {
+  const deployed = { ...config, cognitoJwksFile: undefined };
+  const countingFetcher = () => {
+    const calls: string[] = [];
+    const body = new TextEncoder().encode(JSON.stringify({ keys: [key.jwk] }));
+    return {
+      calls,
+      fetch: async (uri: string) => {
+        calls.push(uri);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        return body.buffer.slice(0) as ArrayBuffer;
+      },
+    };
+  };
+
+  it("fetches the pool's JWKS once, then verifies known keys from the cache", async () => {
+    const fetcher = countingFetcher();
+    const auth = createAuthenticator(deployed, { jwksFetcher: fetcher });
+    const tokens = Array.from({ length: 5 }, () => `Bearer ${accessToken(key, { sub: SUB })}`);
+    assert.deepEqual(await Promise.all(tokens.map(auth)), tokens.map(() => SUB));
+    assert.equal(await auth(`Bearer ${accessToken(key, { sub: SUB })}`), SUB);
+    assert.deepEqual(fetcher.calls, [`https://cognito-idp.${TEST_POOL.region}.amazonaws.com/${TEST_POOL.userPoolId}/.well-known/jwks.json`]);
+  });
+
+  it('two tokens with unknown kids at once cause one key fetch, not two', async () => {
+    const fetcher = countingFetcher();
+    const auth = createAuthenticator(deployed, { jwksFetcher: fetcher });
+    assert.equal(await auth(`Bearer ${accessToken(key, { sub: SUB })}`), SUB);
+    assert.equal(fetcher.calls.length, 1);
+    const unknown = (kid: string) => `Bearer ${signToken({ alg: 'RS256', kid }, payload(), { key: otherKey.privateKey })}`;
+    const results = await Promise.allSettled([auth(unknown('kid-a')), auth(unknown('kid-b'))]);
+    for (const result of results) {
+      assert.equal(result.status, 'rejected');
+      assert.ok((result as PromiseRejectedResult).reason instanceof AuthenticationError);
+    }
+    assert.equal(fetcher.calls.length, 2, 'one refresh for both unknown kids');
+    await assert.rejects(auth(unknown('kid-c')), AuthenticationError);
+    assert.equal(fetcher.calls.length, 2, 'the penalty box holds further refreshes back');
+  });
+
+  it('answers 503 when the pool cannot be reached', async () => {
+    const auth = createAuthenticator(deployed, {
+      jwksFetcher: {
+        fetch: async () => {
+          const { FetchError } = await import('aws-jwt-verify/error');
+          throw new FetchError('https://cognito-idp.example/jwks.json', 'connect ETIMEDOUT');
+        },
+      },
+    });
+    await assert.rejects(auth(`Bearer ${accessToken(key, { sub: SUB })}`), (e: unknown) => (e as { status?: number }).status === 503);
+  });
+});
