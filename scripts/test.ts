@@ -3,9 +3,10 @@
 // pay for its own. Files that start whole stacks (test/local-stack.test.ts) pick their own ports.
 
 import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import {
   LocalStackSupervisor,
   PROJECT_DIR,
@@ -29,6 +30,7 @@ const files = filesGiven
       .map((file) => join('test', file));
 
 const supervisor = new LocalStackSupervisor();
+const hostileReport = join(await mkdtemp(join(tmpdir(), 'selfcommunity-test-report-')), 'hostile.json');
 const s3Directory = await mkdtemp(join(tmpdir(), 'selfcommunity-test-s3-'));
 supervisor.onStop('s3 directory', () => rm(s3Directory, { recursive: true, force: true }));
 
@@ -51,6 +53,7 @@ try {
       ...process.env,
       TEST_DYNAMODB_ENDPOINT: dynamodbEndpoint,
       TEST_S3_ENDPOINT: `http://localhost:${s3Port}`,
+      HOSTILE_REPORT_FILE: hostileReport,
     },
   });
   // Stay alive until the runner is done, so the emulators (own process groups) are stopped; pass
@@ -64,4 +67,14 @@ try {
 } finally {
   await supervisor.stop();
 }
+printHostileSummary();
+rmSync(dirname(hostileReport), { recursive: true, force: true });
 process.exit(exitCode);
+
+/** test/hostile.test.ts leaves a count of its cases; the run ends with it. */
+function printHostileSummary() {
+  if (!existsSync(hostileReport)) return;
+  const report = JSON.parse(readFileSync(hostileReport, 'utf8')) as { cases: number; asContract: number; failed: string[] };
+  console.log(`\nhostile cases: ${report.cases} ran, ${report.asContract} answered as the contract says`);
+  for (const name of report.failed) console.log(`  not as the contract says: ${name}`);
+}

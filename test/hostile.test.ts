@@ -1,0 +1,291 @@
+// What a public endpoint receives: every case goes through the real handler against DynamoDB Local
+// and s3rver, must answer the contract's exact status and code, and a refused request must leave
+// the stored user, its username claim and its images exactly as they were.
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { createHandler, type ApiEvent, type Handler } from '../handlers/patch-user.ts';
+import { accessTokenPayload } from '../scripts/local-keys.ts';
+import { checkInvariants } from '../scripts/check-invariants.ts';
+import {
+  EXIF_SECRETS,
+  XMP_WITH_GPS,
+  exif,
+  gif,
+  jpeg,
+  jpegSegment,
+  png,
+  pngChunk,
+  pngImage,
+  riffChunk,
+  text,
+  vp8,
+  vp8x,
+  VP8X_FLAGS,
+  webp,
+} from './support/images.ts';
+import { fixtureEvent, multipartBody, startTestBackend, type FormValue, type TestBackend } from './support/backend.ts';
+import { TEST_POOL, accessToken, makeKey, signToken } from './support/tokens.ts';
+
+const key = makeKey();
+const strangerKey = makeKey();
+let backend: TestBackend;
+let handler: Handler;
+
+before(async () => {
+  backend = await startTestBackend({ keys: [key] });
+  handler = createHandler(backend.config);
+});
+
+const outcomes: { name: string; ok: boolean }[] = [];
+after(async () => {
+  const report = await checkInvariants(backend.dynamo, backend.s3, backend.config);
+  assert.deepEqual(report.problems, []);
+  assert.deepEqual(report.pendingOrphans, []);
+  await backend.stop();
+  const passed = outcomes.filter((o) => o.ok).length;
+  const summary = { cases: outcomes.length, asContract: passed, failed: outcomes.filter((o) => !o.ok).map((o) => o.name) };
+  if (process.env.HOSTILE_REPORT_FILE) writeFileSync(process.env.HOSTILE_REPORT_FILE, JSON.stringify(summary));
+  console.log(`hostile cases: ${summary.cases} ran, ${summary.asContract} answered as the contract says`);
+});
+
+interface User {
+  id: number;
+  sub: string;
+  username: string;
+}
+let nextId = 20_000;
+async function newUser(extra: Record<string, unknown> = {}): Promise<User> {
+  const id = nextId++;
+  const user = { id, sub: `sub-${id}`, username: `hostile${id}`, bio: 'untouched', ...extra };
+  await backend.seed([user]);
+  return user as User;
+}
+
+const bearer = (user: User) => `Bearer ${accessToken(key, { sub: user.sub }, backend.pool)}`;
+const claims = (user: User) => accessTokenPayload({ ...TEST_POOL, sub: user.sub });
+const rs256 = (payload: Record<string, unknown>, header: Record<string, unknown> = {}) =>
+  signToken({ alg: 'RS256', kid: key.kid, ...header }, payload, { key: key.privateKey });
+
+/** Everything a refused request must leave as it was. */
+async function snapshot(user: User) {
+  const stored = await backend.getUser(user.id);
+  return {
+    user: stored,
+    claim: stored ? await backend.getClaim(stored.username) : undefined,
+    objects: [...(await backend.objectKeys(`avatar/${user.id}/`)), ...(await backend.objectKeys(`cover/${user.id}/`))],
+    items: (await backend.scanTable()).length,
+  };
+}
+
+type Expectation = { status: number; code?: string; field?: string; header?: [string, string] };
+type Request = { event: ApiEvent; handler?: Handler };
+
+/**
+ * One named hostile case: builds its request for a fresh user, sends it through the handler and
+ * checks status, code (top-level or of `field`) and, for refusals, that nothing changed.
+ */
+function hostile(name: string, build: (user: User) => Promise<Request | ApiEvent> | Request | ApiEvent, expected: Expectation) {
+  it(name, async () => {
+    let ok = false;
+    try {
+      const user = await newUser();
+      const built = await build(user);
+      const request: Request = 'event' in built ? built : { event: built };
+      const before = await snapshot(user);
+      const response = await (request.handler ?? handler)(request.event);
+      const body = JSON.parse(response.body) as { errors?: { code?: string; field?: string; messages?: { code: string }[] }[] };
+      assert.equal(response.statusCode, expected.status, response.body);
+      if (expected.code) {
+        const codes = expected.field
+          ? (body.errors?.find((e) => e.field === expected.field)?.messages ?? []).map((m) => m.code)
+          : (body.errors ?? []).map((e) => e.code);
+        assert.ok(codes.includes(expected.code), `expected ${expected.code}${expected.field ? ` on ${expected.field}` : ''}: ${response.body}`);
+      }
+      if (expected.header) assert.equal(response.headers[expected.header[0]], expected.header[1]);
+      if (response.statusCode >= 400) assert.deepEqual(await snapshot(user), before, 'a refused request changes nothing');
+      ok = true;
+    } finally {
+      outcomes.push({ name, ok });
+    }
+  });
+}
+
+const json = (user: User, body: unknown, authorization = bearer(user)): ApiEvent =>
+  fixtureEvent('json', { id: user.id, rawAuthorization: authorization, body: typeof body === 'string' ? body : JSON.stringify(body) });
+const form = (user: User, fields: Record<string, FormValue> | [string, FormValue][]): ApiEvent =>
+  fixtureEvent('multipart', { id: user.id, rawAuthorization: bearer(user), ...multipartBody(fields) });
+const raw = (user: User, body: string | Buffer, contentType: string | undefined, isBase64Encoded = false): ApiEvent =>
+  fixtureEvent('json', {
+    id: user.id,
+    rawAuthorization: bearer(user),
+    body: Buffer.isBuffer(body) ? body.toString(isBase64Encoded ? 'base64' : 'latin1') : isBase64Encoded ? Buffer.from(body).toString('base64') : body,
+    contentType,
+    isBase64Encoded,
+  });
+const file = (bytes: Buffer, filename = 'image.png', type = 'image/png'): FormValue => ({ bytes, filename, type });
+const b64 = (bytes: Buffer, type = 'image/png') => `data:${type};base64,${bytes.toString('base64')}`;
+
+const UNAUTHORIZED = (code = 'authentication_failed'): Expectation => ({ status: 401, code, header: ['WWW-Authenticate', 'Bearer'] });
+const FIELD = (field: string, code: string): Expectation => ({ status: 400, field, code });
+
+describe('hostile tokens', () => {
+  hostile('no Authorization header', (u) => json(u, { bio: 'x' }, ''), UNAUTHORIZED('not_authenticated'));
+  hostile('token without the Bearer prefix', (u) => json(u, { bio: 'x' }, accessToken(key, { sub: u.sub }, backend.pool)), UNAUTHORIZED());
+  hostile('garbage token', (u) => json(u, { bio: 'x' }, 'Bearer !!garbage!!'), UNAUTHORIZED());
+  hostile('token of two segments', (u) => json(u, { bio: 'x' }, bearer(u).split('.').slice(0, 2).join('.')), UNAUTHORIZED());
+  hostile('token of four segments', (u) => json(u, { bio: 'x' }, `${bearer(u)}.AAAA`), UNAUTHORIZED());
+  hostile('alg none', (u) => json(u, { bio: 'x' }, `Bearer ${signToken({ alg: 'none', kid: key.kid }, claims(u))}`), UNAUTHORIZED());
+  hostile('HS256 signed with the public key', (u) => {
+    const secret = Buffer.from(key.publicKey.export({ format: 'pem', type: 'spki' }) as string);
+    return json(u, { bio: 'x' }, `Bearer ${signToken({ alg: 'HS256', kid: key.kid }, claims(u), { secret })}`);
+  }, UNAUTHORIZED());
+  hostile('an alg not in the key', (u) => json(u, { bio: 'x' }, `Bearer ${rs256(claims(u), { alg: 'RS384' })}`), UNAUTHORIZED());
+  hostile('unknown kid', (u) => json(u, { bio: 'x' }, `Bearer ${signToken({ alg: 'RS256', kid: 'who' }, claims(u), { key: strangerKey.privateKey })}`), UNAUTHORIZED());
+  hostile('valid signature from another key', (u) => json(u, { bio: 'x' }, `Bearer ${signToken({ alg: 'RS256', kid: key.kid }, claims(u), { key: strangerKey.privateKey })}`), UNAUTHORIZED());
+  hostile('tampered payload', (u) => {
+    const [h, , s] = bearer(u).slice(7).split('.');
+    const forged = Buffer.from(JSON.stringify({ ...claims(u), scope: 'admin' })).toString('base64url');
+    return json(u, { bio: 'x' }, `Bearer ${h}.${forged}.${s}`);
+  }, UNAUTHORIZED());
+  hostile('expired token', (u) => json(u, { bio: 'x' }, `Bearer ${rs256({ ...claims(u), exp: Math.floor(Date.now() / 1000) - 60 })}`), UNAUTHORIZED());
+  hostile('nbf in the future', (u) => json(u, { bio: 'x' }, `Bearer ${rs256({ ...claims(u), nbf: Math.floor(Date.now() / 1000) + 600 })}`), UNAUTHORIZED());
+  hostile("another pool's issuer", (u) => json(u, { bio: 'x' }, `Bearer ${rs256({ ...claims(u), iss: 'https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Other' })}`), UNAUTHORIZED());
+  hostile('another app client', (u) => json(u, { bio: 'x' }, `Bearer ${rs256({ ...claims(u), client_id: 'someoneelse' })}`), UNAUTHORIZED());
+  hostile('an id token where an access token is expected', (u) => {
+    const { client_id, ...rest } = claims(u);
+    return json(u, { bio: 'x' }, `Bearer ${rs256({ ...rest, token_use: 'id', aud: client_id })}`);
+  }, UNAUTHORIZED());
+  hostile('token without exp', (u) => {
+    const { exp: _exp, ...rest } = claims(u);
+    return json(u, { bio: 'x' }, `Bearer ${rs256(rest)}`);
+  }, UNAUTHORIZED());
+  hostile("a valid token of another user: 403", async (u) => {
+    const other = await newUser();
+    return json(u, { bio: 'x' }, bearer(other));
+  }, { status: 403, code: 'permission_denied' });
+  hostile('requestContext.authorizer and the offline override header never decide', async (u) => {
+    const other = await newUser();
+    const event = json(u, { bio: 'x' }, bearer(other));
+    event.requestContext = { ...event.requestContext, authorizer: { claims: { sub: u.sub } } } as ApiEvent['requestContext'];
+    event.headers = { ...event.headers, 'sls-offline-authorizer-override': JSON.stringify({ claims: { sub: u.sub } }) };
+    return event;
+  }, { status: 403, code: 'permission_denied' });
+  hostile('an authorizer claim without any token', (u) => {
+    const event = json(u, { bio: 'x' }, '');
+    event.requestContext = { ...event.requestContext, authorizer: { claims: { sub: u.sub } } } as ApiEvent['requestContext'];
+    return event;
+  }, UNAUTHORIZED('not_authenticated'));
+});
+
+describe('hostile bodies', () => {
+  hostile('content type missing with a body', (u) => raw(u, '{"bio":"x"}', undefined), { status: 415, code: 'unsupported_media_type' });
+  hostile('text/plain', (u) => raw(u, '{"bio":"x"}', 'text/plain'), { status: 415, code: 'unsupported_media_type' });
+  hostile('multipart without a boundary', (u) => raw(u, '--x\r\nContent-Disposition: form-data; name="bio"\r\n\r\nx\r\n--x--\r\n', 'multipart/form-data'), { status: 400, code: 'parse_error' });
+  hostile('multipart with a broken boundary', (u) => raw(u, '--abc\r\nContent-Disposition: form-data; name="bio"\r\n\r\nx\r\n--abc--\r\n', 'multipart/form-data; boundary=xyz'), { status: 400, code: 'parse_error' });
+  hostile('multipart with a quoted boundary', (u) => raw(u, '--a:b\r\nContent-Disposition: form-data; name="bio"\r\n\r\nquoted\r\n--a:b--\r\n', 'multipart/form-data; boundary="a:b"'), { status: 200 });
+  hostile('charset parameters', (u) => raw(u, '{"bio":"caf\u00e9"}', 'application/json; charset=UTF-8'), { status: 200 });
+  hostile('a charset that is not UTF-8', (u) => raw(u, '{"bio":"x"}', 'application/json; charset=iso-8859-1'), { status: 415, code: 'unsupported_media_type' });
+  hostile('truncated multipart body', (u) => {
+    const event = form(u, { bio: 'x', avatar: file(pngImage()) });
+    event.body = Buffer.from(event.body!, 'base64').subarray(0, 150).toString('base64');
+    return event;
+  }, { status: 400, code: 'parse_error' });
+  hostile('multipart without its closing boundary', (u) => {
+    const event = form(u, { bio: 'x' });
+    const body = Buffer.from(event.body!, 'base64').toString('latin1');
+    event.body = Buffer.from(body.slice(0, body.lastIndexOf('\r\n--')), 'latin1').toString('base64');
+    return event;
+  }, { status: 400, code: 'parse_error' });
+  hostile('5000 fields', (u) => form(u, Array.from({ length: 5000 }, (_, i): [string, FormValue] => [`f${i}`, 'x'])), { status: 413, code: 'request_too_large' });
+  hostile('100 files', (u) => form(u, Array.from({ length: 100 }, (_, i): [string, FormValue] => [`f${i}`, file(pngImage())])), { status: 413, code: 'request_too_large' });
+  hostile('a 1 KB field name', (u) => form(u, { ['n'.repeat(1024)]: 'x' }), { status: 413, code: 'request_too_large' });
+  hostile('a field over its size', (u) => form(u, { bio: 'b'.repeat(5001) }), FIELD('bio', 'max_length'));
+  hostile('a file over its limit', (u) => form(u, { avatar: file(pngImage({ padTo: 3 * 1024 * 1024 + 1 })) }), FIELD('avatar', 'file_too_large'));
+  hostile('the same field twice', (u) => form(u, [['bio', 'a'], ['bio', 'b']]), FIELD('bio', 'duplicate_field'));
+  hostile('two avatar files', (u) => form(u, [['avatar', file(pngImage())], ['avatar', file(pngImage())]]), FIELD('avatar', 'duplicate_field'));
+  hostile('__proto__ as a multipart field name', (u) => form(u, { __proto__x: 'x', ['__proto__']: 'y' } as Record<string, FormValue>), FIELD('__proto__', 'unknown_field'));
+  hostile('constructor as a multipart field name', (u) => form(u, [['constructor', 'x']]), FIELD('constructor', 'unknown_field'));
+  hostile('malformed JSON', (u) => json(u, '{"bio": "x"'), { status: 400, code: 'parse_error' });
+  hostile('a JSON array', (u) => json(u, [{ bio: 'x' }]), { status: 400, code: 'parse_error' });
+  hostile('a nested object where a string belongs', (u) => json(u, { bio: { text: 'x' } }), FIELD('bio', 'invalid'));
+  hostile('a number where a string belongs', (u) => json(u, { real_name: 42 }), FIELD('real_name', 'invalid'));
+  hostile('a boolean where a string belongs', (u) => json(u, { username: true }), FIELD('username', 'invalid'));
+  hostile('a __proto__ key in JSON', (u) => json(u, '{"__proto__": {"sub": "attacker"}, "bio": "x"}'), FIELD('__proto__', 'unknown_field'));
+  hostile('base64 with invalid characters', (u) => json(u, { avatar_base64: 'data:image/png;base64,iVBORw0K$$$' }), { status: 400, code: 'parse_error' });
+  hostile('base64 with a wrong declared type', (u) => json(u, { avatar_base64: b64(pngImage(), 'text/html') }), FIELD('avatar_base64', 'invalid_image'));
+  hostile('base64 data that is not an image', (u) => json(u, { cover_base64: b64(Buffer.from('just some text, no image')) }), FIELD('cover_base64', 'invalid_image'));
+  hostile('a body over 6 MB', (u) => raw(u, Buffer.alloc(6_000_001, 0x41), 'application/json', true), { status: 413, code: 'request_too_large' });
+  for (const [type, body] of [
+    ['application/json', '{"bio":"base64 json"}'],
+    ['application/x-www-form-urlencoded', 'bio=base64+form'],
+    ['multipart/form-data; boundary=zz', '--zz\r\nContent-Disposition: form-data; name="bio"\r\n\r\nbase64 multipart\r\n--zz--\r\n'],
+  ] as const) {
+    hostile(`isBase64Encoded true for ${type.split(';')[0]}`, (u) => raw(u, body, type, true), { status: 200 });
+  }
+});
+
+describe('hostile images', () => {
+  const svg = '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>';
+  hostile('SVG without script', (u) => form(u, { avatar: file(Buffer.from(svg), 'a.svg', 'image/svg+xml') }), FIELD('avatar', 'invalid_image'));
+  hostile('SVG with script, declared as PNG', (u) => form(u, { avatar: file(Buffer.from(svg.replace('<rect', '<script>alert(document.cookie)</script><rect'))) }), FIELD('avatar', 'invalid_image'));
+  hostile('HTML declared as image/png', (u) => form(u, { cover: file(Buffer.from('<!doctype html><script>alert(1)</script>')) }), FIELD('cover', 'invalid_image'));
+  hostile('an HTML/PNG polyglot', (u) => form(u, { cover: file(Buffer.concat([Buffer.from('<html><!--'), pngImage(), Buffer.from('--><script>alert(1)</script></html>')])) }), FIELD('cover', 'invalid_image'));
+  hostile('a PNG with HTML after its end', (u) => form(u, { cover: file(Buffer.concat([pngImage(), Buffer.from('<script>alert(1)</script>')])) }), FIELD('cover', 'invalid_image'));
+  hostile('a truncated PNG', (u) => form(u, { avatar: file(pngImage({ width: 8, height: 8 }).subarray(0, 60)) }), FIELD('avatar', 'invalid_image'));
+  hostile('a PNG declaring 30000 x 30000 in a tiny file', (u) => form(u, { avatar: file(pngImage({ width: 30000, height: 30000 })) }), FIELD('avatar', 'image_too_large'));
+  hostile('a JPEG declaring 30000 x 30000 in a tiny file', (u) => form(u, { cover: file(jpeg({ width: 30000, height: 30000, scan: Buffer.alloc(8) }), 'big.jpg', 'image/jpeg') }), FIELD('cover', 'image_too_large'));
+  hostile('a zero-byte file', (u) => form(u, { avatar: file(Buffer.alloc(0), 'empty.png') }), FIELD('avatar', 'invalid_image'));
+  hostile('an animated GIF is allowed', (u) => form(u, { avatar: file(gif({ width: 4, height: 4, frames: [{ width: 4, height: 4 }, { width: 4, height: 4 }], loop: true }), 'anim.gif', 'image/gif') }), { status: 200 });
+
+  const noLocation = async (user: User, image: Buffer, field: 'avatar' | 'cover', mustNotContain: Buffer[]) => {
+    const response = await handler(form(user, { [field]: file(image) }));
+    assert.equal(response.statusCode, 200, response.body);
+    const stored = Buffer.from(await (await fetch(JSON.parse(response.body)[field])).arrayBuffer());
+    for (const secret of mustNotContain) assert.equal(stored.includes(secret), false, `stored object contains ${secret}`);
+    return stored;
+  };
+  const secrets = [text('GPS'), ...EXIF_SECRETS.strings.map(text), text('GPSLatitude')];
+  it('GPS in JPEG EXIF and XMP is not in the stored object', async () => {
+    const user = await newUser();
+    const image = jpeg({ width: 8, height: 8, app: [jpegSegment(0xe1, exif({ orientation: 6 })), jpegSegment(0xe1, XMP_WITH_GPS)] });
+    const stored = await noLocation(user, image, 'avatar', secrets);
+    assert.ok(stored.includes(text('Exif\0\0')), 'orientation is kept in a minimal EXIF');
+  });
+  it('GPS in WebP EXIF and XMP is not in the stored object', async () => {
+    const user = await newUser();
+    const image = webp([
+      riffChunk('VP8X', vp8x(8, 8, VP8X_FLAGS.exif | VP8X_FLAGS.xmp)),
+      riffChunk('VP8 ', vp8(8, 8)),
+      riffChunk('EXIF', exif({ littleEndian: true }).subarray(6)),
+      riffChunk('XMP ', XMP_WITH_GPS.subarray(29)),
+    ]);
+    await noLocation(user, image, 'cover', secrets);
+  });
+  it('location in PNG text chunks is not in the stored object', async () => {
+    const user = await newUser();
+    const image = png({ width: 2, height: 2, beforeData: [pngChunk('tEXt', text('Comment\0GPSLatitude 45.4642')), pngChunk('iTXt', Buffer.concat([text('XML:com.adobe.xmp\0\0\0\0\0'), XMP_WITH_GPS.subarray(29)]))] });
+    await noLocation(user, image, 'avatar', [text('GPSLatitude'), text('45.4642')]);
+  });
+});
+
+describe('hostile usernames', () => {
+  for (const [label, username] of [
+    ['a Cyrillic lookalike', 'аdmin'],
+    ['fullwidth letters', 'ａｄｍｉｎ'],
+    ['a zero-width space', 'ad\u200bmin'],
+    ['a right-to-left override', 'ad\u202emin'],
+    ['a leading space', ' admin'],
+    ['a trailing space', 'admin '],
+    ['only _ and -', '_-_'],
+  ] as const) {
+    hostile(`username with ${label}`, (u) => json(u, { username }), FIELD('username', 'invalid'));
+  }
+  hostile('a 255-character username', (u) => json(u, { username: `u${'x'.repeat(254)}` }), { status: 200 });
+  hostile('a 256-character username', (u) => json(u, { username: `u${'x'.repeat(255)}` }), FIELD('username', 'max_length'));
+  hostile('a case variant of a taken name', async (u) => {
+    const holder = await newUser();
+    return json(u, { username: holder.username.toUpperCase() });
+  }, FIELD('username', 'unique'));
+  hostile("the caller's own name in another case", (u) => json(u, { username: u.username.toUpperCase() }), { status: 200 });
+});
