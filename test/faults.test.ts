@@ -113,6 +113,46 @@ describe('faults', () => {
     await assertUnchanged(user);
   });
 
+  it('a crash between upload and write leaves only an object tagged pending that no user points to', async () => {
+    const user = await newUser();
+    const clients = createAwsClients(backend.config);
+    const putTagging: (string | undefined)[] = [];
+    clients.s3.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'PutObjectCommand') putTagging.push((args.input as { Tagging?: string }).Tagging);
+        return next(args);
+      },
+      { step: 'initialize', name: 'recordTagging' },
+    );
+    // The write never comes back: the container is frozen or killed with the upload done.
+    let release!: () => void;
+    const frozen = new Promise<void>((resolve) => (release = resolve));
+    clients.dynamo.middlewareStack.add(
+      () => async () => {
+        await frozen;
+        throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+      },
+      { step: 'finalizeRequest', name: 'freeze' },
+    );
+    const pending = createHandler(backend.config, clients)(avatarPatch(user));
+    const deadline = Date.now() + 5000;
+    while ((await backend.objectKeys(`avatar/${user.id}/`)).length === 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const [orphan] = await backend.objectKeys(`avatar/${user.id}/`);
+    assert.ok(orphan, 'the upload happened before the write');
+    assert.deepEqual(putTagging, ['state=pending'], 'uploaded with the tag the lifecycle rule expires');
+    const report = await checkInvariants(backend.dynamo, backend.s3, backend.config);
+    assert.deepEqual(report.problems, [], 'the user never points at it, so nothing is inconsistent');
+    assert.ok(report.pendingOrphans.includes(orphan));
+    const stored = await backend.getUser(user.id);
+    assert.equal(stored?.avatar_key, undefined);
+    // Let the frozen request end (in a real crash it never does); it then deletes its upload.
+    release();
+    assert503(await pending);
+    assert.deepEqual(await backend.objectKeys(`avatar/${user.id}/`), []);
+  });
+
   for (const service of ['dynamodb', 's3'] as const) {
     it(`${service} hanging: the call times out well inside the Lambda timeout, 503`, async () => {
       const user = await newUser();
