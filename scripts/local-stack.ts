@@ -528,6 +528,30 @@ export async function stopS3Server(server: S3rver): Promise<void> {
   await server.close();
 }
 
+/**
+ * DynamoDB Local and s3rver on free ports, both answering, for tests and benchmarks; they stop
+ * (and s3rver's files go) with `supervisor`.
+ */
+export async function startEmulators(
+  supervisor: LocalStackSupervisor,
+): Promise<{ dynamodbEndpoint: string; s3Endpoint: string }> {
+  const [dynamodbPort, s3Port] = await findFreePorts(2);
+  if (dynamodbPort === undefined || s3Port === undefined) throw new LocalStackError('no free ports');
+  startDynamoDbLocal(supervisor, dynamodbPort);
+  const directory = await mkdtemp(join(tmpdir(), 'selfcommunity-s3-'));
+  supervisor.onStop('s3 directory', () => rm(directory, { recursive: true, force: true }));
+  const s3 = await startS3Server(s3Port, directory);
+  supervisor.onStop('s3rver', () => stopS3Server(s3));
+  const dynamodbEndpoint = `http://localhost:${dynamodbPort}`;
+  const client = createDynamoDbClient({ region: 'us-east-1', dynamodbEndpoint });
+  try {
+    await supervisor.guard(waitForDynamoDb(client));
+  } finally {
+    client.destroy();
+  }
+  return { dynamodbEndpoint, s3Endpoint: `http://localhost:${s3Port}` };
+}
+
 export async function waitForDynamoDb(client: DynamoDBClient, timeoutMs = 30_000): Promise<void> {
   await waitUntil(
     'DynamoDB Local',

@@ -4,19 +4,10 @@
 
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import {
-  LocalStackSupervisor,
-  PROJECT_DIR,
-  createDynamoDbClient,
-  findFreePorts,
-  startDynamoDbLocal,
-  startS3Server,
-  stopS3Server,
-  waitForDynamoDb,
-} from './local-stack.ts';
+import { LocalStackSupervisor, PROJECT_DIR, startEmulators } from './local-stack.ts';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -31,20 +22,10 @@ const files = filesGiven
 
 const supervisor = new LocalStackSupervisor();
 const hostileReport = join(await mkdtemp(join(tmpdir(), 'selfcommunity-test-report-')), 'hostile.json');
-const s3Directory = await mkdtemp(join(tmpdir(), 'selfcommunity-test-s3-'));
-supervisor.onStop('s3 directory', () => rm(s3Directory, { recursive: true, force: true }));
 
 let exitCode = 1;
 try {
-  const [dynamodbPort, s3Port] = await findFreePorts(2);
-  if (dynamodbPort === undefined || s3Port === undefined) throw new Error('no free ports');
-  startDynamoDbLocal(supervisor, dynamodbPort);
-  const s3 = await startS3Server(s3Port, s3Directory);
-  supervisor.onStop('s3rver', () => stopS3Server(s3));
-  const dynamodbEndpoint = `http://localhost:${dynamodbPort}`;
-  const client = createDynamoDbClient({ region: 'us-east-1', dynamodbEndpoint });
-  await supervisor.guard(waitForDynamoDb(client));
-  client.destroy();
+  const { dynamodbEndpoint, s3Endpoint } = await startEmulators(supervisor);
 
   const child = spawn(process.execPath, ['--import', 'tsx', '--test', ...args, ...files], {
     cwd: PROJECT_DIR,
@@ -52,7 +33,7 @@ try {
     env: {
       ...process.env,
       TEST_DYNAMODB_ENDPOINT: dynamodbEndpoint,
-      TEST_S3_ENDPOINT: `http://localhost:${s3Port}`,
+      TEST_S3_ENDPOINT: s3Endpoint,
       HOSTILE_REPORT_FILE: hostileReport,
     },
   });

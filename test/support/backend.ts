@@ -1,10 +1,8 @@
 // A real backend for handler and integration tests: DynamoDB Local and the S3 emulator, a fresh
 // table and bucket, the handler's Config pointing at them, and helpers to look at what is stored.
 import { readFileSync } from 'node:fs';
-import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import {
-  CreateBucketCommand,
   GetObjectTaggingCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
@@ -14,8 +12,9 @@ import type { ApiEvent } from '../../handlers/patch-user.ts';
 import { createAwsClients } from '../../lib/aws-clients.ts';
 import { readConfig, type Config } from '../../lib/config.ts';
 import { claimKey, userKey, type ClaimItem, type UserItem } from '../../lib/user-record.ts';
+import { createDynamoDbClient, ensureBucket, ensureTable } from '../../scripts/local-stack.ts';
 import { seedUsers } from '../../scripts/seed-users.ts';
-import { startEmulators, type Emulators } from './emulators.ts';
+import { startTestEmulators, type Emulators } from './emulators.ts';
 import { TEST_POOL, writeJwksFile, type PoolSettings, type TestKey } from './tokens.ts';
 
 export interface TestBackend {
@@ -41,7 +40,7 @@ export async function startTestBackend(options: {
   env?: Record<string, string>;
   emulators?: Emulators;
 }): Promise<TestBackend> {
-  const emulators = options.emulators ?? (await startEmulators());
+  const emulators = options.emulators ?? (await startTestEmulators());
   const suffix = `${process.pid}-${++counter}`;
   const config = readConfig({
     AWS_REGION: TEST_POOL.region,
@@ -56,12 +55,15 @@ export async function startTestBackend(options: {
     ...options.env,
   });
   const { dynamo, s3 } = createAwsClients(config);
+  const admin = createDynamoDbClient({ region: config.region, dynamodbEndpoint: emulators.dynamodbEndpoint });
   try {
-    await createTable(dynamo, config.tableName);
-    await s3.send(new CreateBucketCommand({ Bucket: config.mediaBucket }));
+    await ensureTable(admin, config.tableName);
+    await ensureBucket(s3, config.mediaBucket);
   } catch (error) {
     if (!options.emulators) await emulators.stop();
     throw error;
+  } finally {
+    admin.destroy();
   }
 
   return {
@@ -114,17 +116,6 @@ export async function startTestBackend(options: {
       if (!options.emulators) await emulators.stop();
     },
   };
-}
-
-async function createTable(dynamo: DynamoDBDocumentClient, tableName: string) {
-  await dynamo.send(
-    new CreateTableCommand({
-      TableName: tableName,
-      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
 }
 
 const FIXTURES = new URL('../fixtures/events/', import.meta.url);
