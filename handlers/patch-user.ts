@@ -2,6 +2,7 @@
 import { createAuthenticator } from '../lib/auth.ts';
 import { createAwsClients, type AwsClients } from '../lib/aws-clients.ts';
 import { readConfig, type Config } from '../lib/config.ts';
+import { corsHeaders } from '../lib/cors.ts';
 import { AuthenticationError, MethodNotAllowedError, NotFoundError } from '../lib/errors.ts';
 import { clientError, errorResponse, headerValue, jsonResponse, type HttpResponse } from '../lib/http.ts';
 import { createLogger } from '../lib/log.ts';
@@ -64,6 +65,7 @@ export function createHandler(config: Config, clients: AwsClients = createAwsCli
       failure = error;
       response = errorResponse(error);
     }
+    Object.assign(response.headers, corsHeaders(config.corsAllowedOrigins, headerValue(event.headers, 'origin')));
     logOutcome(log, response, failure, pathId, performance.now() - started);
     return response;
   };

@@ -36,6 +36,8 @@ export interface Config {
   awsRequestTimeoutMs: number;
   /** Attempts per AWS call, the first included. */
   awsMaxAttempts: number;
+  /** Browser origins allowed to read the answers (`*` for any); empty: no CORS headers. */
+  corsAllowedOrigins: string[];
 }
 
 export class ConfigError extends Error {
@@ -104,6 +106,10 @@ export function readConfig(env: Env = process.env): Config {
     },
     awsRequestTimeoutMs: positiveInt('AWS_REQUEST_TIMEOUT_MS', DEFAULTS.awsRequestTimeoutMs),
     awsMaxAttempts: positiveInt('AWS_MAX_ATTEMPTS', DEFAULTS.awsMaxAttempts),
+    corsAllowedOrigins: (optional('CORS_ALLOWED_ORIGINS') ?? '')
+      .split(',')
+      .map((origin) => origin.trim().replace(/\/+$/, ''))
+      .filter(Boolean),
   };
 
   if (config.mediaBaseUrl && !/^https?:\/\//.test(config.mediaBaseUrl)) {

@@ -336,3 +336,24 @@ function multipartFile(event: ApiEvent): Buffer {
   const end = body.lastIndexOf('\r\n--');
   return body.subarray(start, end);
 }
+
+describe('handler: CORS', () => {
+  it('lets an allowed browser origin read answers, errors included', async () => {
+    const user = await newUser();
+    const cors = createHandler({ ...backend.config, corsAllowedOrigins: ['https://app.example.org'] });
+    for (const authorization of [`Bearer ${token(user.sub)}`, '']) {
+      const event = fixtureEvent('json', { id: user.id, rawAuthorization: authorization, body: '{"bio":"cors"}' });
+      event.headers = { ...event.headers, origin: 'https://app.example.org' };
+      const res = await cors(event);
+      assert.equal(res.headers['Access-Control-Allow-Origin'], 'https://app.example.org', String(res.statusCode));
+      assert.equal(res.headers.Vary, 'Origin');
+    }
+  });
+  it('sends no CORS headers when none are configured', async () => {
+    const user = await newUser();
+    const event = fixtureEvent('json', { id: user.id, token: token(user.sub), body: '{}' });
+    event.headers = { ...event.headers, origin: 'https://app.example.org' };
+    const res = await handler(event);
+    assert.equal(res.headers['Access-Control-Allow-Origin'], undefined);
+  });
+});

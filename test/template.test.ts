@@ -1,0 +1,570 @@
+// The deployable service as `osls deploy` would create it: `osls package` (no AWS credentials
+// needed) for the prod, demo and dev stages, and assertions on the generated CloudFormation
+// templates. No AWS account is reachable here, so the template is the evidence.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { cp, mkdir, mkdtemp, readFile, readdir, rm, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { PROJECT_DIR } from '../scripts/local-stack.ts';
+
+const run = promisify(execFile);
+const OSLS = join(PROJECT_DIR, 'node_modules', 'osls', 'bin', 'serverless.js');
+
+// ---------------------------------------------------------------------------------------------
+// Packaging
+
+type Json = any;
+interface Resource {
+  Type: string;
+  Condition?: string;
+  DependsOn?: string[];
+  DeletionPolicy?: string;
+  UpdateReplacePolicy?: string;
+  Properties: Json;
+}
+interface Template {
+  Conditions?: Record<string, Json>;
+  Resources: Record<string, Resource>;
+  Outputs: Record<string, Json>;
+}
+interface Packaged {
+  template: Template;
+  artifact: Buffer;
+}
+
+/** Inputs a deployer may have in their shell; each run starts without them. */
+const INPUTS = [
+  'COGNITO_USER_POOL_ID',
+  'COGNITO_CLIENT_ID',
+  'MEDIA_BASE_URL',
+  'MEDIA_DOMAIN_NAME',
+  'MEDIA_CERTIFICATE_ARN',
+  'CORS_ALLOWED_ORIGINS',
+  'TABLE_NAME',
+  'MEDIA_BUCKET',
+  'AWS_REGION',
+  'ESBUILD_WORK_FOLDER',
+];
+
+/** The local-only settings, set in every run to prove that no deployed stage picks them up. */
+const LOCAL_ONLY = {
+  DYNAMODB_ENDPOINT: 'http://localhost:18000',
+  S3_ENDPOINT: 'http://127.0.0.1:14569',
+  COGNITO_JWKS_FILE: '/tmp/leaked/jwks.json',
+};
+
+const PROD_INPUTS = { COGNITO_USER_POOL_ID: 'eu-west-1_Example', COGNITO_CLIENT_ID: 'exampleclientid0123456789' };
+
+let workDir: string;
+
+/** Not copied: dependencies (linked instead), history, and what builds and local stacks leave. */
+const NOT_COPIED = new Set(['node_modules', '.git', '.serverless', '.esbuild', '.build', '.local', 'tmp']);
+
+/**
+ * A copy of the service to package. osls always writes `.serverless/` in the service folder
+ * before moving the result to `--package`, so two runs in one folder (these, another test's,
+ * a developer's) would delete each other's files; a copy per run keeps them apart and leaves
+ * nothing behind in the project.
+ */
+async function serviceCopy(name: string): Promise<string> {
+  const dir = join(workDir, `${name}-service`);
+  await mkdir(dir);
+  for (const entry of await readdir(PROJECT_DIR)) {
+    if (!NOT_COPIED.has(entry)) await cp(join(PROJECT_DIR, entry), join(dir, entry), { recursive: true });
+  }
+  await symlink(join(PROJECT_DIR, 'node_modules'), join(dir, 'node_modules'), 'dir');
+  return dir;
+}
+
+function packagingEnv(inputs: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const key of INPUTS) delete env[key];
+  // serverless-esbuild leaves a staging folder in the temporary directory: keep it in workDir.
+  return Object.assign(env, LOCAL_ONLY, inputs, { TMPDIR: workDir });
+}
+
+async function oslsPackage(name: string, stage: string, inputs: Record<string, string>): Promise<Packaged> {
+  const out = join(workDir, name);
+  try {
+    await run(process.execPath, [OSLS, 'package', '--stage', stage, '--region', 'eu-west-1', '--package', out], {
+      cwd: await serviceCopy(name),
+      env: packagingEnv(inputs),
+      maxBuffer: 10 * 1024 * 1024,
+    });
+  } catch (error) {
+    const { stdout, stderr } = error as { stdout?: string; stderr?: string };
+    throw new Error(`osls package --stage ${stage} failed:\n${stdout ?? ''}\n${stderr ?? ''}`);
+  }
+  const template = JSON.parse(await readFile(join(out, 'cloudformation-template-update-stack.json'), 'utf8')) as Template;
+  const artifact = await readFile(join(out, 'selfcommunity-user-patch.zip'));
+  return { template, artifact };
+}
+
+let prod: Packaged;
+let demo: Packaged;
+let dev: Packaged;
+let withoutInputs: { stdout: string; stderr: string; code: unknown };
+
+before(async () => {
+  workDir = await mkdtemp(join(tmpdir(), 'template-test-'));
+  const failing = (async () => {
+    try {
+      await run(process.execPath, [OSLS, 'package', '--stage', 'prod', '--package', join(workDir, 'failing')], {
+        cwd: await serviceCopy('failing'),
+        env: packagingEnv({}),
+      });
+      return { stdout: '', stderr: '', code: 0 };
+    } catch (error) {
+      const { stdout = '', stderr = '', code } = error as { stdout?: string; stderr?: string; code?: unknown };
+      return { stdout, stderr, code };
+    }
+  })();
+  [prod, demo, dev, withoutInputs] = await Promise.all([
+    oslsPackage('prod', 'prod', PROD_INPUTS),
+    // The demo stage needs no inputs; CORS and a custom media domain are switched on here.
+    oslsPackage('demo', 'demo', {
+      CORS_ALLOWED_ORIGINS: 'https://app.example.org,https://admin.example.org',
+      MEDIA_DOMAIN_NAME: 'media.example.org',
+      MEDIA_CERTIFICATE_ARN: 'arn:aws:acm:us-east-1:000000000000:certificate/example',
+    }),
+    oslsPackage('dev', 'dev', { ...PROD_INPUTS, MEDIA_BASE_URL: 'https://cdn.example.net/media' }),
+    failing,
+  ]);
+});
+
+after(async () => {
+  if (workDir) await rm(workDir, { recursive: true, force: true });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Reading templates
+
+function resource(template: Template, logicalId: string, type: string): Resource {
+  const found = template.Resources[logicalId];
+  assert.ok(found, `no resource ${logicalId}`);
+  assert.equal(found.Type, type);
+  return found;
+}
+
+const resourcesOfType = (template: Template, type: string): [string, Resource][] =>
+  Object.entries(template.Resources).filter(([, r]) => r.Type === type);
+
+const fnFunction = (template: Template) => resource(template, 'PatchUserLambdaFunction', 'AWS::Lambda::Function');
+const environmentOf = (template: Template): Record<string, Json> => fnFunction(template).Properties.Environment.Variables;
+
+/** Evaluates a condition the way CloudFormation does, for the functions this template uses. */
+function condition(template: Template, name: string): boolean {
+  const expression = template.Conditions?.[name];
+  assert.ok(expression, `no condition ${name}`);
+  return evaluate(template, expression);
+}
+
+function evaluate(template: Template, expression: Json): boolean {
+  const [fn, args] = Object.entries(expression)[0] as [string, Json[]];
+  switch (fn) {
+    case 'Fn::Equals': {
+      for (const arg of args) assert.equal(typeof arg, 'string', `Fn::Equals compares strings, got ${JSON.stringify(arg)}`);
+      return args[0] === args[1];
+    }
+    case 'Fn::Not':
+      return !evaluate(template, args[0]);
+    case 'Fn::And':
+      return args.every((arg) => evaluate(template, arg));
+    case 'Fn::Or':
+      return args.some((arg) => evaluate(template, arg));
+    case 'Condition':
+      return condition(template, args as unknown as string);
+    default:
+      throw new Error(`condition function ${fn} not handled`);
+  }
+}
+
+/** `value` with every Fn::If replaced by its chosen branch (AWS::NoValue drops the key). */
+function resolveIfs(template: Template, value: Json): Json {
+  if (Array.isArray(value)) return value.map((item) => resolveIfs(template, item));
+  if (value === null || typeof value !== 'object') return value;
+  const keys = Object.keys(value);
+  if (keys.length === 1 && keys[0] === 'Fn::If') {
+    const [name, whenTrue, whenFalse] = value['Fn::If'];
+    return resolveIfs(template, condition(template, name) ? whenTrue : whenFalse);
+  }
+  const result: Record<string, Json> = {};
+  for (const [key, item] of Object.entries(value)) {
+    const resolved = resolveIfs(template, item);
+    if (resolved?.Ref !== 'AWS::NoValue') result[key] = resolved;
+  }
+  return result;
+}
+
+const bucketObjects = (prefix: string) => ({ 'Fn::Join': ['', [{ 'Fn::GetAtt': ['MediaBucket', 'Arn'] }, `/${prefix}/*`]] });
+const distributionUrl = { 'Fn::Join': ['', ['https://', { 'Fn::GetAtt': ['MediaDistribution', 'DomainName'] }]] };
+
+interface Statement {
+  Effect: string;
+  Action: string | string[];
+  Resource: Json | Json[];
+  Principal?: Json;
+  Condition?: Json;
+  Sid?: string;
+}
+const list = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
+
+/** Every policy statement anywhere in the template (roles, bucket policies, …). */
+function allStatements(value: Json, found: Statement[] = []): Statement[] {
+  if (Array.isArray(value)) for (const item of value) allStatements(item, found);
+  else if (value && typeof value === 'object') {
+    if (Array.isArray(value.Statement)) found.push(...(value.Statement as Statement[]));
+    for (const item of Object.values(value)) allStatements(item, found);
+  }
+  return found;
+}
+
+const roleStatements = (template: Template): Statement[] =>
+  resource(template, 'IamRoleLambdaExecution', 'AWS::IAM::Role').Properties.Policies.flatMap(
+    (policy: Json) => policy.PolicyDocument.Statement as Statement[],
+  );
+
+// ---------------------------------------------------------------------------------------------
+// The IAM actions the code needs, derived from the AWS SDK commands it sends
+
+// Both the plain client's commands and the document client's (@aws-sdk/lib-dynamodb) wrappers.
+const ACTIONS_OF_COMMAND: Record<string, string[]> = {
+  GetItemCommand: ['dynamodb:GetItem'],
+  GetCommand: ['dynamodb:GetItem'],
+  UpdateItemCommand: ['dynamodb:UpdateItem'],
+  UpdateCommand: ['dynamodb:UpdateItem'],
+  PutItemCommand: ['dynamodb:PutItem'],
+  PutCommand: ['dynamodb:PutItem'],
+  DeleteItemCommand: ['dynamodb:DeleteItem'],
+  DeleteCommand: ['dynamodb:DeleteItem'],
+  // Authorised item by item: see TRANSACT_ITEM_ACTIONS.
+  TransactWriteItemsCommand: [],
+  TransactWriteCommand: [],
+  // A PutObject with a Tagging parameter (lib/media-store.ts) needs both.
+  PutObjectCommand: ['s3:PutObject', 's3:PutObjectTagging'],
+  PutObjectTaggingCommand: ['s3:PutObjectTagging'],
+  DeleteObjectCommand: ['s3:DeleteObject'],
+};
+const TRANSACT_ITEM_ACTIONS: Record<string, string> = {
+  Put: 'dynamodb:PutItem',
+  Delete: 'dynamodb:DeleteItem',
+  Update: 'dynamodb:UpdateItem',
+  ConditionCheck: 'dynamodb:ConditionCheckItem',
+};
+
+async function actionsTheCodeNeeds(): Promise<string[]> {
+  const actions = new Set<string>();
+  for (const dir of ['lib', 'handlers']) {
+    for (const file of await readdir(join(PROJECT_DIR, dir))) {
+      if (!file.endsWith('.ts')) continue;
+      const source = await readFile(join(PROJECT_DIR, dir, file), 'utf8');
+      for (const [, command] of source.matchAll(/new (\w+Command)\(/g)) {
+        const mapped = ACTIONS_OF_COMMAND[command!];
+        assert.ok(mapped, `${dir}/${file} sends ${command}: give the role its IAM action in serverless.yml and map it here`);
+        for (const action of mapped) actions.add(action);
+      }
+      if (/new TransactWrite(Items)?Command\(/.test(source)) {
+        for (const [, kind] of source.matchAll(/^\s*(Put|Delete|Update|ConditionCheck): \{/gm)) {
+          actions.add(TRANSACT_ITEM_ACTIONS[kind!]!);
+        }
+      }
+    }
+  }
+  return [...actions].sort();
+}
+
+// ---------------------------------------------------------------------------------------------
+
+describe('osls package --stage prod', () => {
+  test('the function runs on Node.js 22 or later, arm64, 1024 MB, 10 s', () => {
+    const { Properties } = fnFunction(prod.template);
+    const runtime = /^nodejs(\d+)\.x$/.exec(Properties.Runtime);
+    assert.ok(runtime && Number(runtime[1]) >= 22, `runtime ${Properties.Runtime}`);
+    assert.deepEqual(Properties.Architectures, ['arm64']);
+    assert.equal(Properties.MemorySize, 1024);
+    assert.equal(Properties.Timeout, 10);
+  });
+
+  test('the timeout leaves room for every AWS call attempt and stays under API Gateway’s 29 s', () => {
+    const { Properties } = fnFunction(prod.template);
+    const env = environmentOf(prod.template);
+    const worstCallMs = Number(env.AWS_MAX_ATTEMPTS) * Number(env.AWS_REQUEST_TIMEOUT_MS);
+    assert.ok(worstCallMs > 0 && worstCallMs < Properties.Timeout * 1000, `${worstCallMs} ms per call, timeout ${Properties.Timeout} s`);
+    assert.ok(Properties.Timeout < 29);
+  });
+
+  test('the environment names the table, bucket, pool, client, media URL and limits, and nothing local', () => {
+    const env = environmentOf(prod.template);
+    assert.deepEqual(Object.keys(env).sort(), [
+      'AVATAR_MAX_BYTES', 'AWS_MAX_ATTEMPTS', 'AWS_REQUEST_TIMEOUT_MS', 'COGNITO_CLIENT_ID', 'COGNITO_TOKEN_USE',
+      'COGNITO_USER_POOL_ID', 'CORS_ALLOWED_ORIGINS', 'COVER_MAX_BYTES', 'IMAGE_MAX_PIXELS', 'IMAGE_MAX_SIDE',
+      'MAX_BODY_BYTES', 'MEDIA_BASE_URL', 'MEDIA_BUCKET', 'TABLE_NAME',
+    ]);
+    assert.deepEqual(env.TABLE_NAME, { Ref: 'UsersTable' });
+    assert.deepEqual(env.MEDIA_BUCKET, { Ref: 'MediaBucket' });
+    assert.equal(env.COGNITO_USER_POOL_ID, PROD_INPUTS.COGNITO_USER_POOL_ID);
+    assert.equal(env.COGNITO_CLIENT_ID, PROD_INPUTS.COGNITO_CLIENT_ID);
+    assert.equal(env.COGNITO_TOKEN_USE, 'access');
+    assert.deepEqual(
+      [env.AVATAR_MAX_BYTES, env.COVER_MAX_BYTES, env.IMAGE_MAX_SIDE, env.IMAGE_MAX_PIXELS, env.MAX_BODY_BYTES],
+      ['3145728', '4194304', '8192', '40000000', '6000000'],
+    );
+    // Without MEDIA_BASE_URL or a media domain, images are served by the stack's distribution.
+    assert.deepEqual(resolveIfs(prod.template, env.MEDIA_BASE_URL), distributionUrl);
+  });
+
+  test('no local endpoint or key file reaches the template', () => {
+    const text = JSON.stringify(prod.template);
+    for (const name of Object.keys(LOCAL_ONLY)) assert.ok(!text.includes(name), `${name} in the template`);
+    for (const value of Object.values(LOCAL_ONLY)) assert.ok(!text.includes(value), `${value} in the template`);
+    for (const marker of ['localhost', '127.0.0.1', 'jwks', '.local/', 'LocalPool', 'localclient']) {
+      assert.ok(!text.includes(marker), `"${marker}" in the template`);
+    }
+  });
+
+  test('the artifact is the one bundled handler', () => {
+    // File names sit uncompressed in a zip's headers.
+    assert.ok(prod.artifact.includes('handlers/patch-user.mjs'));
+    for (const stray of ['node_modules/', '.ts', 'test/', '.local/', 'jwks']) {
+      assert.ok(!prod.artifact.includes(stray), `${stray} in the artifact`);
+    }
+    assert.ok(prod.artifact.length < 2_000_000, `artifact of ${prod.artifact.length} bytes`);
+  });
+
+  test('API Gateway passes multipart bodies as binary', () => {
+    const api = resource(prod.template, 'ApiGatewayRestApi', 'AWS::ApiGateway::RestApi');
+    assert.ok(api.Properties.BinaryMediaTypes.includes('multipart/form-data'));
+    const methods = resourcesOfType(prod.template, 'AWS::ApiGateway::Method').map(([, r]) => r.Properties.HttpMethod);
+    assert.deepEqual(methods, ['PATCH'], 'only PATCH, and no CORS preflight unless origins are configured');
+  });
+
+  test('no policy statement allows a wildcard action, resource or principal', () => {
+    const statements = allStatements(prod.template);
+    assert.ok(statements.length > 0);
+    for (const statement of statements.filter((s) => s.Effect === 'Allow')) {
+      const where = JSON.stringify(statement);
+      for (const action of list(statement.Action)) assert.ok(!action.includes('*'), `action ${action} in ${where}`);
+      for (const resource of list(statement.Resource)) assert.notEqual(resource, '*', `resource * in ${where}`);
+      assert.notEqual(statement.Principal, '*', `principal * in ${where}`);
+      assert.notDeepEqual(statement.Principal, { AWS: '*' }, `principal * in ${where}`);
+    }
+  });
+
+  test('the function may make exactly the AWS calls the code makes, on this table and the media prefixes', async () => {
+    const statements = roleStatements(prod.template);
+    const logs = statements.filter((s) => list(s.Action).every((a) => a.startsWith('logs:')));
+    const others = statements.filter((s) => !logs.includes(s));
+    assert.deepEqual(others.flatMap((s) => list(s.Action)).sort(), await actionsTheCodeNeeds());
+
+    const dynamodb = others.filter((s) => list(s.Action).some((a) => a.startsWith('dynamodb:')));
+    const s3 = others.filter((s) => list(s.Action).some((a) => a.startsWith('s3:')));
+    assert.equal(dynamodb.length + s3.length, others.length);
+    for (const s of dynamodb) assert.deepEqual(list(s.Resource), [{ 'Fn::GetAtt': ['UsersTable', 'Arn'] }]);
+    for (const s of s3) assert.deepEqual(list(s.Resource), [bucketObjects('avatar'), bucketObjects('cover')]);
+    // osls's own log statements: this stage's function log groups and their streams (`:*`).
+    for (const s of logs) {
+      for (const r of list(s.Resource)) {
+        assert.match(r['Fn::Sub'], /:log-group:\/aws\/lambda\/selfcommunity-user-patch-prod\*:\*(:\*)?$/);
+      }
+    }
+  });
+
+  test('the table is on demand, recoverable, protected from deletion and retained', () => {
+    const table = resource(prod.template, 'UsersTable', 'AWS::DynamoDB::Table');
+    assert.equal(table.DeletionPolicy, 'Retain');
+    assert.equal(table.UpdateReplacePolicy, 'Retain');
+    assert.equal(table.Properties.BillingMode, 'PAY_PER_REQUEST');
+    assert.equal(table.Properties.PointInTimeRecoverySpecification.PointInTimeRecoveryEnabled, true);
+    assert.equal(table.Properties.DeletionProtectionEnabled, true);
+    assert.deepEqual(table.Properties.KeySchema, [{ AttributeName: 'pk', KeyType: 'HASH' }]);
+    assert.deepEqual(table.Properties.AttributeDefinitions, [{ AttributeName: 'pk', AttributeType: 'S' }]);
+    assert.equal(table.Properties.GlobalSecondaryIndexes, undefined);
+  });
+
+  test('the bucket is private, encrypted, retained, and expires pending uploads', () => {
+    const bucket = resource(prod.template, 'MediaBucket', 'AWS::S3::Bucket');
+    assert.equal(bucket.DeletionPolicy, 'Retain');
+    assert.equal(bucket.UpdateReplacePolicy, 'Retain');
+    const p = bucket.Properties;
+    assert.deepEqual(p.PublicAccessBlockConfiguration, {
+      BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true,
+    });
+    assert.deepEqual(p.OwnershipControls.Rules, [{ ObjectOwnership: 'BucketOwnerEnforced' }]);
+    assert.deepEqual(p.BucketEncryption.ServerSideEncryptionConfiguration, [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }]);
+    // lib/media-store.ts PENDING_TAG: uploads nobody points at yet (or any more) are garbage after a day.
+    assert.deepEqual(p.LifecycleConfiguration.Rules, [
+      { Id: 'expire-pending-uploads', Status: 'Enabled', TagFilters: [{ Key: 'state', Value: 'pending' }], ExpirationInDays: 1 },
+    ]);
+    assert.equal(p.CorsConfiguration, undefined, 'browsers never call the bucket');
+    assert.equal(p.WebsiteConfiguration, undefined);
+  });
+
+  test('only the media distribution reads the bucket, and only avatars and covers', () => {
+    const policy = resource(prod.template, 'MediaBucketPolicy', 'AWS::S3::BucketPolicy').Properties;
+    assert.deepEqual(policy.Bucket, { Ref: 'MediaBucket' });
+    const allows = (policy.PolicyDocument.Statement as Statement[]).filter((s) => s.Effect === 'Allow');
+    assert.equal(allows.length, 1);
+    const [read] = allows;
+    assert.deepEqual(read!.Principal, { Service: 'cloudfront.amazonaws.com' });
+    assert.deepEqual(list(read!.Action), ['s3:GetObject']);
+    assert.deepEqual(list(read!.Resource), [bucketObjects('avatar'), bucketObjects('cover')]);
+    const sourceArn = read!.Condition.StringEquals['AWS:SourceArn'];
+    assert.ok(JSON.stringify(sourceArn).includes('{"Ref":"MediaDistribution"}'), JSON.stringify(sourceArn));
+    const denies = (policy.PolicyDocument.Statement as Statement[]).filter((s) => s.Effect === 'Deny');
+    assert.deepEqual(denies.map((s) => s.Condition), [{ Bool: { 'aws:SecureTransport': 'false' } }]);
+  });
+
+  test('CloudFront serves the media over HTTPS through origin access control', () => {
+    const oac = resource(prod.template, 'MediaOriginAccessControl', 'AWS::CloudFront::OriginAccessControl');
+    assert.deepEqual(
+      { ...oac.Properties.OriginAccessControlConfig, Name: undefined, Description: undefined },
+      { Name: undefined, Description: undefined, OriginAccessControlOriginType: 's3', SigningBehavior: 'always', SigningProtocol: 'sigv4' },
+    );
+    const config = resolveIfs(prod.template, resource(prod.template, 'MediaDistribution', 'AWS::CloudFront::Distribution').Properties.DistributionConfig);
+    assert.equal(config.Enabled, true);
+    assert.deepEqual(config.Origins, [
+      {
+        Id: 'media-bucket',
+        DomainName: { 'Fn::GetAtt': ['MediaBucket', 'RegionalDomainName'] },
+        OriginAccessControlId: { 'Fn::GetAtt': ['MediaOriginAccessControl', 'Id'] },
+        S3OriginConfig: { OriginAccessIdentity: '' },
+      },
+    ]);
+    const behavior = config.DefaultCacheBehavior;
+    assert.equal(behavior.TargetOriginId, 'media-bucket');
+    assert.equal(behavior.ViewerProtocolPolicy, 'redirect-to-https');
+    assert.deepEqual(behavior.AllowedMethods, ['GET', 'HEAD']);
+    assert.equal(behavior.CachePolicyId, '658327ea-f89d-4fab-a63d-7e88639e58f6', 'managed policy CachingOptimized');
+    assert.equal(behavior.ResponseHeadersPolicyId, '67f7725c-6f97-4210-82d7-5512b31e9d03', 'managed SecurityHeadersPolicy');
+    assert.equal(config.Aliases, undefined);
+    assert.deepEqual(config.ViewerCertificate, { CloudFrontDefaultCertificate: true });
+    assert.deepEqual(resolveIfs(prod.template, prod.template.Outputs.MediaBaseUrl.Value), distributionUrl);
+  });
+
+  test('logs: JSON lines, retained for 30 days, no API Gateway logging', () => {
+    const group = resource(prod.template, 'PatchUserLogGroup', 'AWS::Logs::LogGroup');
+    assert.equal(group.Properties.RetentionInDays, 30);
+    assert.deepEqual(fnFunction(prod.template).Properties.LoggingConfig, {
+      LogFormat: 'JSON', ApplicationLogLevel: 'INFO', SystemLogLevel: 'INFO',
+    });
+    const groups = resourcesOfType(prod.template, 'AWS::Logs::LogGroup').map(([id]) => id);
+    assert.deepEqual(groups, ['PatchUserLogGroup'], 'no API Gateway access log group');
+    assert.deepEqual(resourcesOfType(prod.template, 'Custom::ApiGatewayAccountRole'), []);
+  });
+
+  test('API Gateway’s own errors use the error envelope and are part of the first deployment', () => {
+    const responses = resourcesOfType(prod.template, 'AWS::ApiGateway::GatewayResponse');
+    const byType = Object.fromEntries(
+      responses.map(([, r]) => {
+        const body = JSON.parse(r.Properties.ResponseTemplates['application/json']);
+        return [r.Properties.ResponseType, { status: r.Properties.StatusCode, code: body.errors[0].code }];
+      }),
+    );
+    assert.deepEqual(byType, {
+      MISSING_AUTHENTICATION_TOKEN: { status: '404', code: 'not_found' },
+      REQUEST_TOO_LARGE: { status: '413', code: 'request_too_large' },
+      THROTTLED: { status: '429', code: 'throttled' },
+      DEFAULT_4XX: { status: undefined, code: 'error' },
+      DEFAULT_5XX: { status: undefined, code: 'server_error' },
+    });
+    const method = resource(prod.template, 'ApiGatewayMethodApiV2UserIdVarPatch', 'AWS::ApiGateway::Method');
+    for (const [id] of responses) assert.ok(method.DependsOn?.includes(id), `the method waits for ${id}`);
+  });
+
+  test('the demo user pool is not created, and conditions compare strings', () => {
+    assert.equal(condition(prod.template, 'CreateDemoUserPool'), false);
+    assert.equal(prod.template.Resources.DemoUserPool?.Condition, 'CreateDemoUserPool');
+    assert.equal(prod.template.Resources.DemoUserPoolClient?.Condition, 'CreateDemoUserPool');
+    for (const name of Object.keys(prod.template.Conditions ?? {})) condition(prod.template, name);
+  });
+
+  test('CORS is off without configured origins', () => {
+    assert.equal(environmentOf(prod.template).CORS_ALLOWED_ORIGINS, '');
+    assert.deepEqual(resourcesOfType(prod.template, 'AWS::ApiGateway::Method').map(([, r]) => r.Properties.HttpMethod), ['PATCH']);
+  });
+
+  test('the outputs a deployer needs', () => {
+    const outputs = prod.template.Outputs;
+    for (const name of ['ServiceEndpoint', 'UsersTableName', 'MediaBucketName', 'MediaDistributionId', 'MediaDistributionDomainName', 'MediaBaseUrl']) {
+      assert.ok(outputs[name], `output ${name}`);
+    }
+    assert.equal(outputs.DemoUserPoolId.Condition, 'CreateDemoUserPool');
+  });
+
+  test('without the Cognito inputs packaging fails and names them', () => {
+    assert.notEqual(withoutInputs.code, 0);
+    const output = `${withoutInputs.stdout}\n${withoutInputs.stderr}`;
+    assert.match(output, /COGNITO_USER_POOL_ID/);
+    assert.match(output, /COGNITO_CLIENT_ID/);
+  });
+});
+
+describe('osls package --stage demo (own user pool, CORS, media domain)', () => {
+  test('the stack creates a user pool and client and the function uses them', () => {
+    assert.equal(condition(demo.template, 'CreateDemoUserPool'), true);
+    const pool = resource(demo.template, 'DemoUserPool', 'AWS::Cognito::UserPool');
+    assert.equal(pool.Properties.AdminCreateUserConfig.AllowAdminCreateUserOnly, true);
+    const client = resource(demo.template, 'DemoUserPoolClient', 'AWS::Cognito::UserPoolClient');
+    assert.deepEqual(client.Properties.UserPoolId, { Ref: 'DemoUserPool' });
+    assert.equal(client.Properties.GenerateSecret, false);
+    const env = environmentOf(demo.template);
+    assert.deepEqual(env.COGNITO_USER_POOL_ID, { Ref: 'DemoUserPool' });
+    assert.deepEqual(env.COGNITO_CLIENT_ID, { Ref: 'DemoUserPoolClient' });
+  });
+
+  test('a demo stage is disposable: nothing retained or protected, short log retention', () => {
+    const table = resource(demo.template, 'UsersTable', 'AWS::DynamoDB::Table');
+    assert.equal(table.DeletionPolicy, 'Delete');
+    assert.equal(table.Properties.DeletionProtectionEnabled, false);
+    assert.equal(resource(demo.template, 'MediaBucket', 'AWS::S3::Bucket').DeletionPolicy, 'Delete');
+    assert.equal(resource(demo.template, 'PatchUserLogGroup', 'AWS::Logs::LogGroup').Properties.RetentionInDays, 14);
+  });
+
+  test('configured origins get a preflight and reach the function', () => {
+    const origins = 'https://app.example.org,https://admin.example.org';
+    assert.equal(environmentOf(demo.template).CORS_ALLOWED_ORIGINS, origins);
+    const options = resourcesOfType(demo.template, 'AWS::ApiGateway::Method').find(([, r]) => r.Properties.HttpMethod === 'OPTIONS');
+    assert.ok(options, 'an OPTIONS method');
+    const [integration] = options[1].Properties.Integration.IntegrationResponses;
+    const headers = integration.ResponseParameters;
+    assert.equal(headers['method.response.header.Access-Control-Allow-Headers'], "'Authorization,Content-Type'");
+    assert.equal(headers['method.response.header.Access-Control-Allow-Methods'], "'OPTIONS,PATCH'");
+    assert.equal(headers['method.response.header.Access-Control-Allow-Credentials'], undefined);
+    const template = integration.ResponseTemplates['application/json'];
+    assert.match(template, /https:\/\/app\[\.\]example\[\.\]org/);
+    assert.match(template, /https:\/\/admin\[\.\]example\[\.\]org/);
+  });
+
+  test('a media domain of your own goes on the distribution and into the image URLs', () => {
+    const config = resolveIfs(demo.template, resource(demo.template, 'MediaDistribution', 'AWS::CloudFront::Distribution').Properties.DistributionConfig);
+    assert.deepEqual(config.Aliases, ['media.example.org']);
+    assert.equal(config.ViewerCertificate.AcmCertificateArn, 'arn:aws:acm:us-east-1:000000000000:certificate/example');
+    assert.equal(config.ViewerCertificate.SslSupportMethod, 'sni-only');
+    assert.equal(resolveIfs(demo.template, environmentOf(demo.template).MEDIA_BASE_URL), 'https://media.example.org');
+  });
+
+  test('the pool ids are outputs', () => {
+    assert.deepEqual(demo.template.Outputs.DemoUserPoolId, { Condition: 'CreateDemoUserPool', Value: { Ref: 'DemoUserPool' } });
+    assert.deepEqual(demo.template.Outputs.DemoUserPoolClientId, { Condition: 'CreateDemoUserPool', Value: { Ref: 'DemoUserPoolClient' } });
+  });
+});
+
+describe('osls package --stage dev with MEDIA_BASE_URL', () => {
+  test('an explicit media base URL wins over the distribution', () => {
+    assert.equal(resolveIfs(dev.template, environmentOf(dev.template).MEDIA_BASE_URL), 'https://cdn.example.net/media');
+    assert.equal(resource(dev.template, 'UsersTable', 'AWS::DynamoDB::Table').DeletionPolicy, 'Delete');
+  });
+});
+
+describe('serverless.yml', () => {
+  test('holds no account id, pool id, client id or key', async () => {
+    const text = await readFile(join(PROJECT_DIR, 'serverless.yml'), 'utf8');
+    assert.doesNotMatch(text, /\b\d{12}\b/, 'an AWS account id');
+    assert.doesNotMatch(text, /\b[a-z]{2}(-[a-z]+)+-\d_[0-9A-Za-z]{9}\b/, 'a user pool id');
+    assert.doesNotMatch(text, /arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d/, 'an ARN with an account');
+    assert.doesNotMatch(text, /(secret|password|private_?key)\s*[:=]\s*['"]?[A-Za-z0-9+/]{8,}/i, 'a secret');
+  });
+});
