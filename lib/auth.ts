@@ -2,7 +2,7 @@
 // never taken from `requestContext.authorizer` (serverless-offline fills that from unverified tokens).
 import { readFileSync } from 'node:fs';
 import { CognitoJwtVerifier } from 'aws-jwt-verify';
-import { FetchError, JwtBaseError } from 'aws-jwt-verify/error';
+import { FetchError } from 'aws-jwt-verify/error';
 import { SimpleJwksCache } from 'aws-jwt-verify/jwk';
 import type { Jwks } from 'aws-jwt-verify/jwk';
 import type { Fetcher } from 'aws-jwt-verify/https';
@@ -30,9 +30,11 @@ export function createAuthenticator(config: Config, options: AuthenticatorOption
       userPoolId: config.cognitoUserPoolId,
       clientId: config.cognitoClientId,
       tokenUse: config.cognitoTokenUse,
-      // Cognito always sets exp; a token without one must not live forever.
+      // Cognito always sets exp and sub: a token without exp must not live forever, and one
+      // without a sub names nobody.
       customJwtCheck: ({ payload }) => {
-        if (typeof payload.exp !== 'number') throw new MissingExpiryError();
+        if (typeof payload.exp !== 'number') throw new MissingClaimError('exp');
+        if (typeof payload.sub !== 'string' || payload.sub === '') throw new MissingClaimError('sub');
       },
     },
     jwksCache ? { jwksCache } : undefined,
@@ -43,24 +45,24 @@ export function createAuthenticator(config: Config, options: AuthenticatorOption
     const token = bearerToken(authorization);
     try {
       const payload = await verifier.verify(token);
-      return payload.sub;
+      return payload.sub as string;
     } catch (error) {
       // The pool's key endpoint out of reach is our outage, not the caller's fault.
       if (error instanceof FetchError && !localJwks) {
         throw new ServiceUnavailableError();
       }
-      if (error instanceof JwtBaseError || error instanceof MissingExpiryError) {
-        throw new AuthenticationError('authentication_failed', `${error.constructor.name}: ${error.message}`);
-      }
-      throw error;
+      // Anything else went wrong with the caller's token, even where the library trips over it
+      // (a date claim beyond what Date can hold throws a RangeError while being reported).
+      const name = error instanceof Error ? error.constructor.name : typeof error;
+      throw new AuthenticationError('authentication_failed', `${name}: ${(error as Error)?.message}`);
     }
   };
 }
 
-class MissingExpiryError extends Error {
-  override name = 'MissingExpiryError';
-  constructor() {
-    super('token has no exp claim');
+class MissingClaimError extends Error {
+  override name = 'MissingClaimError';
+  constructor(claim: string) {
+    super(`token has no ${claim} claim`);
   }
 }
 

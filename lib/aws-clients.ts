@@ -1,11 +1,11 @@
 // The AWS clients, configured from Config. The handler creates them once per container.
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { Config } from './config.ts';
 
 export interface AwsClients {
-  dynamo: DynamoDBDocumentClient;
+  /** The plain client: lib/users-table.ts marshalls its few values itself (see there why). */
+  dynamo: DynamoDBClient;
   s3: S3Client;
 }
 
@@ -34,6 +34,10 @@ export function createAwsClients(config: Config): AwsClients {
   });
   const s3 = new S3Client({
     ...common,
+    // By default the SDK sends `Expect: 100-continue` with bodies from 2 MiB and waits for S3's
+    // go-ahead before the bytes: one more round trip for every large cover. Our bodies are at most
+    // a few MiB and S3 refuses almost none of them, so sending them straight away is cheaper.
+    expectContinueHeader: false,
     ...(config.s3Endpoint && {
       endpoint: config.s3Endpoint,
       credentials: LOCAL_CREDENTIALS,
@@ -43,10 +47,5 @@ export function createAwsClients(config: Config): AwsClients {
       responseChecksumValidation: 'WHEN_REQUIRED' as const,
     }),
   });
-  return {
-    dynamo: DynamoDBDocumentClient.from(dynamo, {
-      marshallOptions: { removeUndefinedValues: true },
-    }),
-    s3,
-  };
+  return { dynamo, s3 };
 }

@@ -32,32 +32,46 @@ export const isEmptyPatch = (patch: Patch): boolean =>
   Object.keys(patch.text).length === 0 &&
   Object.keys(patch.images).length === 0;
 
-// Messages are Django REST Framework's where it has one; each message maps to its error code.
-const codeOfMessage = new Map<string, string>();
-const message = (code: string, text: string): string => {
-  codeOfMessage.set(text, code);
-  return text;
-};
+// Messages are Django REST Framework's where it has one.
 const MSG = {
-  notString: message('invalid', 'Not a valid string.'),
-  blank: message('blank', 'This field may not be blank.'),
-  null: message('null', 'This field may not be null.'),
-  unknown: message('unknown_field', 'This field is not a field of the user and cannot be written.'),
-  notFile: message('invalid', 'The submitted data was not a file. Check the encoding type on the form.'),
-  url: message('invalid', 'Enter a valid URL.'),
-  date: message('invalid', 'Date has wrong format. Use one of these formats instead: YYYY-MM-DD.'),
-  futureDate: message('invalid', 'The date of birth cannot be in the future.'),
-  latLng: message('invalid', 'Enter "latitude,longitude" in decimal degrees, latitude in [-90, 90] and longitude in [-180, 180].'),
-  username: message(
-    'invalid',
+  notString: 'Not a valid string.',
+  blank: 'This field may not be blank.',
+  null: 'This field may not be null.',
+  unknown: 'This field is not a field of the user and cannot be written.',
+  notFile: 'The submitted data was not a file. Check the encoding type on the form.',
+  url: 'Enter a valid URL.',
+  date: 'Date has wrong format. Use one of these formats instead: YYYY-MM-DD.',
+  futureDate: 'The date of birth cannot be in the future.',
+  latLng: 'Enter "latitude,longitude" in decimal degrees, latitude in [-90, 90] and longitude in [-180, 180].',
+  username:
     'Enter a valid username. This value may contain only letters, numbers, _ and - characters, and at least one letter or number.',
-  ),
-  base64Format: message('invalid', 'Send the image as base64 text: image/png;base64,<data>.'),
-  bothImageForms: message('duplicate_field', 'This image was sent both as a file and as base64 text.'),
+  controlCharacters: 'Null characters and unpaired surrogates are not allowed.',
+  base64Format: 'Send the image as base64 text: image/png;base64,<data>.',
+  bothImageForms: 'This image was sent both as a file and as base64 text.',
 };
-const maxLengthMessage = (max: number) =>
-  message('max_length', `Ensure this field has no more than ${max} characters.`);
-const choiceMessage = (value: string) => message('invalid_choice', `"${value}" is not a valid choice.`);
+const maxLengthMessage = (max: number) => `Ensure this field has no more than ${max} characters.`;
+// The value is quoted as Django does, but cut short: an answer must never grow with the input.
+const choiceMessage = (value: string) =>
+  `"${value.length > 40 ? `${value.slice(0, 40)}…` : value}" is not a valid choice.`;
+
+// The error code of a failed `check`, keyed by its requirement function (valibot hands that back
+// with the issue); other valibot issues are `invalid`, but for an empty username (`blank`).
+const codeOfRequirement = new WeakMap<object, string>();
+const checkWithCode = (
+  code: string,
+  requirement: (value: string) => boolean,
+  message: string | ((issue: v.CheckIssue<string>) => string),
+) => {
+  codeOfRequirement.set(requirement, code);
+  return v.check(requirement, message);
+};
+const issueCode = (issue: v.BaseIssue<unknown>): string => {
+  if (issue.type === 'non_empty') return 'blank';
+  if (issue.type === 'check' && typeof issue.requirement === 'function') {
+    return codeOfRequirement.get(issue.requirement) ?? 'invalid';
+  }
+  return 'invalid';
+};
 
 /** Length in code points, as Django counts it. */
 const charCount = (value: string): number => {
@@ -65,7 +79,14 @@ const charCount = (value: string): number => {
   for (const _ of value) count++;
   return count;
 };
-const maxChars = (max: number) => v.check((value: string) => charCount(value) <= max, maxLengthMessage(max));
+const maxChars = (max: number) =>
+  checkWithCode('max_length', (value: string) => charCount(value) <= max, maxLengthMessage(max));
+// DynamoDB stores UTF-8, which cannot hold an unpaired surrogate; NUL breaks too many readers.
+const noControlCharacters = checkWithCode(
+  'invalid',
+  (value: string) => !value.includes('\0') && value.isWellFormed(),
+  MSG.controlCharacters,
+);
 
 const LAT_LNG = /^\s*(-?\d{1,3}(?:\.\d+)?)\s*,\s*(-?\d{1,3}(?:\.\d+)?)\s*$/;
 const latLng = v.check((value: string) => {
@@ -94,9 +115,13 @@ const USERNAME = /^[A-Za-z0-9_-]+$/;
 const USERNAME_MAX = 255;
 
 const text = (...rules: v.PipeItem<string, string, v.BaseIssue<unknown>>[]) =>
-  v.pipe(v.string(MSG.notString), v.trim(), ...rules);
+  v.pipe(v.string(MSG.notString), v.trim(), noControlCharacters, ...rules);
 const choice = (options: readonly string[]) =>
-  text(v.check((value: string) => value === '' || options.includes(value), (issue) => choiceMessage(String(issue.input))));
+  text(
+    checkWithCode('invalid_choice', (value: string) => value === '' || options.includes(value), (issue) =>
+      choiceMessage(String(issue.input)),
+    ),
+  );
 
 /** Each text field's rule; `''` (after trimming) always passes and clears the field. */
 const TEXT_RULES: Record<TextField, v.GenericSchema<string, string>> = {
@@ -144,7 +169,7 @@ export function buildPatch(fields: RawFields, limits: ImageLimits): Patch {
     const result = v.safeParse(schema, input, { abortPipeEarly: true });
     if (result.success) return result.output;
     for (const issue of result.issues) {
-      errors.add(field, codeOfMessage.get(issue.message) ?? 'invalid', issue.message);
+      errors.add(field, issueCode(issue), issue.message);
     }
     return undefined;
   };

@@ -74,9 +74,34 @@ export function decodeBody(input: BodyInput, maxBodyBytes: number): Buffer {
   }
   // Decide from the encoded length before allocating the decoded copy.
   if (Math.floor((body.length * 3) / 4) - 2 > maxBodyBytes) throw tooLarge(maxBodyBytes);
-  const bytes = Buffer.from(body, 'base64');
+  const bytes = decodeBase64(body);
   if (bytes.length > maxBodyBytes) throw tooLarge(maxBodyBytes);
   return bytes;
+}
+
+/** Characters decoded at a time: a multiple of 4, so every slice is whole base64 groups. */
+const BASE64_SLICE = 64 * 1024;
+
+/**
+ * `Buffer.from(text, 'base64')` without its hidden copy of the text: Node first copies a string
+ * it decodes (one the event's JSON made, not an external one) into a temporary buffer as large as
+ * the text. For a 4 MB cover that is 5.3 MB more at the request's peak, and decoding takes 2.7
+ * times as long (measured on Node 20). Decoding slice by slice straight into the result bounds
+ * that copy to one slice. Node skips characters outside the alphabet (line breaks, say), which
+ * would shift the 4-character groups between slices; a slice that decodes short betrays them, and
+ * such a body is decoded in one piece, as before. API Gateway's own base64 never has them.
+ */
+export function decodeBase64(text: string): Buffer {
+  if (text.length <= BASE64_SLICE) return Buffer.from(text, 'base64');
+  const out = Buffer.allocUnsafe(Buffer.byteLength(text, 'base64'));
+  let written = 0;
+  for (let at = 0; at < text.length; at += BASE64_SLICE) {
+    const last = at + BASE64_SLICE >= text.length;
+    const n = out.write(text.slice(at, at + BASE64_SLICE), written, 'base64');
+    if (!last && n !== (BASE64_SLICE / 4) * 3) return Buffer.from(text, 'base64');
+    written += n;
+  }
+  return written === out.length ? out : Buffer.from(text, 'base64');
 }
 
 const tooLarge = (max: number) =>
@@ -109,12 +134,22 @@ const duplicateError = (names: Iterable<string>) =>
     })),
   );
 
-/** Adds one value, recording names sent more than once instead of keeping either value. */
+/**
+ * Collects the values of a body: refuses nameless parts, names past the length limit and bodies
+ * past the field count (so no answer ever lists thousands of fields), and records names sent more
+ * than once instead of keeping either value.
+ */
 class FieldCollector {
   readonly fields: RawFields = new Map();
   private readonly duplicates = new Set<string>();
+  private count = 0;
 
-  add(name: string, value: RawValue): void {
+  add(name: string | undefined, value: RawValue): void {
+    if (name === undefined) throw new ParseError('A form part has no field name.');
+    if (Buffer.byteLength(name) > FORM_LIMITS.fieldNameBytes) {
+      throw new RequestTooLargeError('A field name is too long.');
+    }
+    if (++this.count > FORM_LIMITS.fields) throw new RequestTooLargeError('Too many fields.');
     if (this.fields.has(name)) this.duplicates.add(name);
     else this.fields.set(name, value);
   }
@@ -183,12 +218,27 @@ function parseUrlEncoded(bytes: Buffer): RawFields {
   }
   const collector = new FieldCollector();
   for (const [name, value] of new URLSearchParams(bytes.toString('utf8'))) {
-    if (Buffer.byteLength(name) > FORM_LIMITS.fieldNameBytes) {
-      throw new RequestTooLargeError('A field name is too long.');
-    }
     collector.add(name, { kind: 'text', value });
   }
   return collector.result();
+}
+
+/**
+ * The bytes of a file part. busboy hands out views into the decoded body, and with the whole body
+ * written at once a file arrives as one view or several adjacent ones: then the file is a view of
+ * the body too, not a copy (for a 4 MB cover that is 4 MB less at the request's peak). Anything
+ * else is copied together.
+ */
+export function joinChunks(chunks: readonly Buffer[], size: number): Buffer {
+  const first = chunks[0];
+  if (!first) return Buffer.alloc(0);
+  let end = first.byteOffset + first.length;
+  for (let i = 1; i < chunks.length; i++) {
+    const chunk = chunks[i]!;
+    if (chunk.buffer !== first.buffer || chunk.byteOffset !== end) return Buffer.concat(chunks, size);
+    end += chunk.length;
+  }
+  return Buffer.from(first.buffer, first.byteOffset, size);
 }
 
 function parseMultipart(bytes: Buffer, contentType: string, limits: BodyLimits): Promise<RawFields> {
@@ -217,12 +267,19 @@ function parseMultipart(bytes: Buffer, contentType: string, limits: BodyLimits):
       failure ??= error;
     };
 
-    // busboy enforces fieldNameSize for urlencoded bodies only; multipart names are checked here.
-    const nameTooLong = (name: string) => Buffer.byteLength(name) > FORM_LIMITS.fieldNameBytes;
+    // Inside busboy's events a throw would escape the parser: a refusal is recorded instead.
+    // (busboy enforces fieldNameSize for urlencoded bodies only; the collector checks names.)
+    const collect = (name: string | undefined, value: RawValue) => {
+      try {
+        collector.add(name, value);
+      } catch (error) {
+        fail(error as Error);
+      }
+    };
     parser.on('field', (name, value, info) => {
-      if (info.nameTruncated || nameTooLong(name)) return fail(new RequestTooLargeError('A field name is too long.'));
+      if (info.nameTruncated) return fail(new RequestTooLargeError('A field name is too long.'));
       if (info.valueTruncated) return fail(new RequestTooLargeError('A field value is too long.'));
-      collector.add(name, { kind: 'text', value });
+      collect(name, { kind: 'text', value });
     });
     parser.on('file', (name, stream, info) => {
       const chunks: Buffer[] = [];
@@ -240,12 +297,11 @@ function parseMultipart(bytes: Buffer, contentType: string, limits: BodyLimits):
         size += chunk.length;
       });
       stream.on('end', () => {
-        if (nameTooLong(name)) return fail(new RequestTooLargeError('A field name is too long.'));
-        collector.add(name, {
+        collect(name, {
           kind: 'file',
           filename: info.filename ?? '',
           mimeType: info.mimeType,
-          bytes: tooLarge ? Buffer.alloc(0) : Buffer.concat(chunks, size),
+          bytes: tooLarge ? Buffer.alloc(0) : joinChunks(chunks, size),
           tooLarge,
         });
       });

@@ -176,3 +176,15 @@ describe('authenticate on a deployed stage (JWKS fetched from the pool)', () => 
     await assert.rejects(auth(`Bearer ${accessToken(key, { sub: SUB })}`), (e: unknown) => (e as { status?: number }).status === 503);
   });
 });
+
+describe('authenticate: claims the library does not check', () => {
+  it('refuses a signed token without a sub', async () => {
+    const { sub: _sub, ...rest } = payload();
+    assert.match(await refused(`Bearer ${signToken({ alg: 'RS256', kid: key.kid }, rest, { key: key.privateKey })}`), /sub/);
+    assert.match(await refused(`Bearer ${rs256({ sub: '' })}`), /sub/);
+  });
+  it('refuses dates beyond what Date can hold with 401, not a crash', async () => {
+    await refused(`Bearer ${rs256({ nbf: 2 ** 53 })}`);
+    await refused(`Bearer ${rs256({ exp: -(2 ** 53) })}`);
+  });
+});

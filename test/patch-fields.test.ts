@@ -109,6 +109,19 @@ describe('buildPatch: text fields', () => {
     // Fifty emoji are fifty characters, though a hundred UTF-16 units.
     assert.equal(buildPatch(fromJson({ description: '😀'.repeat(50) }), LIMITS).text.description, '😀'.repeat(50));
   });
+  it('refuses NUL characters and unpaired surrogates', () => {
+    assert.deepEqual(fieldErrors(fromJson({ bio: 'a\u0000b', real_name: 'x\ud800' })), { bio: ['invalid'], real_name: ['invalid'] });
+  });
+  it('quotes a refused choice cut short, whatever its size', () => {
+    let error: unknown;
+    try {
+      buildPatch(fromJson({ gender: 'x'.repeat(1_000_000) }), LIMITS);
+    } catch (e) {
+      error = e;
+    }
+    assert.ok(error instanceof ValidationError);
+    assert.ok(JSON.stringify(error.envelope()).length < 200);
+  });
   it('refuses choices outside the list with invalid_choice', () => {
     assert.deepEqual(fieldErrors(fromJson({ gender: 'male', language: 'fr' })), {
       gender: ['invalid_choice'],

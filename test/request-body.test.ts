@@ -87,6 +87,13 @@ describe('parseBody: JSON', () => {
     assert.deepEqual(fields.get('__proto__'), { kind: 'json', value: { polluted: true } });
     assert.equal(({} as Record<string, unknown>).polluted, undefined);
   });
+  it('refuses more keys than a form may have fields with 413', async () => {
+    const body = JSON.stringify(Object.fromEntries(Array.from({ length: 101 }, (_, i) => [`k${i}`, 0])));
+    await assert.rejects(json(body), RequestTooLargeError);
+  });
+  it('refuses a key over the field name limit with 413', async () => {
+    await assert.rejects(json(JSON.stringify({ ['k'.repeat(101)]: 1 })), RequestTooLargeError);
+  });
   it('finds top-level keys only, with escapes and nesting', () => {
     assert.deepEqual(topLevelKeys('{"a\\"b":{"c":[{"d":1}]},"e":"}\\\\","f":[]}'), ['a"b', 'e', 'f']);
   });
@@ -185,6 +192,12 @@ describe('parseBody: multipart', () => {
   it('accepts a quoted boundary', async () => {
     const body = '--a b\r\nContent-Disposition: form-data; name="bio"\r\n\r\nx\r\n--a b--\r\n';
     assert.deepEqual(values(await json(body, 'multipart/form-data; boundary="a b"')), { bio: 'x' });
+  });
+  it('refuses a part without a field name with parse_error', async () => {
+    for (const disposition of ['form-data', 'form-data; name=""', "form-data; name*=utf-8''bio", 'form-data; filename="a.png"']) {
+      const body = `--b\r\nContent-Disposition: ${disposition}\r\n\r\nx\r\n--b--\r\n`;
+      await assert.rejects(json(body, 'multipart/form-data; boundary=b'), ParseError, disposition);
+    }
   });
   it('treats __proto__ and constructor field names as plain names', async () => {
     const form = new FormData();

@@ -54,7 +54,10 @@ export async function startTestBackend(options: {
     S3_ENDPOINT: emulators.s3Endpoint,
     ...options.env,
   });
-  const { dynamo, s3 } = createAwsClients(config);
+  // The handler's clients, with the document client on top for the helpers below.
+  const clients = createAwsClients(config);
+  const dynamo = DynamoDBDocumentClient.from(clients.dynamo, { marshallOptions: { removeUndefinedValues: true } });
+  const { s3 } = clients;
   const admin = createDynamoDbClient({ region: config.region, dynamodbEndpoint: emulators.dynamodbEndpoint });
   try {
     await ensureTable(admin, config.tableName);

@@ -1,0 +1,699 @@
+// npm run bench: every performance figure of the handler next to its floor, measured side by side
+// in one run, printed as one table. It starts what it needs itself (DynamoDB Local, s3rver) and
+// stops it at the end. See README "Performance" for what the figures mean and which hold on AWS.
+//
+//   bundles     built here with serverless.yml's esbuild options (bench/bundles.ts)
+//   cold        fresh `node` processes importing each bundle, interleaved (bench/children/cold.mjs)
+//   round trips every AWS call of the handler's requests, counted by an SDK middleware (bench/warm.ts)
+//   warm        handler vs the same AWS calls issued directly, interleaved (bench/warm.ts)
+//   memory      peak RSS of a fresh process handling one 4 MB cover (bench/children/memory.mjs)
+//   JWKS        fetches of the pool's keys over many requests (bench/children/jwks.mjs)
+//
+// Options: --quick (fewer samples, for trying the bench itself), --no-package (skip `osls package`),
+// --only=cold,package,warm,memory,jwks (run only those parts; the bundles are always built).
+import { execFile, spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { readFileSync } from 'node:fs';
+import type { ApiEvent } from '../handlers/patch-user.ts';
+import { createAuthenticator } from '../lib/auth.ts';
+import { readConfig, type Config } from '../lib/config.ts';
+import { PROJECT_DIR } from '../scripts/local-stack.ts';
+import { startOwnEmulators, type Emulators } from '../test/support/emulators.ts';
+import { accessToken, makeKey, TEST_POOL, writeJwksFile } from '../test/support/tokens.ts';
+import { buildBundle, bundledPackages, OUT_DIR, ownCodeBytes, startupBytes, totalBytes, type BuiltBundle } from './bundles.ts';
+import { decodedBodyBytes, jsonEvent, multipartEvent } from './events.ts';
+import { photoJpeg } from './fixtures.ts';
+import type { BenchUser, CallRecord, RequestTrace, WarmInput, WarmResult } from './protocol.ts';
+
+const execFileAsync = promisify(execFile);
+const args = new Set(process.argv.slice(2));
+const QUICK = args.has('--quick');
+const only = [...args].find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
+const runs = (part: string) => !only || only.includes(part);
+const COLD_SAMPLES = QUICK ? 5 : 21;
+const WARM_SAMPLES = QUICK ? 40 : 200;
+const WARM_UP = QUICK ? 5 : 25;
+const KB = 1000;
+const MB = 1000 * 1000;
+
+// The SDK warns about Node 20 on every client creation; Lambda runs Node 22, which it does not.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+const CHILD_ENV = { ...process.env };
+const started = performance.now();
+const log = (message: string) =>
+  process.stderr.write(`[bench ${((performance.now() - started) / 1000).toFixed(1).padStart(5)} s] ${message}\n`);
+
+// ---------------------------------------------------------------------------------------------
+// The table
+
+interface Row {
+  figure: string;
+  value: string;
+  floor?: string;
+  ratio?: string;
+  target?: string;
+  /** undefined: informational, no target. */
+  ok?: boolean;
+}
+const rows: Row[] = [];
+const sections: { title: string; rows: Row[] }[] = [];
+const section = (title: string) => sections.push({ title, rows: [] });
+const row = (r: Row) => {
+  rows.push(r);
+  sections.at(-1)!.rows.push(r);
+};
+
+const kb = (bytes: number) => `${(bytes / KB).toFixed(1)} KB`;
+const mb = (bytes: number) => `${(bytes / MB).toFixed(2)} MB`;
+const ms = (value: number) => `${value < 10 ? value.toFixed(2) : value.toFixed(1)} ms`;
+const times = (value: number) => `${value.toFixed(2)}×`;
+const median = (values: number[]) => percentile(values, 0.5);
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.max(0, Math.ceil(p * sorted.length) - 1)]!;
+}
+
+function printTable() {
+  const header: Row = { figure: 'figure', value: 'value', floor: 'floor', ratio: 'ratio', target: 'target' };
+  const cells = (r: Row, okText: string) => [r.figure, r.value, r.floor ?? '', r.ratio ?? '', r.target ?? '', okText];
+  const okText = (r: Row) => (r.ok === undefined ? '' : r.ok ? 'ok' : 'MISSED');
+  const all = [cells(header, 'ok'), ...rows.map((r) => cells(r, okText(r)))];
+  const widths = all[0]!.map((_, c) => Math.max(...all.map((line) => line[c]!.length)));
+  const line = (values: string[]) =>
+    `| ${values.map((v, c) => (c === 0 || c === 4 ? v.padEnd(widths[c]!) : v.padStart(widths[c]!))).join(' | ')} |`;
+  const rule = `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`;
+  const out = [line(cells(header, 'ok')), rule];
+  for (const s of sections) {
+    out.push(line([`**${s.title}**`, '', '', '', '', '']));
+    for (const r of s.rows) out.push(line(cells(r, okText(r))));
+  }
+  console.log(out.join('\n'));
+  const missed = rows.filter((r) => r.ok === false);
+  console.log(
+    missed.length
+      ? `\nMISSED ${missed.length} target(s): ${missed.map((r) => r.figure).join('; ')}`
+      : '\nEvery target met.',
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bundles
+
+async function bundles() {
+  log('building bundles with the esbuild options of serverless.yml');
+  const [handler, deps, unbundled, warm, split] = await Promise.all([
+    buildBundle('handler', 'handlers/patch-user.ts'),
+    buildBundle('deps', 'bench/entries/deps.ts'),
+    // Our own code in one file, every package imported from node_modules as Node resolves it.
+    buildBundle('unbundled', 'handlers/patch-user.ts', { packages: 'external' }),
+    buildBundle('warm', 'bench/warm.ts'),
+    // What `splitting: true` in serverless.yml would deploy: lazily loaded SDK parts in chunks.
+    buildBundle('split', 'handlers/patch-user.ts', { splitting: true }),
+  ]);
+
+  section('Bundle (esbuild, options of serverless.yml)');
+  row({
+    figure: 'handler bundle, minified',
+    value: kb(handler.bytes),
+    floor: `${kb(deps.bytes)} deps`,
+    ratio: times(handler.bytes / deps.bytes),
+    target: '≤ 560 KB',
+    ok: handler.bytes <= 560 * KB,
+  });
+  row({
+    figure: 'handler bundle, gzip',
+    value: kb(handler.gzipBytes),
+    floor: `${kb(deps.gzipBytes)} deps`,
+    ratio: times(handler.gzipBytes / deps.gzipBytes),
+  });
+  // What the dependencies weigh is theirs, not a target of ours: shown for the ratio above.
+  row({ figure: 'bare dependencies bundle (S3, DynamoDB, jwt, busboy, valibot)', value: kb(deps.bytes) });
+  const own = ownCodeBytes(handler.metafile);
+  row({
+    figure: 'own code and glue (handler − deps)',
+    value: kb(handler.bytes - deps.bytes),
+    floor: `${kb(own)} lib+handlers`,
+    target: '≤ 50 KB',
+    ok: handler.bytes - deps.bytes <= 50 * KB,
+  });
+  const missing = [...bundledPackages(handler.metafile)].filter((p) => !bundledPackages(deps.metafile).has(p));
+  row({
+    figure: 'packages in handler not in deps bundle',
+    value: missing.length ? missing.join(', ') : 'none',
+    target: 'none',
+    ok: missing.length === 0,
+  });
+  const text = readFileSync(handler.file, 'utf8');
+  row({
+    figure: 'source map reference in bundle',
+    value: /sourceMappingURL/.test(text) ? 'yes' : 'none',
+    target: 'none',
+    ok: !/sourceMappingURL/.test(text),
+  });
+  row({
+    figure: 'with splitting: true, loaded at start',
+    value: kb(startupBytes(split.metafile, split.file)),
+    floor: `${kb(totalBytes(split.metafile))} all files`,
+    target: '(option)',
+  });
+  return { handler, deps, unbundled, warm, split };
+}
+
+async function oslsPackage(): Promise<void> {
+  if (args.has('--no-package') || !runs('package')) return;
+  log('osls package --stage prod (the deployed artifact)');
+  const temp = await mkdtemp(join(tmpdir(), 'bench-package-'));
+  try {
+    await execFileAsync(
+      process.execPath,
+      [join(PROJECT_DIR, 'node_modules', 'osls', 'bin', 'serverless.js'), 'package', '--stage', 'prod', '--package', join(temp, 'pkg')],
+      {
+        cwd: PROJECT_DIR,
+        timeout: 60_000,
+        env: {
+          ...CHILD_ENV,
+          // serverless-esbuild leaves a folder per run in TMPDIR; keep everything in ours.
+          TMPDIR: temp,
+          ESBUILD_WORK_FOLDER: join(temp, 'esbuild'),
+          COGNITO_USER_POOL_ID: 'eu-west-1_Example',
+          COGNITO_CLIENT_ID: 'x',
+          MEDIA_BASE_URL: 'https://media.example.org',
+        },
+      },
+    );
+    const zip = await readFile(join(temp, 'pkg', 'selfcommunity-user-patch.zip'));
+    const entries = zipEntries(zip);
+    const handler = entries.find((e) => e.name.startsWith('handlers/patch-user'));
+    row({
+      figure: 'osls package: handler in the zip',
+      value: handler ? kb(handler.size) : 'not found',
+      floor: `zip ${kb(zip.length)}`,
+      target: '≤ 560 KB',
+      ok: !!handler && handler.size <= 560 * KB,
+    });
+    row({ figure: 'osls package: files in the zip', value: entries.map((e) => e.name).join(', ') });
+  } catch (error) {
+    row({ figure: 'osls package', value: `failed: ${(error as Error).message.split('\n')[0]}` });
+  } finally {
+    await rm(temp, { recursive: true, force: true });
+  }
+}
+
+/** Names and uncompressed sizes from a zip's central directory. */
+function zipEntries(zip: Buffer): { name: string; size: number }[] {
+  const end = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+  const count = zip.readUInt16LE(end + 10);
+  let at = zip.readUInt32LE(end + 16);
+  const entries: { name: string; size: number }[] = [];
+  for (let i = 0; i < count; i++) {
+    const size = zip.readUInt32LE(at + 24);
+    const nameLength = zip.readUInt16LE(at + 28);
+    const extra = zip.readUInt16LE(at + 30);
+    const comment = zip.readUInt16LE(at + 32);
+    entries.push({ name: zip.toString('utf8', at + 46, at + 46 + nameLength), size });
+    at += 46 + nameLength + extra + comment;
+  }
+  return entries;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cold import
+
+async function coldImport(built: { handler: BuiltBundle; deps: BuiltBundle; unbundled: BuiltBundle; split: BuiltBundle }) {
+  log(`cold import: ${COLD_SAMPLES} fresh processes per variant, interleaved`);
+  // A deployed configuration: no endpoints, no key file, credentials left to the default chain.
+  const config = readConfig({
+    AWS_REGION: 'eu-west-1',
+    TABLE_NAME: 'users',
+    MEDIA_BUCKET: 'media',
+    MEDIA_BASE_URL: 'https://media.example.org',
+    COGNITO_USER_POOL_ID: 'eu-west-1_Example',
+    COGNITO_CLIENT_ID: 'x',
+  });
+  const child = join(PROJECT_DIR, 'bench', 'children', 'cold.mjs');
+  const variants = [
+    { name: 'handler', file: built.handler.file, kind: 'handler' },
+    { name: 'deps', file: built.deps.file, kind: 'deps' },
+    { name: 'unbundled', file: built.unbundled.file, kind: 'handler' },
+    { name: 'split', file: built.split.file, kind: 'handler' },
+    { name: 'node', file: '', kind: 'none' },
+  ] as const;
+  const samples = new Map<string, { importMs: number; sinceProcessStartMs: number; sourceMaps: boolean }[]>(
+    variants.map((v) => [v.name, []]),
+  );
+  // Round 0 only warms the file cache.
+  for (let round = 0; round <= COLD_SAMPLES; round++) {
+    for (const variant of variants) {
+      const { stdout } = await execFileAsync(process.execPath, [child, variant.file, variant.kind], {
+        env: { ...CHILD_ENV, BENCH_COLD_CONFIG: JSON.stringify(config), AWS_REGION: 'eu-west-1' },
+      });
+      if (round > 0) samples.get(variant.name)!.push(JSON.parse(stdout));
+    }
+  }
+  const importMs = (name: string) => median(samples.get(name)!.map((s) => s.importMs));
+  const startMs = (name: string) => median(samples.get(name)!.map((s) => s.sinceProcessStartMs));
+  const [handler, deps, unbundled] = [importMs('handler'), importMs('deps'), importMs('unbundled')];
+
+  section(`Cold import (fresh node, import + create clients and verifier; median of ${COLD_SAMPLES})`);
+  row({
+    figure: 'bundled handler',
+    value: ms(handler),
+    floor: `${ms(deps)} deps`,
+    ratio: times(handler / deps),
+    target: '≤ 1.15× deps',
+    ok: handler / deps <= 1.15,
+  });
+  row({
+    figure: 'unbundled (node_modules) vs bundled',
+    value: ms(unbundled),
+    floor: `${ms(handler)} bundled`,
+    ratio: `${(unbundled / handler).toFixed(2)}× faster`,
+    target: '≥ 3× faster',
+    ok: unbundled / handler >= 3,
+  });
+  const split = importMs('split');
+  row({
+    figure: 'with splitting: true (not deployed)',
+    value: ms(split),
+    floor: `${ms(unbundled)} unbundled`,
+    ratio: `${(unbundled / split).toFixed(2)}× faster`,
+    target: '(option)',
+  });
+  row({
+    figure: 'ready since process start, bundled',
+    value: ms(startMs('handler')),
+    floor: `${ms(startMs('node'))} bare node`,
+    ratio: times(startMs('handler') / startMs('node')),
+  });
+  const sourceMaps = [...samples.values()].flat().some((s) => s.sourceMaps);
+  row({ figure: 'source maps enabled at start', value: sourceMaps ? 'yes' : 'no', target: 'no', ok: !sourceMaps });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Round trips and warm timings
+
+const key = makeKey();
+const token = (sub: string) => accessToken(key, { sub }, TEST_POOL);
+
+function localConfig(emulators: Emulators, jwksFile: string): Config {
+  const suffix = `${process.pid}`;
+  return readConfig({
+    AWS_REGION: TEST_POOL.region,
+    TABLE_NAME: `bench-users-${suffix}`,
+    MEDIA_BUCKET: `bench-media-${suffix}`,
+    MEDIA_BASE_URL: `${emulators.s3Endpoint}/bench-media-${suffix}`,
+    COGNITO_USER_POOL_ID: TEST_POOL.userPoolId,
+    COGNITO_CLIENT_ID: TEST_POOL.clientId,
+    COGNITO_JWKS_FILE: jwksFile,
+    DYNAMODB_ENDPOINT: emulators.dynamodbEndpoint,
+    S3_ENDPOINT: emulators.s3Endpoint,
+  });
+}
+
+function benchUsers(): Record<string, BenchUser> {
+  const roles: [string, number, string][] = [
+    ['textHandler', 101, 'text_h'],
+    ['textFloor', 102, 'text_f'],
+    ['renameHandler', 201, 'renh_b'],
+    ['renameFloor', 202, 'renf_b'],
+    ['avatarHandler', 301, 'avatar_h'],
+    ['avatarFloor', 302, 'avatar_f'],
+    ['coverHandler', 401, 'cover_h'],
+    ['coverFloor', 402, 'cover_f'],
+    ['countText', 501, 'count_text'],
+    ['countOther', 502, 'count_other'],
+    ['countRename', 503, 'count_rename'],
+    ['countImage', 504, 'count_image'],
+    ['countBoth', 505, 'count_both'],
+    ['memory', 601, 'memory'],
+  ];
+  return Object.fromEntries(
+    roles.map(([role, id, username]) => {
+      const sub = `00000000-0000-4000-8000-${String(id).padStart(12, '0')}`;
+      return [role, { id, sub, username, token: token(sub) }];
+    }),
+  );
+}
+
+async function runChild(
+  file: string,
+  childArgs: string[],
+  options: { nodeArgs?: string[]; env?: Record<string, string> } = {},
+): Promise<string> {
+  const { stdout, stderr } = await execFileAsync(process.execPath, [...(options.nodeArgs ?? []), file, ...childArgs], {
+    env: { ...CHILD_ENV, ...options.env },
+    maxBuffer: 64 * MB,
+  });
+  if (stderr) process.stderr.write(stderr);
+  const line = stdout.split('\n').find((l) => l.startsWith('BENCH_RESULT '));
+  if (!line) throw new Error(`${file} printed no result`);
+  return line.slice('BENCH_RESULT '.length);
+}
+
+function warmChild(bundle: string, inputFile: string): Promise<WarmResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bundle], {
+      // The handler logs one line per request to stdout; the results come over IPC.
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+      env: { ...CHILD_ENV, BENCH_WARM_INPUT: inputFile },
+    });
+    let result: WarmResult | undefined;
+    child.on('message', (message) => (result = message as WarmResult));
+    child.on('error', reject);
+    child.on('exit', (code) => (result ? resolve(result) : reject(new Error(`warm child exited with ${code}`))));
+  });
+}
+
+/** Longest chain of calls each starting after the previous one ended: round trips waited for. */
+function sequentialRounds(calls: CallRecord[]): number {
+  const sorted = [...calls].sort((a, b) => a.end - b.end);
+  const depth = new Map<CallRecord, number>();
+  for (const call of sorted) {
+    let best = 0;
+    for (const before of sorted) if (before.end <= call.start) best = Math.max(best, depth.get(before) ?? 0);
+    depth.set(call, best + 1);
+  }
+  return Math.max(0, ...depth.values());
+}
+
+const overlap = (a: CallRecord, b: CallRecord) => a.start < b.end && b.start < a.end;
+const WRITES = new Set(['UpdateItem', 'TransactWriteItems']);
+
+function describeCalls(calls: CallRecord[]): string {
+  const counts = new Map<string, number>();
+  for (const call of calls) counts.set(call.command, (counts.get(call.command) ?? 0) + 1);
+  return [...counts].map(([command, n]) => (n > 1 ? `${command}×${n}` : command)).join(' + ') || 'none';
+}
+
+function roundTripRows(traces: RequestTrace[]) {
+  section('AWS round trips per request (SDK middleware, every HTTP attempt)');
+  const checks: Record<string, { target: string; ok: (calls: CallRecord[]) => boolean }> = {
+    'text patch': { target: '1 UpdateItem', ok: (c) => c.length === 1 && c[0]!.command === 'UpdateItem' },
+    'empty patch': { target: '1 GetItem', ok: (c) => c.length === 1 && c[0]!.command === 'GetItem' },
+    'not the owner (403)': { target: '1 UpdateItem, no read', ok: (c) => c.length === 1 && c[0]!.command === 'UpdateItem' },
+    'no such user (404)': { target: '1 UpdateItem, no read', ok: (c) => c.length === 1 && c[0]!.command === 'UpdateItem' },
+    'username change': { target: '≤ 2: read + transaction', ok: (c) => c.length <= 2 },
+    'username taken (400)': { target: '≤ 2: read + transaction', ok: (c) => c.length <= 2 },
+    'case-only rename': { target: '≤ 2: read + update', ok: (c) => c.length <= 2 },
+    'avatar replaced': {
+      target: '1 put; tag ∥ delete after',
+      ok: (c) => count(c, 'PutObject') === 1 && roundsAfterWrite(c) === 1,
+    },
+    'avatar removed': { target: 'update, then delete', ok: (c) => count(c, 'DeleteObject') === 1 && roundsAfterWrite(c) === 1 },
+    'username + avatar + cover': {
+      target: 'puts ∥ read; ≤ 2 DynamoDB',
+      ok: (c) => {
+        const read = c.find((x) => x.command === 'GetItem');
+        const puts = c.filter((x) => x.command === 'PutObject');
+        const dynamo = c.filter((x) => x.service === 'dynamodb');
+        return !!read && puts.length === 2 && puts.every((p) => overlap(p, read)) && dynamo.length <= 2 && roundsAfterWrite(c) === 1;
+      },
+    },
+  };
+  for (const trace of traces) {
+    const check = checks[trace.scenario];
+    const readAfterWrite = trace.calls.some(
+      (call) => call.command === 'GetItem' && trace.calls.some((w) => WRITES.has(w.command) && w.start < call.start),
+    );
+    const ok = !readAfterWrite && (check ? check.ok(trace.calls) : true);
+    row({
+      figure: `${trace.scenario} → ${trace.status}`,
+      value: describeCalls(trace.calls),
+      floor: `${sequentialRounds(trace.calls)} sequential`,
+      target: check?.target ?? '',
+      ok: check ? ok : undefined,
+    });
+  }
+  const anyReadAfterWrite = traces.some((t) =>
+    t.calls.some((call) => call.command === 'GetItem' && t.calls.some((w) => WRITES.has(w.command) && w.start < call.start)),
+  );
+  row({ figure: 'a read after a write, any request', value: anyReadAfterWrite ? 'yes' : 'none', target: 'none', ok: !anyReadAfterWrite });
+}
+
+const count = (calls: CallRecord[], command: string) => calls.filter((c) => c.command === command).length;
+
+/** Round trips the caller waits for after the DynamoDB write has answered. */
+function roundsAfterWrite(calls: CallRecord[]): number {
+  const write = calls.filter((c) => WRITES.has(c.command)).at(-1);
+  if (!write) return 0;
+  return sequentialRounds(calls.filter((c) => c.start >= write.end));
+}
+
+function warmRows(result: WarmResult) {
+  section(`Warm handler on the local stack (n requests after warm-up; floor = same AWS calls issued directly)`);
+  for (const timing of result.timings) {
+    const p50 = [median(timing.handler), median(timing.floor)] as const;
+    const p99 = [percentile(timing.handler, 0.99), percentile(timing.floor, 0.99)] as const;
+    const sameCalls = JSON.stringify(sortKeys(timing.handlerCalls)) === JSON.stringify(sortKeys(timing.floorCalls));
+    row({
+      figure: `${timing.scenario} p50 (n=${timing.handler.length})`,
+      value: ms(p50[0]),
+      floor: ms(p50[1]),
+      ratio: times(p50[0] / p50[1]),
+      target: '≤ 1.2× floor',
+      ok: p50[0] / p50[1] <= 1.2 && sameCalls,
+    });
+    row({ figure: `${timing.scenario} p99`, value: ms(p99[0]), floor: ms(p99[1]), ratio: times(p99[0] / p99[1]) });
+    // Time outside the HTTP attempts: ours, plus the SDK's serializing and signing (in both).
+    row({
+      figure: `${timing.scenario}: outside the HTTP calls, p50`,
+      value: ms(median(timing.own)),
+      floor: ms(median(timing.floorOwn)),
+    });
+    if (!sameCalls) {
+      row({
+        figure: `${timing.scenario}: floor issues other calls`,
+        value: JSON.stringify(timing.handlerCalls),
+        floor: JSON.stringify(timing.floorCalls),
+        ok: false,
+      });
+    }
+  }
+}
+
+const sortKeys = (o: Record<string, number>) => Object.fromEntries(Object.entries(o).sort());
+
+// ---------------------------------------------------------------------------------------------
+// Memory and JWKS
+
+const MEMORY_ROUNDS = 6;
+
+async function memory(handlerBundle: string, dir: string, config: Config, user: BenchUser, template: EventTemplates) {
+  log(`memory: a fresh process handling a 4 MB cover ${MEMORY_ROUNDS} times`);
+  const small = (seed: number) =>
+    multipartEvent(template.multipart, user.id, user.token, {
+      avatar: { bytes: photoJpeg(20_000, 200, 200, seed), filename: 'a.jpg', type: 'image/jpeg' },
+    });
+  const cover = multipartEvent(template.multipart, user.id, user.token, {
+    cover: { bytes: photoJpeg(4 * MB, 4000, 3000, 7), filename: 'cover.jpg', type: 'image/jpeg' },
+  });
+  const files = { warm1: join(dir, 'mem-warm1.json'), warm2: join(dir, 'mem-warm2.json'), cover: join(dir, 'mem-cover.json') };
+  await writeFile(files.warm1, JSON.stringify(small(3)));
+  await writeFile(files.warm2, JSON.stringify(small(4)));
+  await writeFile(files.cover, JSON.stringify(cover));
+  const input = join(dir, 'memory-input.json');
+  await writeFile(
+    input,
+    JSON.stringify({ config, warmupEvents: [files.warm1, files.warm2], eventFile: files.cover, rounds: MEMORY_ROUNDS }),
+  );
+  const result = JSON.parse(
+    await runChild(join(PROJECT_DIR, 'bench', 'children', 'memory.mjs'), [handlerBundle, input], {
+      nodeArgs: ['--expose-gc'],
+      // glibc otherwise raises its mmap threshold after the first large free, and memory freed
+      // while reading the event file stays resident and is reused: RSS would follow the
+      // allocator's history instead of what is live. A fixed threshold returns freed blocks.
+      env: { MALLOC_MMAP_THRESHOLD_: String(128 * 1024) },
+    }),
+  ) as {
+    rounds: { status: number; idleKb: number; withEventKb: number; peakKb: number }[];
+    resetPeak: boolean;
+  };
+  const body = decodedBodyBytes(cover);
+  const above = (r: { idleKb: number; peakKb: number }) => (r.peakKb - r.idleKb) * 1024;
+  const [first, ...steady] = result.rounds;
+  const allOk = result.rounds.every((r) => r.status === 200);
+  const steadyPeak = median(steady.map(above));
+
+  section(`Memory (fresh process, 4 MB cover ×${MEMORY_ROUNDS}; VmHWM − idle VmRSS${result.resetPeak ? '' : ', lifetime peak'})`);
+  row({
+    figure: `peak RSS above idle, median of ${steady.length} (warm)`,
+    value: mb(steadyPeak),
+    floor: `${mb(body)} body`,
+    ratio: times(steadyPeak / body),
+    target: '≤ 3× body',
+    ok: allOk && steadyPeak <= 3 * body,
+  });
+  row({
+    figure: `peak RSS above idle, max of ${steady.length} (warm)`,
+    value: mb(Math.max(...steady.map(above))),
+    floor: `${mb(body)} body`,
+    ratio: times(Math.max(...steady.map(above)) / body),
+  });
+  row({
+    figure: 'peak RSS above idle, first cover of the process',
+    value: mb(above(first!)),
+    floor: `${mb(body)} body`,
+    ratio: times(above(first!) / body),
+  });
+  row({
+    figure: 'of which the event itself (base64 input)',
+    value: mb(median(result.rounds.map((r) => (r.withEventKb - r.idleKb) * 1024))),
+    floor: `${mb(cover.body!.length)} string`,
+  });
+}
+
+async function jwks(handlerBundle: string, dir: string) {
+  log('JWKS: fetches per container');
+  // Through the Lambda entry with a deployed configuration: the verifier fetches the pool's keys.
+  const subs = Array.from({ length: 10 }, (_, i) => `00000000-0000-4000-9000-${String(i).padStart(12, '0')}`);
+  const tokens = subs.map(token);
+  const events = Array.from({ length: 100 }, (_, i) =>
+    // A non-integer id: authenticated first, then 404, so no AWS call is needed.
+    jsonEvent(template().json, 'me', tokens[i % tokens.length]!, { bio: 'x' }),
+  );
+  const input = join(dir, 'jwks-input.json');
+  await writeFile(
+    input,
+    JSON.stringify({
+      jwks: { keys: [key.jwk] },
+      env: {
+        AWS_REGION: TEST_POOL.region,
+        TABLE_NAME: 'users',
+        MEDIA_BUCKET: 'media',
+        MEDIA_BASE_URL: 'https://media.example.org',
+        COGNITO_USER_POOL_ID: TEST_POOL.userPoolId,
+        COGNITO_CLIENT_ID: TEST_POOL.clientId,
+      },
+      events,
+    }),
+  );
+  const result = JSON.parse(await runChild(join(PROJECT_DIR, 'bench', 'children', 'jwks.mjs'), [handlerBundle, input])) as {
+    requests: number;
+    statuses: Record<string, number>;
+    fetched: string[];
+  };
+  section('Token verification');
+  const authenticatedAll = result.statuses['404'] === result.requests;
+  row({
+    figure: `JWKS fetches, ${result.requests} requests via \`handler\` (${subs.length} users)`,
+    value: String(result.fetched.length),
+    target: '1 per container',
+    ok: result.fetched.length === 1 && authenticatedAll,
+  });
+
+  // createAuthenticator with a counting fetcher: many verifications, one verifier, one fetch.
+  let fetches = 0;
+  const config = readConfig({
+    AWS_REGION: TEST_POOL.region,
+    TABLE_NAME: 'users',
+    MEDIA_BUCKET: 'media',
+    MEDIA_BASE_URL: 'https://media.example.org',
+    COGNITO_USER_POOL_ID: TEST_POOL.userPoolId,
+    COGNITO_CLIENT_ID: TEST_POOL.clientId,
+  });
+  const body = new TextEncoder().encode(JSON.stringify({ keys: [key.jwk] }));
+  const authenticate = createAuthenticator(config, {
+    jwksFetcher: {
+      fetch: async () => {
+        fetches++;
+        return body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength) as ArrayBuffer;
+      },
+    },
+  });
+  const verifications = 1000;
+  await Promise.all(Array.from({ length: verifications }, (_, i) => authenticate(`Bearer ${tokens[i % tokens.length]}`)));
+  row({
+    figure: `JWKS fetches, ${verifications} verifications (counting fetcher)`,
+    value: String(fetches),
+    target: '1',
+    ok: fetches === 1,
+  });
+}
+
+interface EventTemplates {
+  json: ApiEvent;
+  multipart: ApiEvent;
+}
+let templates: EventTemplates | undefined;
+function template(): EventTemplates {
+  const load = (kind: string) =>
+    JSON.parse(readFileSync(join(PROJECT_DIR, 'test', 'fixtures', 'events', `rest-api-patch-${kind}.json`), 'utf8')) as ApiEvent;
+  templates ??= { json: load('json'), multipart: load('multipart') };
+  return templates;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** Round trips, warm timings, memory and JWKS: everything that needs DynamoDB Local and s3rver. */
+async function onTheLocalStack(
+  built: Awaited<ReturnType<typeof bundles>>,
+  dir: string,
+  onStarted: (emulators: Emulators) => void,
+) {
+  log('starting DynamoDB Local and s3rver');
+  const emulators = await startOwnEmulators();
+  onStarted(emulators);
+  const config = localConfig(emulators, writeJwksFile([key]));
+  const users = benchUsers();
+  const files = {
+    avatarImage: join(dir, 'avatar.jpg'),
+    coverImage: join(dir, 'cover.jpg'),
+    smallImage: join(dir, 'small.jpg'),
+  };
+  await writeFile(files.avatarImage, photoJpeg(1 * MB, 1024, 1024, 1));
+  await writeFile(files.coverImage, photoJpeg(4 * MB, 4000, 3000, 2));
+  await writeFile(files.smallImage, photoJpeg(30_000, 256, 256, 3));
+  const input: WarmInput = {
+    config,
+    users,
+    missingId: 999,
+    files,
+    eventTemplate: template(),
+    samples: runs('warm') ? WARM_SAMPLES : 0,
+    warmup: runs('warm') ? WARM_UP : 0,
+  };
+  const inputFile = join(dir, 'warm-input.json');
+  await writeFile(inputFile, JSON.stringify(input));
+  // The warm child also creates the table and bucket and seeds the users the memory part uses.
+  log(runs('warm') ? `round trips, then warm timings (≥ ${WARM_SAMPLES} per scenario, interleaved)` : 'seeding');
+  const warm = await warmChild(built.warm.file, inputFile);
+  if (runs('warm')) {
+    roundTripRows(warm.traces);
+    warmRows(warm);
+  }
+  if (runs('memory')) await memory(built.handler.file, dir, config, users.memory!, template());
+  if (runs('jwks')) await jwks(built.handler.file, dir);
+}
+
+async function main() {
+  const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, node ${process.version}`;
+  log(`${machine}${QUICK ? ' (quick)' : ''}`);
+  const dir = join(OUT_DIR, `run-${process.pid}`);
+  await mkdir(dir, { recursive: true });
+  let emulators: Emulators | undefined;
+  const stop = async () => {
+    await emulators?.stop();
+    await rm(dir, { recursive: true, force: true });
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => void stop().finally(() => process.exit(130)));
+  }
+  try {
+    const built = await bundles();
+    if (runs('cold')) await coldImport(built);
+    await oslsPackage();
+    if (runs('warm') || runs('memory') || runs('jwks')) {
+      await onTheLocalStack(built, dir, (started) => (emulators = started));
+    }
+  } finally {
+    await stop();
+  }
+  log('done');
+  console.log(`\n${new Date().toISOString().slice(0, 10)} · ${machine} · ${((performance.now() - started) / 1000).toFixed(0)} s\n`);
+  printTable();
+}
+
+await main();
