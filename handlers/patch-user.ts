@@ -27,14 +27,13 @@ export interface ApiEvent {
 
 export interface LambdaContext {
   awsRequestId?: string;
+  getRemainingTimeInMillis?(): number;
 }
 
 export type Handler = (event: ApiEvent, context?: LambdaContext) => Promise<HttpResponse>;
 
 export function createHandler(config: Config, clients: AwsClients = createAwsClients(config)): Handler {
   const authenticate = createAuthenticator(config);
-  const users = new UsersTable(clients.dynamo, config.tableName);
-  const media = new MediaStore(clients.s3, config.mediaBucket);
   const maxFileBytes = Math.max(config.images.avatarMaxBytes, config.images.coverMaxBytes);
 
   return async (event, context) => {
@@ -59,6 +58,9 @@ export function createHandler(config: Config, clients: AwsClients = createAwsCli
         { maxBodyBytes: config.maxBodyBytes, maxFileBytes },
       );
       const patch = buildPatch(fields, config.images);
+      const sendOptions = { abortSignal: requestDeadline(config, context) };
+      const users = new UsersTable(clients.dynamo, config.tableName, sendOptions);
+      const media = new MediaStore(clients.s3, config.mediaBucket, sendOptions);
       const user = await patchUser({ users, media, log }, { id, sub, patch });
       response = jsonResponse(200, renderUser(user, config.mediaBaseUrl));
     } catch (error) {
@@ -69,6 +71,17 @@ export function createHandler(config: Config, clients: AwsClients = createAwsCli
     logOutcome(log, response, failure, pathId, performance.now() - started);
     return response;
   };
+}
+
+/**
+ * Each AWS call attempt has its own timeout, but a slow DynamoDB after a slow S3 could still add
+ * up past the Lambda timeout. Uploads and writes stop when the invocation has only enough time
+ * left for one attempt of clean-up (deleting what was uploaded), and the answer is a 503.
+ */
+function requestDeadline(config: Config, context: LambdaContext | undefined): AbortSignal | undefined {
+  const remaining = context?.getRemainingTimeInMillis?.();
+  if (remaining === undefined) return undefined;
+  return AbortSignal.timeout(Math.max(0, remaining - config.awsRequestTimeoutMs - 500));
 }
 
 function rawPathId(event: ApiEvent): string | undefined {

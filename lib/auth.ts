@@ -5,7 +5,7 @@ import { CognitoJwtVerifier } from 'aws-jwt-verify';
 import { FetchError } from 'aws-jwt-verify/error';
 import { SimpleJwksCache } from 'aws-jwt-verify/jwk';
 import type { Jwks } from 'aws-jwt-verify/jwk';
-import type { Fetcher } from 'aws-jwt-verify/https';
+import { SimpleFetcher, type Fetcher } from 'aws-jwt-verify/https';
 import type { Config } from './config.ts';
 import { AuthenticationError, ServiceUnavailableError } from './errors.ts';
 
@@ -21,10 +21,12 @@ export function createAuthenticator(config: Config, options: AuthenticatorOption
   // Locally the key file stands in for the pool's JWKS endpoint: a token with an unknown key id
   // is refused without any network call. Deployed stages fetch the pool's keys, once per
   // container for known keys; the cache's penalty box keeps unknown key ids from causing more.
-  const fetcher: Fetcher | undefined = localJwks
+  const fetcher: Fetcher = localJwks
     ? { fetch: async () => encodeJwks(localJwks) }
-    : options.jwksFetcher;
-  const jwksCache = fetcher ? new SimpleJwksCache({ fetcher }) : undefined;
+    : // The library's fetcher, bounded like an AWS call (its default waits 3 s, then retries once).
+      (options.jwksFetcher ??
+      new SimpleFetcher({ defaultRequestOptions: { responseTimeout: config.awsRequestTimeoutMs } }));
+  const jwksCache = new SimpleJwksCache({ fetcher });
   const verifier = CognitoJwtVerifier.create(
     {
       userPoolId: config.cognitoUserPoolId,
@@ -37,7 +39,7 @@ export function createAuthenticator(config: Config, options: AuthenticatorOption
         if (typeof payload.sub !== 'string' || payload.sub === '') throw new MissingClaimError('sub');
       },
     },
-    jwksCache ? { jwksCache } : undefined,
+    { jwksCache },
   );
   if (localJwks) verifier.cacheJwks(localJwks);
 

@@ -9,9 +9,14 @@ export const PENDING_TAG = { Key: 'state', Value: 'pending' } as const;
 export const LIVE_TAG = { Key: 'state', Value: 'live' } as const;
 
 export class MediaStore {
+  /**
+   * `abortSignal` ends uploads when the request's time is up. Clean-up (marking live, deleting)
+   * does not take it: it must still run after a write that failed for lack of time.
+   */
   constructor(
     private readonly s3: S3Client,
     private readonly bucket: string,
+    private readonly uploadOptions: { abortSignal?: AbortSignal } = {},
   ) {}
 
   /** `<field>/<user id>/<random>.<ext>`: unguessable, never reused, so caches never go stale. */
@@ -30,6 +35,7 @@ export class MediaStore {
         CacheControl: 'public, max-age=31536000, immutable',
         Tagging: `${PENDING_TAG.Key}=${PENDING_TAG.Value}`,
       }),
+      this.uploadOptions,
     );
   }
 

@@ -22,9 +22,6 @@ export interface ItemChanges {
   remove: string[];
 }
 
-export const noChanges = (changes: ItemChanges): boolean =>
-  Object.keys(changes.set).length === 0 && changes.remove.length === 0;
-
 /** The stored user after `changes`: what an atomic update of `item` leaves behind. */
 export function applyChanges(item: UserItem, changes: ItemChanges, username?: string): UserItem {
   const next: Record<string, unknown> = { ...item, ...changes.set, version: (item.version ?? 0) + 1 };
@@ -51,15 +48,18 @@ const MARSHALL_OPTIONS = { removeUndefinedValues: true } as const;
 const RENAME_ATTEMPTS = 5;
 
 export class UsersTable {
+  /** `abortSignal` ends every call when the request's time is up (see handlers/patch-user.ts). */
   constructor(
     private readonly dynamo: DynamoDBClient,
     private readonly tableName: string,
+    private readonly sendOptions: { abortSignal?: AbortSignal } = {},
   ) {}
 
   /** The user if it exists and belongs to `sub`: 404 first, then 403, as DRF checks them. */
   async getOwnedUser(id: number, sub: string): Promise<UserItem> {
     const { Item } = await this.dynamo.send(
       new GetItemCommand({ TableName: this.tableName, Key: marshall({ pk: userKey(id) }), ConsistentRead: true }),
+      this.sendOptions,
     );
     return ownedOrThrow(Item && (unmarshall(Item) as UserItem), sub);
   }
@@ -93,6 +93,7 @@ export class UsersTable {
           ReturnValues: 'ALL_OLD',
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
+        this.sendOptions,
       );
       // The condition held, so the item existed: ALL_OLD always returns it.
       const before = unmarshall(Attributes!) as UserItem;
@@ -204,6 +205,7 @@ export class UsersTable {
           },
         ],
       }),
+      this.sendOptions,
     );
   }
 }

@@ -153,6 +153,19 @@ describe('faults', () => {
     assert.deepEqual(await backend.objectKeys(`avatar/${user.id}/`), []);
   });
 
+  it('the whole request stops before the Lambda timeout, leaving time to delete its uploads', async () => {
+    const user = await newUser();
+    // Per attempt 300 ms and two attempts (see before()); the invocation has 1.2 s left, so the
+    // write must give up after about 400 ms however many attempts it still has.
+    const handler = createHandler(backend.config, clientsWith('dynamodb', hangingEndpoint));
+    const started = Date.now();
+    const response = await handler(avatarPatch(user, { username: 'in_a_hurry' }), { getRemainingTimeInMillis: () => 1200 });
+    const took = Date.now() - started;
+    assert503(response);
+    assert.ok(took < 1000, `answered after ${took} ms`);
+    await assertUnchanged(user);
+  });
+
   for (const service of ['dynamodb', 's3'] as const) {
     it(`${service} hanging: the call times out well inside the Lambda timeout, 503`, async () => {
       const user = await newUser();
