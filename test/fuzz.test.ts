@@ -35,15 +35,10 @@ import {
   type Pair,
 } from './support/arbitraries.ts';
 import { fixtureEvent, startTestBackend, type TestBackend } from './support/backend.ts';
+import { FIELD_ERROR_CODES, USER_FIELDS as CONTRACT_USER_FIELDS } from './support/contract.ts';
 import { accessToken, makeKey, signToken } from './support/tokens.ts';
 
-const USER_FIELDS = [
-  'id', 'username', 'real_name', 'avatar', 'cover', 'ext_id', 'followings_counter', 'followers_counter',
-  'posts_counter', 'discussions_counter', 'polls_counter', 'categories_counter', 'connection_status',
-  'date_joined', 'bio', 'location', 'location_lat_lng', 'position_lat_lng', 'date_of_birth', 'description',
-  'gender', 'website', 'tags', 'reputation', 'community_badge', 'reg_approved', 'deleted', 'company_name',
-  'company_role', 'language',
-].sort();
+const USER_FIELDS = [...CONTRACT_USER_FIELDS].sort();
 const INTEGER_FIELDS = [
   'id', 'followings_counter', 'followers_counter', 'posts_counter', 'discussions_counter', 'polls_counter',
   'categories_counter', 'reputation',
@@ -53,10 +48,7 @@ const STRING_FIELDS = [
   'description', 'gender', 'website', 'company_name', 'company_role', 'language',
 ];
 const BOOLEAN_FIELDS = ['community_badge', 'reg_approved', 'deleted'];
-const FIELD_CODES = new Set([
-  'invalid', 'blank', 'null', 'max_length', 'unique', 'invalid_choice', 'invalid_image', 'file_too_large',
-  'image_too_large', 'unknown_field', 'duplicate_field',
-]);
+const FIELD_CODES = new Set<string>(FIELD_ERROR_CODES);
 /** Attributes of the stored user a patch may change; everything else must survive any request. */
 const MUTABLE = new Set(['username', 'version', 'avatar_key', 'cover_key', ...TEXT_FIELD_NAMES]);
 

@@ -3,16 +3,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createHandler, type ApiEvent, type Handler } from '../handlers/patch-user.ts';
 import { exifWithGps, jpeg, jpegSegment, pngImage } from './support/images.ts';
+import { USER_FIELDS as CONTRACT_USER_FIELDS } from './support/contract.ts';
 import { accessToken, makeKey } from './support/tokens.ts';
 import { fixtureEvent, multipartBody, startTestBackend, type TestBackend } from './support/backend.ts';
 
-const USER_FIELDS = [
-  'id', 'username', 'real_name', 'avatar', 'cover', 'ext_id', 'followings_counter', 'followers_counter',
-  'posts_counter', 'discussions_counter', 'polls_counter', 'categories_counter', 'connection_status',
-  'date_joined', 'bio', 'location', 'location_lat_lng', 'position_lat_lng', 'date_of_birth', 'description',
-  'gender', 'website', 'tags', 'reputation', 'community_badge', 'reg_approved', 'deleted', 'company_name',
-  'company_role', 'language',
-].sort();
+const USER_FIELDS = [...CONTRACT_USER_FIELDS].sort();
 
 const key = makeKey();
 let backend: TestBackend;

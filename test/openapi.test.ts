@@ -19,6 +19,7 @@ import {
   startLocalStack,
   type LocalStack,
 } from '../scripts/local-stack.ts';
+import { ERROR_CODES_BY_STATUS, FIELD_ERROR_CODES, USER_FIELDS } from './support/contract.ts';
 import { pngImage } from './support/images.ts';
 
 type Json = any;
@@ -26,31 +27,6 @@ type Json = any;
 const doc: Json = parse(await readFile(join(PROJECT_DIR, 'openapi.yaml'), 'utf8'));
 const OPERATION_PATH = '/api/v2/user/{id}/';
 const operation = (): Json => doc.paths[OPERATION_PATH].patch;
-
-// ---------------------------------------------------------------------------------------------
-// The contract (../shared/contract.md), as lists
-
-const USER_FIELDS = [
-  'id', 'username', 'real_name', 'avatar', 'cover', 'ext_id', 'followings_counter', 'followers_counter',
-  'posts_counter', 'discussions_counter', 'polls_counter', 'categories_counter', 'connection_status',
-  'date_joined', 'bio', 'location', 'location_lat_lng', 'position_lat_lng', 'date_of_birth', 'description',
-  'gender', 'website', 'tags', 'reputation', 'community_badge', 'reg_approved', 'deleted', 'company_name',
-  'company_role', 'language',
-];
-const FIELD_ERROR_CODES = [
-  'invalid', 'blank', 'null', 'max_length', 'unique', 'invalid_choice', 'invalid_image', 'file_too_large',
-  'image_too_large', 'unknown_field', 'duplicate_field',
-];
-const ERROR_CODES_BY_STATUS: Record<string, string[]> = {
-  '400': ['parse_error'],
-  '401': ['not_authenticated', 'authentication_failed'],
-  '403': ['permission_denied'],
-  '404': ['not_found'],
-  '413': ['request_too_large'],
-  '415': ['unsupported_media_type'],
-  '500': ['server_error'],
-  '503': ['service_unavailable'],
-};
 
 // ---------------------------------------------------------------------------------------------
 // Reading the document

@@ -1,0 +1,28 @@
+// The contract's lists, written out once for every test that checks answers against them.
+
+/** Every field of the User object, in the contract's order. */
+export const USER_FIELDS = [
+  'id', 'username', 'real_name', 'avatar', 'cover', 'ext_id', 'followings_counter', 'followers_counter',
+  'posts_counter', 'discussions_counter', 'polls_counter', 'categories_counter', 'connection_status',
+  'date_joined', 'bio', 'location', 'location_lat_lng', 'position_lat_lng', 'date_of_birth', 'description',
+  'gender', 'website', 'tags', 'reputation', 'community_badge', 'reg_approved', 'deleted', 'company_name',
+  'company_role', 'language',
+] as const;
+
+/** Codes of 400 field errors. */
+export const FIELD_ERROR_CODES = [
+  'invalid', 'blank', 'null', 'max_length', 'unique', 'invalid_choice', 'invalid_image', 'file_too_large',
+  'image_too_large', 'unknown_field', 'duplicate_field',
+] as const;
+
+/** Codes of errors that are not about one field, by status. */
+export const ERROR_CODES_BY_STATUS: Record<string, string[]> = {
+  '400': ['parse_error'],
+  '401': ['not_authenticated', 'authentication_failed'],
+  '403': ['permission_denied'],
+  '404': ['not_found'],
+  '413': ['request_too_large'],
+  '415': ['unsupported_media_type'],
+  '500': ['server_error'],
+  '503': ['service_unavailable'],
+};
