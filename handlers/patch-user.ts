@@ -5,7 +5,7 @@ import { readConfig, type Config } from '../lib/config.ts';
 import { corsHeaders } from '../lib/cors.ts';
 import { AuthenticationError, MethodNotAllowedError, NotFoundError } from '../lib/errors.ts';
 import { clientError, errorResponse, headerValue, jsonResponse, type HttpResponse } from '../lib/http.ts';
-import { createLogger } from '../lib/log.ts';
+import { createLogger, type LogFields, type Logger } from '../lib/log.ts';
 import { MediaStore } from '../lib/media-store.ts';
 import { buildPatch } from '../lib/patch-fields.ts';
 import { patchUser } from '../lib/patch-user.ts';
@@ -92,35 +92,32 @@ function rawPathId(event: ApiEvent): string | undefined {
 }
 
 /** Django's `<int:id>`: digits only; anything else is not a route to a user. */
+const USER_ID = /^[0-9]{1,15}$/;
+
 function parseUserId(raw: string | undefined): number {
-  if (!raw || !/^[0-9]{1,15}$/.test(raw)) throw new NotFoundError();
+  if (raw === undefined || !USER_ID.test(raw)) throw new NotFoundError();
   return Number(raw);
 }
 
-function logOutcome(
-  log: ReturnType<typeof createLogger>,
-  response: HttpResponse,
-  failure: unknown,
-  pathId: string | undefined,
-  durationMs: number,
-) {
-  const fields = {
-    userId: pathId && /^[0-9]{1,15}$/.test(pathId) ? Number(pathId) : null,
+/** One line per request: who, what came of it, how long. Never a token, a body or a profile value. */
+function logOutcome(log: Logger, response: HttpResponse, failure: unknown, pathId: string | undefined, durationMs: number) {
+  const known = clientError(failure);
+  const fields: LogFields = {
+    userId: pathId !== undefined && USER_ID.test(pathId) ? Number(pathId) : null,
     status: response.statusCode,
-    outcome: response.statusCode < 400 ? 'updated' : (clientError(failure)?.code ?? 'server_error'),
+    outcome: failure === undefined ? 'updated' : (known?.code ?? 'server_error'),
     durationMs: Math.round(durationMs * 10) / 10,
   };
-  if (response.statusCode >= 500 && !clientError(failure)) {
-    const error = failure as Error;
-    log.error('request failed', { ...fields, error: error?.name, detail: error?.message, stack: error?.stack });
-  } else if (failure instanceof AuthenticationError) {
-    log.info('request refused', { ...fields, reason: failure.reason });
-  } else {
-    log[response.statusCode >= 500 ? 'error' : 'info']('request handled', {
-      ...fields,
-      ...(failure instanceof Error && response.statusCode >= 500 && { error: failure.name }),
-    });
-  }
+  if (failure instanceof AuthenticationError) fields.reason = failure.reason;
+  if (response.statusCode < 500) return log.info('request handled', fields);
+  // For the operator: which failure (an AWS error's name and code); the details of a bug.
+  const error = failure as (Error & { code?: string }) | undefined;
+  log.error('request failed', {
+    ...fields,
+    error: error?.name,
+    code: error?.code,
+    ...(!known && { detail: error?.message, stack: error?.stack }),
+  });
 }
 
 let cached: Handler | undefined;
