@@ -1,10 +1,13 @@
 // The bundles the benchmark compares, all built here with the esbuild JS API and the options of
-// serverless.yml `custom.esbuild` (read from the file, so they cannot drift apart):
+// serverless.yml `custom.esbuild` (read from the file, so they cannot drift apart). Those options
+// split the code: each build is an entry plus chunks, some imported by the entry at start, the
+// others only by import() when a lazily loaded part is needed.
 //   handler    handlers/patch-user.ts, everything inside: what `osls package` deploys
-//   deps       bench/entries/deps.ts: only the dependencies the handler uses, created the same way
+//   deps       bench/entries/deps.ts: only the dependencies the handler uses, built the same way
+//   option     the handler built the other way (one file while serverless.yml splits): compared with
 //   unbundled  the handler's own code in one file, every package loaded from node_modules
 //   warm       bench/warm.ts: the handler plus the floor's direct calls, for the warm timings
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { basename, extname, join, relative } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -49,62 +52,87 @@ export function serverlessEsbuildOptions(): esbuild.BuildOptions {
   }
   // serverless-esbuild's defaults under the file's values (index.js DEFAULT_BUILD_OPTIONS).
   const exclude = (custom.exclude as string[] | undefined) ?? ['aws-sdk'];
+  const outputFileExtension = (custom.outputFileExtension as string | undefined) ?? '.js';
   const options: Record<string, unknown> = { bundle: true, platform: 'node', target: 'node18', ...custom };
   for (const key of PLUGIN_ONLY_KEYS) delete options[key];
   options.external = [...((custom.external as string[] | undefined) ?? []), ...(exclude.includes('*') ? [] : exclude)];
+  // bundle.js: the extension applies to the entry and to every chunk.
+  if (outputFileExtension !== '.js') options.outExtension = { '.js': outputFileExtension };
   return options as esbuild.BuildOptions;
 }
 
 export interface BuiltBundle {
   name: string;
+  /** The entry's output file (a split build's chunks are next to it, under its folder). */
   file: string;
-  bytes: number;
-  gzipBytes: number;
+  /** The entry and every chunk it imports statically: what a cold start reads and compiles. */
+  startupFiles: string[];
+  startupBytes: number;
+  /** Sum of each startup file gzipped on its own (as a zip compresses them). */
+  startupGzipBytes: number;
+  /** Every output file: the entry, its static chunks, and the chunks loaded only by import(). */
+  files: number;
+  totalBytes: number;
   metafile: esbuild.Metafile;
 }
 
+/**
+ * Builds `entry` the way serverless-esbuild does: the options of serverless.yml (with `overrides`
+ * on top), an output folder per build, the entry's output named like the source with
+ * `outputFileExtension`, and chunks (with `splitting: true`) placed by `chunkNames` under it.
+ */
 export async function buildBundle(
   name: string,
   entry: string,
   overrides: esbuild.BuildOptions = {},
 ): Promise<BuiltBundle> {
   await mkdir(OUT_DIR, { recursive: true });
-  // With code splitting the output is a folder: the entry plus chunks it imports or loads later.
-  const split = overrides.splitting === true;
   const outdir = join(OUT_DIR, name);
-  const file = split ? join(outdir, `${basename(entry, extname(entry))}.mjs`) : join(OUT_DIR, `${name}.mjs`);
-  await rm(split ? outdir : file, { recursive: true, force: true });
+  await rm(outdir, { recursive: true, force: true });
+  const options = { ...serverlessEsbuildOptions(), ...overrides };
+  const extension = options.outExtension?.['.js'] ?? '.js';
+  const file = join(outdir, `${basename(entry, extname(entry))}${extension}`);
   const result = await esbuild.build({
-    ...serverlessEsbuildOptions(),
-    ...overrides,
+    ...options,
     absWorkingDir: PROJECT_DIR,
     entryPoints: [join(PROJECT_DIR, entry)],
-    ...(split ? { outdir, outExtension: { '.js': '.mjs' } } : { outfile: file }),
+    outdir,
     metafile: true,
     write: true,
     logLevel: 'error',
   });
+  const { metafile } = result;
+  const entryOutput = relative(PROJECT_DIR, file);
+  if (!metafile.outputs[entryOutput]) throw new Error(`bench: ${name} did not produce ${entryOutput}`);
+  const startupFiles = startupOutputs(metafile, entryOutput);
   return {
     name,
     file,
-    bytes: statSync(file).size,
-    gzipBytes: gzipSync(readFileSync(file)).length,
-    metafile: result.metafile,
+    startupFiles: startupFiles.map((output) => join(PROJECT_DIR, output)),
+    startupBytes: startupFiles.reduce((total, output) => total + metafile.outputs[output]!.bytes, 0),
+    startupGzipBytes: startupFiles.reduce(
+      (total, output) => total + gzipSync(readFileSync(join(PROJECT_DIR, output))).length,
+      0,
+    ),
+    files: Object.keys(metafile.outputs).length,
+    totalBytes: totalBytes(metafile),
+    metafile,
   };
 }
 
-/** Bytes a split build loads at start: the entry and every chunk it imports statically. */
-export function startupBytes(metafile: esbuild.Metafile, entryFile: string): number {
+/** Outputs a build loads at start: the entry and every chunk it imports statically (transitively). */
+function startupOutputs(metafile: esbuild.Metafile, entryOutput: string): string[] {
   const seen = new Set<string>();
   const visit = (output: string) => {
-    if (seen.has(output) || !metafile.outputs[output]) return;
+    if (seen.has(output)) return;
+    if (!metafile.outputs[output]) throw new Error(`bench: ${output} is imported but was not built`);
     seen.add(output);
     for (const imported of metafile.outputs[output]!.imports) {
       if (imported.kind === 'import-statement' && !imported.external) visit(imported.path);
     }
   };
-  visit(relative(PROJECT_DIR, entryFile));
-  return [...seen].reduce((total, output) => total + metafile.outputs[output]!.bytes, 0);
+  visit(entryOutput);
+  return [...seen];
 }
 
 /** Bytes of every output file of a build. */

@@ -2,11 +2,14 @@
 // in one run, printed as one table. It starts what it needs itself (DynamoDB Local, s3rver) and
 // stops it at the end. See README "Performance" for what the figures mean and which hold on AWS.
 //
-//   bundles     built here with serverless.yml's esbuild options (bench/bundles.ts)
+//   bundles     built here with serverless.yml's esbuild options (bench/bundles.ts): an entry plus
+//               chunks (code splitting); sizes count what the entry loads at start, and all files
+//   package     `osls package --stage prod`, its zip read back (bench/zip.ts)
 //   cold        fresh `node` processes importing each bundle, interleaved (bench/children/cold.mjs)
 //   round trips every AWS call of the handler's requests, counted by an SDK middleware (bench/warm.ts)
 //   warm        handler vs the same AWS calls issued directly, interleaved (bench/warm.ts)
-//   memory      peak RSS of a fresh process handling one 4 MB cover (bench/children/memory.mjs)
+//   memory      peak RSS of a fresh process handling one 4 MB cover, deployed build and the other
+//               (bench/children/memory.mjs)
 //   JWKS        fetches of the pool's keys over many requests (bench/children/jwks.mjs)
 //
 // Options: --quick (fewer samples, for trying the bench itself), --no-package (skip `osls package`),
@@ -14,7 +17,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { readFileSync } from 'node:fs';
 import type { ApiEvent } from '../handlers/patch-user.ts';
@@ -23,7 +26,8 @@ import { readConfig, type Config } from '../lib/config.ts';
 import { PROJECT_DIR } from '../scripts/local-stack.ts';
 import { startOwnEmulators, type Emulators } from '../test/support/emulators.ts';
 import { accessToken, makeKey, TEST_POOL, writeJwksFile } from '../test/support/tokens.ts';
-import { buildBundle, bundledPackages, OUT_DIR, ownCodeBytes, startupBytes, totalBytes, type BuiltBundle } from './bundles.ts';
+import { buildBundle, bundledPackages, OUT_DIR, ownCodeBytes, serverlessEsbuildOptions, type BuiltBundle } from './bundles.ts';
+import { readZip, relativeImports, staticClosure } from './zip.ts';
 import { decodedBodyBytes, jsonEvent, multipartEvent } from './events.ts';
 import { photoJpeg } from './fixtures.ts';
 import type { BenchUser, CallRecord, RequestTrace, WarmInput, WarmResult } from './protocol.ts';
@@ -102,42 +106,59 @@ function printTable() {
 // ---------------------------------------------------------------------------------------------
 // Bundles
 
+/** The deployed build splits (serverless.yml); the other way of building it is the option compared. */
+const deployedSplits = serverlessEsbuildOptions().splitting === true;
+const OPTION = deployedSplits ? 'single file (splitting: false)' : 'split (splitting: true)';
+
 async function bundles() {
   log('building bundles with the esbuild options of serverless.yml');
-  const [handler, deps, unbundled, warm, split] = await Promise.all([
+  const [handler, deps, option, unbundled, warm] = await Promise.all([
+    // What `osls package` deploys: the options of serverless.yml as they are.
     buildBundle('handler', 'handlers/patch-user.ts'),
     buildBundle('deps', 'bench/entries/deps.ts'),
+    // The same handler built the other way: with splitting deployed, the single file it replaced.
+    buildBundle('option', 'handlers/patch-user.ts', { splitting: !deployedSplits }),
     // Our own code in one file, every package imported from node_modules as Node resolves it.
-    buildBundle('unbundled', 'handlers/patch-user.ts', { packages: 'external' }),
+    buildBundle('unbundled', 'handlers/patch-user.ts', { packages: 'external', splitting: false }),
     buildBundle('warm', 'bench/warm.ts'),
-    // What `splitting: true` in serverless.yml would deploy: lazily loaded SDK parts in chunks.
-    buildBundle('split', 'handlers/patch-user.ts', { splitting: true }),
   ]);
 
-  section('Bundle (esbuild, options of serverless.yml)');
+  section(`Bundle (esbuild, options of serverless.yml: ${deployedSplits ? 'entry + chunks' : 'one file'})`);
   row({
-    figure: 'handler bundle, minified',
-    value: kb(handler.bytes),
-    floor: `${kb(deps.bytes)} deps`,
-    ratio: times(handler.bytes / deps.bytes),
+    figure: 'handler, loaded at start (entry + static chunks), minified',
+    value: kb(handler.startupBytes),
+    floor: `${kb(deps.startupBytes)} deps`,
+    ratio: times(handler.startupBytes / deps.startupBytes),
     target: '≤ 560 KB',
-    ok: handler.bytes <= 560 * KB,
+    ok: handler.startupBytes <= 560 * KB,
   });
   row({
-    figure: 'handler bundle, gzip',
-    value: kb(handler.gzipBytes),
-    floor: `${kb(deps.gzipBytes)} deps`,
-    ratio: times(handler.gzipBytes / deps.gzipBytes),
+    figure: 'handler, loaded at start, gzip (each file)',
+    value: kb(handler.startupGzipBytes),
+    floor: `${kb(deps.startupGzipBytes)} deps`,
+    ratio: times(handler.startupGzipBytes / deps.startupGzipBytes),
+  });
+  // Chunks only import() loads (credential providers other than the environment's, SSO/STS, …).
+  row({
+    figure: 'handler, all files (start + lazily loaded chunks)',
+    value: kb(handler.totalBytes),
+    floor: `${kb(deps.totalBytes)} deps`,
+    ratio: times(handler.totalBytes / deps.totalBytes),
+  });
+  row({
+    figure: 'files: loaded at start / in all',
+    value: `${handler.startupFiles.length} / ${handler.files}`,
+    floor: `${deps.startupFiles.length} / ${deps.files} deps`,
   });
   // What the dependencies weigh is theirs, not a target of ours: shown for the ratio above.
-  row({ figure: 'bare dependencies bundle (S3, DynamoDB, jwt, busboy, valibot)', value: kb(deps.bytes) });
+  row({ figure: 'bare dependencies (S3, DynamoDB, jwt, busboy, valibot), at start', value: kb(deps.startupBytes) });
   const own = ownCodeBytes(handler.metafile);
   row({
-    figure: 'own code and glue (handler − deps)',
-    value: kb(handler.bytes - deps.bytes),
+    figure: 'own code and glue at start (handler − deps)',
+    value: kb(handler.startupBytes - deps.startupBytes),
     floor: `${kb(own)} lib+handlers`,
     target: '≤ 50 KB',
-    ok: handler.bytes - deps.bytes <= 50 * KB,
+    ok: handler.startupBytes - deps.startupBytes <= 50 * KB,
   });
   const missing = [...bundledPackages(handler.metafile)].filter((p) => !bundledPackages(deps.metafile).has(p));
   row({
@@ -146,25 +167,35 @@ async function bundles() {
     target: 'none',
     ok: missing.length === 0,
   });
-  const text = readFileSync(handler.file, 'utf8');
+  const withMap = Object.keys(handler.metafile.outputs).filter(
+    (output) => output.endsWith('.map') || /sourceMappingURL/.test(readFileSync(join(PROJECT_DIR, output), 'utf8')),
+  );
   row({
-    figure: 'source map reference in bundle',
-    value: /sourceMappingURL/.test(text) ? 'yes' : 'none',
+    figure: 'source map or its reference, any file',
+    value: withMap.length ? withMap.join(', ') : 'none',
     target: 'none',
-    ok: !/sourceMappingURL/.test(text),
+    ok: withMap.length === 0,
   });
   row({
-    figure: 'with splitting: true, loaded at start',
-    value: kb(startupBytes(split.metafile, split.file)),
-    floor: `${kb(totalBytes(split.metafile))} all files`,
+    figure: `${OPTION}, loaded at start`,
+    value: kb(option.startupBytes),
+    floor: `${kb(handler.startupBytes)} deployed`,
+    ratio: times(option.startupBytes / handler.startupBytes),
     target: '(option)',
   });
-  return { handler, deps, unbundled, warm, split };
+  row({
+    figure: `${OPTION}, all files`,
+    value: `${kb(option.totalBytes)}, ${option.files} file${option.files === 1 ? '' : 's'}`,
+    floor: `${kb(handler.totalBytes)}, ${handler.files} deployed`,
+    target: '(option)',
+  });
+  return { handler, deps, option, unbundled, warm };
 }
 
-async function oslsPackage(): Promise<void> {
+async function oslsPackage(built: BuiltBundle): Promise<void> {
   if (args.has('--no-package') || !runs('package')) return;
   log('osls package --stage prod (the deployed artifact)');
+  section('osls package --stage prod (the zip it deploys, read back)');
   const temp = await mkdtemp(join(tmpdir(), 'bench-package-'));
   try {
     await execFileAsync(
@@ -185,16 +216,42 @@ async function oslsPackage(): Promise<void> {
       },
     );
     const zip = await readFile(join(temp, 'pkg', 'selfcommunity-user-patch.zip'));
-    const entries = zipEntries(zip);
-    const handler = entries.find((e) => e.name.startsWith('handlers/patch-user'));
-    row({
-      figure: 'osls package: handler in the zip',
-      value: handler ? kb(handler.size) : 'not found',
-      floor: `zip ${kb(zip.length)}`,
-      target: '≤ 560 KB',
-      ok: !!handler && handler.size <= 560 * KB,
+    const files = readZip(zip);
+    const sources = new Map(files.map((f) => [f.name, f.data.toString('utf8')]));
+    const bytes = new Map(files.map((f) => [f.name, f.data.length]));
+    const size = (names: string[]) => names.reduce((total, name) => total + bytes.get(name)!, 0);
+    const entry = 'handlers/patch-user.mjs';
+    const startup = sources.has(entry) ? staticClosure(entry, sources) : [];
+    const unresolved = files.flatMap((f) => {
+      const imports = relativeImports(f.name, sources.get(f.name)!);
+      return [...imports.static, ...imports.dynamic].filter((name) => !sources.has(name));
     });
-    row({ figure: 'osls package: files in the zip', value: entries.map((e) => e.name).join(', ') });
+    const folders = new Map<string, number>();
+    for (const f of files) folders.set(dirname(f.name), (folders.get(dirname(f.name)) ?? 0) + 1);
+    row({
+      figure: 'handler loaded at start (entry + static chunks)',
+      value: startup.length ? kb(size(startup)) : `${entry} not found`,
+      floor: `${kb(built.startupBytes)} bench build`,
+      ratio: startup.length ? times(size(startup) / built.startupBytes) : undefined,
+      target: '≤ 560 KB',
+      ok: startup.length > 0 && size(startup) <= 560 * KB,
+    });
+    row({
+      figure: 'files in the zip, unzipped',
+      value: `${files.length}: ${[...folders].map(([folder, n]) => `${n} in ${folder}/`).join(', ')}`,
+      floor: `${kb(size(files.map((f) => f.name)))}, zip ${kb(zip.length)}`,
+    });
+    row({
+      figure: 'entry file; files loaded at start',
+      value: `${sources.has(entry) ? kb(bytes.get(entry)!) : 'none'}; ${startup.length} of ${files.length}`,
+      floor: `${built.startupFiles.length} of ${built.files} bench build`,
+    });
+    row({
+      figure: 'relative imports (static, import()) not in the zip',
+      value: unresolved.length ? unresolved.join(', ') : 'none',
+      target: 'none',
+      ok: unresolved.length === 0 && startup.length > 0,
+    });
   } catch (error) {
     row({ figure: 'osls package', value: `failed: ${(error as Error).message.split('\n')[0]}` });
   } finally {
@@ -202,27 +259,10 @@ async function oslsPackage(): Promise<void> {
   }
 }
 
-/** Names and uncompressed sizes from a zip's central directory. */
-function zipEntries(zip: Buffer): { name: string; size: number }[] {
-  const end = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
-  const count = zip.readUInt16LE(end + 10);
-  let at = zip.readUInt32LE(end + 16);
-  const entries: { name: string; size: number }[] = [];
-  for (let i = 0; i < count; i++) {
-    const size = zip.readUInt32LE(at + 24);
-    const nameLength = zip.readUInt16LE(at + 28);
-    const extra = zip.readUInt16LE(at + 30);
-    const comment = zip.readUInt16LE(at + 32);
-    entries.push({ name: zip.toString('utf8', at + 46, at + 46 + nameLength), size });
-    at += 46 + nameLength + extra + comment;
-  }
-  return entries;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Cold import
 
-async function coldImport(built: { handler: BuiltBundle; deps: BuiltBundle; unbundled: BuiltBundle; split: BuiltBundle }) {
+async function coldImport(built: { handler: BuiltBundle; deps: BuiltBundle; unbundled: BuiltBundle; option: BuiltBundle }) {
   log(`cold import: ${COLD_SAMPLES} fresh processes per variant, interleaved`);
   // A deployed configuration: no endpoints, no key file, credentials left to the default chain.
   const config = readConfig({
@@ -238,7 +278,7 @@ async function coldImport(built: { handler: BuiltBundle; deps: BuiltBundle; unbu
     { name: 'handler', file: built.handler.file, kind: 'handler' },
     { name: 'deps', file: built.deps.file, kind: 'deps' },
     { name: 'unbundled', file: built.unbundled.file, kind: 'handler' },
-    { name: 'split', file: built.split.file, kind: 'handler' },
+    { name: 'option', file: built.option.file, kind: 'handler' },
     { name: 'node', file: '', kind: 'none' },
   ] as const;
   const samples = new Map<string, { importMs: number; sinceProcessStartMs: number; sourceMaps: boolean }[]>(
@@ -257,9 +297,10 @@ async function coldImport(built: { handler: BuiltBundle; deps: BuiltBundle; unbu
   const startMs = (name: string) => median(samples.get(name)!.map((s) => s.sinceProcessStartMs));
   const [handler, deps, unbundled] = [importMs('handler'), importMs('deps'), importMs('unbundled')];
 
+  const deployed = deployedSplits ? 'bundled handler (split, deployed)' : 'bundled handler (deployed)';
   section(`Cold import (fresh node, import + create clients and verifier; median of ${COLD_SAMPLES})`);
   row({
-    figure: 'bundled handler',
+    figure: `${deployed} vs deps${deployedSplits ? ' (split too)' : ''}`,
     value: ms(handler),
     floor: `${ms(deps)} deps`,
     ratio: times(handler / deps),
@@ -274,12 +315,12 @@ async function coldImport(built: { handler: BuiltBundle; deps: BuiltBundle; unbu
     target: '≥ 3× faster',
     ok: unbundled / handler >= 3,
   });
-  const split = importMs('split');
+  const option = importMs('option');
   row({
-    figure: 'with splitting: true (not deployed)',
-    value: ms(split),
-    floor: `${ms(unbundled)} unbundled`,
-    ratio: `${(unbundled / split).toFixed(2)}× faster`,
+    figure: `${OPTION}, not deployed`,
+    value: ms(option),
+    floor: `${ms(handler)} deployed`,
+    ratio: `${times(option / handler)}; ${(unbundled / option).toFixed(2)}× faster than unbundled`,
     target: '(option)',
   });
   row({
@@ -481,7 +522,14 @@ const sortKeys = (o: Record<string, number>) => Object.fromEntries(Object.entrie
 
 const MEMORY_ROUNDS = 6;
 
-async function memory(handlerBundle: string, dir: string, config: Config, user: BenchUser, template: EventTemplates) {
+async function memory(
+  handlerBundle: string,
+  optionBundle: string,
+  dir: string,
+  config: Config,
+  user: BenchUser,
+  template: EventTemplates,
+) {
   log(`memory: a fresh process handling a 4 MB cover ${MEMORY_ROUNDS} times`);
   const small = (seed: number) =>
     multipartEvent(template.multipart, user.id, user.token, {
@@ -499,18 +547,23 @@ async function memory(handlerBundle: string, dir: string, config: Config, user: 
     input,
     JSON.stringify({ config, warmupEvents: [files.warm1, files.warm2], eventFile: files.cover, rounds: MEMORY_ROUNDS }),
   );
-  const result = JSON.parse(
-    await runChild(join(PROJECT_DIR, 'bench', 'children', 'memory.mjs'), [handlerBundle, input], {
-      nodeArgs: ['--expose-gc'],
-      // glibc otherwise raises its mmap threshold after the first large free, and memory freed
-      // while reading the event file stays resident and is reused: RSS would follow the
-      // allocator's history instead of what is live. A fixed threshold returns freed blocks.
-      env: { MALLOC_MMAP_THRESHOLD_: String(128 * 1024) },
-    }),
-  ) as {
+  interface MemoryResult {
     rounds: { status: number; idleKb: number; withEventKb: number; peakKb: number }[];
     resetPeak: boolean;
-  };
+  }
+  const measure = async (bundle: string) =>
+    JSON.parse(
+      await runChild(join(PROJECT_DIR, 'bench', 'children', 'memory.mjs'), [bundle, input], {
+        nodeArgs: ['--expose-gc'],
+        // glibc otherwise raises its mmap threshold after the first large free, and memory freed
+        // while reading the event file stays resident and is reused: RSS would follow the
+        // allocator's history instead of what is live. A fixed threshold returns freed blocks.
+        env: { MALLOC_MMAP_THRESHOLD_: String(128 * 1024) },
+      }),
+    ) as MemoryResult;
+  const result = await measure(handlerBundle);
+  // The other build of the same handler: the same requests, for the idle and peak RSS beside ours.
+  const option = await measure(optionBundle);
   const body = decodedBodyBytes(cover);
   const above = (r: { idleKb: number; peakKb: number }) => (r.peakKb - r.idleKb) * 1024;
   const [first, ...steady] = result.rounds;
@@ -542,6 +595,22 @@ async function memory(handlerBundle: string, dir: string, config: Config, user: 
     figure: 'of which the event itself (base64 input)',
     value: mb(median(result.rounds.map((r) => (r.withEventKb - r.idleKb) * 1024))),
     floor: `${mb(cover.body!.length)} string`,
+  });
+  // Above idle is what a request costs; the absolute RSS shows where idle and peak sit. A build
+  // whose process idles higher (memory freed but still resident) can put the body there.
+  const rss = (r: MemoryResult, kb: 'idleKb' | 'peakKb') => median(r.rounds.slice(1).map((x) => x[kb] * 1024));
+  row({
+    figure: 'RSS idle / peak, warm (medians)',
+    value: `${mb(rss(result, 'idleKb'))} / ${mb(rss(result, 'peakKb'))}`,
+    floor: `${mb(rss(option, 'idleKb'))} / ${mb(rss(option, 'peakKb'))} ${deployedSplits ? 'single file' : 'split'}`,
+  });
+  const optionAbove = median(option.rounds.slice(1).map(above));
+  row({
+    figure: `${OPTION}: peak RSS above idle, warm`,
+    value: mb(optionAbove),
+    floor: `${mb(body)} body`,
+    ratio: times(optionAbove / body),
+    target: '(option)',
   });
 }
 
@@ -664,7 +733,7 @@ async function onTheLocalStack(
     roundTripRows(warm.traces);
     warmRows(warm);
   }
-  if (runs('memory')) await memory(built.handler.file, dir, config, users.memory!, template());
+  if (runs('memory')) await memory(built.handler.file, built.option.file, dir, config, users.memory!, template());
   if (runs('jwks')) await jwks(built.handler.file, dir);
 }
 
@@ -684,7 +753,7 @@ async function main() {
   try {
     const built = await bundles();
     if (runs('cold')) await coldImport(built);
-    await oslsPackage();
+    await oslsPackage(built.handler);
     if (runs('warm') || runs('memory') || runs('jwks')) {
       await onTheLocalStack(built, dir, (started) => (emulators = started));
     }

@@ -3,15 +3,21 @@
 // templates. No AWS account is reachable here, so the template is the evidence.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { cp, mkdir, mkdtemp, readFile, readdir, rm, symlink } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
+import { cp, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
+import { jsonEvent } from '../bench/events.ts';
+import { readZip, relativeImports, staticClosure } from '../bench/zip.ts';
 import { PROJECT_DIR } from '../scripts/local-stack.ts';
+import { accessToken, makeKey, TEST_POOL } from './support/tokens.ts';
 
 const run = promisify(execFile);
 const OSLS = join(PROJECT_DIR, 'node_modules', 'osls', 'bin', 'serverless.js');
+/** The function's handler module in the artifact (functions.patchUser.handler, with .mjs). */
+const ENTRY = 'handlers/patch-user.mjs';
 
 // ---------------------------------------------------------------------------------------------
 // Packaging
@@ -325,13 +331,125 @@ describe('osls package --stage prod', () => {
     }
   });
 
-  test('the artifact is the one bundled handler', () => {
-    // File names sit uncompressed in a zip's headers.
-    assert.ok(prod.artifact.includes('handlers/patch-user.mjs'));
-    for (const stray of ['node_modules/', '.ts', 'test/', '.local/', 'jwks']) {
-      assert.ok(!prod.artifact.includes(stray), `${stray} in the artifact`);
+  test('the artifact is the bundled handler and its chunks, complete and importable on its own', async () => {
+    const files = readZip(prod.artifact);
+    const sources = new Map(files.map((f) => [f.name, f.data.toString('utf8')]));
+    // serverless.yml custom.esbuild: splitting, ESM with .mjs, chunks under handlers/chunks/.
+    assert.ok(sources.has(ENTRY), `${ENTRY} in the artifact`);
+    for (const name of sources.keys()) {
+      assert.match(name, /^handlers\/(patch-user|chunks\/[\w-]+)\.mjs$/, `${name} in the artifact`);
     }
-    assert.ok(prod.artifact.length < 2_000_000, `artifact of ${prod.artifact.length} bytes`);
+    for (const [name, source] of sources) {
+      assert.doesNotMatch(source, /sourceMappingURL/, `a source map reference in ${name}`);
+      const imports = relativeImports(name, source);
+      for (const target of [...imports.static, ...imports.dynamic]) {
+        assert.ok(sources.has(target), `${name} imports ${target}, which is not in the artifact`);
+      }
+    }
+    const total = files.reduce((sum, f) => sum + f.data.length, 0);
+    assert.ok(prod.artifact.length < 2_000_000 && total < 2_000_000, `artifact of ${prod.artifact.length} bytes, ${total} unzipped`);
+
+    // What a cold start reads: the environment's credentials are there; the SDK parts loaded only
+    // when another credential source is needed (web identity, SSO, credential_process) are not.
+    const atStart = staticClosure(ENTRY, sources);
+    const startText = atStart.map((name) => sources.get(name)!).join('\n');
+    assert.match(startText, /AWS_ACCESS_KEY_ID/);
+    for (const lazy of ['AssumeRoleWithWebIdentity', 'GetRoleCredentials', 'credential_process', 'node:child_process']) {
+      assert.ok(!startText.includes(lazy), `${lazy} is loaded at start`);
+      assert.ok(
+        [...sources].some(([name, source]) => !atStart.includes(name) && source.includes(lazy)),
+        `${lazy} is in no lazily loaded chunk`,
+      );
+    }
+
+    // Unzipped where no node_modules can be found: the entry exports the Lambda handler, and every
+    // chunk (those loaded at start and those import() loads later) evaluates.
+    const dir = join(workDir, 'prod-unzipped');
+    for (const f of files) {
+      await mkdir(join(dir, dirname(f.name)), { recursive: true });
+      await writeFile(join(dir, f.name), f.data);
+    }
+    const script = `
+      const entry = await import('./${ENTRY}');
+      const chunks = [];
+      for (const name of ${JSON.stringify([...sources.keys()].filter((name) => name !== ENTRY))}) {
+        await import('./' + name);
+        chunks.push(name);
+      }
+      console.log(JSON.stringify({ handler: typeof entry.handler, createHandler: typeof entry.createHandler, chunks: chunks.length }));`;
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: dir,
+      env: { PATH: process.env.PATH, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    });
+    assert.deepEqual(JSON.parse(stdout), { handler: 'function', createHandler: 'function', chunks: sources.size - 1 });
+  });
+
+  test('with the environment’s credentials, as on Lambda, requests need none of the lazily loaded chunks', async () => {
+    // Only what the entry imports statically, unzipped on its own: a chunk that a request reached
+    // for would be missing (ERR_MODULE_NOT_FOUND, a 500) instead of the 503 of an unreachable AWS.
+    const files = readZip(prod.artifact);
+    const sources = new Map(files.map((f) => [f.name, f.data.toString('utf8')]));
+    const atStart = new Set(staticClosure(ENTRY, sources));
+    assert.ok(atStart.size < files.length, 'some chunks are loaded only by import()');
+    const dir = join(workDir, 'prod-at-start');
+    for (const f of files.filter((file) => atStart.has(file.name))) {
+      await mkdir(join(dir, dirname(f.name)), { recursive: true });
+      await writeFile(join(dir, f.name), f.data);
+    }
+    const key = makeKey();
+    const jwksFile = join(workDir, 'jwks.json');
+    await writeFile(jwksFile, JSON.stringify({ keys: [key.jwk] }));
+    const closedPort = await new Promise<number>((resolve) => {
+      const server = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as AddressInfo;
+        server.close(() => resolve(port));
+      });
+    });
+    const template = JSON.parse(await readFile(join(PROJECT_DIR, 'test', 'fixtures', 'events', 'rest-api-patch-json.json'), 'utf8'));
+    const token = accessToken(key, { sub: '00000000-0000-4000-8000-000000000001' });
+    const pixel = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==';
+    const events = [
+      jsonEvent(template, 1, token, { bio: 'hello' }), // UpdateItem: DynamoDB
+      jsonEvent(template, 1, token, { avatar_base64: `image/png;base64,${pixel}` }), // PutObject first: S3
+    ];
+    const script = `
+      const { handler } = await import('./${ENTRY}');
+      const answers = [];
+      for (const event of JSON.parse(process.env.EVENTS)) {
+        const { statusCode, body } = await handler(event);
+        answers.push({ statusCode, code: JSON.parse(body).errors?.[0]?.code });
+      }
+      console.log('ANSWERS ' + JSON.stringify(answers));`;
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: dir,
+      env: {
+        PATH: process.env.PATH,
+        EVENTS: JSON.stringify(events),
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+        // What Lambda gives every function: region and the role's credentials in the environment.
+        AWS_REGION: TEST_POOL.region,
+        AWS_ACCESS_KEY_ID: 'ASIAEXAMPLEEXAMPLE00',
+        AWS_SECRET_ACCESS_KEY: 'example-secret',
+        AWS_SESSION_TOKEN: 'example-session-token',
+        // The SDK's own endpoint settings (no endpoint in the config, so no local credentials).
+        AWS_ENDPOINT_URL_DYNAMODB: `http://127.0.0.1:${closedPort}`,
+        AWS_ENDPOINT_URL_S3: `http://127.0.0.1:${closedPort}`,
+        TABLE_NAME: 'users',
+        MEDIA_BUCKET: 'media',
+        MEDIA_BASE_URL: 'https://media.example.org',
+        COGNITO_USER_POOL_ID: TEST_POOL.userPoolId,
+        COGNITO_CLIENT_ID: TEST_POOL.clientId,
+        COGNITO_JWKS_FILE: jwksFile,
+        AWS_MAX_ATTEMPTS: '1',
+        AWS_REQUEST_TIMEOUT_MS: '1000',
+      },
+    });
+    const line = stdout.split('\n').find((l) => l.startsWith('ANSWERS '));
+    assert.ok(line, stdout);
+    assert.deepEqual(JSON.parse(line.slice('ANSWERS '.length)), [
+      { statusCode: 503, code: 'service_unavailable' },
+      { statusCode: 503, code: 'service_unavailable' },
+    ]);
   });
 
   test('API Gateway passes multipart bodies as binary', () => {
