@@ -42,11 +42,15 @@ export function createAuthenticator(config: Config, options: AuthenticatorOption
     { jwksCache },
   );
   if (localJwks) verifier.cacheJwks(localJwks);
+  const verified = new VerifiedTokens(VERIFIED_TOKENS_KEPT);
 
   return async (authorization) => {
     const token = bearerToken(authorization);
+    const known = verified.get(token);
+    if (known) return known;
     try {
       const payload = await verifier.verify(token);
+      verified.add(token, payload.sub as string, payload.exp, payload.nbf);
       return payload.sub as string;
     } catch (error) {
       // The pool's key endpoint out of reach is our outage, not the caller's fault.
@@ -59,6 +63,39 @@ export function createAuthenticator(config: Config, options: AuthenticatorOption
       throw new AuthenticationError('authentication_failed', `${name}: ${(error as Error)?.message}`);
     }
   };
+}
+
+/** Tokens remembered per container; at about 1 KB each, a bounded, small amount of memory. */
+const VERIFIED_TOKENS_KEPT = 1000;
+
+/**
+ * Tokens this container has verified, with their sub, until they expire. Verifying the same bytes
+ * against the same keys (the verifier keeps the pool's keys for the container's life anyway) gives
+ * the same answer but for the time claims, which are checked again at every use: the signature
+ * check, the largest part of the handler's own work on a warm request, is done once per token.
+ */
+class VerifiedTokens {
+  private readonly entries = new Map<string, { sub: string; exp: number; nbf: number }>();
+  constructor(private readonly capacity: number) {}
+
+  get(token: string): string | undefined {
+    const entry = this.entries.get(token);
+    if (!entry) return undefined;
+    const now = Date.now() / 1000;
+    if (now >= entry.exp || now < entry.nbf) {
+      // Verified again from scratch, which refuses it with the library's own reason.
+      this.entries.delete(token);
+      return undefined;
+    }
+    return entry.sub;
+  }
+
+  add(token: string, sub: string, exp: unknown, nbf: unknown): void {
+    if (typeof exp !== 'number') return;
+    // Oldest first: Map keeps insertion order.
+    if (this.entries.size >= this.capacity) this.entries.delete(this.entries.keys().next().value!);
+    this.entries.set(token, { sub, exp, nbf: typeof nbf === 'number' ? nbf : -Infinity });
+  }
 }
 
 class MissingClaimError extends Error {

@@ -188,3 +188,31 @@ describe('authenticate: claims the library does not check', () => {
     await refused(`Bearer ${rs256({ exp: -(2 ** 53) })}`);
   });
 });
+
+describe('authenticate: verified tokens are remembered until they expire', () => {
+  it('accepts a remembered token until its exp, then refuses it', async (t) => {
+    const auth = createAuthenticator(config);
+    const now = Date.now();
+    const token = `Bearer ${rs256({ iat: Math.floor(now / 1000), exp: Math.floor(now / 1000) + 60 })}`;
+    assert.equal(await auth(token), SUB);
+    t.mock.timers.enable({ apis: ['Date'], now: now + 30_000 });
+    assert.equal(await auth(token), SUB, 'still valid: answered from memory');
+    t.mock.timers.setTime(now + 61_000);
+    await assert.rejects(auth(token), (e: unknown) => e instanceof AuthenticationError && /Expired/.test(e.reason));
+  });
+  it('remembers the exact token only: a tampered copy of a remembered token is refused', async () => {
+    const auth = createAuthenticator(config);
+    const token = rs256();
+    assert.equal(await auth(`Bearer ${token}`), SUB);
+    const [h, , s] = token.split('.');
+    const forged = Buffer.from(JSON.stringify(payload({ sub: 'someone-else' }))).toString('base64url');
+    await assert.rejects(auth(`Bearer ${h}.${forged}.${s}`), AuthenticationError);
+  });
+  it('keeps a bounded number of tokens and still answers for the forgotten ones', async () => {
+    const auth = createAuthenticator(config);
+    const tokens = Array.from({ length: 1005 }, (_, i) => `Bearer ${accessToken(key, { sub: `sub-${i}` })}`);
+    for (const token of tokens) await auth(token);
+    assert.equal(await auth(tokens[0]!), 'sub-0');
+    assert.equal(await auth(tokens[1004]!), 'sub-1004');
+  });
+});
