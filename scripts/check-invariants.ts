@@ -1,7 +1,8 @@
 // Scans the users table and the media bucket and checks the data model's invariants:
 //   - every user's username has exactly one claim, and it points back at that user;
 //   - no claim without its user;
-//   - every image a user points at exists;
+//   - every image a user points at exists and is tagged live (one still tagged pending, because
+//     marking it live failed after the write, would be deleted by the lifecycle rule);
 //   - no live image that no user points at (an upload whose write failed must be deleted, and a
 //     crash leaves only objects still tagged pending, which the bucket's lifecycle rule expires).
 // Run against the local stack: `npm run check-invariants` (same environment as `npm start`).
@@ -56,18 +57,19 @@ export async function checkInvariants(
   }
 
   const objects = await listAll(s3, config.mediaBucket);
+  const isLive = async (key: string) => {
+    const { TagSet = [] } = await s3.send(new GetObjectTaggingCommand({ Bucket: config.mediaBucket, Key: key }));
+    return TagSet.some((tag) => tag.Key === LIVE_TAG.Key && tag.Value === LIVE_TAG.Value);
+  };
   for (const key of referenced) {
     if (!objects.has(key)) problems.push(`image ${key} is pointed at but does not exist`);
+    else if (!(await isLive(key))) problems.push(`image ${key} is pointed at but not marked live`);
   }
   const pendingOrphans: string[] = [];
   for (const key of objects) {
     if (referenced.has(key)) continue;
-    const { TagSet = [] } = await s3.send(new GetObjectTaggingCommand({ Bucket: config.mediaBucket, Key: key }));
-    if (TagSet.some((tag) => tag.Key === LIVE_TAG.Key && tag.Value === LIVE_TAG.Value)) {
-      problems.push(`image ${key} is live but no user points at it`);
-    } else {
-      pendingOrphans.push(key);
-    }
+    if (await isLive(key)) problems.push(`image ${key} is live but no user points at it`);
+    else pendingOrphans.push(key);
   }
   return { users: users.size, claims: claims.size, objects: objects.size, pendingOrphans, problems };
 }

@@ -4,9 +4,11 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { ThrottlingException } from '@aws-sdk/client-dynamodb';
+import { PutObjectTaggingCommand } from '@aws-sdk/client-s3';
 import { createHandler } from '../handlers/patch-user.ts';
 import { createAwsClients, type AwsClients } from '../lib/aws-clients.ts';
 import type { Config } from '../lib/config.ts';
+import { LIVE_TAG } from '../lib/media-store.ts';
 import { checkInvariants } from '../scripts/check-invariants.ts';
 import { findFreePort } from '../scripts/local-stack.ts';
 import { pngImage } from './support/images.ts';
@@ -164,6 +166,40 @@ describe('faults', () => {
     assert503(response);
     assert.ok(took < 1000, `answered after ${took} ms`);
     await assertUnchanged(user);
+  });
+
+  it('marking an upload live fails after the write: 200, an error logged, the invariant check flags it', async () => {
+    const user = await newUser();
+    const clients = createAwsClients(backend.config);
+    clients.s3.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'PutObjectTaggingCommand') {
+          throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'failTagging' },
+    );
+    const logged: string[] = [];
+    const write = process.stdout.write;
+    process.stdout.write = ((chunk: string) => logged.push(String(chunk)) > 0) as typeof process.stdout.write;
+    let response;
+    try {
+      response = await createHandler(backend.config, clients)(avatarPatch(user));
+    } finally {
+      process.stdout.write = write;
+    }
+    // The write happened; the caller hears what is true: the user is updated.
+    assert.equal(response.statusCode, 200, response.body);
+    const key = (await backend.getUser(user.id))!.avatar_key!;
+    const failure = logged.map((line) => JSON.parse(line) as Record<string, unknown>).find((l) => l.step === 'mark_upload_live');
+    assert.equal(failure?.level, 'error');
+    assert.equal(failure?.key, key);
+    const report = await checkInvariants(backend.dynamo, backend.s3, backend.config);
+    assert.deepEqual(report.problems, [`image ${key} is pointed at but not marked live`]);
+    // What an operator does on that log line (the other tests' invariant check needs it done).
+    await backend.s3.send(new PutObjectTaggingCommand({ Bucket: backend.config.mediaBucket, Key: key, Tagging: { TagSet: [{ ...LIVE_TAG }] } }));
+    assert.deepEqual((await checkInvariants(backend.dynamo, backend.s3, backend.config)).problems, []);
   });
 
   for (const service of ['dynamodb', 's3'] as const) {
