@@ -16,7 +16,8 @@ export function createLogger(
   write: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
 ): Logger {
   const emit = (level: Level, message: string, fields?: LogFields) =>
-    write(JSON.stringify({ level, time: new Date().toISOString(), message, ...base, ...fields }));
+    // `level` and `timestamp` are the keys Lambda's JSON log format reads for level filtering.
+    write(JSON.stringify({ level, timestamp: new Date().toISOString(), message, ...base, ...fields }));
   return {
     info: (message, fields) => emit('info', message, fields),
     warn: (message, fields) => emit('warn', message, fields),

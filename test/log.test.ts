@@ -81,12 +81,12 @@ describe('request log', () => {
     assert.equal(lines[0]!.detail, undefined, 'an AWS outage is not a bug: no details');
   });
 
-  it('writes JSON lines with level and time', () => {
+  it('writes JSON lines with the level and timestamp keys Lambda reads', () => {
     const written: string[] = [];
     createLogger({ requestId: 'r' }, (line) => written.push(line)).warn('w', { a: 1 });
     const entry = JSON.parse(written[0]!) as Record<string, unknown>;
     assert.equal(entry.level, 'warn');
     assert.equal(entry.requestId, 'r');
-    assert.ok(!Number.isNaN(Date.parse(String(entry.time))));
+    assert.match(String(entry.timestamp), /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
   });
 });
