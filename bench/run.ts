@@ -265,14 +265,7 @@ async function oslsPackage(built: BuiltBundle): Promise<void> {
 async function coldImport(built: { handler: BuiltBundle; deps: BuiltBundle; unbundled: BuiltBundle; option: BuiltBundle }) {
   log(`cold import: ${COLD_SAMPLES} fresh processes per variant, interleaved`);
   // A deployed configuration: no endpoints, no key file, credentials left to the default chain.
-  const config = readConfig({
-    AWS_REGION: 'eu-west-1',
-    TABLE_NAME: 'users',
-    MEDIA_BUCKET: 'media',
-    MEDIA_BASE_URL: 'https://media.example.org',
-    COGNITO_USER_POOL_ID: 'eu-west-1_Example',
-    COGNITO_CLIENT_ID: 'x',
-  });
+  const config = readConfig(deployedEnv());
   const child = join(PROJECT_DIR, 'bench', 'children', 'cold.mjs');
   const variants = [
     { name: 'handler', file: built.handler.file, kind: 'handler' },
@@ -288,7 +281,7 @@ async function coldImport(built: { handler: BuiltBundle; deps: BuiltBundle; unbu
   for (let round = 0; round <= COLD_SAMPLES; round++) {
     for (const variant of variants) {
       const { stdout } = await execFileAsync(process.execPath, [child, variant.file, variant.kind], {
-        env: { ...CHILD_ENV, BENCH_COLD_CONFIG: JSON.stringify(config), AWS_REGION: 'eu-west-1' },
+        env: { ...CHILD_ENV, BENCH_COLD_CONFIG: JSON.stringify(config), AWS_REGION: config.region },
       });
       if (round > 0) samples.get(variant.name)!.push(JSON.parse(stdout));
     }
@@ -628,14 +621,7 @@ async function jwks(handlerBundle: string, dir: string) {
     input,
     JSON.stringify({
       jwks: { keys: [key.jwk] },
-      env: {
-        AWS_REGION: TEST_POOL.region,
-        TABLE_NAME: 'users',
-        MEDIA_BUCKET: 'media',
-        MEDIA_BASE_URL: 'https://media.example.org',
-        COGNITO_USER_POOL_ID: TEST_POOL.userPoolId,
-        COGNITO_CLIENT_ID: TEST_POOL.clientId,
-      },
+      env: deployedEnv(),
       events,
     }),
   );
@@ -655,14 +641,7 @@ async function jwks(handlerBundle: string, dir: string) {
 
   // createAuthenticator with a counting fetcher: many verifications, one verifier, one fetch.
   let fetches = 0;
-  const config = readConfig({
-    AWS_REGION: TEST_POOL.region,
-    TABLE_NAME: 'users',
-    MEDIA_BUCKET: 'media',
-    MEDIA_BASE_URL: 'https://media.example.org',
-    COGNITO_USER_POOL_ID: TEST_POOL.userPoolId,
-    COGNITO_CLIENT_ID: TEST_POOL.clientId,
-  });
+  const config = readConfig(deployedEnv());
   const body = new TextEncoder().encode(JSON.stringify({ keys: [key.jwk] }));
   const authenticate = createAuthenticator(config, {
     jwksFetcher: {
@@ -680,6 +659,18 @@ async function jwks(handlerBundle: string, dir: string) {
     target: '1',
     ok: fetches === 1,
   });
+}
+
+/** A deployed stage's environment: no endpoints, no key file; tokens of the test pool. */
+function deployedEnv(): Record<string, string> {
+  return {
+    AWS_REGION: TEST_POOL.region,
+    TABLE_NAME: 'users',
+    MEDIA_BUCKET: 'media',
+    MEDIA_BASE_URL: 'https://media.example.org',
+    COGNITO_USER_POOL_ID: TEST_POOL.userPoolId,
+    COGNITO_CLIENT_ID: TEST_POOL.clientId,
+  };
 }
 
 interface EventTemplates {

@@ -82,11 +82,7 @@ const charCount = (value: string): number => {
 const maxChars = (max: number) =>
   checkWithCode('max_length', (value: string) => charCount(value) <= max, maxLengthMessage(max));
 // DynamoDB stores UTF-8, which cannot hold an unpaired surrogate; NUL breaks too many readers.
-const noControlCharacters = checkWithCode(
-  'invalid',
-  (value: string) => !value.includes('\0') && value.isWellFormed(),
-  MSG.controlCharacters,
-);
+const noControlCharacters = v.check((value: string) => !value.includes('\0') && value.isWellFormed(), MSG.controlCharacters);
 
 const LAT_LNG = /^\s*(-?\d{1,3}(?:\.\d+)?)\s*,\s*(-?\d{1,3}(?:\.\d+)?)\s*$/;
 const latLng = v.check((value: string) => {
