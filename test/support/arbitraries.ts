@@ -13,6 +13,7 @@
 //     the consistency of the status with the request are predictable.
 
 import fc from 'fast-check';
+import { topLevelKeys } from '../../lib/request-body.ts';
 import {
   VP8X_FLAGS,
   anmf,
@@ -1155,7 +1156,7 @@ export function buildBody(request: BodyRequest): BuiltBody {
     return { body: literal, isBase64Encoded: request.transport === 'base64', contentType, bytes, mayBeTooLarge };
   }
   const decoded = handlerBytes(bytes, request.transport);
-  mayBeTooLarge ||= decoded.length > 6_000_000 || urlencodedPastLimits(decoded);
+  mayBeTooLarge ||= decoded.length > 6_000_000 || urlencodedPastLimits(decoded) || jsonPastLimits(decoded);
   if (spec.enc === 'multipart' && (request.transport === 'plain' || request.transport === 'base64')) {
     const files = spec.form.parts.filter((p) => 'file' in p.value || p.partType === 'application/octet-stream').length;
     // A mutation can lengthen a name (a byte that is not UTF-8 becomes U+FFFD, three bytes).
@@ -1195,6 +1196,20 @@ function handlerBytes(bytes: Buffer, transport: Transport): Buffer {
 }
 
 /** Read as urlencoded, more than 100 fields or a name over 100 bytes: a legitimate 413. */
+/** A JSON object body with more than 100 keys, or a key over 100 bytes: a 413, as for forms. */
+function jsonPastLimits(bytes: Buffer): boolean {
+  const text = bytes.toString('utf8');
+  try {
+    const value: unknown = JSON.parse(text);
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  } catch {
+    return false;
+  }
+  // The raw text, not Object.keys: a key sent twice counts twice.
+  const keys = topLevelKeys(text);
+  return keys.length > 100 || keys.some((key) => Buffer.byteLength(key) > 100);
+}
+
 function urlencodedPastLimits(bytes: Buffer): boolean {
   const text = bytes.toString('latin1');
   if (text.split('&').length > 100) return true;
