@@ -1039,10 +1039,10 @@ function multipartBytes(form: MultipartSpec): Buffer {
         headers.push(`Content-Disposition: attachment; name="${part.name}"${filename}`);
         break;
       case 'nameStar':
-        headers.push(`Content-Disposition: form-data; name*=utf-8''${encodeURIComponent(part.name)}${filename}`);
+        headers.push(`Content-Disposition: form-data; name*=utf-8''${percentEncoded(part.name)}${filename}`);
         break;
       case 'badStarCharset':
-        headers.push(`Content-Disposition: form-data; name*=bogus''${encodeURIComponent(part.name)}${filename}`);
+        headers.push(`Content-Disposition: form-data; name*=bogus''${percentEncoded(part.name)}${filename}`);
         break;
       case 'none':
         break;
@@ -1196,6 +1196,14 @@ function handlerBytes(bytes: Buffer, transport: Transport): Buffer {
 }
 
 /** Read as urlencoded, more than 100 fields or a name over 100 bytes: a legitimate 413. */
+/**
+ * RFC 5987 percent-encoding of a name's UTF-8 bytes. encodeURIComponent throws on an unpaired
+ * surrogate, which the name generator can produce; as UTF-8 it becomes U+FFFD, as on the wire.
+ */
+function percentEncoded(name: string): string {
+  return encodeURIComponent(name.toWellFormed());
+}
+
 /** A JSON object body with more than 100 keys, or a key over 100 bytes: a 413, as for forms. */
 function jsonPastLimits(bytes: Buffer): boolean {
   const text = bytes.toString('utf8');
