@@ -22,8 +22,11 @@ after(() => backend.stop());
 async function logLines(action: () => Promise<unknown>): Promise<Record<string, unknown>[]> {
   const written: string[] = [];
   const write = process.stdout.write;
-  process.stdout.write = ((chunk: string) => {
-    written.push(String(chunk));
+  // Node 24's test runner reports to its parent through stdout in binary frames (Buffers): pass
+  // those on, keep the log's text lines.
+  process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+    if (typeof chunk !== 'string') return (write as (...args: unknown[]) => boolean).call(process.stdout, chunk, ...rest);
+    written.push(chunk);
     return true;
   }) as typeof process.stdout.write;
   try {
