@@ -563,7 +563,10 @@ export async function waitForDynamoDb(client: DynamoDBClient, timeoutMs = 30_000
   );
 }
 
-/** Creates the users table (key `pk` S, on demand) unless it exists; waits until it is active. */
+/**
+ * Creates the users table (key `pk` S, on demand, a stream of new and old images as deployed)
+ * unless it exists; waits until it is active.
+ */
 export async function ensureTable(client: DynamoDBClient, tableName: string): Promise<void> {
   try {
     await client.send(
@@ -572,6 +575,7 @@ export async function ensureTable(client: DynamoDBClient, tableName: string): Pr
         AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
         KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
         BillingMode: 'PAY_PER_REQUEST',
+        StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' },
       }),
     );
   } catch (error) {
