@@ -1,8 +1,10 @@
 // PATCH /api/v2/user/{id}/ — parse, authenticate, validate, act, answer.
+import { rawPathId, userIdOf, USER_ID, type ApiEvent, type LambdaContext } from '../lib/api-event.ts';
 import { createAuthenticator } from '../lib/auth.ts';
 import { createAwsClients, type AwsClients } from '../lib/aws-clients.ts';
 import { readConfig, type Config } from '../lib/config.ts';
 import { corsHeaders } from '../lib/cors.ts';
+import { entityTag, parseIfMatch } from '../lib/etag.ts';
 import { AuthenticationError, MethodNotAllowedError, NotFoundError } from '../lib/errors.ts';
 import { clientError, errorResponse, headerValue, jsonResponse, type HttpResponse } from '../lib/http.ts';
 import { createLogger, type LogFields, type Logger } from '../lib/log.ts';
@@ -13,22 +15,7 @@ import { parseBody } from '../lib/request-body.ts';
 import { renderUser } from '../lib/user-record.ts';
 import { UsersTable } from '../lib/users-table.ts';
 
-/** The parts of an API Gateway proxy event (REST API, or HTTP API payload 2.0) that are read. */
-export interface ApiEvent {
-  httpMethod?: string;
-  path?: string;
-  rawPath?: string;
-  pathParameters?: Record<string, string | undefined> | null;
-  headers?: Record<string, string | undefined> | null;
-  body?: string | null;
-  isBase64Encoded?: boolean;
-  requestContext?: { requestId?: string; http?: { method?: string } };
-}
-
-export interface LambdaContext {
-  awsRequestId?: string;
-  getRemainingTimeInMillis?(): number;
-}
+export type { ApiEvent, LambdaContext };
 
 export type Handler = (event: ApiEvent, context?: LambdaContext) => Promise<HttpResponse>;
 
@@ -49,6 +36,7 @@ export function createHandler(config: Config, clients: AwsClients = createAwsCli
       // Authentication comes first: without a valid token the answer is 401 whatever the id.
       const sub = await authenticate(headerValue(event.headers, 'authorization'));
       const id = parseUserId(pathId);
+      const ifMatch = parseIfMatch(headerValue(event.headers, 'if-match'));
       const fields = await parseBody(
         {
           body: event.body,
@@ -59,10 +47,10 @@ export function createHandler(config: Config, clients: AwsClients = createAwsCli
       );
       const patch = buildPatch(fields, config.images);
       const sendOptions = { abortSignal: requestDeadline(config, context) };
-      const users = new UsersTable(clients.dynamo, config.tableName, sendOptions);
+      const users = new UsersTable(clients.dynamo, config.tableName, { ...sendOptions, ifMatch });
       const media = new MediaStore(clients.s3, config.mediaBucket, sendOptions);
       const user = await patchUser({ users, media, log }, { id, sub, patch });
-      response = jsonResponse(200, renderUser(user, config.mediaBaseUrl));
+      response = jsonResponse(200, renderUser(user, config.mediaBaseUrl), { ETag: entityTag(user.version) });
     } catch (error) {
       failure = error;
       response = errorResponse(error);
@@ -84,19 +72,10 @@ function requestDeadline(config: Config, context: LambdaContext | undefined): Ab
   return AbortSignal.timeout(Math.max(0, remaining - config.awsRequestTimeoutMs - 500));
 }
 
-function rawPathId(event: ApiEvent): string | undefined {
-  const fromParams = event.pathParameters?.id;
-  if (fromParams !== undefined) return fromParams;
-  const path = event.path ?? event.rawPath ?? '';
-  return /\/api\/v2\/user\/([^/]+)\/?$/.exec(path)?.[1];
-}
-
-/** Django's `<int:id>`: digits only; anything else is not a route to a user. */
-const USER_ID = /^[0-9]{1,15}$/;
-
 function parseUserId(raw: string | undefined): number {
-  if (raw === undefined || !USER_ID.test(raw)) throw new NotFoundError();
-  return Number(raw);
+  const id = userIdOf(raw);
+  if (id === undefined) throw new NotFoundError();
+  return id;
 }
 
 /** One line per request: who, what came of it, how long. Never a token, a body or a profile value. */

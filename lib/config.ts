@@ -119,3 +119,36 @@ export function readConfig(env: Env = process.env): Config {
   if (problems.length) throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
   return config;
 }
+
+/** What the sign-up trigger reads: the table and how to call DynamoDB, none of the API's settings. */
+export interface SignUpConfig {
+  region: string;
+  tableName: string;
+  /** Local stage only: DynamoDB Local. */
+  dynamodbEndpoint?: string;
+  awsRequestTimeoutMs: number;
+  awsMaxAttempts: number;
+}
+
+export function readSignUpConfig(env: Env = process.env): SignUpConfig {
+  const missing = ['AWS_REGION', 'TABLE_NAME'].filter((name) => !env[name]?.trim());
+  if (missing.length) {
+    throw new ConfigError(`Invalid configuration: missing environment variables: ${missing.join(', ')}`);
+  }
+  const positiveInt = (name: string, fallback: number): number => {
+    const raw = env[name]?.trim();
+    if (!raw) return fallback;
+    const value = Number(raw);
+    if (!Number.isSafeInteger(value) || value <= 0) {
+      throw new ConfigError(`Invalid configuration: ${name} must be a positive integer, got "${raw}"`);
+    }
+    return value;
+  };
+  return {
+    region: env.AWS_REGION!.trim(),
+    tableName: env.TABLE_NAME!.trim(),
+    dynamodbEndpoint: env.DYNAMODB_ENDPOINT?.trim() || undefined,
+    awsRequestTimeoutMs: positiveInt('AWS_REQUEST_TIMEOUT_MS', DEFAULTS.awsRequestTimeoutMs),
+    awsMaxAttempts: positiveInt('AWS_MAX_ATTEMPTS', DEFAULTS.awsMaxAttempts),
+  };
+}

@@ -142,3 +142,12 @@ export class ServiceUnavailableError extends ApiError {
     super(message);
   }
 }
+
+/** `If-Match` named versions of which none is the stored one: nothing was changed. */
+export class PreconditionFailedError extends ApiError {
+  readonly status = 412;
+  readonly code = 'precondition_failed';
+  constructor() {
+    super('The user has changed since the version named in If-Match.');
+  }
+}

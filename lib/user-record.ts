@@ -2,11 +2,15 @@
 // contract's User object. One table, partition key `pk`:
 //   USER#<id>                  the user: profile fields, image object keys, sub, version
 //   USERNAME#<lower username>  the claim: the id of the user holding that name
+//   SUB#<cognito sub>          the sub index: the id of the user that sub signed up as
+//   COUNTER#user               the last user id given out (`last_id`)
 
 export const PK = 'pk';
 
 export const userKey = (id: number): string => `USER#${id}`;
 export const claimKey = (username: string): string => `USERNAME#${username.toLowerCase()}`;
+export const subKey = (sub: string): string => `SUB#${sub}`;
+export const USER_ID_COUNTER_KEY = 'COUNTER#user';
 
 /** Text fields a user may write; stored only when non-empty. */
 export const TEXT_FIELDS = [
@@ -105,6 +109,16 @@ export interface UserItem {
 export interface ClaimItem {
   pk: string;
   user_id: number;
+}
+
+export interface SubIndexItem {
+  pk: string;
+  user_id: number;
+}
+
+export interface CounterItem {
+  pk: string;
+  last_id: number;
 }
 
 /** The contract's User object. */

@@ -13,8 +13,15 @@ import {
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
-import { NotFoundError, PermissionDeniedError, ServiceUnavailableError, ValidationError } from './errors.ts';
-import { claimKey, userKey, type UserItem } from './user-record.ts';
+import {
+  NotFoundError,
+  PermissionDeniedError,
+  PreconditionFailedError,
+  ServiceUnavailableError,
+  ValidationError,
+} from './errors.ts';
+import { matches, type EntityTagCondition } from './etag.ts';
+import { claimKey, subKey, userKey, type SubIndexItem, type UserItem } from './user-record.ts';
 
 /** Attributes to set (non-empty values) and to remove (cleared fields). */
 export interface ItemChanges {
@@ -47,21 +54,72 @@ const MARSHALL_OPTIONS = { removeUndefinedValues: true } as const;
 /** How many times a rename is tried again when the user changed between its read and its write. */
 const RENAME_ATTEMPTS = 5;
 
+export interface UsersTableOptions {
+  /** Ends every call when the request's time is up (see handlers/patch-user.ts). */
+  abortSignal?: AbortSignal;
+  /**
+   * The request's `If-Match`: every write is conditioned on the stored version being one of these
+   * (and a read for an empty patch compares it), else PreconditionFailedError and nothing changes.
+   */
+  ifMatch?: EntityTagCondition;
+}
+
 export class UsersTable {
-  /** `abortSignal` ends every call when the request's time is up (see handlers/patch-user.ts). */
+  private readonly sendOptions: { abortSignal?: AbortSignal };
+  private readonly ifMatch: EntityTagCondition | undefined;
+
   constructor(
     private readonly dynamo: DynamoDBClient,
     private readonly tableName: string,
-    private readonly sendOptions: { abortSignal?: AbortSignal } = {},
-  ) {}
+    options: UsersTableOptions = {},
+  ) {
+    this.sendOptions = options.abortSignal ? { abortSignal: options.abortSignal } : {};
+    this.ifMatch = options.ifMatch;
+  }
 
-  /** The user if it exists and belongs to `sub`: 404 first, then 403, as DRF checks them. */
-  async getOwnedUser(id: number, sub: string): Promise<UserItem> {
+  /** A user by id, whoever owns it; undefined when there is none. One consistent read. */
+  async getUser(id: number): Promise<UserItem | undefined> {
     const { Item } = await this.dynamo.send(
       new GetItemCommand({ TableName: this.tableName, Key: marshall({ pk: userKey(id) }), ConsistentRead: true }),
       this.sendOptions,
     );
-    return ownedOrThrow(Item && (unmarshall(Item) as UserItem), sub);
+    return Item && (unmarshall(Item) as UserItem);
+  }
+
+  /** The id of the user a Cognito sub signed up as (its sub index item); one consistent read. */
+  async userIdOfSub(sub: string): Promise<number | undefined> {
+    const { Item } = await this.dynamo.send(
+      new GetItemCommand({ TableName: this.tableName, Key: marshall({ pk: subKey(sub) }), ConsistentRead: true }),
+      this.sendOptions,
+    );
+    return Item ? (unmarshall(Item) as SubIndexItem).user_id : undefined;
+  }
+
+  /**
+   * The user if it exists and belongs to `sub`: 404 first, then 403, as DRF checks them; then the
+   * request's If-Match (412).
+   */
+  async getOwnedUser(id: number, sub: string): Promise<UserItem> {
+    return this.preconditionHolds(ownedOrThrow(await this.getUser(id), sub));
+  }
+
+  private preconditionHolds(item: UserItem): UserItem {
+    if (this.ifMatch !== undefined && !matches(this.ifMatch, item.version)) throw new PreconditionFailedError();
+    return item;
+  }
+
+  /** The If-Match part of a write's condition: the stored version is one of the named ones. */
+  private versionCondition(names: Record<string, string>, values: Record<string, unknown>): string | undefined {
+    if (this.ifMatch === undefined || this.ifMatch === '*') return undefined; // `*`: the user exists, which `#sub = :sub` implies
+    names['#version'] = 'version';
+    // A header of only foreign or weak tags names no version: -1 is none, so the write fails and
+    // its returned item still tells 404 and 403 from 412.
+    const versions = this.ifMatch.length ? this.ifMatch : [-1];
+    const operands = versions.map((version, i) => {
+      values[`:ifMatch${i}`] = version;
+      return `:ifMatch${i}`;
+    });
+    return `#version IN (${operands.join(', ')})`;
   }
 
   /**
@@ -81,6 +139,8 @@ export class UsersTable {
       expression.values[':expectedUsername'] = expectedUsername;
       condition += ' AND #username = :expectedUsername';
     }
+    const versionCondition = this.versionCondition(expression.names, expression.values);
+    if (versionCondition) condition += ` AND ${versionCondition}`;
     try {
       const { Attributes } = await this.dynamo.send(
         new UpdateItemCommand({
@@ -101,7 +161,7 @@ export class UsersTable {
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) {
         const current = error.Item ? (unmarshall(error.Item) as UserItem) : undefined;
-        ownedOrThrow(current, sub);
+        this.preconditionHolds(ownedOrThrow(current, sub));
         throw new ConcurrentChangeError();
       }
       throw error;
@@ -153,6 +213,7 @@ export class UsersTable {
       if (!(error instanceof TransactionCanceledException)) throw error;
       const [claim, , user] = (error.CancellationReasons ?? []).map((reason) => reason.Code);
       if (claim === 'ConditionalCheckFailed') throw new UsernameTakenError();
+      // A user changed since the read is read again (rename()), which then tells 412 from a retry.
       if (user === 'ConditionalCheckFailed' || isConflict(error)) throw new ConcurrentChangeError();
       throw error;
     }
@@ -166,8 +227,10 @@ export class UsersTable {
     current: UserItem,
   ): Promise<void> {
     const expression = updateExpression({ ...changes, set: { ...changes.set, username } });
-    const versionCondition =
+    const readVersion =
       current.version === undefined ? 'attribute_not_exists(#version)' : '#version = :readVersion';
+    const ifMatch = this.versionCondition(expression.names, expression.values);
+    const versionCondition = ifMatch ? `${readVersion} AND ${ifMatch}` : readVersion;
     await this.dynamo.send(
       new TransactWriteItemsCommand({
         TransactItems: [

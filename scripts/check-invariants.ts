@@ -4,14 +4,18 @@
 //   - every image a user points at exists and is tagged live (one still tagged pending, because
 //     marking it live failed after the write, would be deleted by the lifecycle rule);
 //   - no live image that no user points at (an upload whose write failed must be deleted, and a
-//     crash leaves only objects still tagged pending, which the bucket's lifecycle rule expires).
-// Run against the local stack: `npm run check-invariants` (same environment as `npm start`).
+//     crash leaves only objects still tagged pending, which the bucket's lifecycle rule expires);
+//   - every user has exactly one sub index item and it points back; no sub index without its user;
+//     the id counter is at least the highest user id (scripts/sub-index.ts).
+// Run against the local stack: `npm run check-invariants` (same environment as `npm start`);
+// `--repair` adds the sub index items users lack (tables from before sign-up existed).
 import { pathToFileURL } from 'node:url';
 import { GetObjectTaggingCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Config } from '../lib/config.ts';
 import { LIVE_TAG } from '../lib/media-store.ts';
 import { claimKey, IMAGE_FIELDS, imageKeyAttribute, type ClaimItem, type UserItem } from '../lib/user-record.ts';
+import { checkSubIndex, repairSubIndex, SubIndexItems } from './sub-index.ts';
 
 export interface InvariantReport {
   users: number;
@@ -20,6 +24,8 @@ export interface InvariantReport {
   /** Objects no user points at that are not live: left by a crash, expired by the lifecycle rule. */
   pendingOrphans: string[];
   problems: string[];
+  /** Users whose sub has no index item (each is also a problem); `--repair` adds them. */
+  usersWithoutSubIndex: UserItem[];
 }
 
 export async function checkInvariants(
@@ -30,13 +36,16 @@ export async function checkInvariants(
   const items = await scanAll(dynamo, config.tableName);
   const users = new Map<number, UserItem>();
   const claims = new Map<string, ClaimItem>();
+  const subIndex = new SubIndexItems();
   const problems: string[] = [];
   for (const item of items) {
     const pk = String(item.pk);
     if (pk.startsWith('USER#')) users.set(Number(pk.slice(5)), item as unknown as UserItem);
     else if (pk.startsWith('USERNAME#')) claims.set(pk, item as unknown as ClaimItem);
-    else problems.push(`unexpected item ${pk}`);
+    else if (!subIndex.take(item)) problems.push(`unexpected item ${pk}`);
   }
+  const subIndexReport = checkSubIndex(users, subIndex);
+  problems.push(...subIndexReport.problems);
 
   const referenced = new Set<string>();
   for (const [id, user] of users) {
@@ -71,7 +80,14 @@ export async function checkInvariants(
     if (await isLive(key)) problems.push(`image ${key} is live but no user points at it`);
     else pendingOrphans.push(key);
   }
-  return { users: users.size, claims: claims.size, objects: objects.size, pendingOrphans, problems };
+  return {
+    users: users.size,
+    claims: claims.size,
+    objects: objects.size,
+    pendingOrphans,
+    problems,
+    usersWithoutSubIndex: subIndexReport.usersWithoutSubIndex,
+  };
 }
 
 async function scanAll(dynamo: DynamoDBDocumentClient, tableName: string) {
@@ -102,7 +118,12 @@ async function main() {
   const config = readLocalStackConfig();
   const dynamo = createDocumentClient(config);
   const s3 = createS3Client(config);
-  const report = await checkInvariants(dynamo, s3, { tableName: config.tableName, mediaBucket: config.bucket });
+  const target = { tableName: config.tableName, mediaBucket: config.bucket };
+  let report = await checkInvariants(dynamo, s3, target);
+  if (process.argv.includes('--repair') && report.usersWithoutSubIndex.length) {
+    for (const line of await repairSubIndex(dynamo, config.tableName, report.usersWithoutSubIndex)) console.log(`  repaired: ${line}`);
+    report = await checkInvariants(dynamo, s3, target);
+  }
   console.log(
     `${report.users} users, ${report.claims} claims, ${report.objects} objects, ` +
       `${report.pendingOrphans.length} pending orphans, ${report.problems.length} problems`,

@@ -1,8 +1,9 @@
 // Loads users into the users table with the item shapes of lib/user-record.ts, keeping the table's
-// invariant: every user has exactly one username claim pointing back at it, and no claim exists
-// without its user.
+// invariants: every user has exactly one username claim and one sub index item pointing back at
+// it, no claim or sub index exists without its user, and the id counter is at least every seeded
+// id, so a sign-up never gets an id a seed used.
 
-import { GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import type { CancellationReason } from '@aws-sdk/client-dynamodb';
@@ -12,7 +13,9 @@ import {
   READ_ONLY_FIELDS,
   TEXT_FIELDS,
   claimKey,
+  subKey,
   userKey,
+  USER_ID_COUNTER_KEY,
 } from '../lib/user-record.ts';
 import type { ClaimItem, Tag, UserItem } from '../lib/user-record.ts';
 
@@ -189,8 +192,31 @@ function claimHolder(reason: CancellationReason | undefined): string {
   return 'another user';
 }
 
+/** Raises the id counter to `id` unless it is already there or beyond (sign-ups take ids above). */
+async function reserveId(doc: DynamoDBDocumentClient, tableName: string, id: number): Promise<void> {
+  try {
+    await doc.send(
+      new UpdateCommand({
+        TableName: tableName,
+        Key: { pk: USER_ID_COUNTER_KEY },
+        UpdateExpression: 'SET last_id = :id',
+        ConditionExpression: 'attribute_not_exists(last_id) OR last_id < :id',
+        ExpressionAttributeValues: { ':id': id },
+      }),
+    );
+  } catch (error) {
+    if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
+  }
+}
+
 async function seedOne(doc: DynamoDBDocumentClient, tableName: string, user: SeedUser): Promise<void> {
+  // Before the user exists, so no sign-up in between can be given this id.
+  await reserveId(doc, tableName, user.id);
   const claim: ClaimItem = { pk: claimKey(user.username), user_id: user.id };
+  const ownedOrAbsent = {
+    ConditionExpression: 'attribute_not_exists(pk) OR user_id = :id',
+    ExpressionAttributeValues: { ':id': user.id },
+  };
   for (let attempt = 1; ; attempt++) {
     const { Item } = await doc.send(
       new GetCommand({ TableName: tableName, Key: { pk: userKey(user.id) }, ConsistentRead: true }),
@@ -210,65 +236,72 @@ async function seedOne(doc: DynamoDBDocumentClient, tableName: string, user: See
     if (stored?.cover_key) item.cover_key = stored.cover_key;
 
     const oldClaimKey = stored?.username ? claimKey(stored.username) : undefined;
+    const oldSubKey = stored?.sub && stored.sub !== user.sub ? subKey(stored.sub) : undefined;
+    // Positional, as the cancellation reasons are: each action with what its failure means.
+    const actions: { kind: 'user' | 'claim' | 'oldClaim' | 'sub' | 'oldSub'; action: Record<string, unknown> }[] = [
+      {
+        kind: 'user',
+        action: {
+          Put: {
+            TableName: tableName,
+            Item: item,
+            ...(stored
+              ? {
+                  ConditionExpression: '#version = :version',
+                  ExpressionAttributeNames: { '#version': 'version' },
+                  ExpressionAttributeValues: { ':version': stored.version },
+                }
+              : { ConditionExpression: 'attribute_not_exists(pk)' }),
+          },
+        },
+      },
+      {
+        kind: 'claim',
+        action: { Put: { TableName: tableName, Item: claim, ...ownedOrAbsent, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' } },
+      },
+      {
+        kind: 'sub',
+        action: {
+          Put: {
+            TableName: tableName,
+            Item: { pk: subKey(user.sub), user_id: user.id },
+            ...ownedOrAbsent,
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          },
+        },
+      },
+    ];
+    // A case-only rename keeps the same claim key; a transaction may not touch it twice.
+    if (oldClaimKey && oldClaimKey !== claim.pk) {
+      actions.push({ kind: 'oldClaim', action: { Delete: { TableName: tableName, Key: { pk: oldClaimKey }, ...ownedOrAbsent } } });
+    }
+    if (oldSubKey) {
+      actions.push({ kind: 'oldSub', action: { Delete: { TableName: tableName, Key: { pk: oldSubKey }, ...ownedOrAbsent } } });
+    }
     try {
-      await doc.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            {
-              Put: {
-                TableName: tableName,
-                Item: item,
-                ...(stored
-                  ? {
-                      ConditionExpression: '#version = :version',
-                      ExpressionAttributeNames: { '#version': 'version' },
-                      ExpressionAttributeValues: { ':version': stored.version },
-                    }
-                  : { ConditionExpression: 'attribute_not_exists(pk)' }),
-              },
-            },
-            {
-              Put: {
-                TableName: tableName,
-                Item: claim,
-                ConditionExpression: 'attribute_not_exists(pk) OR user_id = :id',
-                ExpressionAttributeValues: { ':id': user.id },
-                ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-              },
-            },
-            // A case-only rename keeps the same claim key; a transaction may not touch it twice.
-            ...(oldClaimKey && oldClaimKey !== claim.pk
-              ? [
-                  {
-                    Delete: {
-                      TableName: tableName,
-                      Key: { pk: oldClaimKey },
-                      ConditionExpression: 'attribute_not_exists(pk) OR user_id = :id',
-                      ExpressionAttributeValues: { ':id': user.id },
-                    },
-                  },
-                ]
-              : []),
-          ],
-        }),
-      );
+      await doc.send(new TransactWriteCommand({ TransactItems: actions.map((a) => a.action) as never }));
       return;
     } catch (error) {
       if (!(error instanceof TransactionCanceledException)) throw error;
-      const [userReason, claimReason, oldClaimReason] = error.CancellationReasons ?? [];
-      if (conditionFailed(claimReason)) {
+      const failed = new Set(
+        actions.filter((_, i) => conditionFailed(error.CancellationReasons?.[i])).map((a) => a.kind),
+      );
+      const reasonOf = (kind: string) => error.CancellationReasons?.[actions.findIndex((a) => a.kind === kind)];
+      if (failed.has('claim')) {
         throw new SeedError(
-          `user ${user.id}: username "${user.username}" is already claimed by user ${claimHolder(claimReason)}`,
+          `user ${user.id}: username "${user.username}" is already claimed by user ${claimHolder(reasonOf('claim'))}`,
         );
       }
-      if (conditionFailed(oldClaimReason)) {
+      if (failed.has('sub')) {
+        throw new SeedError(`user ${user.id}: sub "${user.sub}" already belongs to user ${claimHolder(reasonOf('sub'))}`);
+      }
+      if (failed.has('oldClaim') || failed.has('oldSub')) {
         throw new SeedError(
-          `user ${user.id}: its old username claim ${oldClaimKey} belongs to another user; ` +
-            'the table is inconsistent',
+          `user ${user.id}: its old username claim or sub index belongs to another user; the table is inconsistent`,
         );
       }
       // The user changed between the read and the write (e.g. a PATCH): read it again.
-      if (conditionFailed(userReason) && attempt < MAX_ATTEMPTS) continue;
+      if (failed.has('user') && attempt < MAX_ATTEMPTS) continue;
       throw error;
     }
   }

@@ -10,7 +10,7 @@ describe('corsHeaders', () => {
   it('echoes an allowed origin, varying on Origin', () => {
     assert.deepEqual(corsHeaders(['https://app.example.org'], 'https://app.example.org'), {
       'Access-Control-Allow-Origin': 'https://app.example.org',
-      'Access-Control-Expose-Headers': 'WWW-Authenticate',
+      'Access-Control-Expose-Headers': 'WWW-Authenticate, ETag',
       Vary: 'Origin',
     });
   });

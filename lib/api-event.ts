@@ -1,0 +1,38 @@
+// The API Gateway proxy event as the API handlers read it, and the path's user id.
+
+/** The parts of an API Gateway proxy event (REST API, or HTTP API payload 2.0) that are read. */
+export interface ApiEvent {
+  httpMethod?: string;
+  path?: string;
+  rawPath?: string;
+  pathParameters?: Record<string, string | undefined> | null;
+  headers?: Record<string, string | undefined> | null;
+  body?: string | null;
+  isBase64Encoded?: boolean;
+  requestContext?: { requestId?: string; http?: { method?: string } };
+}
+
+export interface LambdaContext {
+  awsRequestId?: string;
+  getRemainingTimeInMillis?(): number;
+}
+
+export function requestMethod(event: ApiEvent): string {
+  return (event.httpMethod ?? event.requestContext?.http?.method ?? '').toUpperCase();
+}
+
+/** The `{id}` segment of `/api/v2/user/{id}/` as sent (`me` included), from the route or the path. */
+export function rawPathId(event: ApiEvent): string | undefined {
+  const fromParams = event.pathParameters?.id;
+  if (fromParams !== undefined) return fromParams;
+  const path = event.path ?? event.rawPath ?? '';
+  return /\/api\/v2\/user\/([^/]+)\/?$/.exec(path)?.[1];
+}
+
+/** Django's `<int:id>`: digits only; anything else is not a route to a user. */
+export const USER_ID = /^[0-9]{1,15}$/;
+
+/** The path's user id, or undefined when it is not one (the answer is then a 404). */
+export function userIdOf(raw: string | undefined): number | undefined {
+  return raw !== undefined && USER_ID.test(raw) ? Number(raw) : undefined;
+}

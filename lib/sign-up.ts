@@ -1,0 +1,185 @@
+// Creates the user of a confirmed Cognito sign-up: an id from the atomic counter, then one
+// transaction that writes the sub index (if absent), the username claim (if absent) and the user.
+// A sub index already there means an earlier invocation for this sub did it all: Cognito retries
+// triggers, and nothing more is created.
+import {
+  GetItemCommand,
+  TransactionCanceledException,
+  TransactWriteItemsCommand,
+  UpdateItemCommand,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import { usernameCandidates } from './usernames.ts';
+import {
+  claimKey,
+  COUNTER_FIELDS,
+  subKey,
+  userKey,
+  USER_ID_COUNTER_KEY,
+  type SubIndexItem,
+  type UserItem,
+} from './user-record.ts';
+
+export interface SignUp {
+  sub: string;
+  email?: string;
+  preferredUsername?: string;
+}
+
+export interface SignUpResult {
+  /** False when the sub already had its user (a repeated invocation). */
+  created: boolean;
+  userId: number;
+  /** The username given, when this invocation created the user. */
+  username?: string;
+}
+
+/** Transactions tried for one sign-up before giving up (each failed one found a name taken). */
+const MAX_ATTEMPTS = 50;
+
+export class SignUpError extends Error {
+  override name = 'SignUpError';
+}
+
+/** A new user as stored: `version` 1, joined now, every field at its default. */
+export function newUserItem(id: number, sub: string, username: string, now: Date): UserItem {
+  const counters = Object.fromEntries(COUNTER_FIELDS.map((field) => [field, 0]));
+  return {
+    pk: userKey(id),
+    id,
+    sub,
+    username,
+    version: 1,
+    date_joined: now.toISOString(),
+    ...counters,
+    tags: [],
+    reputation: 0,
+    community_badge: false,
+    reg_approved: false,
+    deleted: false,
+  };
+}
+
+export class SignUps {
+  constructor(
+    private readonly dynamo: DynamoDBClient,
+    private readonly tableName: string,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  async signUp({ sub, email, preferredUsername }: SignUp): Promise<SignUpResult> {
+    // A retry of a sign-up that went through costs this one read and takes no id.
+    const existing = await this.userIdOfSub(sub);
+    if (existing !== undefined) return { created: false, userId: existing };
+
+    let id = await this.nextId();
+    let candidates = usernameCandidates(preferredUsername, email, id);
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      const username = candidates.next().value as string;
+      const outcome = await this.create(id, sub, username);
+      switch (outcome.kind) {
+        case 'created':
+          return { created: true, userId: id, username };
+        case 'already-done':
+          // Another invocation for this sub won the race; the id taken here stays unused.
+          return { created: false, userId: outcome.userId ?? (await this.userIdOfSub(sub))! };
+        case 'name-taken':
+          continue;
+        case 'id-taken':
+          // A user was written under this id without the counter (an old seed, a hand-made user):
+          // take the next one; the names already tried were taken or still are to be tried.
+          id = await this.nextId();
+          candidates = usernameCandidates(preferredUsername, email, id);
+          continue;
+        case 'conflict':
+          // Another transaction on one of the items at the same moment: try the same name again.
+          await new Promise((resolve) => setTimeout(resolve, 10 + Math.random() * 40));
+          candidates = replay(username, candidates);
+          continue;
+      }
+    }
+    throw new SignUpError(`no free username found for sub ${sub} after ${MAX_ATTEMPTS} attempts`);
+  }
+
+  private async userIdOfSub(sub: string): Promise<number | undefined> {
+    const { Item } = await this.dynamo.send(
+      new GetItemCommand({ TableName: this.tableName, Key: marshall({ pk: subKey(sub) }), ConsistentRead: true }),
+    );
+    return Item ? (unmarshall(Item) as SubIndexItem).user_id : undefined;
+  }
+
+  /** The next user id: the counter's `last_id` plus one, atomically (the first id is 1). */
+  private async nextId(): Promise<number> {
+    const { Attributes } = await this.dynamo.send(
+      new UpdateItemCommand({
+        TableName: this.tableName,
+        Key: marshall({ pk: USER_ID_COUNTER_KEY }),
+        UpdateExpression: 'ADD last_id :one',
+        ExpressionAttributeValues: marshall({ ':one': 1 }),
+        ReturnValues: 'UPDATED_NEW',
+      }),
+    );
+    return (unmarshall(Attributes!) as { last_id: number }).last_id;
+  }
+
+  private async create(
+    id: number,
+    sub: string,
+    username: string,
+  ): Promise<
+    | { kind: 'created' | 'name-taken' | 'id-taken' | 'conflict' }
+    | { kind: 'already-done'; userId: number | undefined }
+  > {
+    const absent = 'attribute_not_exists(pk)';
+    try {
+      await this.dynamo.send(
+        new TransactWriteItemsCommand({
+          TransactItems: [
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: marshall({ pk: subKey(sub), user_id: id }),
+                ConditionExpression: absent,
+                ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+              },
+            },
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: marshall({ pk: claimKey(username), user_id: id }),
+                ConditionExpression: absent,
+              },
+            },
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: marshall(newUserItem(id, sub, username, this.now())),
+                ConditionExpression: absent,
+              },
+            },
+          ],
+        }),
+      );
+      return { kind: 'created' };
+    } catch (error) {
+      if (!(error instanceof TransactionCanceledException)) throw error;
+      const reasons = error.CancellationReasons ?? [];
+      const [subIndex, claim, user] = reasons.map((reason) => reason.Code);
+      if (subIndex === 'ConditionalCheckFailed') {
+        const item = reasons[0]!.Item;
+        return { kind: 'already-done', userId: item && (unmarshall(item) as SubIndexItem).user_id };
+      }
+      if (claim === 'ConditionalCheckFailed') return { kind: 'name-taken' };
+      if (user === 'ConditionalCheckFailed') return { kind: 'id-taken' };
+      if (reasons.some((reason) => reason.Code === 'TransactionConflict')) return { kind: 'conflict' };
+      throw error;
+    }
+  }
+}
+
+/** `first`, then the rest of `rest`. */
+function* replay(first: string, rest: Generator<string>): Generator<string> {
+  yield first;
+  yield* rest;
+}

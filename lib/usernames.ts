@@ -1,0 +1,55 @@
+// The username a new user gets (the contract's "Sign-up"): `preferred_username` when it is a
+// valid username, else one made from the e-mail's local part in the username alphabet; when a
+// candidate is taken, the next one has a number added.
+
+/** The contract's username rule: `a-z A-Z 0-9 _ -`, at least one letter or digit, at most 255. */
+export const MAX_USERNAME_LENGTH = 255;
+const USERNAME = /^[A-Za-z0-9_-]+$/;
+const LETTER_OR_DIGIT = /[A-Za-z0-9]/;
+
+export function isValidUsername(name: string): boolean {
+  return name.length <= MAX_USERNAME_LENGTH && USERNAME.test(name) && LETTER_OR_DIGIT.test(name);
+}
+
+/** The name used when an e-mail's local part has no letter or digit at all (or there is none). */
+export const FALLBACK_BASE = 'user';
+
+/** Room kept at the end of a base for the number added to it. */
+const SUFFIX_ROOM = 24;
+
+/**
+ * An e-mail's local part in the username alphabet: accents dropped (`José` → `Jose`), every run of
+ * other characters (dots, plus tags, quotes, non-Latin letters) one `_`, no `_` or `-` at either
+ * end, short enough to take a number.
+ */
+export function usernameBase(email: string | undefined): string {
+  const at = email?.lastIndexOf('@') ?? -1;
+  const local = email === undefined ? '' : at >= 0 ? email.slice(0, at) : email;
+  const reduced = local
+    .normalize('NFKD')
+    .replace(/\p{M}+/gu, '')
+    .replace(/[^A-Za-z0-9_-]+/g, '_')
+    .slice(0, MAX_USERNAME_LENGTH - SUFFIX_ROOM)
+    .replace(/^[_-]+|[_-]+$/g, '');
+  return LETTER_OR_DIGIT.test(reduced) ? reduced : FALLBACK_BASE;
+}
+
+/**
+ * The candidates in the order they are tried: the preferred name when valid, the e-mail base,
+ * then the base with a number: 2 to 9 first (`ada2`), then the new user's id (`ada1042`, free
+ * unless someone chose exactly that), then the id with a random number, which ends any run of
+ * bad luck or of many sign-ups for one name at once.
+ */
+export function* usernameCandidates(
+  preferred: string | undefined,
+  email: string | undefined,
+  userId: number,
+  random: () => number = Math.random,
+): Generator<string> {
+  if (preferred !== undefined && isValidUsername(preferred)) yield preferred;
+  const base = usernameBase(email);
+  yield base;
+  for (let n = 2; n <= 9; n++) yield `${base}${n}`;
+  yield `${base}${userId}`;
+  for (;;) yield `${base}${userId}${Math.floor(random() * 1_000_000)}`;
+}
