@@ -53,6 +53,7 @@ const INPUTS = [
   'MEDIA_BUCKET',
   'AWS_REGION',
   'ESBUILD_WORK_FOLDER',
+  'SIGNUP_USER_POOL_ID',
 ];
 
 /** The local-only settings, set in every run to prove that no deployed stage picks them up. */
@@ -63,6 +64,8 @@ const LOCAL_ONLY = {
 };
 
 const PROD_INPUTS = { COGNITO_USER_POOL_ID: 'eu-west-1_Example', COGNITO_CLIENT_ID: 'exampleclientid0123456789' };
+/** An existing pool that the dev stage lets invoke the sign-up trigger. */
+const SIGNUP_USER_POOL_ID = 'eu-west-1_Existing';
 
 let workDir: string;
 
@@ -136,7 +139,7 @@ before(async () => {
       MEDIA_DOMAIN_NAME: 'media.example.org',
       MEDIA_CERTIFICATE_ARN: 'arn:aws:acm:us-east-1:000000000000:certificate/example',
     }),
-    oslsPackage('dev', 'dev', { ...PROD_INPUTS, MEDIA_BASE_URL: 'https://cdn.example.net/media' }),
+    oslsPackage('dev', 'dev', { ...PROD_INPUTS, MEDIA_BASE_URL: 'https://cdn.example.net/media', SIGNUP_USER_POOL_ID }),
     failing,
   ]);
 });
@@ -337,7 +340,7 @@ describe('osls package --stage prod', () => {
     // serverless.yml custom.esbuild: splitting, ESM with .mjs, chunks under handlers/chunks/.
     assert.ok(sources.has(ENTRY), `${ENTRY} in the artifact`);
     for (const name of sources.keys()) {
-      assert.match(name, /^handlers\/(patch-user|chunks\/[\w-]+)\.mjs$/, `${name} in the artifact`);
+      assert.match(name, /^handlers\/(patch-user|get-user|post-confirmation|chunks\/[\w-]+)\.mjs$/, `${name} in the artifact`);
     }
     for (const [name, source] of sources) {
       assert.doesNotMatch(source, /sourceMappingURL/, `a source map reference in ${name}`);
@@ -456,7 +459,7 @@ describe('osls package --stage prod', () => {
     const api = resource(prod.template, 'ApiGatewayRestApi', 'AWS::ApiGateway::RestApi');
     assert.ok(api.Properties.BinaryMediaTypes.includes('multipart/form-data'));
     const methods = resourcesOfType(prod.template, 'AWS::ApiGateway::Method').map(([, r]) => r.Properties.HttpMethod);
-    assert.deepEqual(methods, ['PATCH'], 'only PATCH, and no CORS preflight unless origins are configured');
+    assert.deepEqual(methods.sort(), ['GET', 'GET', 'PATCH', 'PATCH'], 'no CORS preflight unless origins are configured');
   });
 
   test('no policy statement allows a wildcard action, resource or principal', () => {
@@ -569,7 +572,7 @@ describe('osls package --stage prod', () => {
       LogFormat: 'JSON', ApplicationLogLevel: 'INFO', SystemLogLevel: 'INFO',
     });
     const groups = resourcesOfType(prod.template, 'AWS::Logs::LogGroup').map(([id]) => id);
-    assert.deepEqual(groups, ['PatchUserLogGroup'], 'no API Gateway access log group');
+    assert.deepEqual(groups.sort(), ['GetUserLogGroup', 'PatchUserLogGroup', 'PostConfirmationLogGroup'], 'no API Gateway access log group');
     assert.deepEqual(resourcesOfType(prod.template, 'Custom::ApiGatewayAccountRole'), []);
   });
 
@@ -601,7 +604,7 @@ describe('osls package --stage prod', () => {
 
   test('CORS is off without configured origins', () => {
     assert.equal(environmentOf(prod.template).CORS_ALLOWED_ORIGINS, '');
-    assert.deepEqual(resourcesOfType(prod.template, 'AWS::ApiGateway::Method').map(([, r]) => r.Properties.HttpMethod), ['PATCH']);
+    assert.ok(!resourcesOfType(prod.template, 'AWS::ApiGateway::Method').some(([, r]) => r.Properties.HttpMethod === 'OPTIONS'));
   });
 
   test('the outputs a deployer needs', () => {
@@ -624,7 +627,8 @@ describe('osls package --stage demo (own user pool, CORS, media domain)', () => 
   test('the stack creates a user pool and client and the function uses them', () => {
     assert.equal(condition(demo.template, 'CreateDemoUserPool'), true);
     const pool = resource(demo.template, 'DemoUserPool', 'AWS::Cognito::UserPool');
-    assert.equal(pool.Properties.AdminCreateUserConfig.AllowAdminCreateUserOnly, true);
+    // People sign up themselves; the Post confirmation trigger creates their user.
+    assert.equal(pool.Properties.AdminCreateUserConfig.AllowAdminCreateUserOnly, false);
     const client = resource(demo.template, 'DemoUserPoolClient', 'AWS::Cognito::UserPoolClient');
     assert.deepEqual(client.Properties.UserPoolId, { Ref: 'DemoUserPool' });
     assert.equal(client.Properties.GenerateSecret, false);
@@ -644,12 +648,14 @@ describe('osls package --stage demo (own user pool, CORS, media domain)', () => 
   test('configured origins get a preflight and reach the function', () => {
     const origins = 'https://app.example.org,https://admin.example.org';
     assert.equal(environmentOf(demo.template).CORS_ALLOWED_ORIGINS, origins);
-    const options = resourcesOfType(demo.template, 'AWS::ApiGateway::Method').find(([, r]) => r.Properties.HttpMethod === 'OPTIONS');
+    const options = resourcesOfType(demo.template, 'AWS::ApiGateway::Method').find(
+      ([, r]) => r.Properties.HttpMethod === 'OPTIONS' && r.Properties.ResourceId.Ref === 'ApiGatewayResourceApiV2UserIdVar',
+    );
     assert.ok(options, 'an OPTIONS method');
     const [integration] = options[1].Properties.Integration.IntegrationResponses;
     const headers = integration.ResponseParameters;
-    assert.equal(headers['method.response.header.Access-Control-Allow-Headers'], "'Authorization,Content-Type'");
-    assert.equal(headers['method.response.header.Access-Control-Allow-Methods'], "'OPTIONS,PATCH'");
+    assert.equal(headers['method.response.header.Access-Control-Allow-Headers'], "'Authorization,Content-Type,If-Match,If-None-Match'");
+    assert.deepEqual(headers['method.response.header.Access-Control-Allow-Methods'].replace(/'/g, '').split(',').sort(), ['GET', 'OPTIONS', 'PATCH']);
     assert.equal(headers['method.response.header.Access-Control-Allow-Credentials'], undefined);
     const template = integration.ResponseTemplates['application/json'];
     assert.match(template, /https:\/\/app\[\.\]example\[\.\]org/);
@@ -684,5 +690,195 @@ describe('serverless.yml', () => {
     assert.doesNotMatch(text, /\b[a-z]{2}(-[a-z]+)+-\d_[0-9A-Za-z]{9}\b/, 'a user pool id');
     assert.doesNotMatch(text, /arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d/, 'an ARN with an account');
     assert.doesNotMatch(text, /(secret|password|private_?key)\s*[:=]\s*['"]?[A-Za-z0-9+/]{8,}/i, 'a secret');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The read function and the sign-up trigger
+
+/** The IAM actions of the AWS commands `files` send (TransactWrite* as their item actions). */
+async function actionsOf(files: string[]): Promise<string[]> {
+  const actions = new Set<string>();
+  for (const file of files) {
+    const source = await readFile(join(PROJECT_DIR, file), 'utf8');
+    for (const [, command] of source.matchAll(/new (\w+Command)\(/g)) for (const action of ACTIONS_OF_COMMAND[command!] ?? []) actions.add(action);
+    if (/new TransactWrite(Items)?Command\(/.test(source)) {
+      for (const [, kind] of source.matchAll(/^\s*(Put|Delete|Update|ConditionCheck): \{/gm)) actions.add(TRANSACT_ITEM_ACTIONS[kind!]!);
+    }
+  }
+  return [...actions].sort();
+}
+
+function functionRole(template: Template, functionId: string, roleId: string): Statement[] {
+  const fn = resource(template, functionId, 'AWS::Lambda::Function');
+  assert.deepEqual(fn.Properties.Role, { 'Fn::GetAtt': [roleId, 'Arn'] });
+  const role = resource(template, roleId, 'AWS::IAM::Role');
+  assert.deepEqual(role.Properties.AssumeRolePolicyDocument.Statement, [
+    { Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' },
+  ]);
+  return role.Properties.Policies.flatMap((policy: Json) => policy.PolicyDocument.Statement as Statement[]);
+}
+
+/** Table statements as `action: leading keys`, and the log statements' resources. */
+function splitStatements(statements: Statement[]) {
+  const logs = statements.filter((s) => list(s.Action).every((a) => a.startsWith('logs:')));
+  const table = statements.filter((s) => !logs.includes(s));
+  for (const s of table) assert.deepEqual(list(s.Resource), [{ 'Fn::GetAtt': ['UsersTable', 'Arn'] }]);
+  const keys = Object.fromEntries(
+    table.flatMap((s) => {
+      const condition = s.Condition?.['ForAllValues:StringLike'] ?? s.Condition?.['ForAllValues:StringEquals'];
+      assert.ok(condition, `a leading-key condition on ${JSON.stringify(s)}`);
+      return list(s.Action).map((action) => [action, [...condition['dynamodb:LeadingKeys']].sort()]);
+    }),
+  );
+  return { logs, keys };
+}
+
+const ENTRIES = { getUser: 'handlers/get-user.mjs', postConfirmation: 'handlers/post-confirmation.mjs' };
+
+describe('GET function and sign-up trigger (osls package)', () => {
+  test('getUser serves GET /me, GET /{id} and the 405 of PATCH /me, and may only read users and sub index items', async () => {
+    const fn = resource(prod.template, 'GetUserLambdaFunction', 'AWS::Lambda::Function');
+    assert.equal(fn.Properties.Handler, 'handlers/get-user.handler');
+    const routes = resourcesOfType(prod.template, 'AWS::ApiGateway::Method')
+      .filter(([, r]) => JSON.stringify(r.Properties.Integration).includes('GetUserLambdaFunction'))
+      .map(([id, r]) => `${r.Properties.HttpMethod} ${id}`)
+      .sort();
+    assert.deepEqual(routes, [
+      'GET ApiGatewayMethodApiV2UserIdVarGet',
+      'GET ApiGatewayMethodApiV2UserMeGet',
+      'PATCH ApiGatewayMethodApiV2UserMePatch',
+    ]);
+    const { logs, keys } = splitStatements(functionRole(prod.template, 'GetUserLambdaFunction', 'GetUserRole'));
+    assert.deepEqual(Object.keys(keys), ['dynamodb:GetItem']);
+    assert.deepEqual(keys['dynamodb:GetItem'], ['SUB#*', 'USER#*']);
+    for (const s of logs) assert.match(s.Resource['Fn::Sub'], /:log-group:\/aws\/lambda\/selfcommunity-user-patch-prod-getUser:\*$/);
+  });
+
+  test('what getUser loads at start holds no body parser, no S3 client and no image code', () => {
+    const sources = new Map(readZip(prod.artifact).map((f) => [f.name, f.data.toString('utf8')]));
+    const getStart = staticClosure(ENTRIES.getUser, sources);
+    const patchStart = staticClosure(ENTRY, sources);
+    const text = getStart.map((name) => sources.get(name)!).join('\n');
+    const patchText = patchStart.map((name) => sources.get(name)!).join('\n');
+    // Markers of busboy, the S3 client and the image header checks, as found in PATCH's start files.
+    for (const marker of ['Unexpected end of form', 'PutObjectTagging', 'Malformed part header']) {
+      assert.ok(patchText.includes(marker), `${marker} is a marker PATCH loads`);
+      assert.ok(!text.includes(marker), `${marker} is loaded by getUser at start`);
+    }
+    const size = (names: string[]) => names.reduce((sum, name) => sum + sources.get(name)!.length, 0);
+    assert.ok(size(getStart) < size(patchStart) * 0.8, `getUser loads ${size(getStart)} bytes at start, patchUser ${size(patchStart)}`);
+  });
+
+  test('postConfirmation may take an id, read a sub index and put the three items, nothing more', async () => {
+    const fn = resource(prod.template, 'PostConfirmationLambdaFunction', 'AWS::Lambda::Function');
+    assert.equal(fn.Properties.Handler, 'handlers/post-confirmation.handler');
+    assert.ok(fn.Properties.Timeout <= 5, 'Cognito waits 5 s for a trigger');
+    const { logs, keys } = splitStatements(functionRole(prod.template, 'PostConfirmationLambdaFunction', 'PostConfirmationRole'));
+    assert.deepEqual(Object.keys(keys).sort(), await actionsOf(['lib/sign-up.ts']));
+    assert.deepEqual(keys, {
+      'dynamodb:GetItem': ['SUB#*'],
+      'dynamodb:UpdateItem': ['COUNTER#user'],
+      'dynamodb:PutItem': ['SUB#*', 'USER#*', 'USERNAME#*'],
+    });
+    for (const s of logs) assert.match(s.Resource['Fn::Sub'], /:log-group:\/aws\/lambda\/selfcommunity-user-patch-prod-postConfirmation:\*$/);
+    // Without SIGNUP_USER_POOL_ID no pool may invoke it on prod (there is no demo pool either).
+    assert.equal(condition(prod.template, 'SignUpUserPoolGiven'), false);
+    assert.equal(prod.template.Resources.PostConfirmationExistingPoolPermission?.Condition, 'SignUpUserPoolGiven');
+    assert.equal(prod.template.Resources.PostConfirmationDemoPoolPermission?.Condition, 'CreateDemoUserPool');
+  });
+
+  test('the demo pool invokes postConfirmation after a confirmed sign-up, and may', () => {
+    const pool = resource(demo.template, 'DemoUserPool', 'AWS::Cognito::UserPool');
+    const fn = resource(demo.template, 'PostConfirmationLambdaFunction', 'AWS::Lambda::Function');
+    assert.equal(fn.Properties.FunctionName, 'selfcommunity-user-patch-demo-postConfirmation');
+    assert.deepEqual(pool.Properties.LambdaConfig, {
+      PostConfirmation: {
+        'Fn::Sub': `arn:\${AWS::Partition}:lambda:\${AWS::Region}:\${AWS::AccountId}:function:${fn.Properties.FunctionName}`,
+      },
+    });
+    const permission = resource(demo.template, 'PostConfirmationDemoPoolPermission', 'AWS::Lambda::Permission');
+    assert.equal(condition(demo.template, permission.Condition!), true);
+    assert.deepEqual(permission.Properties, {
+      Action: 'lambda:InvokeFunction',
+      FunctionName: { 'Fn::GetAtt': ['PostConfirmationLambdaFunction', 'Arn'] },
+      Principal: 'cognito-idp.amazonaws.com',
+      SourceAccount: { Ref: 'AWS::AccountId' },
+      SourceArn: { 'Fn::GetAtt': ['DemoUserPool', 'Arn'] },
+    });
+    assert.equal(condition(demo.template, 'SignUpUserPoolGiven'), false);
+  });
+
+  test('an existing pool named by SIGNUP_USER_POOL_ID may invoke it', () => {
+    const permission = resource(dev.template, 'PostConfirmationExistingPoolPermission', 'AWS::Lambda::Permission');
+    assert.equal(condition(dev.template, permission.Condition!), true);
+    assert.equal(permission.Properties.Principal, 'cognito-idp.amazonaws.com');
+    assert.deepEqual(permission.Properties.FunctionName, { 'Fn::GetAtt': ['PostConfirmationLambdaFunction', 'Arn'] });
+    assert.equal(
+      permission.Properties.SourceArn['Fn::Sub'],
+      `arn:\${AWS::Partition}:cognito-idp:\${AWS::Region}:\${AWS::AccountId}:userpool/${SIGNUP_USER_POOL_ID}`,
+    );
+    assert.equal(condition(dev.template, 'CreateDemoUserPool'), false);
+    assert.ok(dev.template.Outputs.PostConfirmationFunctionArn, 'the ARN to attach is an output');
+  });
+
+  test('from their start files alone, as on Lambda, both entries run', async () => {
+    const files = readZip(prod.artifact);
+    const sources = new Map(files.map((f) => [f.name, f.data.toString('utf8')]));
+    const dir = join(workDir, 'prod-entries');
+    const needed = new Set([...staticClosure(ENTRIES.getUser, sources), ...staticClosure(ENTRIES.postConfirmation, sources)]);
+    for (const f of files.filter((file) => needed.has(file.name))) {
+      await mkdir(join(dir, dirname(f.name)), { recursive: true });
+      await writeFile(join(dir, f.name), f.data);
+    }
+    const closedPort = await new Promise<number>((resolve) => {
+      const server = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as AddressInfo;
+        server.close(() => resolve(port));
+      });
+    });
+    const fixture = await readFile(join(PROJECT_DIR, 'test', 'fixtures', 'events', 'cognito-post-confirmation.json'), 'utf8');
+    const key = makeKey();
+    const jwksFile = join(workDir, 'entries-jwks.json');
+    await writeFile(jwksFile, JSON.stringify({ keys: [key.jwk] }));
+    const script = `
+      const get = await import('./${ENTRIES.getUser}');
+      const signUp = await import('./${ENTRIES.postConfirmation}');
+      const event = JSON.parse(process.env.FIXTURE);
+      const reset = { ...event, triggerSource: 'PostConfirmation_ConfirmForgotPassword' };
+      const ignored = JSON.stringify(await signUp.handler(reset)) === JSON.stringify(reset);
+      const failed = await signUp.handler(event).then(() => 'created', (error) => error.name);
+      const read = await get.handler({ httpMethod: 'GET', path: '/api/v2/user/me/', headers: { Authorization: 'Bearer ' + process.env.TOKEN } });
+      console.log('RESULT ' + JSON.stringify({ ignored, failed, read: read.statusCode }));`;
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: dir,
+      env: {
+        PATH: process.env.PATH,
+        FIXTURE: fixture,
+        TOKEN: accessToken(key, { sub: 'someone' }),
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+        AWS_REGION: TEST_POOL.region,
+        AWS_ACCESS_KEY_ID: 'ASIAEXAMPLEEXAMPLE00',
+        AWS_SECRET_ACCESS_KEY: 'example-secret',
+        AWS_SESSION_TOKEN: 'example-session-token',
+        AWS_ENDPOINT_URL_DYNAMODB: `http://127.0.0.1:${closedPort}`,
+        TABLE_NAME: 'users',
+        MEDIA_BUCKET: 'media',
+        MEDIA_BASE_URL: 'https://media.example.org',
+        COGNITO_USER_POOL_ID: TEST_POOL.userPoolId,
+        COGNITO_CLIENT_ID: TEST_POOL.clientId,
+        COGNITO_JWKS_FILE: jwksFile,
+        AWS_MAX_ATTEMPTS: '1',
+        AWS_REQUEST_TIMEOUT_MS: '1000',
+      },
+    });
+    const line = stdout.split('\n').find((l) => l.startsWith('RESULT '));
+    assert.ok(line, stdout);
+    // DynamoDB unreachable: the trigger fails (Cognito retries), the read is a 503; no missing chunk.
+    const result = JSON.parse(line.slice('RESULT '.length));
+    assert.equal(result.ignored, true);
+    assert.notEqual(result.failed, 'created');
+    assert.doesNotMatch(result.failed, /ERR_MODULE_NOT_FOUND/);
+    assert.equal(result.read, 503);
   });
 });
