@@ -23,7 +23,7 @@ import S3rver from 's3rver';
 import AWSAccount from 's3rver/lib/models/account.js';
 import { ensureLocalKeys, readJwksFile, signAccessToken } from './local-keys.ts';
 import type { LocalKeys } from './local-keys.ts';
-import { seedUsers } from './seed-users.ts';
+import { signUpLocally, writeStackFile } from './local-signup.ts';
 
 export const PROJECT_DIR = fileURLToPath(new URL('..', import.meta.url));
 const OSLS_BIN = join(PROJECT_DIR, 'node_modules', 'osls', 'bin', 'serverless.js');
@@ -637,20 +637,10 @@ function failureInOutput(child: ManagedChild): string | undefined {
 // ---------------------------------------------------------------------------------------------
 // Demo data
 
+/** Signed up, in this order, through the sign-up trigger when the stack starts: ids 1 and 2. */
 export const DEMO_USERS = [
-  {
-    id: 1,
-    sub: '00000000-0000-4000-8000-000000000001',
-    username: 'demo',
-    real_name: 'Demo User',
-    bio: 'The user of the token that npm start prints.',
-  },
-  {
-    id: 2,
-    sub: '00000000-0000-4000-8000-000000000002',
-    username: 'alice',
-    real_name: 'Alice Example',
-  },
+  { id: 1, sub: '00000000-0000-4000-8000-000000000001', username: 'demo', email: 'demo@example.org' },
+  { id: 2, sub: '00000000-0000-4000-8000-000000000002', username: 'alice', email: 'alice@example.org' },
 ] as const;
 
 // ---------------------------------------------------------------------------------------------
@@ -743,10 +733,6 @@ export async function startLocalStack(
     const dynamoReady = (async () => {
       await waitForDynamoDb(dynamoClient, timeoutMs);
       await ensureTable(dynamoClient, config.tableName);
-      if (options.seedDemoUsers ?? true) {
-        const doc = DynamoDBDocumentClient.from(dynamoClient);
-        await seedUsers(doc, config.tableName, [...DEMO_USERS]);
-      }
       log(`DynamoDB Local ready, table ${config.tableName}`);
     })();
     const s3Ready = (async () => {
@@ -770,6 +756,24 @@ export async function startLocalStack(
       log(`API ready on ${config.baseUrl}`);
     })();
     await supervisor.guard(Promise.all([dynamoReady, s3Ready, apiReady]));
+    // The demo users come in the way every user does: a confirmed sign-up invokes the trigger.
+    if (options.seedDemoUsers ?? true) {
+      for (const demoUser of DEMO_USERS) {
+        const user = await supervisor.guard(
+          signUpLocally(lambdaPort, dynamoClient, config.tableName, config, {
+            sub: demoUser.sub,
+            email: demoUser.email,
+            preferredUsername: demoUser.username,
+          }),
+        );
+        if (user.id !== demoUser.id || user.username !== demoUser.username) {
+          throw new LocalStackError(`demo user ${demoUser.username} signed up as ${user.id} ${user.username}`);
+        }
+      }
+      log('demo users signed up');
+    }
+    // `npm run signup` finds the lambda port here.
+    supervisor.onStop('stack file', await writeStackFile(config.stateDir, config.port, lambdaPort));
 
     const [demo] = DEMO_USERS;
     const demoToken = trustsLocalKey
