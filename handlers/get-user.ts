@@ -33,10 +33,11 @@ export function createHandler(config: Config, dynamo: DynamoDBClient = createDyn
     let failure: unknown;
     let userId: number | undefined;
     try {
+      // Authentication comes first: without a valid token the answer is 401 whatever the path or
+      // method (Django REST Framework authenticates before it looks for the method's handler).
+      const sub = await authenticate(headerValue(event.headers, 'authorization'));
       const method = requestMethod(event);
       if (method !== 'GET') throw new MethodNotAllowedError(method);
-      // Authentication comes first: without a valid token the answer is 401 whatever the id.
-      const sub = await authenticate(headerValue(event.headers, 'authorization'));
       const users = new UsersTable(dynamo, config.tableName);
       if (pathId === 'me') {
         userId = await users.userIdOfSub(sub);

@@ -142,12 +142,14 @@ describe('GET /api/v2/user/me/ and /{id}/', () => {
     }
   });
 
-  it('a method the paths do not serve is a 405 with Allow: GET', async () => {
+  it('a method the paths do not serve is a 405 with Allow: GET, after authentication', async () => {
     const user = await newUser();
     const res = await get('/api/v2/user/me/', user.sub, { 'Content-Type': 'application/json' }, 'PATCH');
     assert.equal(res.statusCode, 405);
     assert.equal(res.headers.Allow, 'GET');
     assert.equal(res.json!.errors[0].code, 'method_not_allowed');
+    const anonymous = await get('/api/v2/user/me/', undefined, { 'Content-Type': 'application/json' }, 'PATCH');
+    assert.equal(anonymous.statusCode, 401);
   });
 
   it('If-None-Match with the current tag: 304 without a body; weak, in a list or * too', async () => {

@@ -18,6 +18,9 @@ import {
   type LocalStack,
 } from '../scripts/local-stack.ts';
 import { seedUsers } from '../scripts/seed-users.ts';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { PROJECT_DIR } from '../scripts/local-stack.ts';
 import { pngImage } from './support/images.ts';
 
 // The package's ESM build uses directory imports that only bundlers resolve; Node loads its CJS build.
@@ -25,7 +28,11 @@ const require = createRequire(import.meta.url);
 // Its typings want whole SCUserType objects; at run time it sends any object or FormData as given.
 type ApiUser = Record<string, any>;
 const { UserService, http, formatHttpErrorCode } = require('@selfcommunity/api-services') as {
-  UserService: { userPatch(id: number, data?: object): Promise<ApiUser> };
+  UserService: {
+    userPatch(id: number, data?: object): Promise<ApiUser>;
+    getCurrentUser(): Promise<ApiUser>;
+    getSpecificUser(id: number): Promise<ApiUser>;
+  };
   http: { setBasePortal(url: string): void; setAuthorizeToken(token: string): void };
   formatHttpErrorCode(error: unknown): unknown;
 };
@@ -156,9 +163,18 @@ describe('over HTTP through serverless-offline', () => {
   });
 
   it('answers 404 for a non-integer id after authentication', async () => {
-    const res = await patch('me', { token: stack.demoToken, body: '{}', contentType: 'application/json' });
+    const res = await patch('abc', { token: stack.demoToken, body: '{}', contentType: 'application/json' });
     assert.equal(res.status, 404);
     assert.equal((await json(res)).errors[0].code, 'not_found');
+  });
+
+  it('answers a PATCH of /me/ (a path that serves GET only) with 405 and Allow: GET', async () => {
+    const res = await patch('me', { token: stack.demoToken, body: '{}', contentType: 'application/json' });
+    assert.equal(res.status, 405);
+    assert.equal(res.headers.get('allow'), 'GET');
+    assert.equal((await json(res)).errors[0].code, 'method_not_allowed');
+    const noSlash = await fetch(url('me', false), { method: 'PATCH', headers: { Authorization: `Bearer ${stack.demoToken}` } });
+    assert.equal(noSlash.status, 405);
   });
 
   it('answers 413 for a body over 6 MB, which offline would accept', async () => {
@@ -174,5 +190,109 @@ describe('over HTTP through serverless-offline', () => {
     const res = await patch(77, { token: tokenFor('sub-77'), body: '{"real_name":"Seeded"}', contentType: 'application/json' });
     assert.equal(res.status, 200);
     assert.equal((await json(res)).username, 'seeded77');
+  });
+});
+
+describe('from sign-up to an edited profile (npm run signup, GET, PATCH)', () => {
+  const run = promisify(execFile);
+  /** `npm run -s signup` against this stack, as a developer runs it; its four output lines. */
+  async function signup(...args: string[]) {
+    const { stdout } = await run('npm', ['run', '-s', 'signup', '--', ...args], {
+      cwd: PROJECT_DIR,
+      env: {
+        ...process.env,
+        PORT: String(stack.config.port),
+        DYNAMODB_PORT: String(stack.config.dynamodbPort),
+        S3_PORT: String(stack.config.s3Port),
+        LOCAL_STATE_DIR: stateDir,
+        COGNITO_JWKS_FILE: '',
+      },
+    });
+    const value = (name: string) => new RegExp(`^${name}: (\\S+)$`, 'm').exec(stdout)?.[1];
+    return { id: Number(value('id')), username: value('username')!, sub: value('sub')!, token: value('token')! };
+  }
+
+  it('the demo users came in through the sign-up trigger: sub index, claim and counter', async () => {
+    const report = await checkInvariants(createDocumentClient(stack.config), createS3Client(stack.config), {
+      tableName: stack.config.tableName,
+      mediaBucket: stack.config.bucket,
+    });
+    assert.deepEqual(report.problems, []);
+    http.setAuthorizeToken(tokenFor(alice.sub));
+    try {
+      const me = await UserService.getCurrentUser();
+      assert.equal(me.id, alice.id);
+      assert.equal(me.username, alice.username);
+    } finally {
+      http.setAuthorizeToken(stack.demoToken!);
+    }
+  });
+
+  it('signs up, reads itself with getCurrentUser and getSpecificUser, edits with userPatch', async () => {
+    const created = await signup('--email', 'katherine.johnson@example.org', '--preferred-username', 'kjohnson');
+    assert.ok(created.id > alice.id);
+    assert.equal(created.username, 'kjohnson');
+    http.setAuthorizeToken(created.token);
+    try {
+      const me = await UserService.getCurrentUser();
+      assert.equal(me.id, created.id);
+      assert.equal(me.username, 'kjohnson');
+      assert.equal(me.bio, '');
+      const edited = await UserService.userPatch(created.id, { bio: 'Computed trajectories' });
+      assert.equal(edited.bio, 'Computed trajectories');
+      const again = await UserService.getSpecificUser(created.id);
+      assert.deepEqual(again, edited);
+      // Any user can be read with a token.
+      const other = await UserService.getSpecificUser(demo.id);
+      assert.equal(other.username, demo.username);
+      const missing = await UserService.getSpecificUser(987654).then(
+        () => assert.fail('an unknown id is a 404'),
+        (e: { response?: { status?: number } }) => e.response?.status,
+      );
+      assert.equal(missing, 404);
+    } finally {
+      http.setAuthorizeToken(stack.demoToken!);
+    }
+  });
+
+  it('a taken preferred name falls back to the e-mail; the same sub signs up once', async () => {
+    const first = await signup('--email', 'demo.other@example.org', '--preferred-username', demo.username.toUpperCase());
+    assert.equal(first.username, 'demo_other');
+    const again = await signup('--email', 'demo.other@example.org', '--sub', first.sub);
+    assert.equal(again.id, first.id);
+  });
+
+  it('GET over HTTP: both paths with and without the slash, ETag, 304, and If-Match on PATCH', async () => {
+    const token = stack.demoToken!;
+    const auth = { Authorization: `Bearer ${token}` };
+    const base = `${stack.config.baseUrl}/api/v2/user`;
+    const reads = await Promise.all(
+      [`${base}/me/`, `${base}/me`, `${base}/${demo.id}/`, `${base}/${demo.id}`].map((u) => fetch(u, { headers: auth })),
+    );
+    const bodies = await Promise.all(reads.map((r) => json(r)));
+    for (const [i, res] of reads.entries()) {
+      assert.equal(res.status, 200);
+      assert.equal(bodies[i]!.id, demo.id);
+    }
+    const etag = reads[0]!.headers.get('etag')!;
+    assert.match(etag, /^"\d+"$/);
+    const notModified = await fetch(`${base}/me/`, { headers: { ...auth, 'If-None-Match': etag } });
+    assert.equal(notModified.status, 304);
+    assert.equal(await notModified.text(), '');
+    assert.equal((await fetch(`${base}/me/`)).status, 401);
+    assert.equal((await fetch(`${base}/abc/`, { headers: auth })).status, 404);
+
+    const write = (ifMatch: string) =>
+      fetch(`${base}/${demo.id}/`, {
+        method: 'PATCH',
+        headers: { ...auth, 'Content-Type': 'application/json', 'If-Match': ifMatch },
+        body: JSON.stringify({ description: `at ${ifMatch}` }),
+      });
+    const ok = await write(etag);
+    assert.equal(ok.status, 200);
+    assert.notEqual(ok.headers.get('etag'), etag);
+    const stale = await write(etag);
+    assert.equal(stale.status, 412);
+    assert.equal((await json(stale)).errors[0].code, 'precondition_failed');
   });
 });
