@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { CognitoJwtVerifier } from 'aws-jwt-verify';
 import { claimKey, userKey } from '../lib/user-record.ts';
 import type { ClaimItem, UserItem } from '../lib/user-record.ts';
@@ -321,6 +321,45 @@ describe('local stack', { timeout: 120_000 }, () => {
     );
     assert.equal(bad?.code, 1);
     assert.match(bad?.stderr ?? '', /cannot read/);
+  });
+
+  test('seeds write sub index items and reserve their ids; check-invariants --repair adds a missing index', async () => {
+    const env = stackEnv(portsA, stateDir);
+    const file = join(workDir, 'sub-index-users.json');
+    await writeFile(file, JSON.stringify([{ id: 500, sub: 'sub-500', username: 'seeded500' }]));
+    await run('npm', ['run', '--silent', 'seed', '--', file], { cwd: PROJECT_DIR, env });
+    const doc = createDocumentClient({ region: REGION, dynamodbEndpoint: `http://localhost:${portsA.DYNAMODB_PORT}` });
+    try {
+      const item = async (pk: string) =>
+        ((await doc.send(new ScanCommand({ TableName: DEFAULT_TABLE_NAME, ConsistentRead: true }))).Items ?? []).find((i) => i.pk === pk);
+      assert.deepEqual(await item('SUB#sub-500'), { pk: 'SUB#sub-500', user_id: 500 });
+      assert.ok(Number((await item('COUNTER#user'))?.last_id) >= 500);
+
+      // A sign-up after the seed never gets an id a seed used.
+      const { stdout } = await run('npm', ['run', '-s', 'signup', '--', '--email', 'after.seed@example.org'], { cwd: PROJECT_DIR, env });
+      const id = Number(/^id: (\d+)$/m.exec(stdout)?.[1]);
+      assert.ok(id > 500, stdout);
+      assert.match(stdout, /^username: after_seed$/m);
+      const token = /^token: (\S+)$/m.exec(stdout)?.[1];
+      const me = await fetch(`http://localhost:${portsA.PORT}/api/v2/user/me/`, { headers: { Authorization: `Bearer ${token}` } });
+      assert.equal(me.status, 200);
+      assert.equal(((await me.json()) as { id: number }).id, id);
+
+      // A table from before sign-up: a user without its sub index is reported, then repaired.
+      await doc.send(new DeleteCommand({ TableName: DEFAULT_TABLE_NAME, Key: { pk: 'SUB#sub-500' } }));
+      const reported = await run('npm', ['run', '-s', 'check-invariants'], { cwd: PROJECT_DIR, env }).then(
+        () => assert.fail('a missing sub index is a problem'),
+        (error: { code?: number; stdout?: string }) => error,
+      );
+      assert.equal(reported.code, 1);
+      assert.match(reported.stdout ?? '', /problem: user 500 has no sub index item/);
+      const repaired = await run('npm', ['run', '-s', 'check-invariants', '--', '--repair'], { cwd: PROJECT_DIR, env });
+      assert.match(repaired.stdout, /repaired: user 500: sub index added/);
+      assert.match(repaired.stdout, / 0 problems/);
+      assert.deepEqual(await item('SUB#sub-500'), { pk: 'SUB#sub-500', user_id: 500 });
+    } finally {
+      doc.destroy();
+    }
   });
 
   test('a taken port stops the start with a clear message', async () => {
