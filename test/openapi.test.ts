@@ -26,7 +26,13 @@ type Json = any;
 
 const doc: Json = parse(await readFile(join(PROJECT_DIR, 'openapi.yaml'), 'utf8'));
 const OPERATION_PATH = '/api/v2/user/{id}/';
+const ME_PATH = '/api/v2/user/me/';
 const operation = (): Json => doc.paths[OPERATION_PATH].patch;
+/** Every operation of the document, as `[method path, operation]`. */
+const allOperations = (): [string, Json][] =>
+  Object.entries<Json>(doc.paths).flatMap(([path, item]) =>
+    ['get', 'patch'].filter((method) => item[method]).map((method): [string, Json] => [`${method} ${path}`, item[method]]),
+  );
 
 // ---------------------------------------------------------------------------------------------
 // Reading the document
@@ -55,8 +61,8 @@ function refsIn(value: Json, found: string[] = []): string[] {
 }
 
 /** The response object the document gives for `status`: exact code first, then its range. */
-function documentedResponse(status: number): Json {
-  const responses = operation().responses;
+function documentedResponse(status: number, op: Json = operation()): Json {
+  const responses = op.responses;
   const response = responses[String(status)] ?? responses[`${String(status)[0]}XX`] ?? responses.default;
   assert.ok(response, `status ${status} is not documented`);
   return deref(response);
@@ -91,22 +97,32 @@ function assertValid(schema: Json, value: unknown, what: string): void {
 }
 
 /** Checks an HTTP answer against what the document says about its status, body and headers. */
-async function assertDocumented(response: Response): Promise<Json> {
-  const documented = documentedResponse(response.status);
+async function assertDocumented(response: Response, op: Json = operation()): Promise<Json> {
+  const documented = documentedResponse(response.status, op);
   const text = await response.text();
   const what = `${response.status} answer`;
+  if (!documented.content) {
+    // An answer documented without content (304) has none.
+    assert.equal(text, '', `${what}: a body where none is documented`);
+    assertHeaders(documented, response, what);
+    return undefined;
+  }
   const mediaType = response.headers.get('content-type')?.split(';')[0]?.trim() ?? '';
   const content = documented.content?.[mediaType];
   assert.ok(content, `${what}: content type "${mediaType}" is not documented for it`);
   const body = JSON.parse(text);
   assertValid(content.schema, body, what);
+  assertHeaders(documented, response, what);
+  return body;
+}
+
+function assertHeaders(documented: Json, response: Response, what: string): void {
   for (const [name, header] of Object.entries<Json>(documented.headers ?? {})) {
     const definition = deref(header);
     const value = response.headers.get(name);
     if (definition.required) assert.ok(value !== null, `${what}: header ${name} missing`);
     if (value !== null) assertValid(definition.schema, value, `${what}, header ${name}`);
   }
-  return body;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -121,8 +137,9 @@ describe('openapi.yaml is a well-formed OpenAPI 3.1 document', () => {
         assert.ok(server.variables?.[name!]?.default, `server variable ${name} has a default`);
       }
     }
-    assert.deepEqual(Object.keys(doc.paths), [OPERATION_PATH]);
-    assert.deepEqual(Object.keys(doc.paths[OPERATION_PATH]).sort(), ['parameters', 'patch']);
+    assert.deepEqual(Object.keys(doc.paths), [OPERATION_PATH, ME_PATH]);
+    assert.deepEqual(Object.keys(doc.paths[OPERATION_PATH]).sort(), ['get', 'parameters', 'patch']);
+    assert.deepEqual(Object.keys(doc.paths[ME_PATH]).sort(), ['get', 'patch']);
   });
 
   test('only known top-level and component sections', () => {
@@ -152,9 +169,11 @@ describe('openapi.yaml is a well-formed OpenAPI 3.1 document', () => {
   });
 
   test('responses are status codes or ranges, each described', () => {
-    for (const [status, response] of Object.entries<Json>(operation().responses)) {
-      assert.match(status, /^([1-5]\d\d|[1-5]XX|default)$/);
-      assert.equal(typeof deref(response).description, 'string', `response ${status} described`);
+    for (const [name, op] of allOperations()) {
+      for (const [status, response] of Object.entries<Json>(op.responses)) {
+        assert.match(status, /^([1-5]\d\d|[1-5]XX|default)$/);
+        assert.equal(typeof deref(response).description, 'string', `${name}: response ${status} described`);
+      }
     }
   });
 
@@ -338,7 +357,7 @@ describe('answers of the local stack match openapi.yaml', { timeout: 120_000 }, 
   });
 
   test('404 for an unknown id and a non-integer one', async () => {
-    for (const id of [987654, 'me']) {
+    for (const id of [987654, 'abc']) {
       const res = await patch(id, { token: stack.demoToken, ...json({ bio: 'x' }) });
       assert.equal(res.status, 404);
       assert.equal((await assertDocumented(res)).errors[0].code, 'not_found');
@@ -357,6 +376,49 @@ describe('answers of the local stack match openapi.yaml', { timeout: 120_000 }, 
     const res = await patch(demo.id, { token: stack.demoToken, body: 'bio: x', contentType: 'text/yaml' });
     assert.equal(res.status, 415);
     assert.equal((await assertDocumented(res)).errors[0].code, 'unsupported_media_type');
+  });
+
+  const get = (path: string, headers: Record<string, string> = {}) =>
+    fetch(`${stack.config.baseUrl}/api/v2/user/${path}`, { headers: { Authorization: `Bearer ${stack.demoToken}`, ...headers } });
+  const getOp = doc.paths[OPERATION_PATH].get;
+  const meOp = doc.paths[ME_PATH].get;
+
+  test('GET: 200 with ETag at /me/ and /{id}/, 304, 404 and 401', async () => {
+    const me = await get('me/');
+    assert.equal(me.status, 200);
+    const etag = me.headers.get('etag')!;
+    assert.equal((await assertDocumented(me, meOp)).id, demo.id);
+    const byId = await get(`${alice.id}/`);
+    assert.equal(byId.status, 200);
+    assert.equal((await assertDocumented(byId, getOp)).id, alice.id);
+    const notModified = await get('me/', { 'If-None-Match': etag });
+    assert.equal(notModified.status, 304);
+    await assertDocumented(notModified, meOp);
+    const missing = await get('987654/');
+    assert.equal(missing.status, 404);
+    await assertDocumented(missing, getOp);
+    const anonymous = await fetch(`${stack.config.baseUrl}/api/v2/user/me/`);
+    assert.equal(anonymous.status, 401);
+    await assertDocumented(anonymous, meOp);
+  });
+
+  test('PATCH: 200 with the new ETag, 412 for a stale If-Match, 405 at /me/', async () => {
+    const etag = (await get(`${demo.id}/`)).headers.get('etag')!;
+    const conditional = (ifMatch: string) =>
+      fetch(url(demo.id), {
+        method: 'PATCH',
+        headers: { Authorization: `Bearer ${stack.demoToken}`, 'Content-Type': 'application/json', 'If-Match': ifMatch },
+        body: JSON.stringify({ location: `at ${ifMatch}` }),
+      });
+    const ok = await conditional(etag);
+    assert.equal(ok.status, 200);
+    await assertDocumented(ok);
+    const stale = await conditional(etag);
+    assert.equal(stale.status, 412);
+    assert.equal((await assertDocumented(stale)).errors[0].code, 'precondition_failed');
+    const refused = await patch('me', { token: stack.demoToken, ...json({ bio: 'x' }) });
+    assert.equal(refused.status, 405);
+    assert.equal((await assertDocumented(refused, doc.paths[ME_PATH].patch)).errors[0].code, 'method_not_allowed');
   });
 
   // Last: it stops the stack's DynamoDB Local.

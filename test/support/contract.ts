@@ -21,6 +21,7 @@ export const ERROR_CODES_BY_STATUS: Record<string, string[]> = {
   '401': ['not_authenticated', 'authentication_failed'],
   '403': ['permission_denied'],
   '404': ['not_found'],
+  '412': ['precondition_failed'],
   '413': ['request_too_large'],
   '415': ['unsupported_media_type'],
   '500': ['server_error'],
