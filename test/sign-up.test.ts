@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { createHandler, type Handler, type PostConfirmationEvent } from '../handlers/post-confirmation.ts';
 import { readSignUpConfig } from '../lib/config.ts';
 import { checkInvariants } from '../scripts/check-invariants.ts';
@@ -185,16 +186,16 @@ describe('post confirmation trigger', () => {
     const counter = await item('COUNTER#user');
     const next = (counter?.last_id ?? 0) + 1;
     await backend.dynamo.send(
-      new (await import('@aws-sdk/lib-dynamodb')).PutCommand({
+      new PutCommand({
         TableName: backend.config.tableName,
         Item: { pk: `USER#${next}`, id: next, sub: 'hand-made', username: 'handmade', version: 0, date_joined: new Date().toISOString() },
       }),
     );
     await backend.dynamo.send(
-      new (await import('@aws-sdk/lib-dynamodb')).PutCommand({ TableName: backend.config.tableName, Item: { pk: 'USERNAME#handmade', user_id: next } }),
+      new PutCommand({ TableName: backend.config.tableName, Item: { pk: 'USERNAME#handmade', user_id: next } }),
     );
     await backend.dynamo.send(
-      new (await import('@aws-sdk/lib-dynamodb')).PutCommand({ TableName: backend.config.tableName, Item: { pk: 'SUB#hand-made', user_id: next } }),
+      new PutCommand({ TableName: backend.config.tableName, Item: { pk: 'SUB#hand-made', user_id: next } }),
     );
     const event = signUpEvent({ preferred_username: 'after_handmade', email: 'after@example.org' });
     await handler(event);
