@@ -43,8 +43,6 @@ const WARM_UP = QUICK ? 5 : 25;
 const KB = 1000;
 const MB = 1000 * 1000;
 
-// The SDK warns about Node 20 on every client creation; Lambda runs Node 22, which it does not.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const CHILD_ENV = { ...process.env };
 const started = performance.now();
 const log = (message: string) =>
