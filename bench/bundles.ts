@@ -44,9 +44,19 @@ const PLUGIN_ONLY_KEYS = [
 /** esbuild options exactly as serverless-esbuild derives them from serverless.yml. */
 export function serverlessEsbuildOptions(): esbuild.BuildOptions {
   const yml = parse(readFileSync(join(PROJECT_DIR, 'serverless.yml'), 'utf8')) as {
+    params?: { default?: Record<string, unknown> };
     custom?: { esbuild?: Record<string, unknown> };
   };
-  const custom = { ...yml.custom?.esbuild };
+  // A value that is one `${param:NAME}` takes the deployed stages' value (params.default); the
+  // local stage's own values are not what the bench measures.
+  const custom = Object.fromEntries(
+    Object.entries(yml.custom?.esbuild ?? {}).map(([key, value]) => {
+      const param = typeof value === 'string' ? /^\$\{param:(\w+)\}$/.exec(value)?.[1] : undefined;
+      if (param === undefined) return [key, value];
+      if (!(param in (yml.params?.default ?? {}))) throw new Error(`bench: custom.esbuild.${key} uses \${param:${param}}, not in params.default`);
+      return [key, yml.params!.default![param]];
+    }),
+  );
   if (typeof custom.plugins === 'string' || 'config' in custom) {
     throw new Error('bench: serverless.yml uses an esbuild plugins/config file; bench/bundles.ts must load it too');
   }

@@ -15,15 +15,16 @@
 // Options: --quick (fewer samples, for trying the bench itself), --no-package (skip `osls package`),
 // --only=cold,package,warm,memory,jwks (run only those parts; the bundles are always built).
 import { execFile, spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { readFileSync } from 'node:fs';
 import type { ApiEvent } from '../handlers/patch-user.ts';
 import { createAuthenticator } from '../lib/auth.ts';
 import { readConfig, type Config } from '../lib/config.ts';
 import { PROJECT_DIR } from '../scripts/local-stack.ts';
+import { arm64NodeCommand, unzipTo } from '../test/support/arm64.ts';
 import { startOwnEmulators, type Emulators } from '../test/support/emulators.ts';
 import { accessToken, makeKey, TEST_POOL, writeJwksFile } from '../test/support/tokens.ts';
 import { buildBundle, bundledPackages, OUT_DIR, ownCodeBytes, serverlessEsbuildOptions, type BuiltBundle } from './bundles.ts';
@@ -43,8 +44,6 @@ const WARM_UP = QUICK ? 5 : 25;
 const KB = 1000;
 const MB = 1000 * 1000;
 
-// The SDK warns about Node 20 on every client creation; Lambda runs Node 22, which it does not.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const CHILD_ENV = { ...process.env };
 const started = performance.now();
 const log = (message: string) =>
@@ -169,6 +168,32 @@ async function bundles() {
     target: 'none',
     ok: missing.length === 0,
   });
+  // sharp is external (serverless.yml): the modules that import it are the image code. A text
+  // request's cold start must load neither (README, Node 24 and arm64).
+  const imageModules = Object.entries(handler.metafile.inputs)
+    .filter(([, input]) => input.imports.some((i) => i.path === 'sharp'))
+    .map(([name]) => name);
+  const startOutputs = handler.startupFiles.map((file) => relative(PROJECT_DIR, file));
+  const loadedAtStart = startOutputs.flatMap((output) => [
+    ...Object.keys(handler.metafile.outputs[output]!.inputs).filter((input) => imageModules.includes(input)),
+    ...(handler.metafile.outputs[output]!.imports.some((i) => i.path === 'sharp' && i.kind === 'import-statement')
+      ? [`sharp (imported by ${basename(output)})`]
+      : []),
+  ]);
+  const bundledSharp = [...bundledPackages(handler.metafile)].filter((p) => p === 'sharp' || p.startsWith('@img/'));
+  row({
+    figure: 'sharp, or code importing it, loaded at start',
+    value: loadedAtStart.length ? loadedAtStart.join(', ') : 'none',
+    floor: imageModules.length ? `sharp imported by ${imageModules.join(', ')}` : 'nothing imports sharp',
+    target: 'none',
+    ok: loadedAtStart.length === 0,
+  });
+  row({
+    figure: 'sharp bundled (it must stay external: native)',
+    value: bundledSharp.length ? bundledSharp.join(', ') : 'no',
+    target: 'no',
+    ok: bundledSharp.length === 0,
+  });
   const withMap = Object.keys(handler.metafile.outputs).filter(
     (output) => output.endsWith('.map') || /sourceMappingURL/.test(readFileSync(join(PROJECT_DIR, output), 'utf8')),
   );
@@ -239,12 +264,21 @@ async function oslsPackage(built: BuiltBundle): Promise<void> {
     const size = (names: string[]) => names.reduce((total, name) => total + bytes.get(name)!, 0);
     const entry = 'handlers/patch-user.mjs';
     const startup = sources.has(entry) ? staticClosure(entry, sources) : [];
-    const unresolved = files.flatMap((f) => {
+    // The bundle's own files; node_modules/ holds sharp as npm installed it.
+    const unresolved = files.filter((f) => f.name.startsWith('handlers/')).flatMap((f) => {
       const imports = relativeImports(f.name, sources.get(f.name)!);
       return [...imports.static, ...imports.dynamic].filter((name) => !sources.has(name));
     });
     const folders = new Map<string, number>();
-    for (const f of files) folders.set(dirname(f.name), (folders.get(dirname(f.name)) ?? 0) + 1);
+    for (const f of files) {
+      const folder = f.name.startsWith('node_modules/') ? 'node_modules' : dirname(f.name);
+      folders.set(folder, (folders.get(folder) ?? 0) + 1);
+    }
+    const modules = files.filter((f) => f.name.startsWith('node_modules/'));
+    const packages = [
+      ...new Set(modules.map((f) => /^node_modules\/((?:@[^/]+\/)?[^/.][^/]*)\//.exec(f.name)?.[1]).filter(Boolean)),
+    ].sort() as string[];
+    const platforms = packages.filter((p) => p.startsWith('@img/sharp-'));
     row({
       figure: 'handler loaded at start (entry + static chunks)',
       value: startup.length ? kb(size(startup)) : `${entry} not found`,
@@ -269,6 +303,14 @@ async function oslsPackage(built: BuiltBundle): Promise<void> {
       target: 'none',
       ok: unresolved.length === 0 && startup.length > 0,
     });
+    row({
+      figure: 'node_modules (sharp, outside the bundle): platform packages',
+      value: platforms.join(', ') || 'none',
+      floor: `${kb(size(modules.map((f) => f.name)))} in ${packages.length} packages`,
+      target: 'linux-arm64 only',
+      ok: platforms.length > 0 && platforms.every((p) => p.endsWith('-linux-arm64')),
+    });
+    await sharpUnderQemu(zip, temp);
   } catch (error) {
     row({ figure: 'osls package', value: `failed: ${(error as Error).message.split('\n')[0]}` });
   } finally {
@@ -278,6 +320,52 @@ async function oslsPackage(built: BuiltBundle): Promise<void> {
 
 // ---------------------------------------------------------------------------------------------
 // Cold import
+
+interface ColdSample {
+  importMs: number;
+  sinceProcessStartMs: number;
+  firstUseMs?: number;
+  libvips: boolean;
+  sourceMaps: boolean;
+}
+
+/**
+ * The zip's own sharp (linux-arm64) imported by Node 24 for linux-arm64 under qemu user mode, as a
+ * container's first image request does: proof that it loads from the artifact, and its cost
+ * relative to the emulated Node's own start. Emulation makes every millisecond several times
+ * longer than on Lambda; the x64 row of the cold import is the speed to expect.
+ */
+async function sharpUnderQemu(zip: Buffer, temp: string) {
+  const samples = QUICK ? 2 : 5;
+  log(`the zip's sharp under qemu (linux-arm64): ${samples} fresh processes`);
+  const task = join(temp, 'task');
+  try {
+    await unzipTo(zip, task);
+    await copyFile(join(PROJECT_DIR, 'bench', 'children', 'cold.mjs'), join(task, 'cold.mjs'));
+    const [qemu, qemuArgs] = await arm64NodeCommand(['cold.mjs']);
+    const sharpRuns: ColdSample[] = [];
+    const bare: ColdSample[] = [];
+    for (let i = 0; i < samples; i++) {
+      for (const [kind, into] of [['sharp', sharpRuns], ['none', bare]] as const) {
+        const { stdout } = await execFileAsync(qemu, [...qemuArgs, '', kind], { cwd: task, timeout: 60_000 });
+        into.push(JSON.parse(stdout));
+      }
+    }
+    row({
+      figure: 'import the zip’s sharp, linux-arm64 under qemu (emulated)',
+      value: ms(median(sharpRuns.map((s) => s.importMs))),
+      floor: `+ ${ms(median(sharpRuns.map((s) => s.firstUseMs!)))} first pipeline`,
+      ratio: `${ms(median(bare.map((s) => s.sinceProcessStartMs)))} emulated node start`,
+      target: 'loads',
+      ok: sharpRuns.every((s) => s.libvips),
+    });
+  } catch (error) {
+    row({
+      figure: 'import the zip’s sharp, linux-arm64 under qemu (emulated)',
+      value: `not run: ${(error as Error).message.split('\n')[0]}`,
+    });
+  }
+}
 
 async function coldImport(built: { handler: BuiltBundle; deps: BuiltBundle; unbundled: BuiltBundle; option: BuiltBundle; getUser: BuiltBundle }) {
   log(`cold import: ${COLD_SAMPLES} fresh processes per variant, interleaved`);
@@ -291,8 +379,10 @@ async function coldImport(built: { handler: BuiltBundle; deps: BuiltBundle; unbu
     { name: 'option', file: built.option.file, kind: 'handler' },
     { name: 'getUser', file: built.getUser.file, kind: 'handler' },
     { name: 'node', file: '', kind: 'none' },
+    // The project's sharp (this machine's build, the zip's version) as a first image request loads it.
+    { name: 'sharp', file: '', kind: 'sharp' },
   ] as const;
-  const samples = new Map<string, { importMs: number; sinceProcessStartMs: number; sourceMaps: boolean }[]>(
+  const samples = new Map<string, ColdSample[]>(
     variants.map((v) => [v.name, []]),
   );
   // Round 0 only warms the file cache.
@@ -333,6 +423,19 @@ async function coldImport(built: { handler: BuiltBundle; deps: BuiltBundle; unbu
     floor: `${ms(handler)} deployed`,
     ratio: `${times(option / handler)}; ${(unbundled / option).toFixed(2)}× faster than unbundled`,
     target: '(option)',
+  });
+  const libvips = samples.get('handler')!.some((s) => s.libvips);
+  row({
+    figure: 'libvips in the process after the bundled cold import',
+    value: libvips ? 'yes' : 'no',
+    target: 'no',
+    ok: !libvips,
+  });
+  row({
+    figure: 'import sharp, first image request of a container (x64)',
+    value: ms(importMs('sharp')),
+    floor: `+ ${ms(median(samples.get('sharp')!.map((s) => s.firstUseMs!)))} first pipeline`,
+    ratio: `${times(importMs('sharp') / handler)} the cold import`,
   });
   row({
     figure: 'ready since process start, bundled',

@@ -113,7 +113,6 @@ async function listAll(s3: S3Client, bucket: string) {
 }
 
 async function main() {
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const { readLocalStackConfig, createDocumentClient, createS3Client } = await import('./local-stack.ts');
   const config = readLocalStackConfig();
   const dynamo = createDocumentClient(config);

@@ -4,7 +4,7 @@
 
 import { spawn } from 'node:child_process';
 import type { ChildProcess, SpawnOptions } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, symlink } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import type { Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -125,9 +125,6 @@ export function offlineEnvironment(
     COGNITO_JWKS_FILE: config.jwksFile,
     DYNAMODB_ENDPOINT: config.dynamodbEndpoint,
     S3_ENDPOINT: config.s3Endpoint,
-    // Node 20 here versus 22 on Lambda is known; the SDK's notice would repeat in every worker.
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED:
-      process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ?? 'true',
     ...(esbuildWorkFolder ? { ESBUILD_WORK_FOLDER: esbuildWorkFolder } : {}),
   };
 }
@@ -706,6 +703,10 @@ export async function startLocalStack(
 
     const workDir = await mkdtemp(join(tmpdir(), 'selfcommunity-local-'));
     supervisor.onStop('temporary directory', () => rm(workDir, { recursive: true, force: true }));
+    // The bundle under workDir/esbuild imports sharp, which the local stage leaves out of it and
+    // does not install there (serverless.yml esbuildExclude): Node finds the project's own sharp,
+    // built for this machine, through this link.
+    await symlink(join(PROJECT_DIR, 'node_modules'), join(workDir, 'node_modules'), 'dir');
 
     log(`starting DynamoDB Local on port ${config.dynamodbPort}`);
     const dynamodb = startDynamoDbLocal(supervisor, config.dynamodbPort);

@@ -4,9 +4,6 @@ import { readFile } from 'node:fs/promises';
 import { createDocumentClient, readLocalStackConfig } from './local-stack.ts';
 import { SeedError, seedUsers } from './seed-users.ts';
 
-// Node 20 locally versus 22 on Lambda is known; the SDK's notice about it is noise here.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-
 const [file, ...rest] = process.argv.slice(2);
 if (!file || rest.length > 0 || file.startsWith('-')) {
   console.error('usage: npm run seed -- FILE   (FILE: JSON array of users)');

@@ -10,9 +10,6 @@ import {
   startLocalStack,
 } from './local-stack.ts';
 
-// Node 20 locally versus 22 on Lambda is known; the SDK's notice about it is noise here.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-
 const supervisor = new LocalStackSupervisor({
   // Child output goes to stderr so that stdout holds only the banner that scripts parse.
   onOutput: (name, line) => {

@@ -9,8 +9,6 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { LocalStackSupervisor, PROJECT_DIR, startEmulators } from './local-stack.ts';
 
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-
 const args = process.argv.slice(2);
 const filesGiven = args.some((arg) => !arg.startsWith('-') && arg.endsWith('.ts'));
 const files = filesGiven

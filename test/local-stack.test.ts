@@ -26,9 +26,6 @@ import {
 import { loadLocalKeys, signAccessToken } from '../scripts/local-keys.ts';
 import { SeedError, seedUsers } from '../scripts/seed-users.ts';
 
-// Node 20 here versus 22 on Lambda is known; the SDK's notice about it is noise.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-
 const run = promisify(execFile);
 const REGION = 'us-east-1';
 const POOL_ID = `${REGION}_LocalPool`;

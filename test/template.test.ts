@@ -285,13 +285,22 @@ async function actionsTheCodeNeeds(): Promise<string[]> {
   return [...actions].sort();
 }
 
+/**
+ * The zip's sharp is built for arm64; a test importing the bundle on this machine gets this
+ * machine's build of the same version instead, as `node_modules/sharp` next to the bundle.
+ */
+async function linkHostSharp(dir: string): Promise<void> {
+  await mkdir(join(dir, 'node_modules'), { recursive: true });
+  await symlink(join(PROJECT_DIR, 'node_modules', 'sharp'), join(dir, 'node_modules', 'sharp'), 'dir');
+}
+
 // ---------------------------------------------------------------------------------------------
 
 describe('osls package --stage prod', () => {
-  test('the function runs on Node.js 22 or later, arm64, 1024 MB, 10 s', () => {
+  test('the function runs on Node.js 24, arm64, 1024 MB, 10 s', () => {
     const { Properties } = fnFunction(prod.template);
-    const runtime = /^nodejs(\d+)\.x$/.exec(Properties.Runtime);
-    assert.ok(runtime && Number(runtime[1]) >= 22, `runtime ${Properties.Runtime}`);
+    // The Node that scripts and tests run on (package.json devDependency `node`) is 24 as well.
+    assert.equal(Properties.Runtime, 'nodejs24.x');
     assert.deepEqual(Properties.Architectures, ['arm64']);
     assert.equal(Properties.MemorySize, 1024);
     assert.equal(Properties.Timeout, 10);
@@ -335,9 +344,10 @@ describe('osls package --stage prod', () => {
   });
 
   test('the artifact is the bundled handler and its chunks, complete and importable on its own', async () => {
-    const files = readZip(prod.artifact);
+    const files = readZip(prod.artifact).filter((f) => !f.name.startsWith('node_modules/'));
     const sources = new Map(files.map((f) => [f.name, f.data.toString('utf8')]));
-    // serverless.yml custom.esbuild: splitting, ESM with .mjs, chunks under handlers/chunks/.
+    // serverless.yml custom.esbuild: splitting, ESM with .mjs, chunks under handlers/chunks/;
+    // besides them only node_modules/ (sharp, the next test).
     assert.ok(sources.has(ENTRY), `${ENTRY} in the artifact`);
     for (const name of sources.keys()) {
       assert.match(name, /^handlers\/(patch-user|get-user|post-confirmation|chunks\/[\w-]+)\.mjs$/, `${name} in the artifact`);
@@ -350,7 +360,7 @@ describe('osls package --stage prod', () => {
       }
     }
     const total = files.reduce((sum, f) => sum + f.data.length, 0);
-    assert.ok(prod.artifact.length < 2_000_000 && total < 2_000_000, `artifact of ${prod.artifact.length} bytes, ${total} unzipped`);
+    assert.ok(total < 2_000_000, `bundle of ${total} bytes`);
 
     // What a cold start reads: the environment's credentials are there; the SDK parts loaded only
     // when another credential source is needed (web identity, SSO, credential_process) are not.
@@ -365,13 +375,15 @@ describe('osls package --stage prod', () => {
       );
     }
 
-    // Unzipped where no node_modules can be found: the entry exports the Lambda handler, and every
-    // chunk (those loaded at start and those import() loads later) evaluates.
+    // Unzipped where no node_modules can be found but sharp (this machine's build: the zip's is
+    // arm64): the entry exports the Lambda handler, and every chunk (those loaded at start and
+    // those import() loads later) evaluates.
     const dir = join(workDir, 'prod-unzipped');
     for (const f of files) {
       await mkdir(join(dir, dirname(f.name)), { recursive: true });
       await writeFile(join(dir, f.name), f.data);
     }
+    await linkHostSharp(dir);
     const script = `
       const entry = await import('./${ENTRY}');
       const chunks = [];
@@ -382,15 +394,55 @@ describe('osls package --stage prod', () => {
       console.log(JSON.stringify({ handler: typeof entry.handler, createHandler: typeof entry.createHandler, chunks: chunks.length }));`;
     const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
       cwd: dir,
-      env: { PATH: process.env.PATH, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+      env: { PATH: process.env.PATH },
     });
     assert.deepEqual(JSON.parse(stdout), { handler: 'function', createHandler: 'function', chunks: sources.size - 1 });
+  });
+
+  test('sharp travels in the zip, outside the bundle, for linux-arm64 glibc only', async () => {
+    const files = readZip(prod.artifact);
+    const modules = files.filter((f) => f.name.startsWith('node_modules/'));
+    const packageOf = (name: string) => /^node_modules\/((?:@[^/]+\/)?[^/.][^/]*)\//.exec(name)?.[1];
+    const packages = new Set(modules.map((f) => packageOf(f.name)).filter((name) => name !== undefined));
+
+    // sharp at the version package.json pins, its dependencies, and of its platform packages
+    // exactly Lambda's: linux, arm64, glibc (no x64, no musl, no other system).
+    const project = JSON.parse(await readFile(join(PROJECT_DIR, 'package.json'), 'utf8'));
+    const zipped = (name: string) => JSON.parse(files.find((f) => f.name === `node_modules/${name}/package.json`)!.data.toString('utf8'));
+    assert.ok(packages.has('sharp'), 'sharp in the zip');
+    assert.equal(zipped('sharp').version, project.dependencies.sharp);
+    const platformPackages = [...packages].filter((name) => name!.startsWith('@img/sharp-')).sort();
+    assert.deepEqual(platformPackages, ['@img/sharp-libvips-linux-arm64', '@img/sharp-linux-arm64']);
+    const expected = new Set(['sharp', ...Object.keys(zipped('sharp').dependencies ?? {}), ...platformPackages]);
+    assert.deepEqual([...packages].sort(), [...expected].sort(), 'node_modules holds sharp and what it needs, nothing else');
+
+    // Every native file is an arm64 ELF: `e_machine` 183 (EM_AARCH64), 64-bit, little-endian.
+    const native = modules.filter((f) => f.data.subarray(0, 4).equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46])));
+    assert.ok(native.some((f) => f.name.endsWith('.node')) && native.some((f) => /\.so(\.|$)/.test(f.name)), native.map((f) => f.name).join());
+    for (const f of native) {
+      assert.deepEqual([f.data[4], f.data[5], f.data.readUInt16LE(18)], [2, 1, 183], `${f.name} is not linux-arm64`);
+    }
+
+    // Outside the bundle: none of sharp's code in the handler files, and nothing loaded at start
+    // imports it: a text request never reads libvips (sharp comes by import() with an image).
+    const sources = new Map(files.filter((f) => f.name.startsWith('handlers/')).map((f) => [f.name, f.data.toString('utf8')]));
+    for (const [name, source] of sources) {
+      assert.ok(!source.includes('@img/sharp-libvips-'), `sharp is bundled into ${name}`);
+    }
+    const staticSharp = /(?:^|[;}\n])\s*import\s*(?:[\w$*{][^;"'()]*?from\s*)?["']sharp["']/;
+    for (const name of staticClosure(ENTRY, sources)) {
+      assert.doesNotMatch(sources.get(name)!, staticSharp, `${name}, loaded at start, imports sharp`);
+    }
+
+    // Within Lambda's limits for a zip uploaded directly: 50 MB zipped, 250 MB unzipped.
+    const unzipped = files.reduce((sum, f) => sum + f.data.length, 0);
+    assert.ok(prod.artifact.length < 50_000_000 && unzipped < 250_000_000, `zip ${prod.artifact.length} bytes, ${unzipped} unzipped`);
   });
 
   test('with the environment’s credentials, as on Lambda, requests need none of the lazily loaded chunks', async () => {
     // Only what the entry imports statically, unzipped on its own: a chunk that a request reached
     // for would be missing (ERR_MODULE_NOT_FOUND, a 500) instead of the 503 of an unreachable AWS.
-    const files = readZip(prod.artifact);
+    const files = readZip(prod.artifact).filter((f) => f.name.startsWith('handlers/'));
     const sources = new Map(files.map((f) => [f.name, f.data.toString('utf8')]));
     const atStart = new Set(staticClosure(ENTRY, sources));
     assert.ok(atStart.size < files.length, 'some chunks are loaded only by import()');
@@ -399,6 +451,8 @@ describe('osls package --stage prod', () => {
       await mkdir(join(dir, dirname(f.name)), { recursive: true });
       await writeFile(join(dir, f.name), f.data);
     }
+    // An image request loads sharp (import()) before its upload: this machine's build of it.
+    await linkHostSharp(dir);
     const key = makeKey();
     const jwksFile = join(workDir, 'jwks.json');
     await writeFile(jwksFile, JSON.stringify({ keys: [key.jwk] }));
@@ -428,7 +482,6 @@ describe('osls package --stage prod', () => {
       env: {
         PATH: process.env.PATH,
         EVENTS: JSON.stringify(events),
-        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
         // What Lambda gives every function: region and the role's credentials in the environment.
         AWS_REGION: TEST_POOL.region,
         AWS_ACCESS_KEY_ID: 'ASIAEXAMPLEEXAMPLE00',
