@@ -249,6 +249,17 @@ export async function findFreePort(): Promise<number> {
   return port;
 }
 
+/**
+ * A free port that is none of `reserved`: the configured ports are free until their servers bind
+ * them, so the system may hand one of them out meanwhile.
+ */
+export async function findFreePortExcept(reserved: readonly number[]): Promise<number> {
+  for (;;) {
+    const port = await findFreePort();
+    if (!reserved.includes(port)) return port;
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Child processes
 
@@ -757,7 +768,9 @@ export async function startLocalStack(
       ...(config.eventsPort ? { EVENTS_PORT: config.eventsPort } : {}),
     });
     const streamSettings = await readStreamTriggerSettings();
-    const lambdaPort = await findFreePort();
+    const fixedPorts = [config.port, config.dynamodbPort, config.s3Port];
+    const lambdaPort = await findFreePortExcept(fixedPorts);
+    const eventsPort = config.eventsPort || (await findFreePortExcept([...fixedPorts, lambdaPort]));
 
     const keys = await ensureLocalKeys(config.stateDir);
     let trustsLocalKey = true;
@@ -782,7 +795,7 @@ export async function startLocalStack(
     // In this process, like s3rver: it ends with it, however the process ends.
     let poller: StreamPoller | undefined;
     const events = await startEventRecorder({
-      port: config.eventsPort,
+      port: eventsPort,
       eventBuses: [config.eventBusName],
       region: config.region,
       statusRoutes: {
