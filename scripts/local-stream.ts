@@ -238,7 +238,13 @@ export interface StreamPollerOptions {
   intervalMs?: number;
   log?: (message: string) => void;
   credentials?: { accessKeyId: string; secretAccessKey: string };
+  /** Clients to use instead of ones for `dynamodbEndpoint` (tests of shard handling). */
+  clients?: { streams: StreamsClient; dynamodb: TableClient };
 }
+
+/** What the poller calls on a DynamoDB Streams client and a DynamoDB client. */
+export type StreamsClient = Pick<DynamoDBStreamsClient, 'send' | 'destroy'>;
+export type TableClient = Pick<DynamoDBClient, 'send' | 'destroy'>;
 
 interface ShardState {
   id: string;
@@ -262,9 +268,9 @@ export interface StreamPollerStats {
 }
 
 export class StreamPoller {
-  readonly #options: Required<Omit<StreamPollerOptions, 'credentials' | 'log'>> & Pick<StreamPollerOptions, 'log'>;
-  readonly #streams: DynamoDBStreamsClient;
-  readonly #dynamodb: DynamoDBClient;
+  readonly #options: Required<Omit<StreamPollerOptions, 'credentials' | 'log' | 'clients'>> & Pick<StreamPollerOptions, 'log'>;
+  readonly #streams: StreamsClient;
+  readonly #dynamodb: TableClient;
   readonly #shards = new Map<string, ShardState>();
   #streamArn: string | undefined;
   #lambdaArn: string | undefined;
@@ -277,17 +283,17 @@ export class StreamPoller {
   readonly stats: StreamPollerStats = { invocations: 0, recordsDone: 0, deadLettered: 0 };
 
   constructor(options: StreamPollerOptions) {
+    const { clients, credentials = { accessKeyId: 'local', secretAccessKey: 'local' }, ...settings } = options;
     this.#options = {
       batchSize: 10,
       maximumRetryAttempts: 3,
       bisectBatchOnFunctionError: true,
       intervalMs: 200,
-      ...options,
+      ...settings,
     };
-    const credentials = options.credentials ?? { accessKeyId: 'local', secretAccessKey: 'local' };
     const clientConfig = { region: options.region, endpoint: options.dynamodbEndpoint, credentials };
-    this.#streams = new DynamoDBStreamsClient(clientConfig);
-    this.#dynamodb = new DynamoDBClient(clientConfig);
+    this.#streams = clients?.streams ?? new DynamoDBStreamsClient(clientConfig);
+    this.#dynamodb = clients?.dynamodb ?? new DynamoDBClient(clientConfig);
   }
 
   get streamArn(): string | undefined {

@@ -314,3 +314,111 @@ describe('local stream poller', { timeout: 60_000 }, () => {
     assert.deepEqual(poller.stats, { invocations: 2, recordsDone: 2, deadLettered: 0 });
   });
 });
+
+// Shards close and new ones appear on AWS (and rarely in DynamoDB Local): a stand-in stream with
+// a parent and its children, listed child first, an iterator that expires, a shard that appears
+// later. Records of one key move from a parent to its child, so the parent's come first.
+describe('local stream poller across shards', () => {
+  interface FakeShard {
+    id: string;
+    parent?: string;
+    sequences: number[];
+    closed: boolean;
+  }
+
+  class FakeStreams {
+    shards: FakeShard[] = [];
+    iteratorRequests: string[] = [];
+    expireOnce = new Set<string>();
+    async send(command: object): Promise<unknown> {
+      const input = (command as { input: Record<string, unknown> }).input;
+      switch (command.constructor.name) {
+        case 'DescribeTableCommand':
+          return { Table: { LatestStreamArn: 'arn:aws:dynamodb:ddblocal:000000000000:table/fake/stream/1' } };
+        case 'DescribeStreamCommand':
+          return { StreamDescription: { Shards: this.shards.map((s) => ({ ShardId: s.id, ParentShardId: s.parent })) } };
+        case 'GetShardIteratorCommand': {
+          const shard = this.shards.find((s) => s.id === input.ShardId)!;
+          const type = String(input.ShardIteratorType);
+          this.iteratorRequests.push(`${shard.id} ${type}${input.SequenceNumber ? ` ${input.SequenceNumber}` : ''}`);
+          const position = type === 'TRIM_HORIZON' ? 0 : shard.sequences.indexOf(Number(input.SequenceNumber)) + 1;
+          return { ShardIterator: `${shard.id}:${position}` };
+        }
+        case 'GetRecordsCommand': {
+          const iterator = String(input.ShardIterator);
+          if (this.expireOnce.delete(iterator)) {
+            throw Object.assign(new Error('Iterator expired'), { name: 'ExpiredIteratorException' });
+          }
+          const [id, at] = iterator.split(':') as [string, string];
+          const shard = this.shards.find((s) => s.id === id)!;
+          const records = shard.sequences.slice(Number(at));
+          const next = Number(at) + records.length;
+          return {
+            Records: records.map((sequence) => ({
+              eventID: `event-${sequence}`,
+              eventName: 'INSERT',
+              dynamodb: {
+                ApproximateCreationDateTime: new Date(),
+                Keys: { pk: { S: 'USER#1' } },
+                NewImage: { pk: { S: 'USER#1' }, bio: { S: String(sequence) } },
+                SequenceNumber: String(sequence),
+                SizeBytes: 20,
+                StreamViewType: 'NEW_AND_OLD_IMAGES',
+              },
+            })),
+            NextShardIterator: shard.closed && next >= shard.sequences.length ? undefined : `${id}:${next}`,
+          };
+        }
+        default:
+          throw new Error(`unexpected ${command.constructor.name}`);
+      }
+    }
+    destroy(): void {}
+  }
+
+  test('a parent’s records before its children’s, closed shards left, new shards picked up, expired iterators renewed', async () => {
+    const fake = new FakeStreams();
+    fake.shards = [
+      { id: 'child', parent: 'parent', sequences: [30, 40], closed: false },
+      { id: 'parent', sequences: [10, 20], closed: true },
+      // Its parent left the stream (24 h): nothing to wait for.
+      { id: 'orphan', parent: 'trimmed', sequences: [5], closed: true },
+    ];
+    const delivered: string[] = [];
+    const poller = new StreamPoller({
+      region: REGION,
+      dynamodbEndpoint: 'http://unused.invalid',
+      tableName: 'fake',
+      functionName: FUNCTION,
+      invoke: async (event) => {
+        delivered.push(...event.Records.map((r) => `${r.dynamodb.SequenceNumber}`));
+        return { ok: true, statusCode: 200, failed: [] };
+      },
+      deadLetterFile: join(dir, 'fake-dead-letters.jsonl'),
+      intervalMs: 20,
+      clients: { streams: fake as never, dynamodb: fake as never },
+    });
+    pollers.push(poller);
+    await poller.start();
+    await poller.drained();
+    // The child waits while its parent has records; the orphan does not wait.
+    assert.deepEqual(delivered, ['10', '20', '5', '30', '40']);
+
+    // The child's iterator expires; the poller starts again after its checkpoint, nothing twice.
+    const [, lastIterator] = /child (\S+)/.exec(fake.iteratorRequests.join('\n')) ?? [];
+    assert.equal(lastIterator, 'TRIM_HORIZON');
+    fake.expireOnce.add('child:2');
+    fake.shards[0]!.sequences.push(50);
+    await poller.drained();
+    assert.ok(fake.iteratorRequests.includes('child AFTER_SEQUENCE_NUMBER 40'), fake.iteratorRequests.join('\n'));
+
+    // The child closes and a grandchild appears.
+    fake.shards[0]!.closed = true;
+    fake.shards.push({ id: 'grandchild', parent: 'child', sequences: [60], closed: false });
+    await poller.drained();
+    assert.deepEqual(delivered.slice(-2), ['50', '60']);
+    assert.equal(new Set(delivered).size, delivered.length, 'no record delivered twice');
+    assert.equal(poller.stats.recordsDone, 7);
+    assert.equal(poller.stats.deadLettered, 0);
+  });
+});
