@@ -307,6 +307,7 @@ const OUTPUT_LINES_KEPT = 60;
 export class LocalStackSupervisor {
   readonly #children: ManagedChild[] = [];
   readonly #cleanups: { name: string; run: () => Promise<void> }[] = [];
+  readonly #firstStops: { name: string; run: () => Promise<void> }[] = [];
   readonly #exited = new Set<ManagedChild>();
   #stopPromise: Promise<void> | undefined;
   #resolveDied!: (exit: ChildExit) => void;
@@ -449,10 +450,27 @@ export class LocalStackSupervisor {
     }
   }
 
-  /** Stops children (SIGTERM to each group, SIGKILL after the grace period), then cleanups. */
+  /**
+   * Runs `run` when the stack stops, before the children are stopped: for a part that uses them
+   * and would otherwise take their going for failures (the stream poller).
+   */
+  onStopFirst(name: string, run: () => Promise<void>): void {
+    if (this.stopping) {
+      this.onStop(name, run);
+      return;
+    }
+    this.#firstStops.push({ name, run });
+  }
+
+  /** Stops the first stops, children (SIGTERM to each group, SIGKILL after the grace period), then cleanups. */
   stop(): Promise<void> {
     this.#stopPromise ??= (async () => {
       this.#resolveStopping();
+      await Promise.all(
+        this.#firstStops.map((first) =>
+          first.run().catch((error: unknown) => console.error(`local stack: stopping ${first.name} failed:`, error)),
+        ),
+      );
       await Promise.all(this.#children.map((child) => this.#terminate(child)));
       for (const cleanup of [...this.#cleanups].reverse()) {
         try {
@@ -874,7 +892,7 @@ export async function startLocalStack(
       },
     });
     const startedPoller = poller;
-    supervisor.onStop('stream poller', () => startedPoller.stop());
+    supervisor.onStopFirst('stream poller', () => startedPoller.stop());
     await supervisor.guard(startedPoller.start());
     log(`stream poller reading ${startedPoller.streamArn}`);
 

@@ -123,7 +123,8 @@ export type InvokeOutcome =
   /** A function error, an invalid answer or no answer: the whole batch failed. */
   | { ok: false; statusCode: number; functionError: string; message: string };
 
-export type Invoke = (event: LambdaStreamEvent) => Promise<InvokeOutcome>;
+/** `signal` aborts the invocation when the poller stops. */
+export type Invoke = (event: LambdaStreamEvent, signal?: AbortSignal) => Promise<InvokeOutcome>;
 
 /**
  * Reads a function's answer as Lambda reads it with ReportBatchItemFailures: nothing, `{}` or an
@@ -154,14 +155,15 @@ export function readBatchResponse(payload: unknown, batch: readonly LambdaStream
  */
 export function offlineInvoker(lambdaEndpoint: string, functionName: string, timeoutMs = 60_000): Invoke {
   const url = `${lambdaEndpoint}/2015-03-31/functions/${encodeURIComponent(functionName)}/invocations`;
-  return async (event) => {
+  return async (event, signal) => {
     let response: Response;
     try {
+      const timeout = AbortSignal.timeout(timeoutMs);
       response = await fetch(url, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'x-amz-invocation-type': 'RequestResponse' },
         body: JSON.stringify(event),
-        signal: AbortSignal.timeout(timeoutMs),
+        signal: signal ? AbortSignal.any([timeout, signal]) : timeout,
       });
     } catch (error) {
       return { ok: false, statusCode: 0, functionError: 'NoAnswer', message: (error as Error).message };
@@ -275,6 +277,7 @@ export class StreamPoller {
   #streamArn: string | undefined;
   #lambdaArn: string | undefined;
   #running = false;
+  readonly #stopping = new AbortController();
   #loop: Promise<void> | undefined;
   #wake: (() => void) | undefined;
   #cycle = 0;
@@ -313,6 +316,7 @@ export class StreamPoller {
 
   async stop(): Promise<void> {
     this.#running = false;
+    this.#stopping.abort();
     this.#wake?.();
     await this.#loop;
     this.#streams.destroy();
@@ -431,7 +435,9 @@ export class StreamPoller {
   /** Invokes the function with the head of the buffer; false when that batch waits for a retry. */
   async #invokeHead(shard: ShardState): Promise<boolean> {
     const batch = shard.buffer.slice(0, Math.max(1, Math.min(shard.limit, this.#options.batchSize)));
-    const outcome = await this.#options.invoke({ Records: batch });
+    const outcome = await this.#options.invoke({ Records: batch }, this.#stopping.signal);
+    // Stopped meanwhile: the answer (likely the abort) counts for nothing; the batch stays unread.
+    if (!this.#running) return false;
     this.stats.invocations++;
     if (outcome.ok && outcome.failed.length === 0) {
       this.#handOn(shard, batch.length);

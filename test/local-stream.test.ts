@@ -299,6 +299,24 @@ describe('local stream poller', { timeout: 60_000 }, () => {
     assert.deepEqual(letters[0]?.responseContext, { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' });
   });
 
+  test('stopping during a hanging invocation is prompt and dead-letters nothing', async () => {
+    const table = await newTable();
+    let invoked!: () => void;
+    const called = new Promise<void>((resolve) => (invoked = resolve));
+    handler = () => {
+      invoked();
+      return new Promise(() => undefined);
+    };
+    await put(table, 'USER#h', { bio: { S: 'hangs' } });
+    const { poller, deadLetterFile } = await startPoller(table, { maximumRetryAttempts: 0 });
+    await called;
+    const started = Date.now();
+    await poller.stop();
+    assert.ok(Date.now() - started < 1000, `stop took ${Date.now() - started} ms`);
+    assert.deepEqual(await deadLetters(deadLetterFile), []);
+    assert.deepEqual(poller.stats, { invocations: 0, recordsDone: 0, deadLettered: 0 });
+  });
+
   test('an answer naming a record outside the batch fails the whole batch, as on Lambda', async () => {
     const table = await newTable();
     let calls = 0;
