@@ -92,7 +92,7 @@ export function readLocalStackConfig(env: NodeJS.ProcessEnv = process.env): Loca
   const eventsPort = env.EVENTS_PORT?.trim() === '0' ? 0 : portFrom(env, 'EVENTS_PORT', 0);
   const dynamodbPort = portFrom(env, 'DYNAMODB_PORT', 8000);
   const s3Port = portFrom(env, 'S3_PORT', 4569);
-  const named = { PORT: port, DYNAMODB_PORT: dynamodbPort, S3_PORT: s3Port };
+  const named = { PORT: port, DYNAMODB_PORT: dynamodbPort, S3_PORT: s3Port, ...(eventsPort ? { EVENTS_PORT: eventsPort } : {}) };
   const seen = new Map<number, string>();
   for (const [name, number] of Object.entries(named)) {
     const other = seen.get(number);
