@@ -52,7 +52,24 @@ function isAlive(pid: number): boolean {
   }
 }
 
+class PortTakenMeanwhile extends Error {}
+
+/**
+ * Ports found free can be taken by anything else on the machine before the stack binds them (other
+ * test runs pick free ports too): such a start is tried again on other ports. Stopping is under
+ * test here, not port choice (test/local-stack.test.ts covers a taken port).
+ */
 async function startStack(): Promise<Started> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startStackOnce();
+    } catch (error) {
+      if (!(error instanceof PortTakenMeanwhile) || attempt === 3) throw error;
+    }
+  }
+}
+
+async function startStackOnce(): Promise<Started> {
   const [port, dynamodbPort, s3Port] = await findFreePorts(3);
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -89,7 +106,13 @@ async function startStack(): Promise<Started> {
   all.push(started);
   const deadline = Date.now() + 90_000;
   while (!/^Stop with Ctrl-C\.$/m.test(stdout)) {
-    if (exited) assert.fail(`npm start exited before it was ready:\n${stderr}`);
+    if (exited) {
+      if (/EADDRINUSE|Failed to bind|port already in use/.test(stderr)) {
+        all.splice(all.indexOf(started), 1);
+        throw new PortTakenMeanwhile(stderr);
+      }
+      assert.fail(`npm start exited before it was ready:\n${stderr}`);
+    }
     if (Date.now() > deadline) assert.fail(`npm start was not ready after 90 s:\n${stdout}\n${stderr}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
