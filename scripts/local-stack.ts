@@ -4,7 +4,7 @@
 
 import { spawn } from 'node:child_process';
 import type { ChildProcess, SpawnOptions } from 'node:child_process';
-import { mkdtemp, rm, symlink } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import type { Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -24,12 +24,19 @@ import AWSAccount from 's3rver/lib/models/account.js';
 import { ensureLocalKeys, readJwksFile, signAccessToken } from './local-keys.ts';
 import type { LocalKeys } from './local-keys.ts';
 import { signUpLocally, writeStackFile } from './local-signup.ts';
+import { startEventRecorder } from './local-events.ts';
+import type { EventRecorder } from './local-events.ts';
+import { StreamPoller, offlineInvoker } from './local-stream.ts';
+import { parse as parseYaml } from 'yaml';
 
 export const PROJECT_DIR = fileURLToPath(new URL('..', import.meta.url));
 const OSLS_BIN = join(PROJECT_DIR, 'node_modules', 'osls', 'bin', 'serverless.js');
 
 export const DEFAULT_TABLE_NAME = 'selfcommunity-users-local';
 export const DEFAULT_BUCKET = 'selfcommunity-media-local';
+/** The stream function's name in serverless-offline: `<service>-<stage>-<function key>`. */
+export const MEDIA_EVENTS_FUNCTION = 'selfcommunity-user-patch-local-mediaEvents';
+export const DEAD_LETTER_FILE_NAME = 'media-events-dead-letters.jsonl';
 
 /** Credentials for the emulators, which accept any; real ones are never needed or used. */
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
@@ -57,6 +64,11 @@ export interface LocalStackConfig {
   dynamodbEndpoint: string;
   s3Endpoint: string;
   mediaBaseUrl: string;
+  /** Port of the EventBridge recorder; 0 picks a free one. */
+  eventsPort: number;
+  eventBusName: string;
+  /** JSON-lines file of stream batches that failed every retry (the local dead-letter queue). */
+  deadLetterFile: string;
 }
 
 export class LocalStackError extends Error {
@@ -77,9 +89,10 @@ function portFrom(env: NodeJS.ProcessEnv, name: string, fallback: number): numbe
 export function readLocalStackConfig(env: NodeJS.ProcessEnv = process.env): LocalStackConfig {
   const value = (name: string): string | undefined => env[name]?.trim() || undefined;
   const port = portFrom(env, 'PORT', 3000);
+  const eventsPort = env.EVENTS_PORT?.trim() === '0' ? 0 : portFrom(env, 'EVENTS_PORT', 0);
   const dynamodbPort = portFrom(env, 'DYNAMODB_PORT', 8000);
   const s3Port = portFrom(env, 'S3_PORT', 4569);
-  const named = { PORT: port, DYNAMODB_PORT: dynamodbPort, S3_PORT: s3Port };
+  const named = { PORT: port, DYNAMODB_PORT: dynamodbPort, S3_PORT: s3Port, ...(eventsPort ? { EVENTS_PORT: eventsPort } : {}) };
   const seen = new Map<number, string>();
   for (const [name, number] of Object.entries(named)) {
     const other = seen.get(number);
@@ -107,6 +120,9 @@ export function readLocalStackConfig(env: NodeJS.ProcessEnv = process.env): Loca
     dynamodbEndpoint: `http://localhost:${dynamodbPort}`,
     s3Endpoint: `http://localhost:${s3Port}`,
     mediaBaseUrl: `http://localhost:${s3Port}/${bucket}`,
+    eventsPort,
+    eventBusName: value('EVENT_BUS_NAME') ?? 'default',
+    deadLetterFile: join(stateDir, DEAD_LETTER_FILE_NAME),
   };
 }
 
@@ -114,6 +130,7 @@ export function readLocalStackConfig(env: NodeJS.ProcessEnv = process.env): Loca
 export function offlineEnvironment(
   config: LocalStackConfig,
   esbuildWorkFolder?: string,
+  eventbridgeEndpoint?: string,
 ): Record<string, string> {
   return {
     AWS_REGION: config.region,
@@ -125,6 +142,8 @@ export function offlineEnvironment(
     COGNITO_JWKS_FILE: config.jwksFile,
     DYNAMODB_ENDPOINT: config.dynamodbEndpoint,
     S3_ENDPOINT: config.s3Endpoint,
+    EVENT_BUS_NAME: config.eventBusName,
+    ...(eventbridgeEndpoint ? { EVENTBRIDGE_ENDPOINT: eventbridgeEndpoint } : {}),
     ...(esbuildWorkFolder ? { ESBUILD_WORK_FOLDER: esbuildWorkFolder } : {}),
   };
 }
@@ -227,6 +246,17 @@ export async function findFreePort(): Promise<number> {
   return port;
 }
 
+/**
+ * A free port that is none of `reserved`: the configured ports are free until their servers bind
+ * them, so the system may hand one of them out meanwhile.
+ */
+export async function findFreePortExcept(reserved: readonly number[]): Promise<number> {
+  for (;;) {
+    const port = await findFreePort();
+    if (!reserved.includes(port)) return port;
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Child processes
 
@@ -274,6 +304,7 @@ const OUTPUT_LINES_KEPT = 60;
 export class LocalStackSupervisor {
   readonly #children: ManagedChild[] = [];
   readonly #cleanups: { name: string; run: () => Promise<void> }[] = [];
+  readonly #firstStops: { name: string; run: () => Promise<void> }[] = [];
   readonly #exited = new Set<ManagedChild>();
   #stopPromise: Promise<void> | undefined;
   #resolveDied!: (exit: ChildExit) => void;
@@ -416,10 +447,27 @@ export class LocalStackSupervisor {
     }
   }
 
-  /** Stops children (SIGTERM to each group, SIGKILL after the grace period), then cleanups. */
+  /**
+   * Runs `run` when the stack stops, before the children are stopped: for a part that uses them
+   * and would otherwise take their going for failures (the stream poller).
+   */
+  onStopFirst(name: string, run: () => Promise<void>): void {
+    if (this.stopping) {
+      this.onStop(name, run);
+      return;
+    }
+    this.#firstStops.push({ name, run });
+  }
+
+  /** Stops the first stops, children (SIGTERM to each group, SIGKILL after the grace period), then cleanups. */
   stop(): Promise<void> {
     this.#stopPromise ??= (async () => {
       this.#resolveStopping();
+      await Promise.all(
+        this.#firstStops.map((first) =>
+          first.run().catch((error: unknown) => console.error(`local stack: stopping ${first.name} failed:`, error)),
+        ),
+      );
       await Promise.all(this.#children.map((child) => this.#terminate(child)));
       for (const cleanup of [...this.#cleanups].reverse()) {
         try {
@@ -602,7 +650,11 @@ export async function ensureBucket(client: S3Client, bucket: string): Promise<vo
 export function startOffline(
   supervisor: LocalStackSupervisor,
   config: LocalStackConfig,
-  { lambdaPort, esbuildWorkFolder }: { lambdaPort: number; esbuildWorkFolder?: string },
+  {
+    lambdaPort,
+    esbuildWorkFolder,
+    eventbridgeEndpoint,
+  }: { lambdaPort: number; esbuildWorkFolder?: string; eventbridgeEndpoint?: string },
 ): ManagedChild {
   return supervisor.spawn(
     'offline',
@@ -619,7 +671,7 @@ export function startOffline(
     ],
     {
       cwd: PROJECT_DIR,
-      env: { ...process.env, ...offlineEnvironment(config, esbuildWorkFolder) },
+      env: { ...process.env, ...offlineEnvironment(config, esbuildWorkFolder, eventbridgeEndpoint) },
     },
   );
 }
@@ -629,6 +681,31 @@ export function startOffline(
 function failureInOutput(child: ManagedChild): string | undefined {
   const output = child.output();
   return /^Error:\s*$/m.test(output) || /EADDRINUSE/.test(output) ? output : undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The stream trigger
+
+export interface StreamTriggerSettings {
+  batchSize: number;
+  maximumRetryAttempts: number;
+  bisectBatchOnFunctionError: boolean;
+}
+
+/**
+ * The stream event of functions.mediaEvents in serverless.yml: the local poller retries and
+ * splits batches as the deployed event source mapping is configured to.
+ */
+export async function readStreamTriggerSettings(): Promise<StreamTriggerSettings> {
+  const service = parseYaml(await readFile(join(PROJECT_DIR, 'serverless.yml'), 'utf8')) as {
+    functions?: Record<string, { events?: { stream?: Record<string, unknown> }[] }>;
+  };
+  const stream = service.functions?.mediaEvents?.events?.find((event) => event.stream)?.stream;
+  const { batchSize, maximumRetryAttempts, bisectBatchOnFunctionError } = stream ?? {};
+  if (typeof batchSize !== 'number' || typeof maximumRetryAttempts !== 'number' || typeof bisectBatchOnFunctionError !== 'boolean') {
+    throw new LocalStackError('serverless.yml: functions.mediaEvents needs a stream event with batchSize, maximumRetryAttempts and bisectBatchOnFunctionError');
+  }
+  return { batchSize, maximumRetryAttempts, bisectBatchOnFunctionError };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -654,6 +731,10 @@ export interface LocalStack {
   lambdaPort: number;
   dynamodb: ManagedChild;
   offline: ManagedChild;
+  /** The EventBridge recorder: EVENTBRIDGE_ENDPOINT of the functions, events at `${url}/events`. */
+  events: EventRecorder;
+  /** Reads the table's stream and invokes the stream function. */
+  poller: StreamPoller;
   startupMs: number;
   /** Resolves with the first child that exits on its own. */
   died: Promise<ChildExit>;
@@ -689,8 +770,12 @@ export async function startLocalStack(
       PORT: config.port,
       DYNAMODB_PORT: config.dynamodbPort,
       S3_PORT: config.s3Port,
+      ...(config.eventsPort ? { EVENTS_PORT: config.eventsPort } : {}),
     });
-    const lambdaPort = await findFreePort();
+    const streamSettings = await readStreamTriggerSettings();
+    const fixedPorts = [config.port, config.dynamodbPort, config.s3Port];
+    const lambdaPort = await findFreePortExcept(fixedPorts);
+    const eventsPort = config.eventsPort || (await findFreePortExcept([...fixedPorts, lambdaPort]));
 
     const keys = await ensureLocalKeys(config.stateDir);
     let trustsLocalKey = true;
@@ -716,12 +801,30 @@ export async function startLocalStack(
     const s3rver = await startS3Server(config.s3Port, join(workDir, 's3'));
     supervisor.onStop('s3rver', () => stopS3Server(s3rver));
 
+    // In this process, like s3rver: it ends with it, however the process ends.
+    let poller: StreamPoller | undefined;
+    const events = await startEventRecorder({
+      port: eventsPort,
+      eventBuses: [config.eventBusName],
+      region: config.region,
+      statusRoutes: {
+        '/stream': () => ({
+          streamArn: poller?.streamArn ?? null,
+          ...(poller?.stats ?? { invocations: 0, recordsDone: 0, deadLettered: 0 }),
+          deadLetterFile: config.deadLetterFile,
+        }),
+      },
+    });
+    supervisor.onStop('event recorder', () => events.close());
+    log(`EventBridge recorder on ${events.url}`);
+
     // Started before the emulators are ready: its build is the slowest part. Each stack bundles
     // into its own folder, so side-by-side stacks never rewrite each other's handler.
     log(`starting osls offline on port ${config.port} (lambda port ${lambdaPort})`);
     const offline = startOffline(supervisor, config, {
       lambdaPort,
       esbuildWorkFolder: relative(PROJECT_DIR, join(workDir, 'esbuild')),
+      eventbridgeEndpoint: events.url,
     });
 
     const dynamoClient = createDynamoDbClient(config);
@@ -776,6 +879,28 @@ export async function startLocalStack(
     // `npm run signup` finds the lambda port here.
     supervisor.onStop('stack file', await writeStackFile(config.stateDir, config.port, lambdaPort));
 
+    // As Lambda's trigger reads from the stream's start, the seeding above is delivered too.
+    poller = new StreamPoller({
+      region: config.region,
+      dynamodbEndpoint: config.dynamodbEndpoint,
+      tableName: config.tableName,
+      credentials: LOCAL_CREDENTIALS,
+      functionName: MEDIA_EVENTS_FUNCTION,
+      invoke: offlineInvoker(`http://localhost:${lambdaPort}`, MEDIA_EVENTS_FUNCTION),
+      deadLetterFile: config.deadLetterFile,
+      ...streamSettings,
+      // About every 200 ms, so S3 follows a write within a second.
+      intervalMs: 200,
+      // Failures of the emulators while the stack stops are expected, not news.
+      log: (message) => {
+        if (!supervisor.stopping) log(message);
+      },
+    });
+    const startedPoller = poller;
+    supervisor.onStopFirst('stream poller', () => startedPoller.stop());
+    await supervisor.guard(startedPoller.start());
+    log(`stream poller reading ${startedPoller.streamArn}`);
+
     const [demo] = DEMO_USERS;
     const demoToken = trustsLocalKey
       ? signAccessToken(keys, {
@@ -796,6 +921,8 @@ export async function startLocalStack(
       lambdaPort,
       dynamodb,
       offline,
+      events,
+      poller: startedPoller,
       startupMs: Date.now() - started,
       died: supervisor.died,
       stop: () => supervisor.stop(),
@@ -837,14 +964,28 @@ export function formatReadyBanner(stack: LocalStack): string {
   lines.push(
     `DynamoDB: ${config.dynamodbEndpoint} (table ${config.tableName})  ` +
       `S3: ${config.s3Endpoint} (bucket ${config.bucket})`,
+    `Events: curl -s ${stack.events.url}/events   (EventBridge recorder, bus ${config.eventBusName})`,
+    `Stream: curl -s ${stack.events.url}/stream   (poller status); dead letters: ${config.deadLetterFile}`,
     'Stop with Ctrl-C.',
   );
   return lines.join('\n');
 }
 
 /** Reads the base URL and token out of what scripts/start.ts printed so far. */
-export function parseStartOutput(text: string): { baseUrl?: string; token?: string } {
+export function parseStartOutput(text: string): {
+  baseUrl?: string;
+  token?: string;
+  eventsUrl?: string;
+  deadLetterFile?: string;
+} {
   const baseUrl = /^Base URL: (\S+)$/m.exec(text)?.[1];
   const token = /^Token: (\S+)$/m.exec(text)?.[1];
-  return { ...(baseUrl ? { baseUrl } : {}), ...(token ? { token } : {}) };
+  const eventsUrl = /^Events: curl -s (\S+)\/events\b/m.exec(text)?.[1];
+  const deadLetterFile = /; dead letters: (.+)$/m.exec(text)?.[1];
+  return {
+    ...(baseUrl ? { baseUrl } : {}),
+    ...(token ? { token } : {}),
+    ...(eventsUrl ? { eventsUrl } : {}),
+    ...(deadLetterFile ? { deadLetterFile } : {}),
+  };
 }

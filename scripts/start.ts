@@ -1,5 +1,6 @@
-// npm start: runs the local stack in the foreground until SIGINT/SIGTERM, then stops everything
-// it started and exits 0; exits 1 when it cannot start or a part of it dies.
+// npm start: runs the local stack in the foreground until SIGINT, SIGTERM or SIGHUP, or until the
+// process that started it ends, then stops everything it started and exits 0; exits 1 when it
+// cannot start or a part of it dies.
 
 import {
   ChildExitedError,
@@ -30,6 +31,17 @@ async function shutdown(code: number, reason: string): Promise<void> {
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.on(signal, () => void shutdown(0, `got ${signal}`));
 }
+
+// A closed terminal or pipe must not crash the shutdown that follows it.
+for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
+
+// npm forwards only SIGINT and SIGTERM to its script, and dies of the others (SIGHUP: the IDE or
+// terminal went away; SIGKILL): this process is then handed to init, and nothing else would tell
+// it. The children live in process groups of their own, so they would outlive it.
+const parentPid = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parentPid) void shutdown(0, `its parent process (pid ${parentPid}) ended`);
+}, 200).unref();
 
 try {
   const config = readLocalStackConfig();

@@ -202,6 +202,47 @@ describe('local stack', { timeout: 120_000 }, () => {
     assert.ok(response.status < 500, `PATCH answered ${response.status}: ${body}`);
   });
 
+  test('the stream reaches the stream function within a second; the event recorder and dead letters are printed', async () => {
+    const { baseUrl, token, eventsUrl, deadLetterFile } = parseStartOutput(stackA.stdout());
+    assert.ok(eventsUrl, 'the banner names the event recorder');
+    assert.equal(deadLetterFile, join(stateDir, 'media-events-dead-letters.jsonl'));
+    type Status = { invocations: number; recordsDone: number; deadLettered: number; streamArn: string };
+    const status = async (): Promise<Status> => (await (await fetch(`${eventsUrl}/stream`)).json()) as Status;
+    // The demo users were seeded before the poller started: it read them from the stream's start.
+    const start = Date.now();
+    let before = await status();
+    while (before.recordsDone < DEMO_USERS.length && Date.now() - start < 5000) before = await status();
+    assert.match(before.streamArn, /table\/selfcommunity-users-local\/stream\//);
+    assert.ok(before.recordsDone >= DEMO_USERS.length, JSON.stringify(before));
+
+    const response = await fetch(`${baseUrl}/api/v2/user/1/`, {
+      method: 'PATCH',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ bio: `streamed ${Date.now()}` }),
+    });
+    assert.equal(response.status, 200, await response.text());
+    const written = Date.now();
+    let after = await status();
+    while (after.recordsDone === before.recordsDone && Date.now() - written < 2000) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      after = await status();
+    }
+    assert.ok(after.recordsDone > before.recordsDone, `the write never reached the function: ${JSON.stringify(after)}`);
+    assert.ok(Date.now() - written < 1000, `the function ran ${Date.now() - written} ms after the write`);
+    assert.equal(after.deadLettered, before.deadLettered);
+
+    // PutEvents to the printed address, as the functions' EVENTBRIDGE_ENDPOINT sends them.
+    const put = await fetch(eventsUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'AWSEvents.PutEvents' },
+      body: JSON.stringify({ Entries: [{ Source: 'local-stack-test', DetailType: 'probe', Detail: '{"probe":1}' }] }),
+    });
+    const answer = (await put.json()) as { FailedEntryCount: number; Entries: { EventId: string }[] };
+    assert.equal(answer.FailedEntryCount, 0);
+    const lines = (await (await fetch(`${eventsUrl}/events`)).text()).split('\n').filter(Boolean);
+    assert.ok(lines.some((line) => (JSON.parse(line) as { EventId: string }).EventId === answer.Entries[0]?.EventId));
+  });
+
   test('the printed token verifies against the JWKS file', async () => {
     const { token } = parseStartOutput(stackA.stdout());
     assert.ok(token);

@@ -6,7 +6,8 @@ import { execFile } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
 import { cp, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { jsonEvent } from '../bench/events.ts';
@@ -18,6 +19,11 @@ const run = promisify(execFile);
 const OSLS = join(PROJECT_DIR, 'node_modules', 'osls', 'bin', 'serverless.js');
 /** The function's handler module in the artifact (functions.patchUser.handler, with .mjs). */
 const ENTRY = 'handlers/patch-user.mjs';
+/** The stream function's module, as serverless.yml names it (`<path>.handler`). */
+const MEDIA_EVENTS_MODULE = (
+  parseYaml(await readFile(join(PROJECT_DIR, 'serverless.yml'), 'utf8')) as { functions: { mediaEvents: { handler: string } } }
+).functions.mediaEvents.handler.replace(/\.handler$/, '');
+const MEDIA_EVENTS_ENTRY = `${MEDIA_EVENTS_MODULE}.mjs`;
 
 // ---------------------------------------------------------------------------------------------
 // Packaging
@@ -54,6 +60,8 @@ const INPUTS = [
   'AWS_REGION',
   'ESBUILD_WORK_FOLDER',
   'SIGNUP_USER_POOL_ID',
+  'EVENT_BUS_NAME',
+  'ALARM_EMAIL',
 ];
 
 /** The local-only settings, set in every run to prove that no deployed stage picks them up. */
@@ -61,6 +69,7 @@ const LOCAL_ONLY = {
   DYNAMODB_ENDPOINT: 'http://localhost:18000',
   S3_ENDPOINT: 'http://127.0.0.1:14569',
   COGNITO_JWKS_FILE: '/tmp/leaked/jwks.json',
+  EVENTBRIDGE_ENDPOINT: 'http://127.0.0.1:14010',
 };
 
 const PROD_INPUTS = { COGNITO_USER_POOL_ID: 'eu-west-1_Example', COGNITO_CLIENT_ID: 'exampleclientid0123456789' };
@@ -138,6 +147,8 @@ before(async () => {
       CORS_ALLOWED_ORIGINS: 'https://app.example.org,https://admin.example.org',
       MEDIA_DOMAIN_NAME: 'media.example.org',
       MEDIA_CERTIFICATE_ARN: 'arn:aws:acm:us-east-1:000000000000:certificate/example',
+      EVENT_BUS_NAME: 'community-events',
+      ALARM_EMAIL: 'ops@example.org',
     }),
     oslsPackage('dev', 'dev', { ...PROD_INPUTS, MEDIA_BASE_URL: 'https://cdn.example.net/media', SIGNUP_USER_POOL_ID }),
     failing,
@@ -231,10 +242,17 @@ function allStatements(value: Json, found: Statement[] = []): Statement[] {
   return found;
 }
 
-const roleStatements = (template: Template): Statement[] =>
-  resource(template, 'IamRoleLambdaExecution', 'AWS::IAM::Role').Properties.Policies.flatMap(
-    (policy: Json) => policy.PolicyDocument.Statement as Statement[],
-  );
+/** The statements of a function's own role (serverless.yml gives each function one). */
+function roleStatements(template: Template, functionId: string): Statement[] {
+  const fn = resource(template, functionId, 'AWS::Lambda::Function');
+  const [roleId] = fn.Properties.Role['Fn::GetAtt'] as [string, string];
+  const role = resource(template, roleId, 'AWS::IAM::Role');
+  assert.deepEqual(role.Properties.AssumeRolePolicyDocument.Statement, [
+    { Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' },
+  ]);
+  assert.equal(role.Properties.ManagedPolicyArns, undefined, `${roleId} has no managed policies`);
+  return role.Properties.Policies.flatMap((policy: Json) => policy.PolicyDocument.Statement as Statement[]);
+}
 
 // ---------------------------------------------------------------------------------------------
 // The IAM actions the code needs, derived from the AWS SDK commands it sends
@@ -256,6 +274,7 @@ const ACTIONS_OF_COMMAND: Record<string, string[]> = {
   PutObjectCommand: ['s3:PutObject', 's3:PutObjectTagging'],
   PutObjectTaggingCommand: ['s3:PutObjectTagging'],
   DeleteObjectCommand: ['s3:DeleteObject'],
+  PutEventsCommand: ['events:PutEvents'],
 };
 const TRANSACT_ITEM_ACTIONS: Record<string, string> = {
   Put: 'dynamodb:PutItem',
@@ -264,15 +283,31 @@ const TRANSACT_ITEM_ACTIONS: Record<string, string> = {
   ConditionCheck: 'dynamodb:ConditionCheckItem',
 };
 
-async function actionsTheCodeNeeds(): Promise<string[]> {
+/** The project's modules a handler module loads (its own file and every relative import, transitively). */
+async function moduleClosure(entry: string): Promise<string[]> {
+  const seen = new Set<string>();
+  const visit = async (file: string): Promise<void> => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    const source = await readFile(join(PROJECT_DIR, file), 'utf8');
+    // Type-only imports load nothing at run time.
+    for (const [, typeOnly, target] of source.matchAll(/^\s*(?:import|export)\s+(type\s+)?[^;]*?from\s+'(\.{1,2}\/[^']+\.ts)'/gm)) {
+      if (!typeOnly) await visit(relative(PROJECT_DIR, join(PROJECT_DIR, dirname(file), target!)));
+    }
+  };
+  await visit(entry);
+  return [...seen].sort();
+}
+
+/** The IAM actions of the AWS SDK commands that the code of one handler module sends. */
+async function actionsTheCodeNeeds(entry: string): Promise<string[]> {
   const actions = new Set<string>();
-  for (const dir of ['lib', 'handlers']) {
-    for (const file of await readdir(join(PROJECT_DIR, dir))) {
-      if (!file.endsWith('.ts')) continue;
-      const source = await readFile(join(PROJECT_DIR, dir, file), 'utf8');
+  {
+    for (const file of await moduleClosure(entry)) {
+      const source = await readFile(join(PROJECT_DIR, file), 'utf8');
       for (const [, command] of source.matchAll(/new (\w+Command)\(/g)) {
         const mapped = ACTIONS_OF_COMMAND[command!];
-        assert.ok(mapped, `${dir}/${file} sends ${command}: give the role its IAM action in serverless.yml and map it here`);
+        assert.ok(mapped, `${file} sends ${command}: give the role its IAM action in serverless.yml and map it here`);
         for (const action of mapped) actions.add(action);
       }
       if (/new TransactWrite(Items)?Command\(/.test(source)) {
@@ -350,7 +385,10 @@ describe('osls package --stage prod', () => {
     // besides them only node_modules/ (sharp, the next test).
     assert.ok(sources.has(ENTRY), `${ENTRY} in the artifact`);
     for (const name of sources.keys()) {
-      assert.match(name, /^handlers\/(patch-user|get-user|post-confirmation|chunks\/[\w-]+)\.mjs$/, `${name} in the artifact`);
+      assert.ok(
+        /^handlers\/(patch-user|get-user|post-confirmation|chunks\/[\w-]+)\.mjs$/.test(name) || name === MEDIA_EVENTS_ENTRY,
+        `${name} in the artifact`,
+      );
     }
     for (const [name, source] of sources) {
       assert.doesNotMatch(source, /sourceMappingURL/, `a source map reference in ${name}`);
@@ -527,23 +565,22 @@ describe('osls package --stage prod', () => {
     }
   });
 
-  test('the function may make exactly the AWS calls the code makes, on this table and the media prefixes', async () => {
-    const statements = roleStatements(prod.template);
-    const logs = statements.filter((s) => list(s.Action).every((a) => a.startsWith('logs:')));
-    const others = statements.filter((s) => !logs.includes(s));
-    assert.deepEqual(others.flatMap((s) => list(s.Action)).sort(), await actionsTheCodeNeeds());
+  test('the API function may make exactly the AWS calls its code makes, on this table and the media prefixes', async () => {
+    const [logs, ...others] = roleStatements(prod.template, 'PatchUserLambdaFunction');
+    assert.deepEqual(logs, {
+      Effect: 'Allow',
+      Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+      Resource: [{ 'Fn::GetAtt': ['PatchUserLogGroup', 'Arn'] }],
+    });
+    assert.deepEqual(others.flatMap((s) => list(s.Action)).sort(), await actionsTheCodeNeeds('handlers/patch-user.ts'));
 
     const dynamodb = others.filter((s) => list(s.Action).some((a) => a.startsWith('dynamodb:')));
     const s3 = others.filter((s) => list(s.Action).some((a) => a.startsWith('s3:')));
     assert.equal(dynamodb.length + s3.length, others.length);
     for (const s of dynamodb) assert.deepEqual(list(s.Resource), [{ 'Fn::GetAtt': ['UsersTable', 'Arn'] }]);
     for (const s of s3) assert.deepEqual(list(s.Resource), [bucketObjects('avatar'), bucketObjects('cover')]);
-    // osls's own log statements: this stage's function log groups and their streams (`:*`).
-    for (const s of logs) {
-      for (const r of list(s.Resource)) {
-        assert.match(r['Fn::Sub'], /:log-group:\/aws\/lambda\/selfcommunity-user-patch-prod\*:\*(:\*)?$/);
-      }
-    }
+    // No role shared by both functions, which would give the API the stream function's rights.
+    assert.equal(prod.template.Resources.IamRoleLambdaExecution, undefined);
   });
 
   test('the table is on demand, recoverable, protected from deletion and retained', () => {
@@ -568,9 +605,10 @@ describe('osls package --stage prod', () => {
     });
     assert.deepEqual(p.OwnershipControls.Rules, [{ ObjectOwnership: 'BucketOwnerEnforced' }]);
     assert.deepEqual(p.BucketEncryption.ServerSideEncryptionConfiguration, [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }]);
-    // lib/media-store.ts PENDING_TAG: uploads nobody points at yet (or any more) are garbage after a day.
+    // lib/media-store.ts PENDING_TAG: uploads nobody points at yet (or any more) are garbage, but
+    // only well after the stream's retry window (its records live 24 h) has passed.
     assert.deepEqual(p.LifecycleConfiguration.Rules, [
-      { Id: 'expire-pending-uploads', Status: 'Enabled', TagFilters: [{ Key: 'state', Value: 'pending' }], ExpirationInDays: 1 },
+      { Id: 'expire-pending-uploads', Status: 'Enabled', TagFilters: [{ Key: 'state', Value: 'pending' }], ExpirationInDays: 3 },
     ]);
     assert.equal(p.CorsConfiguration, undefined, 'browsers never call the bucket');
     assert.equal(p.WebsiteConfiguration, undefined);
@@ -625,7 +663,11 @@ describe('osls package --stage prod', () => {
       LogFormat: 'JSON', ApplicationLogLevel: 'INFO', SystemLogLevel: 'INFO',
     });
     const groups = resourcesOfType(prod.template, 'AWS::Logs::LogGroup').map(([id]) => id);
-    assert.deepEqual(groups.sort(), ['GetUserLogGroup', 'PatchUserLogGroup', 'PostConfirmationLogGroup'], 'no API Gateway access log group');
+    assert.deepEqual(
+      groups.sort(),
+      ['GetUserLogGroup', 'MediaEventsLogGroup', 'PatchUserLogGroup', 'PostConfirmationLogGroup'],
+      'no API Gateway access log group',
+    );
     assert.deepEqual(resourcesOfType(prod.template, 'Custom::ApiGatewayAccountRole'), []);
   });
 
@@ -673,6 +715,124 @@ describe('osls package --stage prod', () => {
     const output = `${withoutInputs.stdout}\n${withoutInputs.stderr}`;
     assert.match(output, /COGNITO_USER_POOL_ID/);
     assert.match(output, /COGNITO_CLIENT_ID/);
+  });
+});
+
+describe('the stream function, its dead-letter queue and the alarms', () => {
+  const mapping = (template: Template): Resource => {
+    const mappings = resourcesOfType(template, 'AWS::Lambda::EventSourceMapping');
+    assert.equal(mappings.length, 1, 'one event source mapping');
+    return mappings[0]![1];
+  };
+  const busArn = (name: string) => ({
+    'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':events:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, `:event-bus/${name}`]],
+  });
+
+  test('the table keeps a stream of new and old images', () => {
+    for (const template of [prod.template, demo.template]) {
+      const table = resource(template, 'UsersTable', 'AWS::DynamoDB::Table');
+      assert.deepEqual(table.Properties.StreamSpecification, { StreamViewType: 'NEW_AND_OLD_IMAGES' });
+    }
+  });
+
+  test('the stream triggers mediaEvents with partial batch responses, bisection, bounded retries and a dead-letter queue', () => {
+    const { Properties } = mapping(prod.template);
+    assert.deepEqual(Properties.EventSourceArn, { 'Fn::GetAtt': ['UsersTable', 'StreamArn'] });
+    assert.deepEqual(Properties.FunctionName, { 'Fn::GetAtt': ['MediaEventsLambdaFunction', 'Arn'] });
+    assert.equal(Properties.Enabled, true);
+    assert.equal(Properties.StartingPosition, 'TRIM_HORIZON', 'nothing written before the mapping existed is skipped');
+    assert.ok(Properties.BatchSize >= 1 && Properties.BatchSize <= 100, `batch size ${Properties.BatchSize}`);
+    assert.ok(Properties.MaximumRetryAttempts >= 1, 'failed batches are retried');
+    assert.equal(Properties.BisectBatchOnFunctionError, true);
+    assert.deepEqual(Properties.FunctionResponseTypes, ['ReportBatchItemFailures']);
+    assert.deepEqual(Properties.DestinationConfig, { OnFailure: { Destination: { 'Fn::GetAtt': ['MediaEventsDeadLetterQueue', 'Arn'] } } });
+  });
+
+  test('the stream function: its module, Node 24 on arm64, its own environment', () => {
+    const fn = resource(prod.template, 'MediaEventsLambdaFunction', 'AWS::Lambda::Function').Properties;
+    assert.equal(fn.Handler, `${MEDIA_EVENTS_MODULE}.handler`);
+    assert.equal(fn.Runtime, 'nodejs24.x');
+    assert.deepEqual(fn.Architectures, ['arm64']);
+    assert.ok(fn.Timeout >= 10 && fn.Timeout <= 900, `timeout ${fn.Timeout}`);
+    const env = fn.Environment.Variables;
+    assert.deepEqual(env.MEDIA_BUCKET, { Ref: 'MediaBucket' });
+    assert.deepEqual(resolveIfs(prod.template, env.MEDIA_BASE_URL), distributionUrl);
+    assert.equal(env.EVENT_BUS_NAME, 'default', 'the account’s default bus unless EVENT_BUS_NAME is given');
+    const demoEnv = resource(demo.template, 'MediaEventsLambdaFunction', 'AWS::Lambda::Function').Properties.Environment.Variables;
+    assert.equal(demoEnv.EVENT_BUS_NAME, 'community-events');
+    assert.equal(resolveIfs(demo.template, demoEnv.MEDIA_BASE_URL), 'https://media.example.org');
+    for (const name of ['S3_ENDPOINT', 'EVENTBRIDGE_ENDPOINT', 'DYNAMODB_ENDPOINT']) assert.equal(env[name], undefined, name);
+    assert.ok(resource(prod.template, 'MediaEventsLogGroup', 'AWS::Logs::LogGroup'));
+  });
+
+  test('the stream function’s role: read the stream, tag and delete media, put events on the bus, dead-letter; nothing else', async () => {
+    for (const [template, bus] of [[prod.template, 'default'], [demo.template, 'community-events']] as const) {
+      const statements = roleStatements(template, 'MediaEventsLambdaFunction');
+      assert.deepEqual(statements, [
+        { Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: [{ 'Fn::GetAtt': ['MediaEventsLogGroup', 'Arn'] }] },
+        {
+          Effect: 'Allow',
+          Action: ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator', 'dynamodb:ListStreams'],
+          Resource: [{ 'Fn::GetAtt': ['UsersTable', 'StreamArn'] }],
+        },
+        { Effect: 'Allow', Action: ['s3:PutObjectTagging', 's3:DeleteObject'], Resource: [bucketObjects('avatar'), bucketObjects('cover')] },
+        { Effect: 'Allow', Action: ['events:PutEvents'], Resource: [busArn(bus)] },
+        { Effect: 'Allow', Action: ['sqs:SendMessage'], Resource: [{ 'Fn::GetAtt': ['MediaEventsDeadLetterQueue', 'Arn'] }] },
+      ]);
+    }
+    // Whatever the stream function's code sends is among them.
+    const granted = new Set(roleStatements(prod.template, 'MediaEventsLambdaFunction').flatMap((s) => list(s.Action)));
+    for (const action of await actionsTheCodeNeeds(`${MEDIA_EVENTS_MODULE}.ts`)) {
+      assert.ok(granted.has(action), `the stream function's code needs ${action}`);
+    }
+  });
+
+  test('the dead-letter queue keeps messages 14 days, encrypted', () => {
+    const queue = resource(prod.template, 'MediaEventsDeadLetterQueue', 'AWS::SQS::Queue').Properties;
+    assert.equal(queue.MessageRetentionPeriod, 1_209_600);
+    assert.equal(queue.SqsManagedSseEnabled, true);
+  });
+
+  test('pending uploads expire well after the stream gives up on a record (24 h)', () => {
+    const [rule] = resource(prod.template, 'MediaBucket', 'AWS::S3::Bucket').Properties.LifecycleConfiguration.Rules;
+    assert.ok(rule.ExpirationInDays * 24 >= 48, `${rule.ExpirationInDays} days`);
+  });
+
+  test('alarms on API 5xx, errors and throttles of each function, iterator age and dead letters, to one topic', () => {
+    const api = resource(prod.template, 'ApiGatewayRestApi', 'AWS::ApiGateway::RestApi');
+    const alarms = resourcesOfType(prod.template, 'AWS::CloudWatch::Alarm').map(([, r]) => r.Properties);
+    const watched = alarms.map((a) => `${a.Namespace} ${a.MetricName} ${JSON.stringify(a.Dimensions.map((d: Json) => d.Value))}`).sort();
+    assert.deepEqual(watched, [
+      `AWS/ApiGateway 5XXError ${JSON.stringify([api.Properties.Name])}`,
+      'AWS/Lambda Errors [{"Ref":"MediaEventsLambdaFunction"}]',
+      'AWS/Lambda Errors [{"Ref":"PatchUserLambdaFunction"}]',
+      'AWS/Lambda IteratorAge [{"Ref":"MediaEventsLambdaFunction"}]',
+      'AWS/Lambda Throttles [{"Ref":"MediaEventsLambdaFunction"}]',
+      'AWS/Lambda Throttles [{"Ref":"PatchUserLambdaFunction"}]',
+      'AWS/SQS ApproximateNumberOfMessagesVisible [{"Fn::GetAtt":["MediaEventsDeadLetterQueue","QueueName"]}]',
+    ]);
+    for (const alarm of alarms) {
+      assert.deepEqual(alarm.AlarmActions, [{ Ref: 'AlarmTopic' }]);
+      assert.equal(alarm.TreatMissingData, 'notBreaching', 'no data (no traffic) is not an alarm');
+      assert.equal(alarm.ComparisonOperator, 'GreaterThanOrEqualToThreshold');
+      assert.ok(alarm.Threshold > 0 && alarm.EvaluationPeriods >= 1 && alarm.Period >= 60);
+      assert.ok(alarm.AlarmDescription, 'says what happened');
+    }
+    const iteratorAge = alarms.find((a) => a.MetricName === 'IteratorAge');
+    assert.equal(iteratorAge.Statistic, 'Maximum');
+    assert.ok(iteratorAge.Threshold < 24 * 3600 * 1000, 'fires long before records leave the stream');
+    assert.equal(alarms.find((a) => a.Namespace === 'AWS/SQS').Threshold, 1, 'one dead letter is enough');
+    resource(prod.template, 'AlarmTopic', 'AWS::SNS::Topic');
+    assert.deepEqual(prod.template.Outputs.AlarmTopicArn, { Value: { Ref: 'AlarmTopic' } });
+    assert.deepEqual(prod.template.Outputs.MediaEventsDeadLetterQueueUrl, { Value: { Ref: 'MediaEventsDeadLetterQueue' } });
+  });
+
+  test('an e-mail subscription to the alarms only when ALARM_EMAIL is given', () => {
+    assert.equal(prod.template.Resources.AlarmEmailSubscription?.Condition, 'AlarmEmailGiven');
+    assert.equal(condition(prod.template, 'AlarmEmailGiven'), false);
+    assert.equal(condition(demo.template, 'AlarmEmailGiven'), true);
+    const subscription = resource(demo.template, 'AlarmEmailSubscription', 'AWS::SNS::Subscription').Properties;
+    assert.deepEqual(subscription, { TopicArn: { Ref: 'AlarmTopic' }, Protocol: 'email', Endpoint: 'ops@example.org' });
   });
 });
 
