@@ -305,8 +305,9 @@ describe('osls package --stage prod', () => {
   test('the environment names the table, bucket, pool, client, media URL and limits, and nothing local', () => {
     const env = environmentOf(prod.template);
     assert.deepEqual(Object.keys(env).sort(), [
-      'AVATAR_MAX_BYTES', 'AWS_MAX_ATTEMPTS', 'AWS_REQUEST_TIMEOUT_MS', 'COGNITO_CLIENT_ID', 'COGNITO_TOKEN_USE',
-      'COGNITO_USER_POOL_ID', 'CORS_ALLOWED_ORIGINS', 'COVER_MAX_BYTES', 'IMAGE_MAX_PIXELS', 'IMAGE_MAX_SIDE',
+      'AVATAR_MAX_BYTES', 'AVATAR_SIZE', 'AWS_MAX_ATTEMPTS', 'AWS_REQUEST_TIMEOUT_MS', 'COGNITO_CLIENT_ID', 'COGNITO_TOKEN_USE',
+      'COGNITO_USER_POOL_ID', 'CORS_ALLOWED_ORIGINS', 'COVER_MAX_BYTES', 'COVER_MAX_SIDE', 'IMAGE_MAX_ANIMATION_PIXELS',
+      'IMAGE_MAX_FRAMES', 'IMAGE_MAX_PIXELS', 'IMAGE_MAX_SIDE', 'IMAGE_TIMEOUT_SECONDS', 'JPEG_MAX_SCANS',
       'MAX_BODY_BYTES', 'MEDIA_BASE_URL', 'MEDIA_BUCKET', 'TABLE_NAME',
     ]);
     assert.deepEqual(env.TABLE_NAME, { Ref: 'UsersTable' });
@@ -317,6 +318,10 @@ describe('osls package --stage prod', () => {
     assert.deepEqual(
       [env.AVATAR_MAX_BYTES, env.COVER_MAX_BYTES, env.IMAGE_MAX_SIDE, env.IMAGE_MAX_PIXELS, env.MAX_BODY_BYTES],
       ['3145728', '4194304', '8192', '40000000', '6000000'],
+    );
+    assert.deepEqual(
+      [env.IMAGE_MAX_FRAMES, env.IMAGE_MAX_ANIMATION_PIXELS, env.JPEG_MAX_SCANS, env.AVATAR_SIZE, env.COVER_MAX_SIDE, env.IMAGE_TIMEOUT_SECONDS],
+      ['300', '60000000', '64', '400', '1600', '5'],
     );
     // Without MEDIA_BASE_URL or a media domain, images are served by the stack's distribution.
     assert.deepEqual(resolveIfs(prod.template, env.MEDIA_BASE_URL), distributionUrl);
