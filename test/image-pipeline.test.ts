@@ -299,6 +299,17 @@ describe('trailers and bombs', () => {
     assertRefused(tooBig, 'cover', 'image_too_large', /60 megapixels across all frames/);
   });
 
+  it('an image that needs more than the time limit is image_too_large, and nothing is stored', async () => {
+    // 60 one-pixel frames on a 1000×1000 canvas: a tiny file within every limit (60 MP across its
+    // frames) whose decoding and re-encoding as a cover takes seconds, against a limit of 1 s.
+    const slow = gif({ width: 1000, height: 1000, frames: Array.from({ length: 60 }, (_, i) => ({ left: i, top: i, width: 1, height: 1 })) });
+    const user = await newUser();
+    const strict = createHandler({ ...backend.config, images: { ...backend.config.images, timeoutSeconds: 1 } });
+    const response = await strict(fixtureEvent('multipart', { id: user.id, token: accessToken(key, { sub: user.sub }, backend.pool), ...multipartBody({ cover: file(slow, 'slow.gif') }) }));
+    assertRefused({ status: response.statusCode, body: JSON.parse(response.body), stored: {}, userId: user.id }, 'cover', 'image_too_large', /more than 1 s/);
+    await assertNothingStored(user.id);
+  });
+
   it('a truncated real JPEG is invalid_image, not a 500', async () => {
     const whole = photo();
     const result = await upload({ avatar: whole.subarray(0, Math.floor(whole.length / 2)) }, 'truncated.jpg');
