@@ -7,7 +7,6 @@ import { ImageError, inspectImage } from '../lib/images.ts';
 import type { ImageErrorCode, ImageRules } from '../lib/images.ts';
 import {
   EOI,
-  EXIF_SECRETS,
   JFIF,
   PNG_SIGNATURE,
   SOI,
@@ -15,12 +14,10 @@ import {
   XMP_WITH_GPS,
   anmf,
   bytes,
-  exif,
   exifWithGps,
   gif,
   jpeg,
   jpegSegment,
-  orientationTiff,
   png,
   pngChunk,
   riffChunk,
@@ -62,7 +59,6 @@ function rejects(input: Uint8Array, code: ImageErrorCode, message?: string | Reg
 
 const invalidImage = (input: Uint8Array): void => rejects(input, 'invalid_image', INVALID);
 
-const contains = (haystack: Buffer, needle: string | Buffer): boolean => haystack.includes(needle);
 
 describe('inspectImage: refusals', () => {
   it('refuses an empty file', () => {

@@ -782,7 +782,7 @@ export const wildBodyArb: fc.Arbitrary<BodyRequest> = fc.record({
   valid: fc.constant(false),
 });
 
-/** Bodies that carry images, mostly mutated ones: the image parsers and stripping, through the handler. */
+/** Bodies that carry images, mostly mutated ones: the header pre-check and libvips, through the handler. */
 const mutatedImageArb: fc.Arbitrary<FileContent> = fc.oneof(
   { weight: 1, arbitrary: goodImageArb },
   {
