@@ -108,7 +108,7 @@ export async function normalizeImage(upload: ImageUpload, field: ImageField, lim
   try {
     output = await pipeline.toBuffer({ resolveWithObject: true });
   } catch (error) {
-    throw decodeFailure(error, limits.timeoutSeconds);
+    throw imageErrorOf(error, limits.timeoutSeconds);
   }
   const frames = animated ? (output.info.pages ?? 1) : 1;
   const height = animated ? (output.info.pageHeight ?? output.info.height) : output.info.height;
@@ -121,7 +121,7 @@ export async function normalizeImage(upload: ImageUpload, field: ImageField, lim
  * `invalid_image`; an image that needs more than the time limit, or trips the decoder's own pixel
  * guard (the pre-check should have refused it first), is `image_too_large`.
  */
-function decodeFailure(error: unknown, timeoutSeconds: number): ImageError {
+export function imageErrorOf(error: unknown, timeoutSeconds: number): ImageError {
   const message = error instanceof Error ? error.message : String(error);
   if (/^timeout/i.test(message)) {
     return new ImageError('image_too_large', `The image needs more than ${timeoutSeconds} s to process; send a smaller one.`);
