@@ -1,7 +1,7 @@
 // Images for the benchmark: baseline JPEGs of an exact size whose entropy-coded data is random
-// bytes with 0xFF stuffed as in a real photo, so the handler walks them as it walks a photo. No
-// metadata to strip: the stored object is the uploaded bytes (a photo with EXIF costs one more
-// copy, the stripped one).
+// bytes with 0xFF stuffed as in a real photo, so the header pre-check walks them as it walks a
+// photo. libvips decodes them (as flat grey: the tables have one code each); bench/images.ts uses
+// real photo pixels where the decoding work itself is measured.
 import { jpeg } from '../test/support/images.ts';
 
 /** A deterministic generator (xorshift32), so every run uploads the same bytes. */

@@ -11,9 +11,11 @@
 //   memory      peak RSS of a fresh process handling one 4 MB cover, deployed build and the other
 //               (bench/children/memory.mjs)
 //   JWKS        fetches of the pool's keys over many requests (bench/children/jwks.mjs)
+//   images      a 12-MP phone JPEG to an avatar vs the same libvips pipeline and AWS calls made
+//               directly, shrink-on-load, peak RSS of the largest images, loading sharp (bench/images.ts)
 //
 // Options: --quick (fewer samples, for trying the bench itself), --no-package (skip `osls package`),
-// --only=cold,package,warm,memory,jwks (run only those parts; the bundles are always built).
+// --only=cold,package,warm,memory,jwks,images (run only those parts; the bundles are always built).
 import { execFile, spawn } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
@@ -31,6 +33,7 @@ import { buildBundle, bundledPackages, OUT_DIR, ownCodeBytes, serverlessEsbuildO
 import { readZip, relativeImports, staticClosure } from './zip.ts';
 import { decodedBodyBytes, jsonEvent, multipartEvent } from './events.ts';
 import { photoJpeg } from './fixtures.ts';
+import { imageBench } from './images.ts';
 import type { BenchUser, CallRecord, RequestTrace, WarmInput, WarmResult } from './protocol.ts';
 
 const execFileAsync = promisify(execFile);
@@ -699,8 +702,10 @@ async function memory(
     value: mb(steadyPeak),
     floor: `${mb(body)} body`,
     ratio: times(steadyPeak / body),
-    target: '≤ 3× body',
-    ok: allOk && steadyPeak <= 3 * body,
+    // The cover is decoded and re-encoded by libvips now, which outweighs the copies of the body;
+    // the bound is the images part's: half of the function's 1024 MB.
+    target: '≤ 512 MB',
+    ok: allOk && steadyPeak <= 512 * 1024 * 1024,
   });
   row({
     figure: `peak RSS above idle, max of ${steady.length} (warm)`,
@@ -856,6 +861,7 @@ async function onTheLocalStack(
   }
   if (runs('memory')) await memory(built.handler.file, built.option.file, dir, config, users.memory!, template());
   if (runs('jwks')) await jwks(built.handler.file, dir);
+  if (runs('images')) await imageBench({ section, row, log, quick: QUICK }, { config, key, dir });
 }
 
 async function main() {
@@ -875,7 +881,7 @@ async function main() {
     const built = await bundles();
     if (runs('cold')) await coldImport(built);
     await oslsPackage(built.handler);
-    if (runs('warm') || runs('memory') || runs('jwks')) {
+    if (runs('warm') || runs('memory') || runs('jwks') || runs('images')) {
       await onTheLocalStack(built, dir, (started) => (emulators = started));
     }
   } finally {

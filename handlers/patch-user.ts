@@ -9,7 +9,7 @@ import { AuthenticationError, MethodNotAllowedError, NotFoundError } from '../li
 import { clientError, errorResponse, headerValue, jsonResponse, type HttpResponse } from '../lib/http.ts';
 import { createLogger, type LogFields, type Logger } from '../lib/log.ts';
 import { MediaStore } from '../lib/media-store.ts';
-import { buildPatch } from '../lib/patch-fields.ts';
+import { buildPatch, type Patch } from '../lib/patch-fields.ts';
 import { patchUser } from '../lib/patch-user.ts';
 import { parseBody } from '../lib/request-body.ts';
 import { renderUser } from '../lib/user-record.ts';
@@ -45,7 +45,7 @@ export function createHandler(config: Config, clients: AwsClients = createAwsCli
         },
         { maxBodyBytes: config.maxBodyBytes, maxFileBytes },
       );
-      const patch = buildPatch(fields, config.images);
+      const patch = await normalizeImages(buildPatch(fields, config.images), config);
       const sendOptions = { abortSignal: requestDeadline(config, context) };
       const users = new UsersTable(clients.dynamo, config.tableName, { ...sendOptions, ifMatch });
       const media = new MediaStore(clients.s3, config.mediaBucket, sendOptions);
@@ -59,6 +59,16 @@ export function createHandler(config: Config, clients: AwsClients = createAwsCli
     logOutcome(log, response, failure, pathId, performance.now() - started);
     return response;
   };
+}
+
+/**
+ * New images are decoded and re-encoded before anything is stored. The module (and sharp behind
+ * it) is imported only here, when the patch carries an image: a text-only request never loads it.
+ */
+async function normalizeImages(patch: Patch, config: Config): Promise<Patch> {
+  if (!Object.values(patch.images).some(Boolean)) return patch;
+  const { normalizeImages: normalize } = await import('../lib/image-normalize.ts');
+  return normalize(patch, config.images);
 }
 
 /**

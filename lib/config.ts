@@ -9,8 +9,20 @@ export interface ImageLimits {
   coverMaxBytes: number;
   /** Largest accepted width or height, in pixels. */
   maxSide: number;
-  /** Largest accepted width × height. */
+  /** Largest accepted width × height of one frame. */
   maxPixels: number;
+  /** Most frames of an accepted animation. */
+  maxFrames: number;
+  /** Largest accepted width × height × frames of an animation. */
+  maxAnimationPixels: number;
+  /** Most scans of an accepted JPEG. */
+  maxJpegScans: number;
+  /** Side of the stored (square) avatar, in pixels; smaller images are not scaled up. */
+  avatarSize: number;
+  /** Longest side of the stored cover, in pixels; smaller images are not scaled up. */
+  coverMaxSide: number;
+  /** Time limit of decoding and re-encoding one image, in seconds. */
+  timeoutSeconds: number;
 }
 
 export interface Config {
@@ -54,6 +66,12 @@ export const DEFAULTS = {
   coverMaxBytes: 4 * MiB,
   maxSide: 8192,
   maxPixels: 40_000_000,
+  maxFrames: 300,
+  maxAnimationPixels: 60_000_000,
+  maxJpegScans: 64,
+  avatarSize: 400,
+  coverMaxSide: 1600,
+  imageTimeoutSeconds: 5,
   awsRequestTimeoutMs: 2000,
   awsMaxAttempts: 3,
 } as const;
@@ -103,6 +121,12 @@ export function readConfig(env: Env = process.env): Config {
       coverMaxBytes: positiveInt('COVER_MAX_BYTES', DEFAULTS.coverMaxBytes),
       maxSide: positiveInt('IMAGE_MAX_SIDE', DEFAULTS.maxSide),
       maxPixels: positiveInt('IMAGE_MAX_PIXELS', DEFAULTS.maxPixels),
+      maxFrames: positiveInt('IMAGE_MAX_FRAMES', DEFAULTS.maxFrames),
+      maxAnimationPixels: positiveInt('IMAGE_MAX_ANIMATION_PIXELS', DEFAULTS.maxAnimationPixels),
+      maxJpegScans: positiveInt('JPEG_MAX_SCANS', DEFAULTS.maxJpegScans),
+      avatarSize: positiveInt('AVATAR_SIZE', DEFAULTS.avatarSize),
+      coverMaxSide: positiveInt('COVER_MAX_SIDE', DEFAULTS.coverMaxSide),
+      timeoutSeconds: positiveInt('IMAGE_TIMEOUT_SECONDS', DEFAULTS.imageTimeoutSeconds),
     },
     awsRequestTimeoutMs: positiveInt('AWS_REQUEST_TIMEOUT_MS', DEFAULTS.awsRequestTimeoutMs),
     awsMaxAttempts: positiveInt('AWS_MAX_ATTEMPTS', DEFAULTS.awsMaxAttempts),

@@ -1,10 +1,12 @@
-// Recognition, size limits and metadata stripping for uploaded avatar and cover images.
+// The cheap first gate for uploaded avatar and cover images: recognise the format from the bytes
+// and read sizes, frame counts and scan counts from the container structure, never decoding a
+// pixel. A file that declares enormous dimensions, 120,000 frames or thousands of progressive
+// scans costs no more to refuse than a small one, and every walk below is one linear pass that
+// keeps only counters, so its cost is bounded by the file's length whatever the file holds.
 //
-// Everything here works on container structure only: no pixel is ever decoded, so a file that
-// declares enormous dimensions costs no more to reject than a small one, and stripping never
-// re-encodes (no quality loss, no decoder attack surface). The parsers are deliberately strict:
-// a file we cannot walk completely is refused rather than stored, because a part we did not
-// understand is a part whose metadata we could not remove.
+// What passes is decoded and re-encoded by lib/image-normalize.ts, which is what removes metadata;
+// nothing here strips. Data after the image's end marker (an HDR gain map after a JPEG, a
+// motion-photo video, vendor trailers, padding) is not looked at: only the primary image is used.
 
 export type ImageType = 'jpeg' | 'png' | 'gif' | 'webp';
 
@@ -12,14 +14,25 @@ export interface ImageInfo {
   type: ImageType;
   mime: string;
   ext: string;
+  /** Canvas width and height (for JPEG, before EXIF orientation is applied). */
   width: number;
   height: number;
+  /** Frames decoded: 1 for a still image (and for PNG, whose animation is not kept). */
+  frames: number;
 }
 
 export interface ImageRules {
   maxBytes: number;
+  /** Largest width or height of the canvas or of any frame. */
   maxSide: number;
+  /** Largest width × height of one frame (the canvas). */
   maxPixels: number;
+  /** Most frames of an animation. */
+  maxFrames: number;
+  /** Largest width × height × frames of an animation. */
+  maxAnimationPixels: number;
+  /** Most scans of a JPEG (progressive files repeat scans; each one is a pass over the image). */
+  maxJpegScans: number;
 }
 
 export type ImageErrorCode = 'invalid_image' | 'file_too_large' | 'image_too_large';
@@ -34,24 +47,33 @@ export class ImageError extends Error {
   }
 }
 
-// Django's wording, so clients that already show the API's messages see the familiar text.
-const INVALID_MESSAGE =
-  'Upload a valid image. The file you uploaded was either not an image or a corrupted image.';
+/** Django's wording, plus the formats that are accepted, so a HEIC from a phone says what to send. */
+export const INVALID_IMAGE_MESSAGE =
+  'Upload a valid image (JPEG, PNG, GIF or WebP). The file you uploaded was either not an image or a corrupted image.';
 
 const invalid = (): never => {
-  throw new ImageError('invalid_image', INVALID_MESSAGE);
+  throw new ImageError('invalid_image', INVALID_IMAGE_MESSAGE);
 };
 
-const FORMATS: Record<ImageType, { mime: string; ext: string }> = {
+export const FORMATS: Record<ImageType, { mime: string; ext: string }> = {
   jpeg: { mime: 'image/jpeg', ext: 'jpg' },
   png: { mime: 'image/png', ext: 'png' },
   gif: { mime: 'image/gif', ext: 'gif' },
   webp: { mime: 'image/webp', ext: 'webp' },
 };
 
+interface Layout {
+  width: number;
+  height: number;
+  /** The union of the canvas and every frame (GIF frames may lie outside the logical screen). */
+  extentWidth: number;
+  extentHeight: number;
+  frames: number;
+}
+
 /**
- * Recognise the type from the bytes (never from a declared type) and read width/height from the
- * header only (never decode pixels). Throws ImageError.
+ * Recognise the type from the bytes (never from a declared type) and check every limit from the
+ * header structure alone. Throws ImageError.
  */
 export function inspectImage(bytes: Uint8Array, rules: ImageRules): ImageInfo {
   if (bytes.length === 0) throw new ImageError('invalid_image', 'The submitted file is empty.');
@@ -59,77 +81,52 @@ export function inspectImage(bytes: Uint8Array, rules: ImageRules): ImageInfo {
     throw new ImageError('file_too_large', `The image must be at most ${formatBytes(rules.maxBytes)}.`);
   }
   const type = sniff(bytes) ?? invalid();
-
-  let width: number;
-  let height: number;
-  // GIF frames may lie outside the logical screen and some decoders grow the canvas to fit them,
-  // so the limits apply to the union of the screen and every frame.
-  let extentWidth: number;
-  let extentHeight: number;
+  let layout: Layout;
   switch (type) {
     case 'jpeg':
-      ({ width, height } = parseJpeg(bytes));
-      extentWidth = width;
-      extentHeight = height;
+      layout = parseJpeg(bytes, rules);
       break;
     case 'png':
-      ({ width, height } = parsePng(bytes));
-      extentWidth = width;
-      extentHeight = height;
+      layout = parsePng(bytes);
       break;
     case 'gif':
-      ({ width, height, extentWidth, extentHeight } = parseGif(bytes));
+      layout = parseGif(bytes, rules);
       break;
     case 'webp':
-      ({ width, height } = parseWebp(bytes));
-      extentWidth = width;
-      extentHeight = height;
+      layout = parseWebp(bytes, rules);
       break;
   }
-
-  if (
-    extentWidth > rules.maxSide ||
-    extentHeight > rules.maxSide ||
-    extentWidth * extentHeight > rules.maxPixels
-  ) {
+  const { extentWidth, extentHeight, frames } = layout;
+  if (extentWidth > rules.maxSide || extentHeight > rules.maxSide || extentWidth * extentHeight > rules.maxPixels) {
     throw new ImageError(
       'image_too_large',
       `The image is ${extentWidth}×${extentHeight} pixels; at most ${rules.maxSide} pixels a side ` +
         `and ${formatPixels(rules.maxPixels)} are allowed.`,
     );
   }
-  return { type, ...FORMATS[type], width, height };
+  checkFrames(frames, layout.width * layout.height, rules);
+  return { type, ...FORMATS[type], width: layout.width, height: layout.height, frames };
 }
 
 /**
- * Remove metadata that can reveal a person's location without re-encoding pixels. Returns the
- * same Buffer instance when nothing was removed. Throws ImageError (invalid_image) when the
- * structure cannot be walked.
- *
- * The one thing kept from a JPEG's or WebP's EXIF is a non-default Orientation, written back in
- * a minimal EXIF block built from scratch (see "EXIF orientation" below), so photos stored
- * sideways still display upright.
+ * An animation is decoded frame by frame at the canvas size, so its cost is canvas × frames. Called
+ * while counting too, so a file with 120,000 frames is refused at frame 301, not after the walk.
  */
-export function stripMetadata(bytes: Buffer, type: ImageType): Buffer {
-  switch (type) {
-    case 'jpeg':
-      return stripJpeg(bytes);
-    case 'png':
-      return without(bytes, parsePng(bytes).chunks.filter((c) => PNG_METADATA.has(c.type)));
-    case 'gif':
-      return without(bytes, parseGif(bytes).metadata);
-    case 'webp':
-      return stripWebp(bytes);
+function checkFrames(frames: number, canvasPixels: number, rules: ImageRules): void {
+  if (frames > rules.maxFrames) {
+    throw new ImageError('image_too_large', `The animation has more than ${rules.maxFrames} frames; at most ${rules.maxFrames} are allowed.`);
+  }
+  if (frames > 1 && frames * canvasPixels > rules.maxAnimationPixels) {
+    throw new ImageError(
+      'image_too_large',
+      `The animation has ${frames} frames of ${formatPixels(canvasPixels)}; at most ` +
+        `${formatPixels(rules.maxAnimationPixels)} across all frames are allowed.`,
+    );
   }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Shared helpers
-
-interface Range {
-  start: number;
-  end: number;
-}
 
 const MiB = 1024 * 1024;
 const KiB = 1024;
@@ -166,103 +163,6 @@ function hasAscii(b: Uint8Array, at: number, text: string): boolean {
   return true;
 }
 
-const ascii = (b: Uint8Array, at: number, length: number): string =>
-  String.fromCharCode(...b.subarray(at, at + length));
-
-/**
- * Anything after a format's end marker could smuggle a second payload (an appended image with
- * its own EXIF, a video, a script for a polyglot); only the zero padding some writers add is
- * tolerated.
- */
-function requireZeroTail(b: Uint8Array, from: number): void {
-  for (let i = from; i < b.length; i++) if (b[i] !== 0) invalid();
-}
-
-interface Insertion {
-  /** Offset in the input; never inside a removed range. */
-  at: number;
-  data: Uint8Array;
-}
-
-/**
- * The bytes with the given ranges (in file order) cut out and optionally one block inserted, or
- * the same instance when there is nothing to change.
- */
-function without(bytes: Buffer, removed: readonly Range[], insertion?: Insertion): Buffer {
-  if (removed.length === 0 && !insertion) return bytes;
-  const pieces: Uint8Array[] = [];
-  let at = 0;
-  let pending = insertion;
-  const insertIfDue = (before: number): void => {
-    if (!pending || pending.at > before) return;
-    pieces.push(bytes.subarray(at, pending.at), pending.data);
-    at = pending.at;
-    pending = undefined;
-  };
-  for (const r of removed) {
-    insertIfDue(r.start);
-    pieces.push(bytes.subarray(at, r.start));
-    at = r.end;
-  }
-  insertIfDue(bytes.length);
-  pieces.push(bytes.subarray(at));
-  return Buffer.concat(pieces);
-}
-
-// ---------------------------------------------------------------------------------------------
-// EXIF orientation
-//
-// Phones store portrait photos sideways and record the turn in the EXIF Orientation tag (0x0112
-// in IFD0); dropping it with the rest of the EXIF makes them display rotated. So a value of 2..8
-// (1 means "as stored") is read from the EXIF being removed and written back in a block built
-// here from scratch: a TIFF header and IFD0 holding that single entry, nothing else copied (no
-// GPS IFD, Exif IFD, maker notes, thumbnail IFD, dates or serials can survive). EXIF that cannot
-// be read cleanly is dropped whole, without an orientation, rather than refusing the upload or
-// trusting bytes we did not understand.
-
-const ORIENTATION_TAG = 0x0112;
-const TIFF_SHORT = 3;
-
-/** The Orientation (2..8) in IFD0 of a TIFF-structured EXIF payload; undefined if 1, absent or malformed. */
-function readOrientation(tiff: Uint8Array): number | undefined {
-  let u16: (b: Uint8Array, i: number) => number;
-  let u32: (b: Uint8Array, i: number) => number;
-  if (hasAscii(tiff, 0, 'II*\0')) [u16, u32] = [u16le, u32le];
-  else if (hasAscii(tiff, 0, 'MM\0*')) [u16, u32] = [u16be, u32be];
-  else return undefined;
-
-  const ifd = u32(tiff, 4);
-  if (ifd < 8 || ifd + 2 > tiff.length) return undefined;
-  const count = u16(tiff, ifd);
-  if (ifd + 2 + count * 12 > tiff.length) return undefined;
-
-  let orientation: number | undefined;
-  for (let i = 0; i < count; i++) {
-    const entry = ifd + 2 + i * 12;
-    if (u16(tiff, entry) !== ORIENTATION_TAG) continue;
-    // A second Orientation, or one that is not a single SHORT, leaves the intended value unknown.
-    if (orientation !== undefined || u16(tiff, entry + 2) !== TIFF_SHORT || u32(tiff, entry + 4) !== 1) {
-      return undefined;
-    }
-    orientation = u16(tiff, entry + 8); // a lone SHORT sits left-justified in the value field
-    if (orientation < 1 || orientation > 8) return undefined;
-  }
-  return orientation === 1 ? undefined : orientation;
-}
-
-/** A big-endian TIFF structure whose IFD0 holds only Orientation (26 bytes). */
-function orientationTiff(orientation: number): Buffer {
-  const tiff = Buffer.alloc(26); // zero-filled: value padding and "no next IFD" come free
-  tiff.write('MM\0*', 0, 'latin1');
-  tiff.writeUInt32BE(8, 4); // IFD0 right after the header
-  tiff.writeUInt16BE(1, 8); // one entry
-  tiff.writeUInt16BE(ORIENTATION_TAG, 10);
-  tiff.writeUInt16BE(TIFF_SHORT, 12);
-  tiff.writeUInt32BE(1, 14);
-  tiff.writeUInt16BE(orientation, 18);
-  return tiff;
-}
-
 function sniff(b: Uint8Array): ImageType | undefined {
   if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'jpeg';
   if (PNG_SIGNATURE.every((v, i) => b[i] === v)) return 'png';
@@ -271,41 +171,36 @@ function sniff(b: Uint8Array): ImageType | undefined {
   return undefined;
 }
 
+const still = (width: number, height: number): Layout => ({ width, height, extentWidth: width, extentHeight: height, frames: 1 });
+
 // ---------------------------------------------------------------------------------------------
 // JPEG
 
-interface JpegSegment extends Range {
-  marker: number;
-}
-
-const isSof = (m: number): boolean =>
-  m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc;
+const isSof = (m: number): boolean => m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc;
 
 /** Markers that carry no length: TEM and the restart markers. */
 const isStandalone = (m: number): boolean => m === 0x01 || (m >= 0xd0 && m <= 0xd7);
 
 /**
- * Walks the whole marker structure, including the entropy-coded data of every scan (looking only
- * for markers, never decoding), so the end of the image is the real EOI and not an FF D9 that
- * happens to sit inside an embedded thumbnail or an appended second image.
+ * Walks the marker structure up to the primary image's EOI, including the entropy-coded data of
+ * every scan (looking only for markers, never decoding), so an FF D9 inside an EXIF thumbnail is
+ * not taken for the end. Scans are counted as they are met: a progressive file repeating one scan
+ * thousands of times is refused at scan 65. What follows EOI (MPF images, gain maps) is not read.
  */
-function parseJpeg(b: Uint8Array): { width: number; height: number; segments: JpegSegment[] } {
+function parseJpeg(b: Uint8Array, rules: ImageRules): Layout {
   const n = b.length;
-  const segments: JpegSegment[] = [];
   let frame: { width: number; height: number } | undefined;
-  let scanned = false;
+  let scans = 0;
   let pos = 2;
 
   for (;;) {
     if (b[pos] !== 0xff) invalid();
     while (b[pos] === 0xff) pos++; // fill bytes
     if (pos >= n) invalid();
-    const start = pos - 1;
     const marker = b[pos++]!;
 
     if (marker === 0xd9) {
-      if (!scanned) invalid();
-      requireZeroTail(b, pos);
+      if (scans === 0) invalid();
       break;
     }
     if (isStandalone(marker)) continue;
@@ -315,7 +210,6 @@ function parseJpeg(b: Uint8Array): { width: number; height: number; segments: Jp
     const length = u16be(b, pos);
     const end = pos + length;
     if (length < 2 || end > n) invalid();
-    segments.push({ marker, start, end });
 
     if (isSof(marker)) {
       if (frame || length < 8) invalid();
@@ -328,14 +222,19 @@ function parseJpeg(b: Uint8Array): { width: number; height: number; segments: Jp
       if (!frame || length < 3) invalid();
       const components = b[pos + 2]!;
       if (components === 0 || length !== 6 + 2 * components) invalid();
+      if (++scans > rules.maxJpegScans) {
+        throw new ImageError(
+          'invalid_image',
+          `The JPEG has more than ${rules.maxJpegScans} scans; at most ${rules.maxJpegScans} are allowed. ${INVALID_IMAGE_MESSAGE}`,
+        );
+      }
       pos = skipEntropyData(b, end);
-      scanned = true;
       continue;
     }
     pos = end;
   }
   if (!frame) return invalid();
-  return { width: frame.width, height: frame.height, segments };
+  return still(frame.width, frame.height);
 }
 
 /** Position of the FF that starts the first real marker after a scan's entropy-coded data. */
@@ -357,53 +256,13 @@ function skipEntropyData(b: Uint8Array, from: number): number {
   }
 }
 
-const JPEG_EXIF_ID = 'Exif\0\0';
-
-const isJpegExif = (b: Uint8Array, s: JpegSegment): boolean =>
-  s.marker === 0xe1 && s.end - s.start >= 4 + JPEG_EXIF_ID.length && hasAscii(b, s.start + 4, JPEG_EXIF_ID);
-
-function stripJpeg(bytes: Buffer): Buffer {
-  const { segments } = parseJpeg(bytes);
-  const removed = segments.filter((s) => isJpegMetadata(bytes, s));
-  if (removed.length === 0) return bytes;
-
-  // Viewers take the orientation from the first EXIF segment of the header, before the first
-  // scan; one appearing later is ignored by them, so it is not carried over either.
-  const header = segments.slice(0, segments.findIndex((s) => s.marker === 0xda));
-  const exif = header.find((s) => isJpegExif(bytes, s));
-  const orientation = exif && readOrientation(bytes.subarray(exif.start + 4 + JPEG_EXIF_ID.length, exif.end));
-  if (!orientation) return without(bytes, removed);
-
-  const payload = Buffer.concat([Buffer.from(JPEG_EXIF_ID, 'latin1'), orientationTiff(orientation)]);
-  const app1 = Buffer.concat([Buffer.from([0xff, 0xe1, 0, 0]), payload]);
-  app1.writeUInt16BE(payload.length + 2, 2);
-  // EXIF belongs right after SOI, or after the JFIF APP0 when there is one, which must come first.
-  const gone = new Set(removed);
-  const first = segments.find((s) => !gone.has(s));
-  const at = first?.marker === 0xe0 ? first.end : 2; // every APP0 still there is JFIF
-  return without(bytes, removed, { at, data: app1 });
-}
-
-/**
- * APP0 JFIF, APP2 ICC and APP14 Adobe change how pixels are interpreted, so they stay. Other
- * segments sharing those markers go too: an APP0 JFXX carries a thumbnail that may show the
- * uncropped original, and APP2 is also used for MPF and FlashPix data.
- */
-function isJpegMetadata(b: Uint8Array, s: JpegSegment): boolean {
-  if (s.marker === 0xfe) return true;
-  if (s.marker < 0xe0 || s.marker > 0xef) return false;
-  const payload = s.start + 4;
-  if (s.marker === 0xe0) return !hasAscii(b, payload, 'JFIF\0');
-  if (s.marker === 0xe2) return !hasAscii(b, payload, 'ICC_PROFILE\0');
-  if (s.marker === 0xee) return !hasAscii(b, payload, 'Adobe');
-  return true;
-}
-
 // ---------------------------------------------------------------------------------------------
 // PNG
+//
+// Only the first frame of an animated PNG is kept (libvips reads the default image), so acTL is
+// not counted: the cost is one frame, which the canvas limits already bound.
 
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
-const PNG_METADATA = new Set(['tEXt', 'zTXt', 'iTXt', 'eXIf']);
 
 /** Bit depths allowed for each colour type; anything else is a corrupt or hostile IHDR. */
 const PNG_DEPTHS: Record<number, readonly number[]> = {
@@ -414,16 +273,12 @@ const PNG_DEPTHS: Record<number, readonly number[]> = {
   6: [8, 16],
 };
 
-interface PngChunk extends Range {
-  type: string;
-}
-
-function parsePng(b: Uint8Array): { width: number; height: number; chunks: PngChunk[] } {
+function parsePng(b: Uint8Array): Layout {
   const n = b.length;
   // Signature (8) + the whole IHDR chunk (4 + 4 + 13 + 4).
   if (n < 33 || u32be(b, 8) !== 13 || !hasAscii(b, 12, 'IHDR')) invalid();
   // The dimensions are the one thing we trust from the header, so make sure they are not damaged.
-  if (crc32(b.subarray(12, 29)) !== u32be(b, 29)) invalid();
+  if (crc32(b, 12, 29) !== u32be(b, 29)) invalid();
   const width = u32be(b, 16);
   const height = u32be(b, 20);
   const depth = b[24]!;
@@ -431,10 +286,9 @@ function parsePng(b: Uint8Array): { width: number; height: number; chunks: PngCh
   if (width === 0 || height === 0 || width > 0x7fffffff || height > 0x7fffffff) invalid();
   if (!PNG_DEPTHS[colour]?.includes(depth) || b[26] !== 0 || b[27] !== 0 || b[28]! > 1) invalid();
 
-  const chunks: PngChunk[] = [];
   let sawPalette = false;
   let sawData = false;
-  let pos = 8;
+  let pos = 33;
   for (;;) {
     if (pos + 12 > n) invalid();
     const length = u32be(b, pos);
@@ -445,26 +299,23 @@ function parsePng(b: Uint8Array): { width: number; height: number; chunks: PngCh
       const c = b[i]! | 0x20;
       if (c < 0x61 || c > 0x7a) invalid();
     }
-    const type = ascii(b, pos + 4, 4);
-    chunks.push({ type, start: pos, end });
-    pos = end;
-
-    if (type === 'IHDR' && chunks.length > 1) invalid();
-    if (type === 'PLTE') sawPalette = true;
-    if (type === 'IDAT') {
+    if (hasAscii(b, pos + 4, 'IHDR')) invalid();
+    if (hasAscii(b, pos + 4, 'PLTE')) sawPalette = true;
+    if (hasAscii(b, pos + 4, 'IDAT')) {
       if (colour === 3 && !sawPalette) invalid();
       sawData = true;
     }
-    if (type === 'IEND') break;
+    const isEnd = hasAscii(b, pos + 4, 'IEND');
+    pos = end;
+    if (isEnd) break;
   }
   if (!sawData) invalid();
-  requireZeroTail(b, pos);
-  return { width, height, chunks };
+  return still(width, height);
 }
 
 let crcTable: Uint32Array | undefined;
 
-function crc32(bytes: Uint8Array): number {
+function crc32(bytes: Uint8Array, from: number, to: number): number {
   if (!crcTable) {
     crcTable = new Uint32Array(256);
     for (let i = 0; i < 256; i++) {
@@ -474,30 +325,14 @@ function crc32(bytes: Uint8Array): number {
     }
   }
   let crc = 0xffffffff;
-  for (const byte of bytes) crc = crcTable[(crc ^ byte) & 0xff]! ^ (crc >>> 8);
+  for (let i = from; i < to; i++) crc = crcTable[(crc ^ bytes[i]!) & 0xff]! ^ (crc >>> 8);
   return (crc ^ 0xffffffff) >>> 0;
 }
 
 // ---------------------------------------------------------------------------------------------
 // GIF
-//
-// Stripping removes comment extensions and every application extension except the animation
-// loop (NETSCAPE2.0 / ANIMEXTS1.0) and the ICC colour profile (ICCRGBG1 012): GIF has no EXIF,
-// but XMP (including exif:GPS* properties) travels in an "XMP DataXMP" application extension,
-// and unknown vendor extensions may carry anything. Graphic control and plain text extensions
-// affect rendering and stay.
 
-const GIF_KEPT_APPLICATIONS = ['NETSCAPE2.0', 'ANIMEXTS1.0', 'ICCRGBG1012'];
-
-interface GifLayout {
-  width: number;
-  height: number;
-  extentWidth: number;
-  extentHeight: number;
-  metadata: Range[];
-}
-
-function parseGif(b: Uint8Array): GifLayout {
+function parseGif(b: Uint8Array, rules: ImageRules): Layout {
   const n = b.length;
   if (n < 13) invalid();
   const width = u16le(b, 6);
@@ -508,26 +343,14 @@ function parseGif(b: Uint8Array): GifLayout {
   const flags = b[10]!;
   let pos = 13 + (flags & 0x80 ? 3 << ((flags & 7) + 1) : 0);
 
-  const metadata: Range[] = [];
   let frames = 0;
   for (;;) {
     if (pos >= n) invalid();
     const introducer = b[pos]!;
-    if (introducer === 0x3b) {
-      pos++;
-      break;
-    }
-    const start = pos;
+    if (introducer === 0x3b) break;
     if (introducer === 0x21) {
       if (pos + 2 > n) invalid();
-      const label = b[pos + 1]!;
       pos = skipSubBlocks(b, pos + 2);
-      if (label === 0xfe) metadata.push({ start, end: pos });
-      if (label === 0xff) {
-        // The application identifier is the first sub-block: 8 bytes of name + 3 of code.
-        const id = b[start + 2] === 11 ? ascii(b, start + 3, 11) : '';
-        if (!GIF_KEPT_APPLICATIONS.includes(id)) metadata.push({ start, end: pos });
-      }
     } else if (introducer === 0x2c) {
       if (pos + 11 > n) invalid();
       const left = u16le(b, pos + 1);
@@ -543,14 +366,13 @@ function parseGif(b: Uint8Array): GifLayout {
       const minCodeSize = b[pos]!;
       if (minCodeSize < 1 || minCodeSize > 11) invalid();
       pos = skipSubBlocks(b, pos + 1);
-      frames++;
+      checkFrames(++frames, width * height, rules);
     } else {
       invalid();
     }
   }
   if (frames === 0) invalid();
-  requireZeroTail(b, pos);
-  return { width, height, extentWidth, extentHeight, metadata };
+  return { width, height, extentWidth, extentHeight, frames };
 }
 
 /** Position just after the zero-length block that terminates a run of data sub-blocks. */
@@ -567,135 +389,79 @@ function skipSubBlocks(b: Uint8Array, from: number): number {
 // ---------------------------------------------------------------------------------------------
 // WebP
 
-const VP8X_EXIF = 0x08;
-const VP8X_XMP = 0x04;
 const VP8X_ANIMATION = 0x02;
 
-interface RiffChunk extends Range {
-  fourcc: string;
-  /** Start of the payload. */
-  data: number;
-  /** Payload length, without the padding byte. */
-  size: number;
-}
-
-interface WebpLayout {
-  width: number;
-  height: number;
-  chunks: RiffChunk[];
-  riffEnd: number;
-}
-
-function parseWebp(b: Uint8Array): WebpLayout {
+function parseWebp(b: Uint8Array, rules: ImageRules): Layout {
   const riffEnd = 8 + u32le(b, 4);
   if (riffEnd > b.length || riffEnd < 20) invalid();
 
-  const chunks: RiffChunk[] = [];
-  let pos = 12;
-  while (pos < riffEnd) {
+  const chunkAt = (pos: number) => {
     if (pos + 8 > riffEnd) invalid();
     const size = u32le(b, pos + 4);
     const dataEnd = pos + 8 + size;
     if (dataEnd > riffEnd) invalid();
     // Chunks are padded to even lengths; tolerate a writer that dropped the last pad byte.
-    const end = Math.min(dataEnd + (size & 1), riffEnd);
-    chunks.push({ fourcc: ascii(b, pos, 4), start: pos, end, data: pos + 8, size });
-    pos = end;
-  }
-  requireZeroTail(b, riffEnd);
+    return { pos, data: pos + 8, size, end: Math.min(dataEnd + (size & 1), riffEnd) };
+  };
 
-  const first = chunks[0] ?? invalid();
-  if (first.fourcc === 'VP8 ') return { ...vp8Size(b, first), chunks, riffEnd };
-  if (first.fourcc === 'VP8L') return { ...vp8lSize(b, first), chunks, riffEnd };
-  if (first.fourcc !== 'VP8X' || first.size !== 10) return invalid();
+  const first = chunkAt(12);
+  if (hasAscii(b, 12, 'VP8 ')) return vp8Size(b, first.data, first.size);
+  if (hasAscii(b, 12, 'VP8L')) return vp8lSize(b, first.data, first.size);
+  if (!hasAscii(b, 12, 'VP8X') || first.size !== 10) return invalid();
 
   const flags = b[first.data]!;
   const width = u24le(b, first.data + 4) + 1;
   const height = u24le(b, first.data + 7) + 1;
-  if (width * height > 0xffffffff) invalid();
+  const animated = (flags & VP8X_ANIMATION) !== 0;
 
-  if (flags & VP8X_ANIMATION) {
-    if (!chunks.some((c) => c.fourcc === 'ANIM')) invalid();
-    const frames = chunks.filter((c) => c.fourcc === 'ANMF');
-    if (frames.length === 0) invalid();
-    for (const f of frames) {
-      if (f.size < 16) invalid();
+  let frames = 0;
+  let sawAnim = false;
+  let image: Layout | undefined;
+  for (let pos = first.end; pos < riffEnd; ) {
+    const c = chunkAt(pos);
+    if (animated && hasAscii(b, pos, 'ANIM')) sawAnim = true;
+    if (animated && hasAscii(b, pos, 'ANMF')) {
+      if (c.size < 16) invalid();
       // Offsets are stored halved.
-      const x = u24le(b, f.data) * 2;
-      const y = u24le(b, f.data + 3) * 2;
-      const w = u24le(b, f.data + 6) + 1;
-      const h = u24le(b, f.data + 9) + 1;
+      const x = u24le(b, c.data) * 2;
+      const y = u24le(b, c.data + 3) * 2;
+      const w = u24le(b, c.data + 6) + 1;
+      const h = u24le(b, c.data + 9) + 1;
       if (x + w > width || y + h > height) invalid();
+      checkFrames(++frames, width * height, rules);
     }
-  } else {
-    const image = chunks.find((c) => c.fourcc === 'VP8 ' || c.fourcc === 'VP8L') ?? invalid();
-    const size = image.fourcc === 'VP8 ' ? vp8Size(b, image) : vp8lSize(b, image);
-    // Decoders refuse a still image whose bitstream disagrees with the canvas.
-    if (size.width !== width || size.height !== height) invalid();
+    if (!animated && !image && hasAscii(b, pos, 'VP8 ')) image = vp8Size(b, c.data, c.size);
+    if (!animated && !image && hasAscii(b, pos, 'VP8L')) image = vp8lSize(b, c.data, c.size);
+    pos = c.end;
   }
-  return { width, height, chunks, riffEnd };
+  if (animated) {
+    if (!sawAnim || frames === 0) invalid();
+    return { width, height, extentWidth: width, extentHeight: height, frames };
+  }
+  // Decoders refuse a still image whose bitstream disagrees with the canvas.
+  if (!image || image.width !== width || image.height !== height) invalid();
+  return still(width, height);
 }
 
-function vp8Size(b: Uint8Array, c: RiffChunk): { width: number; height: number } {
-  if (c.size < 10) invalid();
-  const tag = u24le(b, c.data);
+function vp8Size(b: Uint8Array, data: number, size: number): Layout {
+  if (size < 10) invalid();
+  const tag = u24le(b, data);
   const keyFrame = (tag & 1) === 0;
   const version = (tag >> 1) & 7;
   const shown = (tag >> 4) & 1;
   const firstPartition = tag >>> 5;
-  if (!keyFrame || version > 3 || !shown || firstPartition >= c.size) invalid();
-  if (b[c.data + 3] !== 0x9d || b[c.data + 4] !== 0x01 || b[c.data + 5] !== 0x2a) invalid();
+  if (!keyFrame || version > 3 || !shown || firstPartition >= size) invalid();
+  if (b[data + 3] !== 0x9d || b[data + 4] !== 0x01 || b[data + 5] !== 0x2a) invalid();
   // The top two bits of each are upscaling hints, not size.
-  const width = u16le(b, c.data + 6) & 0x3fff;
-  const height = u16le(b, c.data + 8) & 0x3fff;
+  const width = u16le(b, data + 6) & 0x3fff;
+  const height = u16le(b, data + 8) & 0x3fff;
   if (width === 0 || height === 0) invalid();
-  return { width, height };
+  return still(width, height);
 }
 
-function vp8lSize(b: Uint8Array, c: RiffChunk): { width: number; height: number } {
-  if (c.size < 5 || b[c.data] !== 0x2f) invalid();
-  const bits = u32le(b, c.data + 1);
+function vp8lSize(b: Uint8Array, data: number, size: number): Layout {
+  if (size < 5 || b[data] !== 0x2f) invalid();
+  const bits = u32le(b, data + 1);
   if (bits >>> 29 !== 0) invalid(); // version
-  return { width: (bits & 0x3fff) + 1, height: ((bits >>> 14) & 0x3fff) + 1 };
-}
-
-/** Chunks that precede EXIF in the extended format's order (unknown chunks come after it). */
-const WEBP_BEFORE_EXIF = new Set(['VP8X', 'ICCP', 'ANIM', 'ANMF', 'ALPH', 'VP8 ', 'VP8L']);
-
-function stripWebp(bytes: Buffer): Buffer {
-  const { chunks, riffEnd } = parseWebp(bytes);
-  const removed = chunks.filter((c) => c.fourcc === 'EXIF' || c.fourcc === 'XMP ');
-  if (removed.length === 0) return bytes;
-
-  // Only the extended format (VP8X first) can declare EXIF. A simple-format file (a lone VP8 or
-  // VP8L chunk) has no VP8X to set the EXIF flag in, and readers ignore stray chunks there, so
-  // its EXIF is dropped without keeping the orientation (adding a VP8X is not worth it).
-  const vp8x = chunks[0]?.fourcc === 'VP8X' ? chunks[0] : undefined;
-  const exif = vp8x && chunks.find((c) => c.fourcc === 'EXIF');
-  let orientation: number | undefined;
-  if (exif) {
-    // The payload is the TIFF structure itself; some writers prefix it with JPEG's "Exif\0\0".
-    let tiff = bytes.subarray(exif.data, exif.data + exif.size);
-    if (hasAscii(tiff, 0, 'Exif\0\0')) tiff = tiff.subarray(6);
-    orientation = readOrientation(tiff);
-  }
-
-  let insertion: Insertion | undefined;
-  if (orientation) {
-    const data = orientationTiff(orientation); // even length: no padding byte
-    const chunk = Buffer.concat([Buffer.from('EXIF', 'latin1'), Buffer.alloc(4), data]);
-    chunk.writeUInt32LE(data.length, 4);
-    const last = chunks.filter((c) => WEBP_BEFORE_EXIF.has(c.fourcc)).at(-1)!; // VP8X at least
-    insertion = { at: last.end, data: chunk };
-  }
-  const out = without(bytes, removed, insertion);
-
-  const removedBytes = removed.reduce((sum, c) => sum + (c.end - c.start), 0);
-  out.writeUInt32LE(riffEnd - 8 - removedBytes + (insertion?.data.length ?? 0), 4);
-  // VP8X is always the first chunk, so removals and the insertion after it never move it.
-  if (vp8x) {
-    const flags = out[vp8x.data]! & ~(VP8X_EXIF | VP8X_XMP);
-    out[vp8x.data] = (insertion ? flags | VP8X_EXIF : flags) & 0xff;
-  }
-  return out;
+  return still((bits & 0x3fff) + 1, ((bits >>> 14) & 0x3fff) + 1);
 }

@@ -2,7 +2,7 @@
 // the images checked from their bytes. The result is a typed patch, or every field error at once.
 import * as v from 'valibot';
 import { FieldErrors, ParseError } from './errors.ts';
-import { ImageError, inspectImage, stripMetadata, type ImageInfo, type ImageRules } from './images.ts';
+import { ImageError, INVALID_IMAGE_MESSAGE, inspectImage, type ImageInfo, type ImageRules } from './images.ts';
 import type { ImageLimits } from './config.ts';
 import type { RawFields, RawValue } from './request-body.ts';
 import {
@@ -13,7 +13,13 @@ import {
   type TextField,
 } from './user-record.ts';
 
+/**
+ * An image that passed the header pre-check. lib/image-normalize.ts replaces the bytes and info
+ * with the normalized image's before anything is stored.
+ */
 export interface ImageUpload {
+  /** The request field it was sent as (`avatar` or `avatar_base64`…), for errors found later. */
+  field: string;
   bytes: Buffer;
   info: ImageInfo;
 }
@@ -155,6 +161,9 @@ export const imageRules = (field: ImageField, limits: ImageLimits): ImageRules =
   maxBytes: field === 'avatar' ? limits.avatarMaxBytes : limits.coverMaxBytes,
   maxSide: limits.maxSide,
   maxPixels: limits.maxPixels,
+  maxFrames: limits.maxFrames,
+  maxAnimationPixels: limits.maxAnimationPixels,
+  maxJpegScans: limits.maxJpegScans,
 });
 
 export function buildPatch(fields: RawFields, limits: ImageLimits): Patch {
@@ -273,7 +282,7 @@ function readBase64Image(
     throw new ParseError(`Invalid base64 data in "${field}".`);
   }
   if (!DECLARED_IMAGE_TYPES.has(header[1]!.toLowerCase())) {
-    errors.add(field, 'invalid_image', INVALID_IMAGE);
+    errors.add(field, 'invalid_image', INVALID_IMAGE_MESSAGE);
     return undefined;
   }
   // Refuse an oversized image before decoding it.
@@ -284,16 +293,13 @@ function readBase64Image(
   return checkImage(field, Buffer.from(data, 'base64'), rules, errors);
 }
 
-const INVALID_IMAGE =
-  'Upload a valid image. The file you uploaded was either not an image or a corrupted image.';
 const tooLargeMessage = (maxBytes: number) =>
   `The image must be at most ${formatMiB(maxBytes)} MiB.`;
 const formatMiB = (bytes: number) => Number((bytes / (1024 * 1024)).toFixed(2)).toString();
 
 function checkImage(field: string, bytes: Buffer, rules: ImageRules, errors: FieldErrors): ImageUpload | undefined {
   try {
-    const info = inspectImage(bytes, rules);
-    return { bytes: stripMetadata(bytes, info.type), info };
+    return { field, bytes, info: inspectImage(bytes, rules) };
   } catch (error) {
     if (error instanceof ImageError) {
       errors.add(field, error.code, error.message);

@@ -39,6 +39,27 @@ describe('readConfig', () => {
     }
     assert.equal(readConfig({ ...REQUIRED, COVER_MAX_BYTES: '1000' }).images.coverMaxBytes, 1000);
   });
+  it('reads the image limits and sizes, with the contract\'s defaults', () => {
+    const { images } = readConfig(REQUIRED);
+    assert.deepEqual(
+      [images.maxFrames, images.maxAnimationPixels, images.maxJpegScans, images.avatarSize, images.coverMaxSide],
+      [300, 60_000_000, 64, 400, 1600],
+    );
+    const set = readConfig({
+      ...REQUIRED,
+      IMAGE_MAX_FRAMES: '10',
+      IMAGE_MAX_ANIMATION_PIXELS: '1000000',
+      JPEG_MAX_SCANS: '12',
+      AVATAR_SIZE: '256',
+      COVER_MAX_SIDE: '1024',
+      IMAGE_TIMEOUT_SECONDS: '3',
+    }).images;
+    assert.deepEqual(
+      [set.maxFrames, set.maxAnimationPixels, set.maxJpegScans, set.avatarSize, set.coverMaxSide, set.timeoutSeconds],
+      [10, 1_000_000, 12, 256, 1024, 3],
+    );
+    assert.throws(() => readConfig({ ...REQUIRED, JPEG_MAX_SCANS: '0' }), /JPEG_MAX_SCANS/);
+  });
   it('accepts only access or id as token use', () => {
     assert.equal(readConfig({ ...REQUIRED, COGNITO_TOKEN_USE: 'id' }).cognitoTokenUse, 'id');
     assert.throws(() => readConfig({ ...REQUIRED, COGNITO_TOKEN_USE: 'refresh' }), /COGNITO_TOKEN_USE/);

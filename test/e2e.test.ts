@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import sharp from 'sharp';
 import { checkInvariants } from '../scripts/check-invariants.ts';
 import { signAccessToken } from '../scripts/local-keys.ts';
 import {
@@ -96,7 +97,12 @@ describe('official client @selfcommunity/api-services', () => {
     const got = await fetch(String(user.cover));
     assert.equal(got.status, 200);
     assert.equal(got.headers.get('content-type'), 'image/png');
-    assert.deepEqual(Buffer.from(await got.arrayBuffer()), image);
+    // Stored re-encoded, never scaled up: a 12×4 PNG with the same (lossless) pixels.
+    const pixels = (png: Buffer) => sharp(png).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    const stored = await pixels(Buffer.from(await got.arrayBuffer()));
+    const sent = await pixels(image);
+    assert.deepEqual([stored.info.width, stored.info.height], [12, 4]);
+    assert.deepEqual(stored.data, sent.data);
   });
 
   it('answers an empty patch with the current user', async () => {

@@ -1,6 +1,7 @@
 // The handler end to end on real API Gateway events, against DynamoDB Local and the S3 emulator.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import sharp from 'sharp';
 import { createHandler, type ApiEvent, type Handler } from '../handlers/patch-user.ts';
 import { exifWithGps, jpeg, jpegSegment, pngImage } from './support/images.ts';
 import { USER_FIELDS as CONTRACT_USER_FIELDS } from './support/contract.ts';
@@ -197,8 +198,10 @@ describe('handler: images', () => {
     const got = await fetch(res.json.cover);
     assert.equal(got.status, 200);
     assert.equal(got.headers.get('content-type'), 'image/png');
+    // Stored re-encoded (contract, Images): still a 4×3 PNG, and PNG is lossless, so the pixels are the sent ones.
     const sent = multipartFile(event);
-    assert.deepEqual(Buffer.from(await got.arrayBuffer()), sent);
+    const stored = Buffer.from(await got.arrayBuffer());
+    assert.deepEqual(await pixels(stored), await pixels(sent));
     assert.deepEqual(await backend.objectTags(keyOf(res.json.cover)), { state: 'live' });
   });
   it('stores avatar_base64 and replaces the previous avatar, deleting it', async () => {
@@ -216,7 +219,8 @@ describe('handler: images', () => {
     assert.equal(await backend.objectExists(firstKey), false, 'the replaced avatar is deleted');
     const got = await fetch(second.json.avatar);
     assert.equal(got.headers.get('content-type'), 'image/jpeg');
-    assert.deepEqual(Buffer.from(await got.arrayBuffer()), image);
+    const stored = await sharp(Buffer.from(await got.arrayBuffer())).metadata();
+    assert.deepEqual([stored.format, stored.width, stored.height], ['jpeg', 16, 16], 'a 16×16 JPEG, never scaled up');
   });
   it('removes an image with null and with an empty value, deleting the object', async () => {
     const user = await newUser();
@@ -319,6 +323,12 @@ describe('handler: usernames', () => {
     assert.equal((await backend.getClaim('handover'))?.user_id, second.id);
   });
 });
+
+/** Decoded RGB pixels with their size. */
+async function pixels(image: Buffer) {
+  const { data, info } = await sharp(image).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  return { width: info.width, height: info.height, data };
+}
 
 function keyOf(url: string): string {
   return url.slice(backend.config.mediaBaseUrl.length + 1);

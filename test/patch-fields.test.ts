@@ -11,6 +11,12 @@ const LIMITS = {
   coverMaxBytes: DEFAULTS.coverMaxBytes,
   maxSide: DEFAULTS.maxSide,
   maxPixels: DEFAULTS.maxPixels,
+  maxFrames: DEFAULTS.maxFrames,
+  maxAnimationPixels: DEFAULTS.maxAnimationPixels,
+  maxJpegScans: DEFAULTS.maxJpegScans,
+  avatarSize: DEFAULTS.avatarSize,
+  coverMaxSide: DEFAULTS.coverMaxSide,
+  timeoutSeconds: DEFAULTS.imageTimeoutSeconds,
 };
 
 const fromJson = (body: Record<string, unknown>): RawFields =>

@@ -352,8 +352,9 @@ describe('osls package --stage prod', () => {
   test('the environment names the table, bucket, pool, client, media URL and limits, and nothing local', () => {
     const env = environmentOf(prod.template);
     assert.deepEqual(Object.keys(env).sort(), [
-      'AVATAR_MAX_BYTES', 'AWS_MAX_ATTEMPTS', 'AWS_REQUEST_TIMEOUT_MS', 'COGNITO_CLIENT_ID', 'COGNITO_TOKEN_USE',
-      'COGNITO_USER_POOL_ID', 'CORS_ALLOWED_ORIGINS', 'COVER_MAX_BYTES', 'IMAGE_MAX_PIXELS', 'IMAGE_MAX_SIDE',
+      'AVATAR_MAX_BYTES', 'AVATAR_SIZE', 'AWS_MAX_ATTEMPTS', 'AWS_REQUEST_TIMEOUT_MS', 'COGNITO_CLIENT_ID', 'COGNITO_TOKEN_USE',
+      'COGNITO_USER_POOL_ID', 'CORS_ALLOWED_ORIGINS', 'COVER_MAX_BYTES', 'COVER_MAX_SIDE', 'IMAGE_MAX_ANIMATION_PIXELS',
+      'IMAGE_MAX_FRAMES', 'IMAGE_MAX_PIXELS', 'IMAGE_MAX_SIDE', 'IMAGE_TIMEOUT_SECONDS', 'JPEG_MAX_SCANS',
       'MAX_BODY_BYTES', 'MEDIA_BASE_URL', 'MEDIA_BUCKET', 'TABLE_NAME',
     ]);
     assert.deepEqual(env.TABLE_NAME, { Ref: 'UsersTable' });
@@ -364,6 +365,10 @@ describe('osls package --stage prod', () => {
     assert.deepEqual(
       [env.AVATAR_MAX_BYTES, env.COVER_MAX_BYTES, env.IMAGE_MAX_SIDE, env.IMAGE_MAX_PIXELS, env.MAX_BODY_BYTES],
       ['3145728', '4194304', '8192', '40000000', '6000000'],
+    );
+    assert.deepEqual(
+      [env.IMAGE_MAX_FRAMES, env.IMAGE_MAX_ANIMATION_PIXELS, env.JPEG_MAX_SCANS, env.AVATAR_SIZE, env.COVER_MAX_SIDE, env.IMAGE_TIMEOUT_SECONDS],
+      ['300', '60000000', '64', '400', '1600', '5'],
     );
     // Without MEDIA_BASE_URL or a media domain, images are served by the stack's distribution.
     assert.deepEqual(resolveIfs(prod.template, env.MEDIA_BASE_URL), distributionUrl);
@@ -379,6 +384,8 @@ describe('osls package --stage prod', () => {
   });
 
   test('the artifact is the bundled handler and its chunks, complete and importable on its own', async () => {
+    // sharp (native) is not bundled: it travels installed under node_modules/ (serverless.yml
+    // custom.esbuild.external); everything else is the bundle.
     const files = readZip(prod.artifact).filter((f) => !f.name.startsWith('node_modules/'));
     const sources = new Map(files.map((f) => [f.name, f.data.toString('utf8')]));
     // serverless.yml custom.esbuild: splitting, ESM with .mjs, chunks under handlers/chunks/;
@@ -398,7 +405,7 @@ describe('osls package --stage prod', () => {
       }
     }
     const total = files.reduce((sum, f) => sum + f.data.length, 0);
-    assert.ok(total < 2_000_000, `bundle of ${total} bytes`);
+    assert.ok(total < 2_000_000, `bundle of ${total} bytes unzipped`);
 
     // What a cold start reads: the environment's credentials are there; the SDK parts loaded only
     // when another credential source is needed (web identity, SSO, credential_process) are not.
@@ -477,19 +484,26 @@ describe('osls package --stage prod', () => {
     assert.ok(prod.artifact.length < 50_000_000 && unzipped < 250_000_000, `zip ${prod.artifact.length} bytes, ${unzipped} unzipped`);
   });
 
-  test('with the environment’s credentials, as on Lambda, requests need none of the lazily loaded chunks', async () => {
+  test('with the environment’s credentials, as on Lambda, a text request needs no lazily loaded chunk, an image request only the pipeline’s', async () => {
     // Only what the entry imports statically, unzipped on its own: a chunk that a request reached
     // for would be missing (ERR_MODULE_NOT_FOUND, a 500) instead of the 503 of an unreachable AWS.
-    const files = readZip(prod.artifact).filter((f) => f.name.startsWith('handlers/'));
+    // A text request needs only what the entry imports statically; an image request also the
+    // image pipeline's chunk (import()ed by the handler) and sharp, which it imports.
+    const files = readZip(prod.artifact).filter((f) => !f.name.startsWith('node_modules/'));
     const sources = new Map(files.map((f) => [f.name, f.data.toString('utf8')]));
     const atStart = new Set(staticClosure(ENTRY, sources));
     assert.ok(atStart.size < files.length, 'some chunks are loaded only by import()');
+    const imageChunk = files.find((f) => /^handlers\/chunks\/image-normalize-[\w-]+\.mjs$/.test(f.name));
+    assert.ok(imageChunk, 'the image pipeline is a chunk of its own');
+    assert.ok(!atStart.has(imageChunk.name), 'the image pipeline is not loaded at start');
+    const forImages = new Set(staticClosure(imageChunk.name, sources));
     const dir = join(workDir, 'prod-at-start');
-    for (const f of files.filter((file) => atStart.has(file.name))) {
+    for (const f of files.filter((file) => atStart.has(file.name) || forImages.has(file.name))) {
       await mkdir(join(dir, dirname(f.name)), { recursive: true });
       await writeFile(join(dir, f.name), f.data);
     }
-    // An image request loads sharp (import()) before its upload: this machine's build of it.
+    // An image request loads sharp (import()) before its upload: this machine's build of it (the
+    // zip's is arm64).
     await linkHostSharp(dir);
     const key = makeKey();
     const jwksFile = join(workDir, 'jwks.json');

@@ -2,8 +2,8 @@
 // fixture has to be trusted. PNG and GIF decode (checked once by hand against a PNG reader and an
 // LZW decoder). The JPEG is a greyscale baseline image with one Huffman code per table, so every
 // block is flat grey; no JPEG decoder was available to confirm it, and the tests need only its
-// structure. WebP bitstreams are real headers followed by filler, which is all a header-only
-// parser reads.
+// structure (libvips decodes it). WebP bitstreams are real headers followed by filler, which is all
+// a header-only parser reads and which no decoder accepts: test/support/sample-images.ts has real ones.
 
 import { deflateSync } from 'node:zlib';
 
@@ -258,13 +258,6 @@ export function exif({ littleEndian = false, orientation }: ExifOptions = {}): B
   place(ifd0);
   return Buffer.concat([text('Exif\0\0'), ...parts]);
 }
-
-/**
- * The EXIF that stripping writes for a kept orientation, spelled out byte by byte: big-endian
- * TIFF header, IFD0 at 8 with one entry (0x0112, SHORT, count 1, value), no next IFD.
- */
-export const orientationTiff = (value: number): Buffer =>
-  bytes(0x4d, 0x4d, 0, 0x2a, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, value, 0, 0, 0, 0, 0, 0);
 
 export const XMP_WITH_GPS = Buffer.concat([
   text('http://ns.adobe.com/xap/1.0/\0'),

@@ -1,0 +1,322 @@
+// Images in `npm run bench` (part `images`): what normalizing an upload with libvips costs, side
+// by side in one run.
+//
+//   12-MP phone JPEG to a 400×400 avatar: the handler's p50 next to its floor, the same libvips
+//     pipeline (sharp called directly, written out here) plus the same S3 PutObject, DynamoDB
+//     UpdateItem, tagging and delete issued directly; interleaved, in this process.
+//   shrink-on-load: the same pipeline against decoding the file at full size (what a pipeline that
+//     defeats shrink-on-load pays).
+//   memory: peak RSS above idle of a fresh process normalizing the largest accepted still images
+//     and animations (bench/children/image-memory.ts), against half of the function's 1024 MB.
+//   sharp: what the first image request of a container pays to load it (fresh processes).
+//
+// Fixtures are made from ../shared/photos with sharp into the bench's cache folder, once.
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { DeleteObjectCommand, PutObjectCommand, PutObjectTaggingCommand } from '@aws-sdk/client-s3';
+import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import sharp from 'sharp';
+import type { ApiEvent } from '../handlers/patch-user.ts';
+import { createHandler } from '../handlers/patch-user.ts';
+import { createAwsClients } from '../lib/aws-clients.ts';
+import type { Config } from '../lib/config.ts';
+import { PROJECT_DIR } from '../scripts/local-stack.ts';
+import { seedUsers } from '../scripts/seed-users.ts';
+import { accessToken, type TestKey } from '../test/support/tokens.ts';
+import { OUT_DIR } from './bundles.ts';
+import { multipartEvent } from './events.ts';
+import { directJpegPipeline } from './image-pipelines.ts';
+
+export interface BenchTable {
+  section(title: string): void;
+  row(r: { figure: string; value: string; floor?: string; ratio?: string; target?: string; ok?: boolean }): void;
+  log(message: string): void;
+  quick: boolean;
+}
+
+const PHOTOS = join(PROJECT_DIR, '..', 'shared', 'photos');
+/** Change it when a fixture below changes, so the cached file is made again. */
+const FIXTURE_VERSION = 2;
+const FIXTURES = join(OUT_DIR, 'image-fixtures');
+const MiB = 1024 * 1024;
+const ms = (value: number) => `${value < 10 ? value.toFixed(2) : value.toFixed(1)} ms`;
+const times = (value: number) => `${value.toFixed(2)}×`;
+const mb = (kb: number) => `${(kb / 1024).toFixed(1)} MB`;
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)]!;
+
+sharp.cache(false);
+sharp.concurrency(1);
+
+/** Made once into the cache folder: the inputs are the same bytes in every run. */
+async function fixture(name: string, make: () => Promise<Buffer>): Promise<Buffer> {
+  const path = join(FIXTURES, name);
+  if (existsSync(path)) return readFileSync(path);
+  mkdirSync(FIXTURES, { recursive: true });
+  const bytes = await make();
+  writeFileSync(path, bytes);
+  return bytes;
+}
+
+/**
+ * A 4032×3024 phone JPEG (12 MP) of real photo pixels at quality 92 with EXIF, about 3 MB: the
+ * phone photo upscaled, with sensor-like grain so it compresses as a phone's own file does.
+ */
+export const phoneJpeg = () =>
+  fixture(`phone-12mp-${FIXTURE_VERSION}.jpg`, async () => {
+    const upscaled = await sharp(join(PHOTOS, 'phones', 'nokia-8.3-gps.jpg')).resize(4032, 3024, { fit: 'cover' }).toBuffer();
+    const grain = await sharp({ create: { width: 4032, height: 3024, channels: 3, background: '#808080', noise: { type: 'gaussian', mean: 128, sigma: 12 } } }).png().toBuffer();
+    for (const quality of [92, 90, 88, 85]) {
+      const bytes = await sharp(upscaled)
+        .composite([{ input: grain, blend: 'soft-light' }])
+        .withExif({ IFD0: { Make: 'Nokia', Model: '8.3 5G' } })
+        .jpeg({ quality })
+        .toBuffer();
+      if (bytes.length <= 3 * MiB) return bytes;
+    }
+    throw new Error('bench: the 12-MP JPEG does not fit the 3 MiB avatar limit');
+  });
+
+// ---------------------------------------------------------------------------------------------
+
+export async function imageBench(table: BenchTable, options: { config: Config; key: TestKey; dir: string }) {
+  const { config } = options;
+  const phone = await phoneJpeg();
+  const meta = await sharp(phone).metadata();
+  await warmAvatar(table, options, phone, meta.width, meta.height);
+  await shrinkOnLoad(table, phone, meta.width, meta.height);
+  await peakMemory(table, config, options.dir);
+  await sharpLoad(table, options.dir);
+}
+
+/** Handler vs the same pipeline and calls made directly, interleaved. */
+async function warmAvatar(table: BenchTable, { config, key }: { config: Config; key: TestKey }, phone: Buffer, width: number, height: number) {
+  const samples = table.quick ? 6 : 20;
+  const warmup = table.quick ? 2 : 4;
+  table.log(`images: 12-MP JPEG to a 400×400 avatar, handler vs direct (${samples} each, interleaved)`);
+  const clients = createAwsClients(config);
+  const dynamo = DynamoDBDocumentClient.from(clients.dynamo);
+  const handlerUser = { id: 91_001, sub: 'bench-image-handler', username: 'benchimagehandler' };
+  const floorUser = { id: 91_002, sub: 'bench-image-floor', username: 'benchimagefloor' };
+  await seedUsers(dynamo, config.tableName, [handlerUser, floorUser], { warn: () => {} });
+  const handler = createHandler(config, clients);
+  const template = JSON.parse(readFileSync(join(PROJECT_DIR, 'test', 'fixtures', 'events', 'rest-api-patch-multipart.json'), 'utf8')) as ApiEvent;
+  const event = multipartEvent(template, handlerUser.id, accessToken(key, { sub: handlerUser.sub }), {
+    avatar: { bytes: phone, filename: 'IMG_0001.jpg', type: 'image/jpeg' },
+  });
+
+  const viaHandler = async () => {
+    const response = await handler(event);
+    if (response.statusCode !== 200) throw new Error(`bench: avatar answered ${response.statusCode}: ${response.body}`);
+  };
+  const direct = async () => {
+    // The body decoded as the handler must; then the pipeline, the upload, the write, the clean-up.
+    const body = Buffer.from(event.body!, 'base64');
+    const bytes = body.subarray(body.indexOf('\r\n\r\n') + 4, body.lastIndexOf('\r\n--'));
+    const out = await directJpegPipeline(bytes, 'avatar', width, height);
+    const key = `avatar/${floorUser.id}/${randomUUID()}.jpg`;
+    await clients.s3.send(
+      new PutObjectCommand({
+        Bucket: config.mediaBucket,
+        Key: key,
+        Body: out,
+        ContentType: 'image/jpeg',
+        ContentLength: out.length,
+        CacheControl: 'public, max-age=31536000, immutable',
+        Tagging: 'state=pending',
+      }),
+    );
+    const { Attributes } = await clients.dynamo.send(
+      new UpdateItemCommand({
+        TableName: config.tableName,
+        Key: { pk: { S: `USER#${floorUser.id}` } },
+        UpdateExpression: 'SET #a0 = :v0 ADD #version :one',
+        ConditionExpression: '#sub = :sub',
+        ExpressionAttributeNames: { '#a0': 'avatar_key', '#version': 'version', '#sub': 'sub' },
+        ExpressionAttributeValues: { ':v0': { S: key }, ':one': { N: '1' }, ':sub': { S: floorUser.sub } },
+        ReturnValues: 'ALL_OLD',
+      }),
+    );
+    const old = Attributes?.avatar_key?.S;
+    await Promise.all([
+      clients.s3.send(new PutObjectTaggingCommand({ Bucket: config.mediaBucket, Key: key, Tagging: { TagSet: [{ Key: 'state', Value: 'live' }] } })),
+      old && clients.s3.send(new DeleteObjectCommand({ Bucket: config.mediaBucket, Key: old })),
+    ]);
+  };
+
+  const handlerTimes: number[] = [];
+  const floorTimes: number[] = [];
+  for (let i = 0; i < warmup + samples; i++) {
+    // Alternate which goes first, so neither always runs on a machine the other just warmed.
+    const order = i % 2 === 0 ? [viaHandler, direct] : [direct, viaHandler];
+    for (const run of order) {
+      const t = performance.now();
+      await run();
+      const elapsed = performance.now() - t;
+      if (i >= warmup) (run === viaHandler ? handlerTimes : floorTimes).push(elapsed);
+    }
+  }
+  dynamo.destroy();
+
+  table.section('Images: a 12-MP phone JPEG (4032×3024) to a 400×400 avatar');
+  table.row({ figure: 'upload size', value: `${(phone.length / MiB).toFixed(2)} MiB` });
+  const [h, f] = [median(handlerTimes), median(floorTimes)];
+  table.row({
+    figure: `handler p50 (n=${samples})`,
+    value: ms(h),
+    floor: `${ms(f)} direct`,
+    ratio: times(h / f),
+    target: '≤ 1.15× direct',
+    ok: h / f <= 1.15,
+  });
+}
+
+/** The pipeline as run, next to a full-size decode of the same file. */
+async function shrinkOnLoad(table: BenchTable, phone: Buffer, width: number, height: number) {
+  const samples = table.quick ? 3 : 7;
+  table.log('images: shrink-on-load against a full-size decode');
+  const pipeline: number[] = [];
+  const fullDecode: number[] = [];
+  const fullPipeline: number[] = [];
+  for (let i = 0; i < samples; i++) {
+    let t = performance.now();
+    await directJpegPipeline(phone, 'avatar', width, height);
+    pipeline.push(performance.now() - t);
+    t = performance.now();
+    const full = await sharp(phone).raw().toBuffer({ resolveWithObject: true });
+    fullDecode.push(performance.now() - t);
+    t = performance.now();
+    // Full decode, then the same crop and encode: what a pipeline defeating shrink-on-load costs.
+    await sharp(full.data, { raw: { width: full.info.width, height: full.info.height, channels: full.info.channels } })
+      .resize(400, 400, { fit: 'cover' })
+      .jpeg({ quality: 85 })
+      .toBuffer();
+    fullPipeline.push(fullDecode.at(-1)! + performance.now() - t);
+  }
+  const p = median(pipeline);
+  table.row({ figure: `pipeline as run (JPEG decoded at 1/4 scale while reading), median of ${samples}`, value: ms(p) });
+  table.row({ figure: 'full-size decode of the same file, alone', value: ms(median(fullDecode)), floor: ms(p), ratio: times(median(fullDecode) / p) });
+  table.row({
+    figure: 'full-size decode + the same crop and encode',
+    value: ms(median(fullPipeline)),
+    floor: `${ms(p)} as run`,
+    ratio: times(median(fullPipeline) / p),
+    target: 'as run faster',
+    ok: p < median(fullPipeline),
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Memory
+
+interface MemoryCase {
+  name: string;
+  field: 'avatar' | 'cover';
+  make: () => Promise<Buffer>;
+}
+
+/** A smooth picture of real photo pixels at any size (upscaled, so it compresses well). */
+const photoAt = (width: number, height: number) => sharp(join(PHOTOS, 'gps', 'DSCN0010.jpg')).resize(width, height, { fit: 'fill' });
+
+/** Frames with few colours (fast to encode), each different, joined as an animation. */
+async function bigAnimation(format: 'gif' | 'webp', frames: number, side: number): Promise<Buffer> {
+  const pages = await Promise.all(
+    Array.from({ length: frames }, (_, i) =>
+      sharp({ create: { width: side, height: side, channels: 3, background: { r: (i * 37) % 256, g: (i * 91) % 256, b: 120 } } })
+        .composite([{ input: { create: { width: side / 4, height: side / 4, channels: 3, background: '#ffffff' } }, left: (i * 13) % (side / 2), top: side / 4 }])
+        .png({ compressionLevel: 1 })
+        .toBuffer(),
+    ),
+  );
+  const joined = sharp(pages, { join: { animated: true }, limitInputPixels: false });
+  return format === 'gif' ? joined.gif({ effort: 1, delay: 50 }).toBuffer() : joined.webp({ effort: 0, quality: 50, delay: 50 }).toBuffer();
+}
+
+const MEMORY_CASES: MemoryCase[] = [
+  { name: '8192×4882 baseline JPEG (40 MP) as cover', field: 'cover', make: () => photoAt(8192, 4882).jpeg({ quality: 80 }).toBuffer() },
+  { name: '8192×4882 progressive JPEG (40 MP) as cover', field: 'cover', make: () => photoAt(8192, 4882).jpeg({ quality: 75, progressive: true }).toBuffer() },
+  {
+    // Mostly flat, so that 40 MP fit in 4 MiB; decoding costs the same whatever the pixels.
+    name: '8192×4882 PNG (40 MP) as cover',
+    field: 'cover',
+    make: async () =>
+      sharp({ create: { width: 8192, height: 4882, channels: 3, background: '#3a6f8c' } })
+        .composite([{ input: await photoAt(640, 480).png().toBuffer(), left: 3776, top: 2201 }])
+        .png()
+        .toBuffer(),
+  },
+  { name: '8192×4882 WebP (40 MP) as cover', field: 'cover', make: () => photoAt(8192, 4882).webp({ quality: 60 }).toBuffer() },
+  { name: '6000×6000 progressive JPEG (36 MP) as avatar', field: 'avatar', make: () => photoAt(6000, 6000).jpeg({ quality: 60, progressive: true }).toBuffer() },
+  { name: 'GIF, 60 frames of 1000×1000 (60 MP) as avatar', field: 'avatar', make: () => bigAnimation('gif', 60, 1000) },
+  { name: 'GIF, 60 frames of 1000×1000 (60 MP) as cover', field: 'cover', make: () => bigAnimation('gif', 60, 1000) },
+  { name: 'WebP, 60 frames of 1000×1000 (60 MP) as cover', field: 'cover', make: () => bigAnimation('webp', 60, 1000) },
+  { name: 'GIF, 300 frames of 444×444 (59 MP) as cover', field: 'cover', make: () => bigAnimation('gif', 300, 444) },
+];
+
+async function peakMemory(table: BenchTable, config: Config, dir: string) {
+  table.log(`images: peak RSS of a fresh process for ${MEMORY_CASES.length} of the largest accepted images`);
+  const inputs: { name: string; field: string; file: string; bytes: number }[] = [];
+  for (const [i, c] of MEMORY_CASES.entries()) {
+    const name = `memory-${FIXTURE_VERSION}-${i}.bin`;
+    const bytes = await fixture(name, c.make);
+    const limit = c.field === 'avatar' ? config.images.avatarMaxBytes : config.images.coverMaxBytes;
+    if (bytes.length > limit) throw new Error(`bench: ${c.name} is ${bytes.length} bytes, over the ${c.field} limit`);
+    inputs.push({ name: c.name, field: c.field, file: join(FIXTURES, name), bytes: bytes.length });
+  }
+  table.section('Images: peak RSS above idle of a fresh process (VmHWM − VmRSS after loading sharp), 1024 MB function; floor column: time');
+  // No time limit here: the figure is what the image costs, whether or not the limit would stop it.
+  const limits = { ...config.images, timeoutSeconds: 600 };
+  for (const input of inputs) {
+    const child = join(PROJECT_DIR, 'bench', 'children', 'image-memory.ts');
+    const { stdout } = await promisify(execFile)(process.execPath, ['--expose-gc', '--import', 'tsx', child], {
+      cwd: PROJECT_DIR,
+      env: { ...process.env, IMAGE_MEMORY_INPUT: JSON.stringify({ file: input.file, field: input.field, limits }) },
+      maxBuffer: 16 * MiB,
+    });
+    const result = JSON.parse(stdout.trim().split('\n').at(-1)!) as { idleKb: number; peakKb: number; ms: number; out: string; error?: string };
+    const above = result.peakKb - result.idleKb;
+    // Half of the function's memory; and within the time limit, or the request is refused.
+    table.row({
+      figure: `${input.name}, ${(input.bytes / MiB).toFixed(2)} MiB → ${result.error ?? result.out}`,
+      value: mb(above),
+      floor: `${(result.ms / 1000).toFixed(2)} s`,
+      target: `≤ 512 MB, ≤ ${config.images.timeoutSeconds} s`,
+      ok: above <= 512 * 1024 && !result.error && result.ms <= config.images.timeoutSeconds * 1000,
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loading sharp
+
+async function sharpLoad(table: BenchTable, dir: string) {
+  const samples = table.quick ? 3 : 7;
+  table.log(`images: loading sharp in ${samples} fresh processes`);
+  const small = join(dir, 'first-image.jpg');
+  writeFileSync(small, await photoAt(640, 480).jpeg().toBuffer());
+  const script = `
+    const t0 = performance.now();
+    const { default: sharp } = await import('sharp');
+    sharp.cache(false); sharp.concurrency(1);
+    const t1 = performance.now();
+    const bytes = (await import('node:fs')).readFileSync(${JSON.stringify(small)});
+    const run = () => sharp(bytes).autoOrient().resize(400, 400, { fit: 'cover' }).jpeg({ quality: 85 }).toBuffer();
+    const t2 = performance.now(); await run(); const t3 = performance.now(); await run(); const t4 = performance.now();
+    console.log(JSON.stringify({ load: t1 - t0, first: t3 - t2, second: t4 - t3 }));`;
+  const results: { load: number; first: number; second: number }[] = [];
+  for (let i = 0; i < samples; i++) {
+    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { cwd: PROJECT_DIR });
+    results.push(JSON.parse(stdout.trim()));
+  }
+  table.section(`Images: the first image request of a container (fresh node, median of ${samples})`);
+  table.row({ figure: "import('sharp') (libvips loaded), paid once per container", value: ms(median(results.map((r) => r.load))) });
+  table.row({
+    figure: 'first 640×480 → 400×400 pipeline of the process',
+    value: ms(median(results.map((r) => r.first))),
+    floor: `${ms(median(results.map((r) => r.second)))} second`,
+    ratio: times(median(results.map((r) => r.first)) / median(results.map((r) => r.second))),
+  });
+}
