@@ -818,11 +818,15 @@ describe('the stream function, its dead-letter queue and the alarms', () => {
     const watched = alarms.map((a) => `${a.Namespace} ${a.MetricName} ${JSON.stringify(a.Dimensions.map((d: Json) => d.Value))}`).sort();
     assert.deepEqual(watched, [
       `AWS/ApiGateway 5XXError ${JSON.stringify([api.Properties.Name])}`,
+      'AWS/Lambda Errors [{"Ref":"GetUserLambdaFunction"}]',
       'AWS/Lambda Errors [{"Ref":"MediaEventsLambdaFunction"}]',
       'AWS/Lambda Errors [{"Ref":"PatchUserLambdaFunction"}]',
+      'AWS/Lambda Errors [{"Ref":"PostConfirmationLambdaFunction"}]',
       'AWS/Lambda IteratorAge [{"Ref":"MediaEventsLambdaFunction"}]',
+      'AWS/Lambda Throttles [{"Ref":"GetUserLambdaFunction"}]',
       'AWS/Lambda Throttles [{"Ref":"MediaEventsLambdaFunction"}]',
       'AWS/Lambda Throttles [{"Ref":"PatchUserLambdaFunction"}]',
+      'AWS/Lambda Throttles [{"Ref":"PostConfirmationLambdaFunction"}]',
       'AWS/SQS ApproximateNumberOfMessagesVisible [{"Fn::GetAtt":["MediaEventsDeadLetterQueue","QueueName"]}]',
     ]);
     for (const alarm of alarms) {
