@@ -45,7 +45,7 @@ export function createHandler(config: Config, clients: AwsClients = createAwsCli
     let failure: unknown;
     try {
       const method = event.httpMethod ?? event.requestContext?.http?.method ?? '';
-      if (method.toUpperCase() !== 'PATCH') throw new MethodNotAllowedError(method);
+      if (method.toUpperCase() !== 'PATCH') throw new MethodNotAllowedError(method, event.path ?? event.rawPath ?? '');
       // Authentication comes first: without a valid token the answer is 401 whatever the id.
       const sub = await authenticate(headerValue(event.headers, 'authorization'));
       const id = parseUserId(pathId);
@@ -76,7 +76,8 @@ export function createHandler(config: Config, clients: AwsClients = createAwsCli
 /**
  * Each AWS call attempt has its own timeout, but a slow DynamoDB after a slow S3 could still add
  * up past the Lambda timeout. Uploads and writes stop when the invocation has only enough time
- * left for one attempt of clean-up (deleting what was uploaded), and the answer is a 503.
+ * left for one more call (deleting the uploads of a write that was never sent, or a read that
+ * tells a refused write from our own), and the answer is a 503 with `Retry-After`.
  */
 function requestDeadline(config: Config, context: LambdaContext | undefined): AbortSignal | undefined {
   const remaining = context?.getRemainingTimeInMillis?.();

@@ -1,6 +1,7 @@
-// Avatar and cover objects in S3. Every upload gets a fresh key and is tagged `state=pending`
-// until the user item points at it; a bucket lifecycle rule expires pending objects, so an upload
-// whose write never happened (a crash in between) disappears by itself.
+// Avatar and cover objects in S3. Every upload gets a fresh key and is tagged `state=pending`; the
+// table's stream tags it `state=live` once a user item holds it (handlers/media-events.ts). A bucket
+// lifecycle rule expires pending objects long after the stream's retry window, so an upload whose
+// write never happened (a crash, a lost answer) disappears by itself.
 import { randomUUID } from 'node:crypto';
 import { DeleteObjectCommand, PutObjectCommand, PutObjectTaggingCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { ImageField } from './user-record.ts';
@@ -10,8 +11,8 @@ export const LIVE_TAG = { Key: 'state', Value: 'live' } as const;
 
 export class MediaStore {
   /**
-   * `abortSignal` ends uploads when the request's time is up. Clean-up (marking live, deleting)
-   * does not take it: it must still run after a write that failed for lack of time.
+   * `abortSignal` ends uploads when the request's time is up. Deleting does not take it: it must
+   * still run after a write that was refused late in the request.
    */
   constructor(
     private readonly s3: S3Client,
@@ -39,7 +40,7 @@ export class MediaStore {
     );
   }
 
-  /** The user points at the object now: take it out of the lifecycle rule's reach. */
+  /** A user holds the object now: take it out of the lifecycle rule's reach. Idempotent. */
   async markLive(key: string): Promise<void> {
     await this.s3.send(
       new PutObjectTaggingCommand({
@@ -50,6 +51,7 @@ export class MediaStore {
     );
   }
 
+  /** Idempotent: deleting a key that is already gone succeeds. */
   async delete(key: string): Promise<void> {
     await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
   }
