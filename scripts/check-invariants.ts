@@ -1,10 +1,14 @@
 // Scans the users table and the media bucket and checks the data model's invariants:
 //   - every user's username has exactly one claim, and it points back at that user;
 //   - no claim without its user;
-//   - every image a user points at exists and is tagged live (one still tagged pending, because
-//     marking it live failed after the write, would be deleted by the lifecycle rule);
-//   - no live image that no user points at (an upload whose write failed must be deleted, and a
-//     crash leaves only objects still tagged pending, which the bucket's lifecycle rule expires).
+//   - no sub index item (`SUB#<sub>`) without its user, and each points at the user with that sub;
+//   - every image a user points at exists and is tagged live (one still tagged pending would be
+//     deleted by the lifecycle rule);
+//   - no live image that no user points at.
+// The image checks hold once the table's stream has caught up: the stream function tags held keys
+// live and deletes released ones. Objects no user points at that are still pending (an upload
+// whose write was refused late, or whose outcome was unknown) are listed, not problems: the
+// bucket's lifecycle rule expires them.
 // Run against the local stack: `npm run check-invariants` (same environment as `npm start`).
 import { pathToFileURL } from 'node:url';
 import { GetObjectTaggingCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
@@ -16,6 +20,7 @@ import { claimKey, IMAGE_FIELDS, imageKeyAttribute, type ClaimItem, type UserIte
 export interface InvariantReport {
   users: number;
   claims: number;
+  subIndexes: number;
   objects: number;
   /** Objects no user points at that are not live: left by a crash, expired by the lifecycle rule. */
   pendingOrphans: string[];
@@ -30,12 +35,19 @@ export async function checkInvariants(
   const items = await scanAll(dynamo, config.tableName);
   const users = new Map<number, UserItem>();
   const claims = new Map<string, ClaimItem>();
+  const subIndexes = new Map<string, ClaimItem>();
   const problems: string[] = [];
   for (const item of items) {
     const pk = String(item.pk);
     if (pk.startsWith('USER#')) users.set(Number(pk.slice(5)), item as unknown as UserItem);
     else if (pk.startsWith('USERNAME#')) claims.set(pk, item as unknown as ClaimItem);
-    else problems.push(`unexpected item ${pk}`);
+    else if (pk.startsWith('SUB#')) subIndexes.set(pk.slice(4), item as unknown as ClaimItem);
+    else if (pk !== 'COUNTER#user') problems.push(`unexpected item ${pk}`);
+  }
+  for (const [sub, index] of subIndexes) {
+    const owner = users.get(Number(index.user_id));
+    if (!owner) problems.push(`sub index SUB#${sub} points at missing user ${index.user_id}`);
+    else if (owner.sub !== sub) problems.push(`sub index SUB#${sub} points at user ${index.user_id}, whose sub differs`);
   }
 
   const referenced = new Set<string>();
@@ -71,7 +83,7 @@ export async function checkInvariants(
     if (await isLive(key)) problems.push(`image ${key} is live but no user points at it`);
     else pendingOrphans.push(key);
   }
-  return { users: users.size, claims: claims.size, objects: objects.size, pendingOrphans, problems };
+  return { users: users.size, claims: claims.size, subIndexes: subIndexes.size, objects: objects.size, pendingOrphans, problems };
 }
 
 async function scanAll(dynamo: DynamoDBDocumentClient, tableName: string) {
@@ -104,7 +116,7 @@ async function main() {
   const s3 = createS3Client(config);
   const report = await checkInvariants(dynamo, s3, { tableName: config.tableName, mediaBucket: config.bucket });
   console.log(
-    `${report.users} users, ${report.claims} claims, ${report.objects} objects, ` +
+    `${report.users} users, ${report.claims} claims, ${report.subIndexes} sub indexes, ${report.objects} objects, ` +
       `${report.pendingOrphans.length} pending orphans, ${report.problems.length} problems`,
   );
   for (const problem of report.problems) console.log(`  problem: ${problem}`);

@@ -1,0 +1,84 @@
+// The table's stream in tests, delivered as Lambda's event source mapping delivers it: batches of
+// records in stream order; on a partial batch response the batch is sent again from the lowest
+// failed sequence number; a batch that keeps failing past the retry limit goes to the dead-letter
+// list (the deployed function's SQS queue) and the stream moves on.
+import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
+import type { BatchResponse, StreamEvent } from '../../lib/media-events.ts';
+import { createDynamoDbClient } from '../../scripts/local-stack.ts';
+import { StreamReader, streamArnOf, type LambdaStreamRecord } from '../../scripts/stream-records.ts';
+import type { TestBackend } from './backend.ts';
+
+export type StreamHandler = (event: StreamEvent) => Promise<BatchResponse>;
+
+export interface TableStream {
+  /** Records written since the last read, Lambda-shaped, in stream order. */
+  read(): Promise<LambdaStreamRecord[]>;
+  /**
+   * Reads everything new and hands it to `handler` as Lambda would. Returns the records handled
+   * and those that ended in the dead-letter list.
+   */
+  drain(handler: StreamHandler, options?: { batchSize?: number; maxAttempts?: number }): Promise<DrainResult>;
+  stop(): void;
+}
+
+export interface DrainResult {
+  records: LambdaStreamRecord[];
+  deadLetters: LambdaStreamRecord[];
+  /** Invocations made, retries included. */
+  invocations: number;
+}
+
+export async function openTableStream(backend: TestBackend): Promise<TableStream> {
+  const admin = createDynamoDbClient({ region: backend.config.region, dynamodbEndpoint: backend.emulators.dynamodbEndpoint });
+  const arn = await streamArnOf(admin, backend.config.tableName);
+  admin.destroy();
+  const streams = new DynamoDBStreamsClient({
+    region: backend.config.region,
+    endpoint: backend.emulators.dynamodbEndpoint,
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+  const reader = new StreamReader(streams, arn, backend.config.region);
+  return {
+    read: () => reader.read(),
+    async drain(handler, { batchSize = 100, maxAttempts = 5 } = {}) {
+      const records = await reader.read();
+      const deadLetters: LambdaStreamRecord[] = [];
+      let invocations = 0;
+      let next = 0;
+      let attempts = 0;
+      while (next < records.length) {
+        const batch = records.slice(next, next + batchSize);
+        invocations++;
+        const { batchItemFailures } = await handler({ Records: structuredClone(batch) });
+        const failedAt = lowestFailure(batch, batchItemFailures);
+        if (failedAt === undefined) {
+          next += batch.length;
+          attempts = 0;
+          continue;
+        }
+        next += failedAt;
+        attempts++;
+        if (attempts >= maxAttempts) {
+          // What Lambda does past MaximumRetryAttempts (bisection aside): the rest of the batch
+          // from the failure goes to the on-failure destination.
+          deadLetters.push(...batch.slice(failedAt));
+          next += batch.length - failedAt;
+          attempts = 0;
+        }
+      }
+      return { records, deadLetters, invocations };
+    },
+    stop: () => streams.destroy(),
+  };
+}
+
+/** Index in `batch` of the lowest failed sequence number; an unknown or empty id fails it all. */
+function lowestFailure(batch: LambdaStreamRecord[], failures: BatchResponse['batchItemFailures']): number | undefined {
+  if (failures.length === 0) return undefined;
+  let lowest = batch.length;
+  for (const { itemIdentifier } of failures) {
+    const index = batch.findIndex((record) => record.dynamodb.SequenceNumber === itemIdentifier);
+    lowest = Math.min(lowest, index < 0 ? 0 : index);
+  }
+  return lowest;
+}
