@@ -85,7 +85,11 @@ export async function processStreamBatch(deps: MediaEventsDeps, event: StreamEve
 async function applyRecord(deps: MediaEventsDeps, record: StreamRecord): Promise<void> {
   const change = userChange(image(record.dynamodb?.OldImage), image(record.dynamodb?.NewImage), deps.mediaBaseUrl);
   // Live first: a consumer that fetches the new avatar on the event finds it kept.
-  await Promise.all(change.held.map((key) => deps.media.markLive(key)));
+  const tagged = await Promise.all(change.held.map((key) => deps.media.markLive(key)));
+  change.held.forEach((key, i) => {
+    // Expected on a replay; otherwise the user points at a missing object (check-invariants).
+    if (!tagged[i]) deps.log.warn('held image missing', { key, sequenceNumber: record.dynamodb?.SequenceNumber });
+  });
   await Promise.all(change.released.map((key) => deps.media.delete(key)));
   if (change.event) await deps.events.put(change.event);
 }

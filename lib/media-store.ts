@@ -40,15 +40,25 @@ export class MediaStore {
     );
   }
 
-  /** A user holds the object now: take it out of the lifecycle rule's reach. Idempotent. */
-  async markLive(key: string): Promise<void> {
-    await this.s3.send(
-      new PutObjectTaggingCommand({
-        Bucket: this.bucket,
-        Key: key,
-        Tagging: { TagSet: [{ ...LIVE_TAG }] },
-      }),
-    );
+  /**
+   * A user holds the object now: take it out of the lifecycle rule's reach. Idempotent. Returns
+   * false when the object is gone: a replayed stream record whose key a later record released
+   * (keys are never reused, so a gone key is never held again).
+   */
+  async markLive(key: string): Promise<boolean> {
+    try {
+      await this.s3.send(
+        new PutObjectTaggingCommand({
+          Bucket: this.bucket,
+          Key: key,
+          Tagging: { TagSet: [{ ...LIVE_TAG }] },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if ((error as Error).name === 'NoSuchKey') return false;
+      throw error;
+    }
   }
 
   /** Idempotent: deleting a key that is already gone succeeds. */
