@@ -4,6 +4,7 @@
 // list (the deployed function's SQS queue) and the stream moves on.
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import type { BatchResponse, StreamEvent } from '../../lib/media-events.ts';
+import { readStreamConfig, type StreamConfig } from '../../lib/stream-config.ts';
 import { createDynamoDbClient } from '../../scripts/local-stack.ts';
 import { StreamReader, streamArnOf, type LambdaStreamRecord } from '../../scripts/stream-records.ts';
 import type { TestBackend } from './backend.ts';
@@ -81,4 +82,18 @@ function lowestFailure(batch: LambdaStreamRecord[], failures: BatchResponse['bat
     lowest = Math.min(lowest, index < 0 ? 0 : index);
   }
   return lowest;
+}
+
+/** The stream function's configuration for a test backend, its events going to `eventBridgeEndpoint`. */
+export function streamConfigFor(backend: TestBackend, eventBridgeEndpoint: string, busName = 'users-test'): StreamConfig {
+  return readStreamConfig({
+    AWS_REGION: backend.config.region,
+    MEDIA_BUCKET: backend.config.mediaBucket,
+    MEDIA_BASE_URL: backend.config.mediaBaseUrl,
+    EVENT_BUS_NAME: busName,
+    S3_ENDPOINT: backend.emulators.s3Endpoint,
+    EVENTBRIDGE_ENDPOINT: eventBridgeEndpoint,
+    AWS_REQUEST_TIMEOUT_MS: String(backend.config.awsRequestTimeoutMs),
+    AWS_MAX_ATTEMPTS: String(backend.config.awsMaxAttempts),
+  });
 }
