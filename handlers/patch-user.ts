@@ -4,7 +4,7 @@ import { createAwsClients, type AwsClients } from '../lib/aws-clients.ts';
 import { readConfig, type Config } from '../lib/config.ts';
 import { corsHeaders } from '../lib/cors.ts';
 import { AuthenticationError, MethodNotAllowedError, NotFoundError } from '../lib/errors.ts';
-import { clientError, errorResponse, headerValue, jsonResponse, type HttpResponse } from '../lib/http.ts';
+import { allowedMethods, clientError, errorResponse, headerValue, jsonResponse, type HttpResponse } from '../lib/http.ts';
 import { createLogger, type LogFields, type Logger } from '../lib/log.ts';
 import { MediaStore } from '../lib/media-store.ts';
 import { buildPatch } from '../lib/patch-fields.ts';
@@ -45,7 +45,11 @@ export function createHandler(config: Config, clients: AwsClients = createAwsCli
     let failure: unknown;
     try {
       const method = event.httpMethod ?? event.requestContext?.http?.method ?? '';
-      if (method.toUpperCase() !== 'PATCH') throw new MethodNotAllowedError(method, event.path ?? event.rawPath ?? '');
+      const path = event.path ?? event.rawPath ?? '';
+      // `/me/` is read-only: a PATCH there is refused, not taken for a user called "me".
+      if (method.toUpperCase() !== 'PATCH' || !allowedMethods(path).includes('PATCH')) {
+        throw new MethodNotAllowedError(method, path);
+      }
       // Authentication comes first: without a valid token the answer is 401 whatever the id.
       const sub = await authenticate(headerValue(event.headers, 'authorization'));
       const id = parseUserId(pathId);
