@@ -96,8 +96,11 @@ function rawPathId(event: ApiEvent): string | undefined {
   return /\/api\/v2\/user\/([^/]+)\/?$/.exec(path)?.[1];
 }
 
-/** Django's `<int:id>`: digits only; anything else is not a route to a user. */
-const USER_ID = /^[0-9]{1,15}$/;
+/**
+ * Django's `<int:id>`: digits only, leading zeros allowed (`007` is user 7); anything else is not
+ * a route to a user. At most 15 significant digits: every such number is exact as a JS number.
+ */
+const USER_ID = /^0*[0-9]{1,15}$/;
 
 function parseUserId(raw: string | undefined): number {
   if (raw === undefined || !USER_ID.test(raw)) throw new NotFoundError();
