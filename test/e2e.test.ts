@@ -19,6 +19,7 @@ import {
 } from '../scripts/local-stack.ts';
 import { seedUsers } from '../scripts/seed-users.ts';
 import { pngImage } from './support/images.ts';
+import { catchUpStream } from './support/stream.ts';
 
 // The package's ESM build uses directory imports that only bundlers resolve; Node loads its CJS build.
 const require = createRequire(import.meta.url);
@@ -60,15 +61,21 @@ before(async () => {
 });
 
 after(async () => {
-  if (stack) {
-    const report = await checkInvariants(createDocumentClient(stack.config), createS3Client(stack.config), {
-      tableName: stack.config.tableName,
-      mediaBucket: stack.config.bucket,
-    });
-    assert.deepEqual(report.problems, []);
-    await stack.stop();
+  try {
+    if (stack) {
+      // S3 follows the table through the stream function: let it catch up first.
+      const { deadLetters } = await catchUpStream({ ...stack.config, mediaBucket: stack.config.bucket });
+      assert.deepEqual(deadLetters, []);
+      const report = await checkInvariants(createDocumentClient(stack.config), createS3Client(stack.config), {
+        tableName: stack.config.tableName,
+        mediaBucket: stack.config.bucket,
+      });
+      assert.deepEqual(report.problems, []);
+    }
+  } finally {
+    await stack?.stop();
+    await rm(stateDir, { recursive: true, force: true });
   }
-  await rm(stateDir, { recursive: true, force: true });
 });
 
 describe('official client @selfcommunity/api-services', () => {
@@ -156,9 +163,16 @@ describe('over HTTP through serverless-offline', () => {
   });
 
   it('answers 404 for a non-integer id after authentication', async () => {
-    const res = await patch('me', { token: stack.demoToken, body: '{}', contentType: 'application/json' });
+    const res = await patch('abc', { token: stack.demoToken, body: '{}', contentType: 'application/json' });
     assert.equal(res.status, 404);
     assert.equal((await json(res)).errors[0].code, 'not_found');
+  });
+
+  it('answers a PATCH of /me/ with 405 and Allow: GET (the contract reads the caller there, never writes)', async () => {
+    const res = await patch('me', { token: stack.demoToken, body: '{}', contentType: 'application/json' });
+    assert.equal(res.status, 405);
+    assert.equal(res.headers.get('allow'), 'GET');
+    assert.equal((await json(res)).errors[0].code, 'method_not_allowed');
   });
 
   it('answers 413 for a body over 6 MB, which offline would accept', async () => {
