@@ -120,10 +120,13 @@ function logOutcome(log: Logger, response: HttpResponse, failure: unknown, pathI
   if (response.statusCode < 500) return log.info('request handled', fields);
   // For the operator: which failure (an AWS error's name and code); the details of a bug.
   const error = failure as (Error & { code?: string }) | undefined;
+  // A write whose outcome is unknown carries the AWS failure that made it so.
+  const cause = error?.cause as (Error & { code?: string }) | undefined;
   log.error('request failed', {
     ...fields,
     error: error?.name,
     code: error?.code,
+    ...(cause instanceof Error && { cause: cause.name, causeCode: cause.code }),
     ...(!known && { detail: error?.message, stack: error?.stack }),
   });
 }
