@@ -21,7 +21,10 @@ export interface UserEvent {
 }
 
 export interface UserChange {
-  /** Keys the new item holds that the old one did not: to tag live. */
+  /**
+   * Every key the new item holds: to tag live. Not only the new ones: a change after a record
+   * that ended in the dead-letter queue repairs the tag that record could not set.
+   */
   held: string[];
   /** Keys the old item held that the new one does not: to delete. */
   released: string[];
@@ -37,7 +40,7 @@ export function userChange(before: UserItem | undefined, after: UserItem | undef
   const oldKeys = imageKeys(before);
   const newKeys = imageKeys(after);
   const change: UserChange = {
-    held: newKeys.filter((key) => !oldKeys.includes(key)),
+    held: newKeys,
     released: oldKeys.filter((key) => !newKeys.includes(key)),
   };
   if (!after) return change;

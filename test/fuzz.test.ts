@@ -15,7 +15,7 @@ import vm from 'node:vm';
 import fc from 'fast-check';
 import { createHandler, type ApiEvent, type Handler } from '../handlers/patch-user.ts';
 import type { HttpResponse } from '../lib/http.ts';
-import { inspectImage, stripMetadata } from '../lib/images.ts';
+import sharp from 'sharp';
 import type { UserItem } from '../lib/user-record.ts';
 import { createMediaEventsHandler, type MediaEventsHandler } from '../handlers/media-events.ts';
 import { checkInvariants } from '../scripts/check-invariants.ts';
@@ -494,7 +494,9 @@ async function checkOne(req: FuzzRequest): Promise<void> {
       const verdict = mediaTypeVerdict(built.contentType);
       if (status === 415 && honest) assert.notEqual(verdict, 'supported', `415 for a supported type: ${where()}`);
       // A well-formed type the contract does not accept, on a body: 415 and nothing else.
-      if (honest && verdict === 'unsupported' && built.bytes.length > 0 && targetId !== undefined && !built.mayBeTooLarge) {
+      // (For the owner: the contract orders 401 before 404 before 403, but not the body's checks
+      // against a missing or foreign user.)
+      if (honest && verdict === 'unsupported' && built.bytes.length > 0 && owner && !built.mayBeTooLarge) {
         assert.equal(status, 415, `an unsupported type ${JSON.stringify(built.contentType)}: ${where()}`);
       }
       if (status === 413) assert.ok(built.mayBeTooLarge, `413 for a body within the limits: ${where()}`);
@@ -551,11 +553,20 @@ async function assertStoredImage(req: FuzzRequest, field: 'avatar' | 'cover', ur
   const got = await fetch(url);
   assert.equal(got.status, 200, `${url} is served`);
   const bytes = Buffer.from(await got.arrayBuffer());
-  const info = inspectImage(bytes, { maxBytes: Infinity, maxSide: Infinity, maxPixels: Infinity });
-  assert.equal(got.headers.get('content-type'), info.mime, 'served with its type');
-  assert.ok(stripMetadata(bytes, info.type).equals(bytes), `the stored ${field} still has metadata to strip`);
   const source = bodyPairs(req).find(([name]) => name === field || name === `${field}_base64`)?.[1];
   const content = source && ('file' in source ? source.file.content : 'b64' in source ? source.b64.content : undefined);
+  const MIME: Record<string, string> = { jpg: 'image/jpeg', png: 'image/png', gif: 'image/gif', webp: 'image/webp' };
+  assert.equal(got.headers.get('content-type'), MIME[url.slice(url.lastIndexOf('.') + 1)], 'served with the type its key names');
+  if (content?.kind === 'image' && content.mutations.length === 0) {
+    // Read by libvips (sharp), not by our own image code: what the stored bytes are, and what
+    // they carry. (Mutated images are left out here: decoding every accepted image is the image
+    // pipeline's part of the contract, tested with it.)
+    const meta = await sharp(bytes, { animated: true }).metadata();
+    assert.equal(got.headers.get('content-type'), `image/${meta.format}`, `served with its type (${meta.format})`);
+    assert.equal(meta.xmp, undefined, `the stored ${field} carries XMP`);
+    assert.equal(meta.iptc, undefined, `the stored ${field} carries IPTC`);
+    assert.deepEqual(meta.comments ?? [], [], `the stored ${field} carries comments`);
+  }
   if (content?.kind === 'image' && content.mutations.length === 0) {
     for (const secret of SECRETS) assert.ok(!bytes.includes(secret), `the stored ${field} (${content.image}) contains ${JSON.stringify(secret)}`);
     if (content.image === 'jpegExif') assert.ok(bytes.includes(Buffer.from([0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, 6])), 'the JPEG keeps its orientation (6)');

@@ -21,9 +21,9 @@ describe('userChange', () => {
     assert.equal(change.event?.detail.version, 4);
     assert.equal(change.event?.detail.user.avatar, `${BASE}/avatar/9/b.png`);
   });
-  it('only the version bumped (values equal to the stored ones): no event, nothing to do', () => {
+  it('only the version bumped (values equal to the stored ones): no event; the held key tagged again', () => {
     const change = userChange(user({ bio: 'x', avatar_key: 'avatar/9/a.png' }), user({ bio: 'x', avatar_key: 'avatar/9/a.png', version: 4 }), BASE);
-    assert.deepEqual(change, { held: [], released: [] });
+    assert.deepEqual(change, { held: ['avatar/9/a.png'], released: [] });
   });
   it('a cleared field and a default: gender "" to Unspecified is no change, bio removed is', () => {
     const change = userChange(user({ bio: 'was', gender: 'Unspecified' }), user({ version: 4 }), BASE);
