@@ -152,6 +152,36 @@ describe('lost answers: the API', () => {
     assert.notEqual(stored.avatar_key, before, 'the write landed');
   });
 
+  it('UpdateItem applied, its answer lost, and the retry refused by a condition (as a version condition would be): 503, the image kept', async () => {
+    const user = await newUser();
+    const before = (await backend.getUser(user.id))!.avatar_key!;
+    const clients = createAwsClients(backend.config);
+    let attempt = 0;
+    clients.dynamo.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName !== 'UpdateItemCommand') return next(args);
+        attempt++;
+        if (attempt === 1) {
+          await next(args);
+          throw Object.assign(new Error('Request timed out'), { name: 'TimeoutError', $metadata: {} });
+        }
+        // The retry finds the item changed by the first attempt: a condition on what it was read
+        // as (If-Match's version) fails, and DynamoDB returns the item as it now is.
+        const { GetItemCommand, ConditionalCheckFailedException } = await import('@aws-sdk/client-dynamodb');
+        const { Item } = await clients.dynamo.send(
+          new GetItemCommand({ TableName: backend.config.tableName, Key: { pk: { S: `USER#${user.id}` } }, ConsistentRead: true }),
+        );
+        throw new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: { httpStatusCode: 400 }, Item });
+      },
+      { step: 'finalizeRequest', priority: 'low', name: 'refuseRetry' },
+    );
+    const response = await createHandler(backend.config, clients)(avatarPatch(user));
+    assert.equal(response.statusCode, 503, 'the refusal was about our own write: its outcome is what the client must hear');
+    const stored = await assertSafe(user, response, before);
+    assert.notEqual(stored.avatar_key, before);
+    assert.ok(await backend.objectExists(stored.avatar_key!), 'the upload the user holds was not deleted');
+  });
+
   for (const fate of ['reset', 'delay'] as const) {
     it(`UpdateItem applied, the connection ${fate === 'reset' ? 'reset' : 'silent past the timeout'}: 200 or 503, nothing lost`, async () => {
       const user = await newUser();
