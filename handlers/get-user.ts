@@ -15,9 +15,6 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 
 export type Handler = (event: ApiEvent, context?: LambdaContext) => Promise<HttpResponse>;
 
-/** The methods these paths serve (the `Allow` of a 405). */
-const ALLOWED = 'GET';
-
 // A user's answer may be stored by the browser but never used without asking again (the ETag
 // makes asking again cheap); shared caches never store it, as it was read with a token.
 const READ_CACHE_CONTROL = 'private, no-cache';
@@ -37,7 +34,7 @@ export function createHandler(config: Config, dynamo: DynamoDBClient = createDyn
       // method (Django REST Framework authenticates before it looks for the method's handler).
       const sub = await authenticate(headerValue(event.headers, 'authorization'));
       const method = requestMethod(event);
-      if (method !== 'GET') throw new MethodNotAllowedError(method);
+      if (method !== 'GET') throw new MethodNotAllowedError(method, event.path ?? event.rawPath ?? '');
       const users = new UsersTable(dynamo, config.tableName);
       if (pathId === 'me') {
         userId = await users.userIdOfSub(sub);
@@ -56,7 +53,6 @@ export function createHandler(config: Config, dynamo: DynamoDBClient = createDyn
     } catch (error) {
       failure = error;
       response = errorResponse(error);
-      if (response.statusCode === 405) response.headers.Allow = ALLOWED;
     }
     Object.assign(response.headers, corsHeaders(config.corsAllowedOrigins, headerValue(event.headers, 'origin')));
     logOutcome(log, response, failure, userId ?? userIdOf(pathId) ?? null, performance.now() - started);

@@ -6,7 +6,7 @@ import { readConfig, type Config } from '../lib/config.ts';
 import { corsHeaders } from '../lib/cors.ts';
 import { entityTag, parseIfMatch } from '../lib/etag.ts';
 import { AuthenticationError, MethodNotAllowedError, NotFoundError } from '../lib/errors.ts';
-import { clientError, errorResponse, headerValue, jsonResponse, type HttpResponse } from '../lib/http.ts';
+import { allowedMethods, clientError, errorResponse, headerValue, jsonResponse, type HttpResponse } from '../lib/http.ts';
 import { createLogger, type LogFields, type Logger } from '../lib/log.ts';
 import { MediaStore } from '../lib/media-store.ts';
 import { buildPatch, type Patch } from '../lib/patch-fields.ts';
@@ -32,7 +32,11 @@ export function createHandler(config: Config, clients: AwsClients = createAwsCli
     let failure: unknown;
     try {
       const method = event.httpMethod ?? event.requestContext?.http?.method ?? '';
-      if (method.toUpperCase() !== 'PATCH') throw new MethodNotAllowedError(method);
+      const path = event.path ?? event.rawPath ?? '';
+      // `/me/` is read-only: a PATCH there is refused, not taken for a user called "me".
+      if (method.toUpperCase() !== 'PATCH' || !allowedMethods(path).includes('PATCH')) {
+        throw new MethodNotAllowedError(method, path);
+      }
       // Authentication comes first: without a valid token the answer is 401 whatever the id.
       const sub = await authenticate(headerValue(event.headers, 'authorization'));
       const id = parseUserId(pathId);
@@ -74,7 +78,8 @@ async function normalizeImages(patch: Patch, config: Config): Promise<Patch> {
 /**
  * Each AWS call attempt has its own timeout, but a slow DynamoDB after a slow S3 could still add
  * up past the Lambda timeout. Uploads and writes stop when the invocation has only enough time
- * left for one attempt of clean-up (deleting what was uploaded), and the answer is a 503.
+ * left for one more call (deleting the uploads of a write that was never sent, or a read that
+ * tells a refused write from our own), and the answer is a 503 with `Retry-After`.
  */
 function requestDeadline(config: Config, context: LambdaContext | undefined): AbortSignal | undefined {
   const remaining = context?.getRemainingTimeInMillis?.();
@@ -101,10 +106,13 @@ function logOutcome(log: Logger, response: HttpResponse, failure: unknown, pathI
   if (response.statusCode < 500) return log.info('request handled', fields);
   // For the operator: which failure (an AWS error's name and code); the details of a bug.
   const error = failure as (Error & { code?: string }) | undefined;
+  // A write whose outcome is unknown carries the AWS failure that made it so.
+  const cause = error?.cause as (Error & { code?: string }) | undefined;
   log.error('request failed', {
     ...fields,
     error: error?.name,
     code: error?.code,
+    ...(cause instanceof Error && { cause: cause.name, causeCode: cause.code }),
     ...(!known && { detail: error?.message, stack: error?.stack }),
   });
 }

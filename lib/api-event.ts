@@ -29,8 +29,11 @@ export function rawPathId(event: ApiEvent): string | undefined {
   return /\/api\/v2\/user\/([^/]+)\/?$/.exec(path)?.[1];
 }
 
-/** Django's `<int:id>`: digits only; anything else is not a route to a user. */
-export const USER_ID = /^[0-9]{1,15}$/;
+/**
+ * Django's `<int:id>`: digits only, leading zeros allowed (`007` is user 7); anything else is not
+ * a route to a user. At most 15 significant digits: every such number is exact as a JS number.
+ */
+export const USER_ID = /^0*[0-9]{1,15}$/;
 
 /** The path's user id, or undefined when it is not one (the answer is then a 404). */
 export function userIdOf(raw: string | undefined): number | undefined {

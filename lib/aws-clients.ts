@@ -1,8 +1,9 @@
-// The AWS clients, configured from Config. The handler creates them once per container.
+// The AWS clients, configured from Config. Each function creates them once per container.
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { Config } from './config.ts';
-import { commonClientOptions, createDynamoClient, LOCAL_CREDENTIALS } from './dynamo-client.ts';
+import { commonClientOptions, createDynamoClient, LOCAL_CREDENTIALS, type DynamoClientSettings } from './dynamo-client.ts';
 
 export interface AwsClients {
   /** The plain client: lib/users-table.ts marshalls its few values itself (see there why). */
@@ -10,17 +11,22 @@ export interface AwsClients {
   s3: S3Client;
 }
 
+/** What every client is made from: the API's Config and the stream function's both have it. */
+export type ClientSettings = Omit<DynamoClientSettings, 'dynamodbEndpoint'>;
+
 export function createAwsClients(config: Config): AwsClients {
-  const common = commonClientOptions(config);
-  const dynamo = createDynamoClient(config);
-  const s3 = new S3Client({
-    ...common,
+  return { dynamo: createDynamoClient(config), s3: createS3Client(config, config.s3Endpoint) };
+}
+
+export function createS3Client(settings: ClientSettings, endpoint?: string): S3Client {
+  return new S3Client({
+    ...commonClientOptions(settings),
     // By default the SDK sends `Expect: 100-continue` with bodies from 2 MiB and waits for S3's
     // go-ahead before the bytes: one more round trip for every large cover. Our bodies are at most
     // a few MiB and S3 refuses almost none of them, so sending them straight away is cheaper.
     expectContinueHeader: false,
-    ...(config.s3Endpoint && {
-      endpoint: config.s3Endpoint,
+    ...(endpoint && {
+      endpoint,
       credentials: LOCAL_CREDENTIALS,
       forcePathStyle: true,
       // With flexible checksums the emulator stores aws-chunked framing as object bytes.
@@ -28,5 +34,12 @@ export function createAwsClients(config: Config): AwsClients {
       responseChecksumValidation: 'WHEN_REQUIRED' as const,
     }),
   });
-  return { dynamo, s3 };
+}
+
+/** `endpoint`: the local stage's PutEvents recorder; on AWS the regional endpoint. */
+export function createEventBridgeClient(settings: ClientSettings, endpoint?: string): EventBridgeClient {
+  return new EventBridgeClient({
+    ...commonClientOptions(settings),
+    ...(endpoint && { endpoint, credentials: LOCAL_CREDENTIALS }),
+  });
 }

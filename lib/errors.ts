@@ -114,8 +114,11 @@ export class NotFoundError extends ApiError {
 export class MethodNotAllowedError extends ApiError {
   readonly status = 405;
   readonly code = 'method_not_allowed';
-  constructor(method: string) {
+  /** The request's path: lib/http.ts answers with the methods that path serves (`Allow`). */
+  readonly path: string;
+  constructor(method: string, path: string) {
     super(`Method "${method}" not allowed.`);
+    this.path = path;
   }
 }
 
@@ -138,8 +141,18 @@ export class UnsupportedMediaTypeError extends ApiError {
 export class ServiceUnavailableError extends ApiError {
   readonly status = 503;
   readonly code = 'service_unavailable';
-  constructor(message = 'The service is temporarily unavailable, try again later.') {
-    super(message);
+  constructor(message = 'The service is temporarily unavailable, try again later.', options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/**
+ * A write whose answer was lost: it may or may not have been applied. The client hears 503 and
+ * tries again; what is stored is either as before or exactly as after the write.
+ */
+export class WriteOutcomeUnknownError extends ServiceUnavailableError {
+  constructor(cause: unknown) {
+    super('The outcome of the update is unknown; read the user or try again.', { cause });
   }
 }
 

@@ -1,6 +1,6 @@
 // API Gateway proxy responses, and the one place where an error becomes a status and an envelope.
 import { isAwsUnavailable } from './aws-errors.ts';
-import { ApiError, ServiceUnavailableError } from './errors.ts';
+import { ApiError, MethodNotAllowedError, ServiceUnavailableError } from './errors.ts';
 
 export interface HttpResponse {
   statusCode: number;
@@ -30,8 +30,32 @@ export function errorResponse(error: unknown): HttpResponse {
   if (!known) {
     return jsonResponse(500, { errors: [{ code: 'server_error', message: 'A server error occurred.' }] });
   }
-  const headers: Record<string, string> = known.status === 401 ? { 'WWW-Authenticate': 'Bearer' } : {};
-  return jsonResponse(known.status, known.envelope(), headers);
+  return jsonResponse(known.status, known.envelope(), errorHeaders(known));
+}
+
+/** Seconds a client should wait before trying a 503 again: retries inside AWS settle in about that. */
+export const RETRY_AFTER_SECONDS = 1;
+
+function errorHeaders(error: ApiError): Record<string, string> {
+  if (error.status === 401) return { 'WWW-Authenticate': 'Bearer' };
+  if (error.status === 503) return { 'Retry-After': String(RETRY_AFTER_SECONDS) };
+  if (error instanceof MethodNotAllowedError) return { Allow: allowedMethods(error.path).join(', ') };
+  return {};
+}
+
+/**
+ * The methods each API path serves, for a 405's `Allow`. API Gateway routes only these paths to
+ * the functions, so one table here covers every 405 the service can answer.
+ */
+const ROUTES: ReadonlyArray<{ path: RegExp; methods: readonly string[] }> = [
+  { path: /^\/api\/v2\/user\/me\/?$/, methods: ['GET'] },
+  { path: /^\/api\/v2\/user\/[^/]+\/?$/, methods: ['GET', 'PATCH'] },
+];
+
+export function allowedMethods(path: string): readonly string[] {
+  // A stage prefix (`/dev/api/...`) or none: match on the API's own part of the path.
+  const apiPath = path.slice(Math.max(0, path.indexOf('/api/')));
+  return ROUTES.find((route) => route.path.test(apiPath))?.methods ?? ['GET', 'PATCH'];
 }
 
 /** A header's value, whatever case the client or API Gateway gave its name. */

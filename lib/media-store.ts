@@ -1,6 +1,7 @@
-// Avatar and cover objects in S3. Every upload gets a fresh key and is tagged `state=pending`
-// until the user item points at it; a bucket lifecycle rule expires pending objects, so an upload
-// whose write never happened (a crash in between) disappears by itself.
+// Avatar and cover objects in S3. Every upload gets a fresh key and is tagged `state=pending`; the
+// table's stream tags it `state=live` once a user item holds it (handlers/media-events.ts). A bucket
+// lifecycle rule expires pending objects long after the stream's retry window, so an upload whose
+// write never happened (a crash, a lost answer) disappears by itself.
 import { randomUUID } from 'node:crypto';
 import { DeleteObjectCommand, PutObjectCommand, PutObjectTaggingCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { ImageField } from './user-record.ts';
@@ -10,8 +11,8 @@ export const LIVE_TAG = { Key: 'state', Value: 'live' } as const;
 
 export class MediaStore {
   /**
-   * `abortSignal` ends uploads when the request's time is up. Clean-up (marking live, deleting)
-   * does not take it: it must still run after a write that failed for lack of time.
+   * `abortSignal` ends uploads when the request's time is up. Deleting does not take it: it must
+   * still run after a write that was refused late in the request.
    */
   constructor(
     private readonly s3: S3Client,
@@ -39,17 +40,28 @@ export class MediaStore {
     );
   }
 
-  /** The user points at the object now: take it out of the lifecycle rule's reach. */
-  async markLive(key: string): Promise<void> {
-    await this.s3.send(
-      new PutObjectTaggingCommand({
-        Bucket: this.bucket,
-        Key: key,
-        Tagging: { TagSet: [{ ...LIVE_TAG }] },
-      }),
-    );
+  /**
+   * A user holds the object now: take it out of the lifecycle rule's reach. Idempotent. Returns
+   * false when the object is gone: a replayed stream record whose key a later record released
+   * (keys are never reused, so a gone key is never held again).
+   */
+  async markLive(key: string): Promise<boolean> {
+    try {
+      await this.s3.send(
+        new PutObjectTaggingCommand({
+          Bucket: this.bucket,
+          Key: key,
+          Tagging: { TagSet: [{ ...LIVE_TAG }] },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if ((error as Error).name === 'NoSuchKey') return false;
+      throw error;
+    }
   }
 
+  /** Idempotent: deleting a key that is already gone succeeds. */
   async delete(key: string): Promise<void> {
     await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
   }

@@ -1,13 +1,22 @@
-// Applies a validated patch to a user: new images go to S3 first, then one conditional DynamoDB
-// write (an UpdateItem, or a read and a transaction for a new username). If the write fails, the
-// uploads are deleted; once it succeeds, the uploads are marked live and the replaced images
-// deleted. Either way the user, its claim and its images are never left half-done.
+// Applies a validated patch to a user: new images go to S3 first (tagged pending), then one
+// conditional DynamoDB write (an UpdateItem, or a read and a transaction for a new username).
+//
+// After the write the handler touches S3 no more: the table's stream (handlers/media-events.ts)
+// tags the keys a user now holds live and deletes the ones it no longer holds. That is what makes
+// a lost answer harmless: a retried UpdateItem returns the handler's own new key as the "old" one,
+// so nothing the write's answer says may be deleted here.
+//
+// Uploads are deleted only when the write definitely did not happen (a condition or a validation
+// said no, or it was never sent). When its outcome is unknown (a timeout, a lost connection, a 5xx,
+// the request deadline) they stay: if the write landed the stream marks them live, if not the
+// bucket's lifecycle rule expires them as pending.
+import { ApiError, WriteOutcomeUnknownError } from './errors.ts';
 import type { Logger } from './log.ts';
 import type { MediaStore } from './media-store.ts';
 import type { ImageUpload, Patch } from './patch-fields.ts';
 import { isEmptyPatch } from './patch-fields.ts';
 import { imageKeyAttribute, IMAGE_FIELDS, type ImageField, type UserItem } from './user-record.ts';
-import type { ItemChanges, UsersTable } from './users-table.ts';
+import { ConcurrentChangeError, type ItemChanges, type UsersTable } from './users-table.ts';
 
 export interface PatchUserDeps {
   users: UsersTable;
@@ -33,31 +42,46 @@ export async function patchUser(deps: PatchUserDeps, { id, sub, patch }: PatchUs
     Promise.allSettled(uploads.map((u) => media.putPending(u.key, u.image.bytes, u.image.info.mime))),
     patch.username === undefined ? undefined : settle(users.getOwnedUser(id, sub)),
   ]);
-  const uploaded = uploads.filter((_, i) => uploadResults[i]!.status === 'fulfilled').map((u) => u.key);
   const uploadFailure = uploadResults.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  // Every planned key, not only the confirmed ones: an upload whose answer was lost may exist.
+  const keys = uploads.map((u) => u.key);
 
-  let written: { before: UserItem; after: UserItem };
-  try {
-    if (uploadFailure) throw uploadFailure.reason;
-    if (read === undefined || patch.username === undefined) {
-      written = await users.update(id, sub, changes);
-    } else {
-      if (!read.ok) throw read.error;
-      written = await users.rename(id, sub, patch.username, changes, read.value);
-    }
-  } catch (error) {
-    await cleanUp(log, uploaded, (key) => media.delete(key), 'delete_unused_upload');
-    throw error;
+  if (uploadFailure || (read && !read.ok)) {
+    // The write was never sent: nothing can point at the uploads.
+    await cleanUp(log, keys, (key) => media.delete(key), 'delete_unused_upload');
+    throw uploadFailure ? uploadFailure.reason : (read as { error: unknown }).error;
   }
 
-  const replaced = IMAGE_FIELDS.filter((field) => field in patch.images)
-    .map((field) => written.before[imageKeyAttribute(field)])
-    .filter((key): key is string => !!key);
-  await Promise.all([
-    cleanUp(log, uploaded, (key) => media.markLive(key), 'mark_upload_live'),
-    cleanUp(log, replaced, (key) => media.delete(key), 'delete_replaced_image'),
-  ]);
-  return written.after;
+  try {
+    if (read === undefined || patch.username === undefined) return (await users.update(id, sub, changes)).after;
+    return (await users.rename(id, sub, patch.username, changes, read.value)).after;
+  } catch (error) {
+    if (keys.length === 0 || !saidNo(error)) throw error;
+    // A condition said no. If an earlier attempt of the same call was applied and only its answer
+    // was lost, the "no" may be about our own write (the SDK retries timeouts): the fresh keys
+    // tell, since only this request can have written them.
+    let held: string[];
+    try {
+      held = await users.heldImageKeys(id);
+    } catch {
+      // Cannot tell: leave the uploads to the stream or the lifecycle rule.
+      throw error;
+    }
+    if (keys.some((key) => held.includes(key))) throw new WriteOutcomeUnknownError(error);
+    await cleanUp(log, keys, (key) => media.delete(key), 'delete_unused_upload');
+    throw error;
+  }
+}
+
+/**
+ * The write was refused, so it was not applied: a failed condition (404, 403, a taken username,
+ * a precondition, a concurrent change) or a cancelled transaction. Anything else (timeouts, lost
+ * connections, 5xx, throttling past the retries, aborts, bugs) leaves its outcome unknown.
+ */
+function saidNo(error: unknown): boolean {
+  if (error instanceof ConcurrentChangeError) return true;
+  if (error instanceof ApiError) return error.status >= 400 && error.status < 500;
+  return error instanceof Error && error.name === 'TransactionCanceledException';
 }
 
 interface PlannedUpload {
@@ -92,8 +116,8 @@ export function itemChanges(patch: Patch, uploads: readonly PlannedUpload[]): It
 }
 
 /**
- * Runs an S3 clean-up on each key, in parallel. A failure is logged, not thrown: the write's
- * outcome is what the caller must hear, and the lifecycle rule catches a pending object left over.
+ * Deletes uploads no write points at, in parallel. A failure is logged, not thrown: the write's
+ * outcome is what the caller must hear, and the lifecycle rule expires a pending object left over.
  */
 async function cleanUp(log: Logger, keys: string[], action: (key: string) => Promise<void>, step: string) {
   const results = await Promise.allSettled(keys.map(action));

@@ -123,6 +123,24 @@ export class UsersTable {
   }
 
   /**
+   * The image keys the stored user holds (none if there is no such user), read consistently: tells
+   * whether a write whose answer was lost carried this request's fresh keys.
+   */
+  async heldImageKeys(id: number): Promise<string[]> {
+    const { Item } = await this.dynamo.send(
+      new GetItemCommand({
+        TableName: this.tableName,
+        Key: marshall({ pk: userKey(id) }),
+        ConsistentRead: true,
+        ProjectionExpression: '#avatar, #cover',
+        ExpressionAttributeNames: { '#avatar': 'avatar_key', '#cover': 'cover_key' },
+      }),
+    );
+    const item = Item ? (unmarshall(Item) as Partial<UserItem>) : {};
+    return [item.avatar_key, item.cover_key].filter((key): key is string => typeof key === 'string');
+  }
+
+  /**
    * Sets and removes attributes of a user the caller owns, in one conditional UpdateItem. Returns
    * the user before and after: the old one says which images were replaced.
    */

@@ -23,6 +23,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { PROJECT_DIR } from '../scripts/local-stack.ts';
 import { pngImage } from './support/images.ts';
+import { catchUpStream } from './support/stream.ts';
 
 // The package's ESM build uses directory imports that only bundlers resolve; Node loads its CJS build.
 const require = createRequire(import.meta.url);
@@ -68,15 +69,21 @@ before(async () => {
 });
 
 after(async () => {
-  if (stack) {
-    const report = await checkInvariants(createDocumentClient(stack.config), createS3Client(stack.config), {
-      tableName: stack.config.tableName,
-      mediaBucket: stack.config.bucket,
-    });
-    assert.deepEqual(report.problems, []);
-    await stack.stop();
+  try {
+    if (stack) {
+      // S3 follows the table through the stream function: let it catch up first.
+      const { deadLetters } = await catchUpStream({ ...stack.config, mediaBucket: stack.config.bucket });
+      assert.deepEqual(deadLetters, []);
+      const report = await checkInvariants(createDocumentClient(stack.config), createS3Client(stack.config), {
+        tableName: stack.config.tableName,
+        mediaBucket: stack.config.bucket,
+      });
+      assert.deepEqual(report.problems, []);
+    }
+  } finally {
+    await stack?.stop();
+    await rm(stateDir, { recursive: true, force: true });
   }
-  await rm(stateDir, { recursive: true, force: true });
 });
 
 describe('official client @selfcommunity/api-services', () => {

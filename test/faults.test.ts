@@ -1,18 +1,22 @@
 // AWS faults through the real handler: S3 or DynamoDB out of reach, throttled past the SDK's
-// retries, or hanging. Each answers 503 and leaves the user, its claim and its images as before.
+// retries, or hanging. Each answers 503 with Retry-After and leaves the user and its claim as
+// before. Uploads are deleted when the write was never sent or refused; when its outcome is
+// unknown they stay, tagged pending, for the stream (if the write landed) or the bucket's lifecycle
+// rule (if not). Faults after the service applied a call: test/lost-answers.test.ts.
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { ThrottlingException } from '@aws-sdk/client-dynamodb';
-import { PutObjectTaggingCommand } from '@aws-sdk/client-s3';
+import { ThrottlingException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { createHandler } from '../handlers/patch-user.ts';
+import { createMediaEventsHandler } from '../handlers/media-events.ts';
 import { createAwsClients, type AwsClients } from '../lib/aws-clients.ts';
 import type { Config } from '../lib/config.ts';
-import { LIVE_TAG } from '../lib/media-store.ts';
 import { checkInvariants } from '../scripts/check-invariants.ts';
+import { startEventBridgeRecorder } from '../scripts/eventbridge-recorder.ts';
 import { findFreePort } from '../scripts/local-stack.ts';
 import { pngImage } from './support/images.ts';
 import { fixtureEvent, multipartBody, startTestBackend, type TestBackend } from './support/backend.ts';
+import { openTableStream, streamConfigFor } from './support/stream.ts';
 import { accessToken, makeKey } from './support/tokens.ts';
 
 const key = makeKey();
@@ -30,12 +34,18 @@ before(async () => {
   const address = hangingServer.address();
   hangingEndpoint = `http://localhost:${typeof address === 'object' && address ? address.port : 0}`;
 });
+/** Uploads of requests whose write's outcome was unknown: left pending, no user holds them. */
+const leftPending: string[] = [];
+
 after(async () => {
-  const report = await checkInvariants(backend.dynamo, backend.s3, backend.config);
-  assert.deepEqual(report.problems, []);
-  assert.deepEqual(report.pendingOrphans, [], 'uploads of failed requests were deleted');
-  hangingServer.close();
-  await backend.stop();
+  try {
+    const report = await checkInvariants(backend.dynamo, backend.s3, backend.config);
+    assert.deepEqual(report.problems, []);
+    assert.deepEqual(report.pendingOrphans.sort(), leftPending.sort(), 'uploads of refused writes were deleted');
+  } finally {
+    hangingServer.close();
+    await backend.stop();
+  }
 });
 
 let nextId = 5000;
@@ -62,18 +72,27 @@ const avatarPatch = (user: { id: number; sub: string }, fields: Record<string, s
     ...multipartBody({ ...fields, bio: 'after', avatar: { bytes: pngImage(), filename: 'a.png', type: 'image/png' } }),
   });
 
-async function assertUnchanged(user: { id: number; username: string }) {
+/**
+ * The user and its claim as before. `uploads`: 'deleted' when the write was never sent or was
+ * refused; 'left pending' when its outcome was unknown (not live, held by no one).
+ */
+async function assertUnchanged(user: { id: number; username: string }, uploads: 'deleted' | 'left pending' = 'deleted') {
   const stored = await backend.getUser(user.id);
   assert.equal(stored?.bio, 'before');
   assert.equal(stored?.avatar_key, undefined);
   assert.equal(stored?.username, user.username);
   assert.equal((await backend.getClaim(user.username))?.user_id, user.id);
-  assert.deepEqual(await backend.objectKeys(`avatar/${user.id}/`), []);
+  const objects = await backend.objectKeys(`avatar/${user.id}/`);
+  if (uploads === 'deleted') return assert.deepEqual(objects, []);
+  assert.equal(objects.length, 1, 'the upload is left for the lifecycle rule');
+  assert.notEqual((await backend.objectTags(objects[0]!)).state, 'live');
+  leftPending.push(objects[0]!);
 }
 
-function assert503(response: { statusCode: number; body: string }) {
+function assert503(response: { statusCode: number; body: string; headers: Record<string, string> }) {
   assert.equal(response.statusCode, 503, response.body);
   assert.equal(JSON.parse(response.body).errors[0].code, 'service_unavailable');
+  assert.equal(response.headers['Retry-After'], '1');
 }
 
 describe('faults', () => {
@@ -84,14 +103,14 @@ describe('faults', () => {
     await assertUnchanged(user);
   });
 
-  it('DynamoDB unavailable: 503 and the uploaded image deleted', async () => {
+  it('DynamoDB unavailable: 503, the upload left pending (an earlier attempt may have landed)', async () => {
     const user = await newUser();
     const handler = createHandler(backend.config, clientsWith('dynamodb', closedEndpoint));
     assert503(await handler(avatarPatch(user)));
-    await assertUnchanged(user);
+    await assertUnchanged(user, 'left pending');
   });
 
-  it('DynamoDB unavailable during a rename: 503, uploads deleted, claims untouched', async () => {
+  it('DynamoDB unavailable during a rename: the read fails, the write is never sent; 503, uploads deleted, claims untouched', async () => {
     const user = await newUser();
     const handler = createHandler(backend.config, clientsWith('dynamodb', closedEndpoint));
     assert503(await handler(avatarPatch(user, { username: 'never_taken' })));
@@ -99,7 +118,26 @@ describe('faults', () => {
     assert.equal(await backend.getClaim('never_taken'), undefined);
   });
 
-  it('DynamoDB throttling past the retries: 503 and the uploaded image deleted', async () => {
+  it('a rename throttled inside the transaction (ThrottlingError reasons): 503 with Retry-After, uploads deleted', async () => {
+    const user = await newUser();
+    const clients = createAwsClients(backend.config);
+    clients.dynamo.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName !== 'TransactWriteItemsCommand') return next(args);
+        throw new TransactionCanceledException({
+          message: 'Transaction cancelled, please refer cancellation reasons for specific reasons [None, ThrottlingError, None]',
+          $metadata: { httpStatusCode: 400 },
+          CancellationReasons: [{ Code: 'None' }, { Code: 'ThrottlingError', Message: 'Throughput exceeds the current capacity' }, { Code: 'None' }],
+        });
+      },
+      { step: 'initialize', name: 'throttleTransaction' },
+    );
+    assert503(await createHandler(backend.config, clients)(avatarPatch(user, { username: 'throttled_name' })));
+    await assertUnchanged(user);
+    assert.equal(await backend.getClaim('throttled_name'), undefined);
+  });
+
+  it('DynamoDB throttling past the retries: 503, the upload left pending', async () => {
     const user = await newUser();
     const clients = createAwsClients(backend.config);
     let attempts = 0;
@@ -112,7 +150,7 @@ describe('faults', () => {
     );
     assert503(await createHandler(backend.config, clients)(avatarPatch(user)));
     assert.ok(attempts >= 1);
-    await assertUnchanged(user);
+    await assertUnchanged(user, 'left pending');
   });
 
   it('a crash between upload and write leaves only an object tagged pending that no user points to', async () => {
@@ -149,13 +187,14 @@ describe('faults', () => {
     assert.ok(report.pendingOrphans.includes(orphan));
     const stored = await backend.getUser(user.id);
     assert.equal(stored?.avatar_key, undefined);
-    // Let the frozen request end (in a real crash it never does); it then deletes its upload.
+    // Let the frozen request end (in a real crash it never does): a reset connection leaves the
+    // write's outcome unknown, so the upload stays for the lifecycle rule.
     release();
     assert503(await pending);
-    assert.deepEqual(await backend.objectKeys(`avatar/${user.id}/`), []);
+    await assertUnchanged(user, 'left pending');
   });
 
-  it('the whole request stops before the Lambda timeout, leaving time to delete its uploads', async () => {
+  it('the whole request stops before the Lambda timeout; the rename\'s read never came back, so its upload is deleted', async () => {
     const user = await newUser();
     // Per attempt 300 ms and two attempts (see before()); the invocation has 1.2 s left, so the
     // write must give up after about 400 ms however many attempts it still has.
@@ -168,38 +207,45 @@ describe('faults', () => {
     await assertUnchanged(user);
   });
 
-  it('marking an upload live fails after the write: 200, an error logged, the invariant check flags it', async () => {
+  it('after a committed write the handler makes no S3 call: tagging and deleting broken, still 200; the stream does both', async () => {
     const user = await newUser();
     const clients = createAwsClients(backend.config);
+    const sent: string[] = [];
     clients.s3.middlewareStack.add(
       (next, context) => async (args) => {
-        if (context.commandName === 'PutObjectTaggingCommand') {
+        sent.push(context.commandName ?? '');
+        if (context.commandName !== 'PutObjectCommand') {
           throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
         }
         return next(args);
       },
-      { step: 'initialize', name: 'failTagging' },
+      { step: 'initialize', name: 'onlyUploads' },
     );
-    const logged: string[] = [];
-    const write = process.stdout.write;
-    process.stdout.write = ((chunk: string) => logged.push(String(chunk)) > 0) as typeof process.stdout.write;
-    let response;
+    const handler = createHandler(backend.config, clients);
+    const first = await handler(avatarPatch(user));
+    assert.equal(first.statusCode, 200, first.body);
+    const firstKey = (await backend.getUser(user.id))!.avatar_key!;
+    const second = await handler(avatarPatch(user));
+    assert.equal(second.statusCode, 200, second.body);
+    assert.deepEqual(sent, ['PutObjectCommand', 'PutObjectCommand']);
+    const secondKey = (await backend.getUser(user.id))!.avatar_key!;
+    assert.notEqual((await backend.objectTags(secondKey)).state, 'live', 'pending until the stream sees the write');
+
+    // The stream catches up: the held key live, the replaced one deleted.
+    const recorder = await startEventBridgeRecorder();
+    const stream = await openTableStream(backend);
     try {
-      response = await createHandler(backend.config, clients)(avatarPatch(user));
+      const { deadLetters } = await stream.drain(createMediaEventsHandler(streamConfigFor(backend, recorder.endpoint)));
+      assert.deepEqual(deadLetters, []);
     } finally {
-      process.stdout.write = write;
+      stream.stop();
+      await recorder.stop();
     }
-    // The write happened; the caller hears what is true: the user is updated.
-    assert.equal(response.statusCode, 200, response.body);
-    const key = (await backend.getUser(user.id))!.avatar_key!;
-    const failure = logged.map((line) => JSON.parse(line) as Record<string, unknown>).find((l) => l.step === 'mark_upload_live');
-    assert.equal(failure?.level, 'error');
-    assert.equal(failure?.key, key);
+    assert.deepEqual(await backend.objectTags(secondKey), { state: 'live' });
+    assert.equal(await backend.objectExists(firstKey), false);
+    // The other tests' uploads of unknown outcome are still pending: the stream held none of them.
     const report = await checkInvariants(backend.dynamo, backend.s3, backend.config);
-    assert.deepEqual(report.problems, [`image ${key} is pointed at but not marked live`]);
-    // What an operator does on that log line (the other tests' invariant check needs it done).
-    await backend.s3.send(new PutObjectTaggingCommand({ Bucket: backend.config.mediaBucket, Key: key, Tagging: { TagSet: [{ ...LIVE_TAG }] } }));
-    assert.deepEqual((await checkInvariants(backend.dynamo, backend.s3, backend.config)).problems, []);
+    assert.deepEqual(report.problems, []);
   });
 
   for (const service of ['dynamodb', 's3'] as const) {
@@ -210,7 +256,9 @@ describe('faults', () => {
       assert503(await handler(avatarPatch(user)));
       // Two attempts of 300 ms each plus back-off; the function's timeout is 10 s.
       assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms`);
-      await assertUnchanged(user);
+      // A hanging S3 fails the upload: the write is never sent. A hanging DynamoDB may have
+      // applied it: its upload stays pending.
+      await assertUnchanged(user, service === 's3' ? 'deleted' : 'left pending');
     });
   }
 });

@@ -7,6 +7,7 @@ import { exifWithGps, jpeg, jpegSegment, pngImage } from './support/images.ts';
 import { USER_FIELDS as CONTRACT_USER_FIELDS } from './support/contract.ts';
 import { accessToken, makeKey } from './support/tokens.ts';
 import { fixtureEvent, multipartBody, startTestBackend, type TestBackend } from './support/backend.ts';
+import { catchUpStream, catchUpTarget } from './support/stream.ts';
 
 const USER_FIELDS = [...CONTRACT_USER_FIELDS].sort();
 
@@ -202,6 +203,8 @@ describe('handler: images', () => {
     const sent = multipartFile(event);
     const stored = Buffer.from(await got.arrayBuffer());
     assert.deepEqual(await pixels(stored), await pixels(sent));
+    // Tagged live by the stream function once it sees the write.
+    await catchUpStream(catchUpTarget(backend));
     assert.deepEqual(await backend.objectTags(keyOf(res.json.cover)), { state: 'live' });
   });
   it('stores avatar_base64 and replaces the previous avatar, deleting it', async () => {
@@ -216,7 +219,8 @@ describe('handler: images', () => {
     );
     assert.equal(second.statusCode, 200, second.body);
     assert.match(second.json.avatar, /\.jpg$/);
-    assert.equal(await backend.objectExists(firstKey), false, 'the replaced avatar is deleted');
+    await catchUpStream(catchUpTarget(backend));
+    assert.equal(await backend.objectExists(firstKey), false, 'the replaced avatar is deleted (by the stream function)');
     const got = await fetch(second.json.avatar);
     assert.equal(got.headers.get('content-type'), 'image/jpeg');
     const stored = await sharp(Buffer.from(await got.arrayBuffer())).metadata();
@@ -232,6 +236,7 @@ describe('handler: images', () => {
         : await call(fixtureEvent('json', { id: user.id, token: token(user.sub), body: removal.form, contentType: 'application/x-www-form-urlencoded' }));
       assert.equal(res.statusCode, 200);
       assert.equal(res.json.cover, null);
+      await catchUpStream(catchUpTarget(backend));
       assert.equal(await backend.objectExists(coverKey), false);
       assert.equal((await backend.getUser(user.id))?.cover_key, undefined);
     }

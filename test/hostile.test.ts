@@ -25,6 +25,7 @@ import {
   webp,
 } from './support/images.ts';
 import { fixtureEvent, multipartBody, startTestBackend, type FormValue, type TestBackend } from './support/backend.ts';
+import { catchUpStream, catchUpTarget } from './support/stream.ts';
 import { TEST_POOL, accessToken, makeKey, signToken } from './support/tokens.ts';
 
 const key = makeKey();
@@ -39,6 +40,8 @@ before(async () => {
 
 const outcomes: { name: string; ok: boolean }[] = [];
 after(async () => {
+  // S3 follows the table through the stream function: let it catch up first.
+  assert.deepEqual((await catchUpStream(catchUpTarget(backend))).deadLetters, []);
   const report = await checkInvariants(backend.dynamo, backend.s3, backend.config);
   assert.deepEqual(report.problems, []);
   assert.deepEqual(report.pendingOrphans, []);

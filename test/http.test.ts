@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ThrottlingException } from '@aws-sdk/client-dynamodb';
+import { ThrottlingException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { createHandler } from '../handlers/patch-user.ts';
 import { isAwsUnavailable } from '../lib/aws-errors.ts';
-import { AuthenticationError, NotFoundError, ValidationError } from '../lib/errors.ts';
+import { readConfig } from '../lib/config.ts';
+import { AuthenticationError, NotFoundError, ServiceUnavailableError, ValidationError } from '../lib/errors.ts';
 import { errorResponse, headerValue } from '../lib/http.ts';
 
 const body = (response: { body: string }) => JSON.parse(response.body) as unknown;
@@ -31,6 +33,32 @@ describe('errorResponse', () => {
     assert.equal(errorResponse(refused).statusCode, 503);
     assert.equal(isAwsUnavailable(new Error('x', { cause: refused })), true);
   });
+  it('gives every 503 a Retry-After, ours and AWS outages alike', () => {
+    for (const error of [
+      new ServiceUnavailableError(),
+      new ThrottlingException({ message: 'Rate exceeded', $metadata: {} }),
+      Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }),
+    ]) {
+      const response = errorResponse(error);
+      assert.equal(response.statusCode, 503);
+      assert.match(response.headers['Retry-After'] ?? '', /^[1-9][0-9]*$/);
+    }
+  });
+  it('answers a transaction cancelled by throttling with 503, one cancelled by a condition not', () => {
+    const throttled = new TransactionCanceledException({
+      message: 'Transaction cancelled',
+      $metadata: { httpStatusCode: 400 },
+      CancellationReasons: [{ Code: 'None' }, { Code: 'ThrottlingError' }, { Code: 'None' }],
+    });
+    assert.equal(errorResponse(throttled).statusCode, 503);
+    assert.ok(errorResponse(throttled).headers['Retry-After']);
+    const refused = new TransactionCanceledException({
+      message: 'Transaction cancelled',
+      $metadata: { httpStatusCode: 400 },
+      CancellationReasons: [{ Code: 'ConditionalCheckFailed' }, { Code: 'None' }, { Code: 'None' }],
+    });
+    assert.equal(isAwsUnavailable(refused), false);
+  });
   it('answers anything else with a bare 500', () => {
     const response = errorResponse(new TypeError("Cannot read properties of undefined (reading 'sub')"));
     assert.equal(response.statusCode, 500);
@@ -43,4 +71,30 @@ describe('headerValue', () => {
     assert.equal(headerValue({ 'content-TYPE': 'application/json' }, 'Content-Type'), 'application/json');
     assert.equal(headerValue(null, 'Authorization'), undefined);
   });
+});
+
+describe('405', () => {
+  const handler = createHandler(
+    readConfig({
+      AWS_REGION: 'eu-west-1',
+      TABLE_NAME: 'unused',
+      MEDIA_BUCKET: 'unused',
+      MEDIA_BASE_URL: 'https://media.example.org',
+      COGNITO_USER_POOL_ID: 'eu-west-1_unused',
+      COGNITO_CLIENT_ID: 'unused',
+    }),
+  );
+  for (const [method, path, allow] of [
+    ['DELETE', '/api/v2/user/5/', 'GET, PATCH'],
+    ['POST', '/api/v2/user/5', 'GET, PATCH'],
+    ['PUT', '/dev/api/v2/user/12/', 'GET, PATCH'],
+    ['PATCH', '/api/v2/user/me/', 'GET'],
+  ] as const) {
+    it(`${method} ${path}: 405 method_not_allowed with Allow: ${allow}`, async () => {
+      const response = await handler({ httpMethod: method, path, headers: {}, body: null });
+      assert.equal(response.statusCode, 405);
+      assert.equal(response.headers.Allow, allow);
+      assert.equal((body(response) as { errors: Array<{ code: string }> }).errors[0]!.code, 'method_not_allowed');
+    });
+  }
 });

@@ -13,7 +13,7 @@
 //     the consistency of the status with the request are predictable.
 
 import fc from 'fast-check';
-import { topLevelKeys } from '../../lib/request-body.ts';
+import { jsonObjectNames, pathUserId } from './oracle.ts';
 import {
   VP8X_FLAGS,
   anmf,
@@ -917,8 +917,8 @@ export const authArb: fc.Arbitrary<AuthSpec> = fc.oneof(
 
 export type PathSpec = { raw: string; via: 'params' | 'path' | 'pathNoSlash' | 'rawPath' | 'both' };
 
-/** The user id a raw path segment names (the contract: digits only), or undefined. */
-export const resolvePathId = (raw: string): number | undefined => (/^[0-9]{1,15}$/.test(raw) ? Number(raw) : undefined);
+/** The user id a raw path segment names (the contract: an integer), or undefined. */
+export const resolvePathId = pathUserId;
 
 const NON_INTEGER_IDS = ['', 'abc', '1.5', '-1', '+1', '1e3', ' 1', '1 ', '0x1', '%31', '１', '٣', '9'.repeat(16), '1;DROP', 'me', 'null', '1%2F2', '__proto__'];
 const pathRawArb = (tokenUser: number | undefined): fc.Arbitrary<string> => {
@@ -1207,15 +1207,9 @@ function percentEncoded(name: string): string {
 
 /** A JSON object body with more than 100 keys, or a key over 100 bytes: a 413, as for forms. */
 function jsonPastLimits(bytes: Buffer): boolean {
-  const text = bytes.toString('utf8');
-  try {
-    const value: unknown = JSON.parse(text);
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
-  } catch {
-    return false;
-  }
   // The raw text, not Object.keys: a key sent twice counts twice.
-  const keys = topLevelKeys(text);
+  const keys = jsonObjectNames(bytes.toString('utf8'));
+  if (!keys) return false;
   return keys.length > 100 || keys.some((key) => Buffer.byteLength(key) > 100);
 }
 

@@ -1,0 +1,198 @@
+// The write path's cost, side by side in one run (`npm exec -- node --import tsx bench/write-path.ts`):
+//   - the avatar request through the handler as it is, and through the handler as it was before the
+//     stream took over S3's follow-up (the write path of BENCH_BEFORE_REF, default the commit before
+//     it changed: it tagged the upload live and deleted the replaced avatar after the write),
+//     interleaved, p50 and p90, with the AWS calls each makes per request;
+//   - the stream function's work per record (a replaced avatar: tag, delete, one event), in
+//     batches of 1 and of 10, against s3rver and the PutEvents recorder.
+// Against DynamoDB Local and s3rver: absolute figures are local ones; the difference is the point.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
+import { createHandler, type ApiEvent, type Handler } from '../handlers/patch-user.ts';
+import { createMediaEventsHandler } from '../handlers/media-events.ts';
+import { createAwsClients, createEventBridgeClient, createS3Client, type AwsClients } from '../lib/aws-clients.ts';
+import { readConfig } from '../lib/config.ts';
+import { readStreamConfig } from '../lib/stream-config.ts';
+import { startEventBridgeRecorder } from '../scripts/eventbridge-recorder.ts';
+import { createDynamoDbClient, ensureBucket, ensureTable, PROJECT_DIR } from '../scripts/local-stack.ts';
+import { StreamReader, streamArnOf, type LambdaStreamRecord } from '../scripts/stream-records.ts';
+import { startOwnEmulators } from '../test/support/emulators.ts';
+import { accessToken, makeKey, TEST_POOL, writeJwksFile } from '../test/support/tokens.ts';
+import { multipartEvent } from './events.ts';
+import { photoJpeg } from './fixtures.ts';
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 40);
+const BEFORE_REF = process.env.BENCH_BEFORE_REF ?? '0b68315';
+
+/** The handler with the write path of `ref`: its lib/patch-user.ts, everything else as it is now. */
+async function handlerBefore(dir: string): Promise<typeof createHandler> {
+  const lib = pathToFileURL(join(PROJECT_DIR, 'lib')).href;
+  const source = execFileSync('git', ['show', `${BEFORE_REF}:lib/patch-user.ts`], { cwd: PROJECT_DIR, encoding: 'utf8' });
+  writeFileSync(join(dir, 'patch-user.before.ts'), source.replaceAll("from './", `from '${lib}/`));
+  const handler = execFileSync('git', ['show', 'HEAD:handlers/patch-user.ts'], { cwd: PROJECT_DIR, encoding: 'utf8' })
+    .replace("from '../lib/patch-user.ts'", "from './patch-user.before.ts'")
+    .replaceAll("from '../lib/", `from '${lib}/`);
+  writeFileSync(join(dir, 'handler.before.ts'), handler);
+  return ((await import(pathToFileURL(join(dir, 'handler.before.ts')).href)) as { createHandler: typeof createHandler }).createHandler;
+}
+
+const quiet = <T>(run: () => Promise<T>): Promise<T> => {
+  const write = process.stdout.write;
+  process.stdout.write = ((chunk: unknown, ...rest: unknown[]) =>
+    typeof chunk === 'string' && chunk.startsWith('{"level"') ? true : (write as (...a: unknown[]) => boolean).call(process.stdout, chunk, ...rest)) as typeof process.stdout.write;
+  return run().finally(() => {
+    process.stdout.write = write;
+  });
+};
+
+function countCalls(clients: AwsClients, calls: string[]) {
+  for (const stack of [clients.dynamo.middlewareStack, clients.s3.middlewareStack as unknown as DynamoDBClient['middlewareStack']]) {
+    stack.add(
+      (next, context) => async (args) => {
+        calls.push(String(context.commandName).replace(/Command$/, ''));
+        return next(args);
+      },
+      { step: 'finalizeRequest', priority: 'low', name: 'benchWritePathCalls' },
+    );
+  }
+}
+
+const percentile = (values: number[], p: number) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+};
+const ms = (value: number) => `${value.toFixed(1)} ms`;
+
+const emulators = await startOwnEmulators();
+const recorder = await startEventBridgeRecorder();
+const dir = mkdtempSync(join(tmpdir(), 'bench-write-path-'));
+const key = makeKey();
+try {
+  const config = readConfig({
+    AWS_REGION: TEST_POOL.region,
+    TABLE_NAME: 'bench-write-path',
+    MEDIA_BUCKET: 'bench-write-path',
+    MEDIA_BASE_URL: `${emulators.s3Endpoint}/bench-write-path`,
+    COGNITO_USER_POOL_ID: TEST_POOL.userPoolId,
+    COGNITO_CLIENT_ID: TEST_POOL.clientId,
+    COGNITO_JWKS_FILE: writeJwksFile([key]),
+    DYNAMODB_ENDPOINT: emulators.dynamodbEndpoint,
+    S3_ENDPOINT: emulators.s3Endpoint,
+  });
+  const admin = createDynamoDbClient({ region: config.region, dynamodbEndpoint: emulators.dynamodbEndpoint });
+  await ensureTable(admin, config.tableName);
+  const setup = createAwsClients(config);
+  await ensureBucket(setup.s3, config.mediaBucket);
+  const { seedUsers } = await import('../scripts/seed-users.ts');
+  const { DynamoDBDocumentClient } = await import('@aws-sdk/lib-dynamodb');
+  await seedUsers(DynamoDBDocumentClient.from(setup.dynamo), config.tableName, [
+    { id: 1, sub: 'bench-after', username: 'bench_after' },
+    { id: 2, sub: 'bench-before', username: 'bench_before' },
+  ], { warn: () => {} });
+
+  const template = JSON.parse(
+    (await import('node:fs')).readFileSync(join(PROJECT_DIR, 'test/fixtures/events/rest-api-patch-multipart.json'), 'utf8'),
+  ) as ApiEvent;
+  const avatar = { bytes: photoJpeg(200_000, 1200, 900), filename: 'avatar.jpg', type: 'image/jpeg' };
+  const eventFor = (id: number, sub: string) =>
+    multipartEvent(template, id, accessToken(key, { sub }, TEST_POOL), { avatar });
+
+  const variants: Array<{ name: string; handler: Handler; event: ApiEvent; calls: string[]; times: number[] }> = [];
+  for (const [name, make, id, sub] of [
+    ['now: no S3 call after the write', createHandler, 1, 'bench-after'],
+    [`before (${BEFORE_REF}): tag live + delete replaced after the write`, await handlerBefore(dir), 2, 'bench-before'],
+  ] as const) {
+    const clients = createAwsClients(config);
+    const calls: string[] = [];
+    countCalls(clients, calls);
+    variants.push({ name, handler: make(config, clients), event: eventFor(id, sub), calls, times: [] });
+  }
+  // Warm-up (first image decode, connections), then interleaved rounds.
+  await quiet(async () => {
+    for (const v of variants) for (let i = 0; i < 3; i++) await v.handler(structuredClone(v.event));
+    for (const v of variants) v.calls.length = 0;
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const v of round % 2 ? variants : [...variants].reverse()) {
+        const event = structuredClone(v.event);
+        const started = performance.now();
+        const response = await v.handler(event);
+        v.times.push(performance.now() - started);
+        if (response.statusCode !== 200) throw new Error(`${v.name}: ${response.statusCode} ${response.body}`);
+      }
+    }
+  });
+  console.log(`\navatar request (${(avatar.bytes.length / 1000).toFixed(0)} kB JPEG replacing the previous avatar), ${ROUNDS} rounds interleaved`);
+  for (const v of variants) {
+    const perRequest: Record<string, number> = {};
+    for (const call of v.calls) perRequest[call] = (perRequest[call] ?? 0) + 1 / ROUNDS;
+    const calls = Object.entries(perRequest).map(([c, n]) => `${c} ${n.toFixed(1)}`).join(', ');
+    console.log(`  ${v.name.padEnd(62)} p50 ${ms(percentile(v.times, 50))}  p90 ${ms(percentile(v.times, 90))}  calls: ${calls}`);
+  }
+
+  // The stream function: the records those requests wrote, user 1's (replaced avatars).
+  const streams = new DynamoDBStreamsClient({
+    region: config.region,
+    endpoint: emulators.dynamodbEndpoint,
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+  const reader = new StreamReader(streams, await streamArnOf(admin, config.tableName), config.region);
+  const records = (await reader.read()).filter(
+    (r: LambdaStreamRecord) => r.eventName === 'MODIFY' && (r.dynamodb.Keys?.pk as { S: string }).S === 'USER#1',
+  );
+  const streamConfig = readStreamConfig({
+    AWS_REGION: config.region,
+    MEDIA_BUCKET: config.mediaBucket,
+    MEDIA_BASE_URL: config.mediaBaseUrl,
+    EVENT_BUS_NAME: 'bench',
+    S3_ENDPOINT: emulators.s3Endpoint,
+    EVENTBRIDGE_ENDPOINT: recorder.endpoint,
+  });
+  const s3 = createS3Client(streamConfig, streamConfig.s3Endpoint);
+  const eventBridge = createEventBridgeClient(streamConfig, streamConfig.eventBridgeEndpoint);
+  const streamCalls: string[] = [];
+  for (const stack of [s3.middlewareStack, eventBridge.middlewareStack as unknown as typeof s3.middlewareStack]) {
+    stack.add(
+      (next, context) => async (args) => {
+        streamCalls.push(String(context.commandName).replace(/Command$/, ''));
+        return next(args);
+      },
+      { step: 'finalizeRequest', priority: 'low', name: 'benchStreamCalls' },
+    );
+  }
+  const mediaEvents = createMediaEventsHandler(streamConfig, { s3, eventBridge });
+  await quiet(async () => {
+    // A first pass applies the records (tags, deletes, events); the timed passes are replays: the
+    // same calls (deleting a gone key and tagging a kept one cost S3 what the first pass did).
+    await mediaEvents({ Records: records.slice(0, 10) });
+    streamCalls.length = 0;
+    console.log(`\nstream function, a replaced avatar per record (${records.length} records)`);
+    for (const size of [1, 10]) {
+      const times: number[] = [];
+      let handled = 0;
+      streamCalls.length = 0;
+      for (let i = 0; i + size <= records.length; i += size) {
+        const started = performance.now();
+        const { batchItemFailures } = await mediaEvents({ Records: records.slice(i, i + size) });
+        times.push((performance.now() - started) / size);
+        handled += size;
+        if (batchItemFailures.length) throw new Error('stream batch failed');
+      }
+      const perRecord: Record<string, number> = {};
+      for (const call of streamCalls) perRecord[call] = (perRecord[call] ?? 0) + 1 / handled;
+      const calls = Object.entries(perRecord).map(([c, n]) => `${c} ${n.toFixed(1)}`).join(', ');
+      console.log(`  batch of ${String(size).padEnd(2)}  per record p50 ${ms(percentile(times, 50))}  p90 ${ms(percentile(times, 90))}  calls per record: ${calls}`);
+    }
+  });
+  streams.destroy();
+  admin.destroy();
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+  await recorder.stop();
+  await emulators.stop();
+}

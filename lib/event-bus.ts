@@ -1,0 +1,42 @@
+// Puts user events on EventBridge. Delivery is at least once: the stream retries a record whose
+// event went out but whose batch failed later, and consumers deduplicate by `id` and `version`.
+import { PutEventsCommand, type EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { EVENT_SOURCE, type UserEvent } from './user-events.ts';
+
+export class EventPublishError extends Error {
+  override name = 'EventPublishError';
+  constructor(
+    readonly errorCode: string | undefined,
+    message: string | undefined,
+  ) {
+    super(`PutEvents refused the event: ${errorCode ?? 'unknown'} ${message ?? ''}`.trim());
+  }
+}
+
+export class EventBus {
+  constructor(
+    private readonly client: EventBridgeClient,
+    private readonly busName: string,
+  ) {}
+
+  async put(event: UserEvent): Promise<void> {
+    const { FailedEntryCount, Entries } = await this.client.send(
+      new PutEventsCommand({
+        Entries: [
+          {
+            EventBusName: this.busName,
+            Source: EVENT_SOURCE,
+            DetailType: event.detailType,
+            Detail: JSON.stringify(event.detail),
+          },
+        ],
+      }),
+    );
+    // PutEvents answers 200 with per-entry failures (throttling, an internal error): the call
+    // succeeded, the event did not go out.
+    if (FailedEntryCount) {
+      const failed = Entries?.find((entry) => entry.ErrorCode);
+      throw new EventPublishError(failed?.ErrorCode, failed?.ErrorMessage);
+    }
+  }
+}

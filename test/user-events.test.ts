@@ -1,0 +1,53 @@
+// What one change of a user item means for S3 and for consumers (pure logic), and the stream
+// function's configuration, which needs no Cognito settings.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { readStreamConfig } from '../lib/stream-config.ts';
+import { userChange } from '../lib/user-events.ts';
+import type { UserItem } from '../lib/user-record.ts';
+
+const BASE = 'https://media.example.org';
+const user = (fields: Partial<UserItem> = {}): UserItem => ({
+  pk: 'USER#9', id: 9, sub: 'sub-9', username: 'nine', version: 3, date_joined: '2024-01-01T00:00:00.000Z', ...fields,
+});
+
+describe('userChange', () => {
+  it('a replaced avatar: the new key to tag, the old to delete, user.updated naming avatar', () => {
+    const change = userChange(user({ avatar_key: 'avatar/9/a.png' }), user({ avatar_key: 'avatar/9/b.png', version: 4 }), BASE);
+    assert.deepEqual(change.held, ['avatar/9/b.png']);
+    assert.deepEqual(change.released, ['avatar/9/a.png']);
+    assert.equal(change.event?.detailType, 'user.updated');
+    assert.deepEqual(change.event?.detail.changed, ['avatar']);
+    assert.equal(change.event?.detail.version, 4);
+    assert.equal(change.event?.detail.user.avatar, `${BASE}/avatar/9/b.png`);
+  });
+  it('only the version bumped (values equal to the stored ones): no event; the held key tagged again', () => {
+    const change = userChange(user({ bio: 'x', avatar_key: 'avatar/9/a.png' }), user({ bio: 'x', avatar_key: 'avatar/9/a.png', version: 4 }), BASE);
+    assert.deepEqual(change, { held: ['avatar/9/a.png'], released: [] });
+  });
+  it('a cleared field and a default: gender "" to Unspecified is no change, bio removed is', () => {
+    const change = userChange(user({ bio: 'was', gender: 'Unspecified' }), user({ version: 4 }), BASE);
+    assert.deepEqual(change.event?.detail.changed, ['bio']);
+  });
+  it('an insert: user.created listing every field; a removal: its images deleted, no event', () => {
+    const created = userChange(undefined, user({ cover_key: 'cover/9/c.jpg' }), BASE);
+    assert.equal(created.event?.detailType, 'user.created');
+    assert.equal(created.event?.detail.changed.length, 30);
+    assert.deepEqual(created.held, ['cover/9/c.jpg']);
+    const removed = userChange(user({ cover_key: 'cover/9/c.jpg' }), undefined, BASE);
+    assert.deepEqual(removed, { held: [], released: ['cover/9/c.jpg'] });
+  });
+});
+
+describe('readStreamConfig', () => {
+  const env = { AWS_REGION: 'eu-west-1', MEDIA_BUCKET: 'media', MEDIA_BASE_URL: 'https://media.example.org/', EVENT_BUS_NAME: 'users' };
+  it('reads its settings without any Cognito setting', () => {
+    const config = readStreamConfig(env);
+    assert.equal(config.mediaBaseUrl, 'https://media.example.org');
+    assert.equal(config.eventBusName, 'users');
+    assert.equal(config.eventBridgeEndpoint, undefined);
+  });
+  it('names every missing setting', () => {
+    assert.throws(() => readStreamConfig({ AWS_REGION: 'eu-west-1' }), /MEDIA_BUCKET, MEDIA_BASE_URL, EVENT_BUS_NAME/);
+  });
+});
