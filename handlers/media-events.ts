@@ -4,7 +4,7 @@ import { createEventBridgeClient, createS3Client } from '../lib/aws-clients.ts';
 import { EventBus } from '../lib/event-bus.ts';
 import { createLogger } from '../lib/log.ts';
 import { processStreamBatch, type BatchResponse, type StreamEvent } from '../lib/media-events.ts';
-import { MediaStore } from '../lib/media-store.ts';
+import { MediaObjects } from '../lib/media-objects.ts';
 import { readStreamConfig, type StreamConfig } from '../lib/stream-config.ts';
 
 export type MediaEventsHandler = (event: StreamEvent, context?: { awsRequestId?: string }) => Promise<BatchResponse>;
@@ -16,7 +16,7 @@ export function createMediaEventsHandler(
     eventBridge: createEventBridgeClient(config, config.eventBridgeEndpoint),
   },
 ): MediaEventsHandler {
-  const media = new MediaStore(clients.s3, config.mediaBucket);
+  const media = new MediaObjects(clients.s3, config.mediaBucket);
   const events = new EventBus(clients.eventBridge, config.eventBusName);
   return async (event, context) => {
     const log = createLogger({ requestId: context?.awsRequestId });

@@ -10,7 +10,7 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { EventBus } from './event-bus.ts';
 import type { Logger } from './log.ts';
-import type { MediaStore } from './media-store.ts';
+import type { MediaObjects } from './media-objects.ts';
 import { userChange } from './user-events.ts';
 import type { UserItem } from './user-record.ts';
 
@@ -36,7 +36,7 @@ export interface BatchResponse {
 }
 
 export interface MediaEventsDeps {
-  media: MediaStore;
+  media: MediaObjects;
   events: EventBus;
   mediaBaseUrl: string;
   log: Logger;

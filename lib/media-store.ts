@@ -1,24 +1,24 @@
-// Avatar and cover objects in S3. Every upload gets a fresh key and is tagged `state=pending`; the
-// table's stream tags it `state=live` once a user item holds it (handlers/media-events.ts). A bucket
-// lifecycle rule expires pending objects long after the stream's retry window, so an upload whose
-// write never happened (a crash, a lost answer) disappears by itself.
+// Uploads of avatar and cover objects to S3, for the API. Every upload gets a fresh key and is
+// tagged `state=pending`; the table's stream tags it `state=live` once a user item holds it
+// (lib/media-objects.ts, handlers/media-events.ts), so an upload whose write never happened (a
+// crash, a lost answer) is left to the bucket's lifecycle rule.
 import { randomUUID } from 'node:crypto';
-import { DeleteObjectCommand, PutObjectCommand, PutObjectTaggingCommand, type S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { MediaObjects, PENDING_TAG } from './media-objects.ts';
 import type { ImageField } from './user-record.ts';
 
-export const PENDING_TAG = { Key: 'state', Value: 'pending' } as const;
-export const LIVE_TAG = { Key: 'state', Value: 'live' } as const;
-
-export class MediaStore {
+export class MediaStore extends MediaObjects {
   /**
    * `abortSignal` ends uploads when the request's time is up. Deleting does not take it: it must
    * still run after a write that was refused late in the request.
    */
   constructor(
-    private readonly s3: S3Client,
-    private readonly bucket: string,
+    s3: S3Client,
+    bucket: string,
     private readonly uploadOptions: { abortSignal?: AbortSignal } = {},
-  ) {}
+  ) {
+    super(s3, bucket);
+  }
 
   /** `<field>/<user id>/<random>.<ext>`: unguessable, never reused, so caches never go stale. */
   newKey(field: ImageField, userId: number, ext: string): string {
@@ -38,31 +38,5 @@ export class MediaStore {
       }),
       this.uploadOptions,
     );
-  }
-
-  /**
-   * A user holds the object now: take it out of the lifecycle rule's reach. Idempotent. Returns
-   * false when the object is gone: a replayed stream record whose key a later record released
-   * (keys are never reused, so a gone key is never held again).
-   */
-  async markLive(key: string): Promise<boolean> {
-    try {
-      await this.s3.send(
-        new PutObjectTaggingCommand({
-          Bucket: this.bucket,
-          Key: key,
-          Tagging: { TagSet: [{ ...LIVE_TAG }] },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if ((error as Error).name === 'NoSuchKey') return false;
-      throw error;
-    }
-  }
-
-  /** Idempotent: deleting a key that is already gone succeeds. */
-  async delete(key: string): Promise<void> {
-    await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
   }
 }

@@ -16,7 +16,7 @@ import { pathToFileURL } from 'node:url';
 import { GetObjectTaggingCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Config } from '../lib/config.ts';
-import { LIVE_TAG } from '../lib/media-store.ts';
+import { LIVE_TAG } from '../lib/media-objects.ts';
 import { claimKey, IMAGE_FIELDS, imageKeyAttribute, type ClaimItem, type UserItem } from '../lib/user-record.ts';
 import { checkSubIndex, repairSubIndex, SubIndexItems } from './sub-index.ts';
 

@@ -619,7 +619,7 @@ describe('osls package --stage prod', () => {
     });
     assert.deepEqual(p.OwnershipControls.Rules, [{ ObjectOwnership: 'BucketOwnerEnforced' }]);
     assert.deepEqual(p.BucketEncryption.ServerSideEncryptionConfiguration, [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }]);
-    // lib/media-store.ts PENDING_TAG: uploads nobody points at yet (or any more) are garbage, but
+    // lib/media-objects.ts PENDING_TAG: uploads nobody points at yet (or any more) are garbage, but
     // only well after the stream's retry window (its records live 24 h) has passed.
     assert.deepEqual(p.LifecycleConfiguration.Rules, [
       { Id: 'expire-pending-uploads', Status: 'Enabled', TagFilters: [{ Key: 'state', Value: 'pending' }], ExpirationInDays: 3 },
