@@ -13,9 +13,13 @@
 //   JWKS        fetches of the pool's keys over many requests (bench/children/jwks.mjs)
 //   images      a 12-MP phone JPEG to an avatar vs the same libvips pipeline and AWS calls made
 //               directly, shrink-on-load, peak RSS of the largest images, loading sharp (bench/images.ts)
+//   stream      the avatar request now (no S3 call after the write) against the write path before
+//               the stream took S3's follow-up, and the stream function's work per record
+//               (bench/write-path.ts, in a process of its own with its own emulators)
 //
 // Options: --quick (fewer samples, for trying the bench itself), --no-package (skip `osls package`),
-// --only=cold,package,warm,memory,jwks,images (run only those parts; the bundles are always built).
+// --only=cold,package,warm,memory,jwks,images,stream (run only those parts; the bundles are always
+// built).
 import { execFile, spawn } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
@@ -864,6 +868,22 @@ async function onTheLocalStack(
   if (runs('images')) await imageBench({ section, row, log, quick: QUICK }, { config, key, dir });
 }
 
+/** bench/write-path.ts with `--rows`: one JSON line per figure, put in this table. */
+async function writePath() {
+  section('write path and stream function');
+  log('write path: the avatar request now and before, the stream function per record');
+  try {
+    const { stdout } = await execFileAsync(process.execPath, ['--import', 'tsx', join(PROJECT_DIR, 'bench', 'write-path.ts'), '--rows'], {
+      cwd: PROJECT_DIR,
+      env: { ...CHILD_ENV, ...(QUICK && { BENCH_ROUNDS: '10' }) },
+      maxBuffer: 16 * MB,
+    });
+    for (const line of stdout.split('\n')) if (line.startsWith('ROW ')) row(JSON.parse(line.slice(4)) as Row);
+  } catch (error) {
+    row({ figure: 'write path', value: `failed: ${(error as Error).message.split('\n')[0]}` });
+  }
+}
+
 async function main() {
   const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, node ${process.version}`;
   log(`${machine}${QUICK ? ' (quick)' : ''}`);
@@ -879,6 +899,7 @@ async function main() {
   }
   try {
     const built = await bundles();
+    if (runs('stream')) await writePath();
     if (runs('cold')) await coldImport(built);
     await oslsPackage(built.handler);
     if (runs('warm') || runs('memory') || runs('jwks') || runs('images')) {

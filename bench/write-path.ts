@@ -1,22 +1,23 @@
-// The write path's cost, side by side in one run (`npm exec -- node --import tsx bench/write-path.ts`):
-//   - the avatar request through the handler as it is, and through the handler as it was before the
-//     stream took over S3's follow-up (the write path of BENCH_BEFORE_REF, default the commit before
-//     it changed: it tagged the upload live and deleted the replaced avatar after the write),
-//     interleaved, p50 and p90, with the AWS calls each makes per request;
+// The write path's cost, side by side in one run (part `stream` of `npm run bench`, which runs this
+// file with `--rows` and puts its figures in the table; alone: `npm exec -- node --import tsx
+// bench/write-path.ts`):
+//   - the avatar request through the handler as it is, and as it was before the stream took over
+//     S3's follow-up (the handler then tagged the upload live and deleted the replaced avatar after
+//     the write, before answering), interleaved, p50 and p90, with the AWS calls each makes;
 //   - the stream function's work per record (a replaced avatar: tag, delete, one event), in
 //     batches of 1 and of 10, against s3rver and the PutEvents recorder.
 // Against DynamoDB Local and s3rver: absolute figures are local ones; the difference is the point.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { createHandler, type ApiEvent, type Handler } from '../handlers/patch-user.ts';
 import { createMediaEventsHandler } from '../handlers/media-events.ts';
-import { createAwsClients, createEventBridgeClient, createS3Client, type AwsClients } from '../lib/aws-clients.ts';
-import { readConfig } from '../lib/config.ts';
+import { createAwsClients, createS3Client, type AwsClients } from '../lib/aws-clients.ts';
+import { createEventBridgeClient } from '../lib/event-bus.ts';
+import { readConfig, type Config } from '../lib/config.ts';
+import { MediaObjects } from '../lib/media-objects.ts';
 import { readStreamConfig } from '../lib/stream-config.ts';
 import { startEventBridgeRecorder } from '../scripts/eventbridge-recorder.ts';
 import { createDynamoDbClient, ensureBucket, ensureTable, PROJECT_DIR } from '../scripts/local-stack.ts';
@@ -28,18 +29,24 @@ import { photoJpeg } from './fixtures.ts';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 40);
-const BEFORE_REF = process.env.BENCH_BEFORE_REF ?? '0b68315';
-
-/** The handler with the write path of `ref`: its lib/patch-user.ts, everything else as it is now. */
-async function handlerBefore(dir: string): Promise<typeof createHandler> {
-  const lib = pathToFileURL(join(PROJECT_DIR, 'lib')).href;
-  const source = execFileSync('git', ['show', `${BEFORE_REF}:lib/patch-user.ts`], { cwd: PROJECT_DIR, encoding: 'utf8' });
-  writeFileSync(join(dir, 'patch-user.before.ts'), source.replaceAll("from './", `from '${lib}/`));
-  const handler = execFileSync('git', ['show', 'HEAD:handlers/patch-user.ts'], { cwd: PROJECT_DIR, encoding: 'utf8' })
-    .replace("from '../lib/patch-user.ts'", "from './patch-user.before.ts'")
-    .replaceAll("from '../lib/", `from '${lib}/`);
-  writeFileSync(join(dir, 'handler.before.ts'), handler);
-  return ((await import(pathToFileURL(join(dir, 'handler.before.ts')).href)) as { createHandler: typeof createHandler }).createHandler;
+/**
+ * The write path before the stream took over S3's follow-up: after a committed write the handler
+ * itself tagged the upload live and deleted the replaced image, in parallel, before answering.
+ * This is today's handler followed by exactly that round of S3 calls, on the same client.
+ */
+function handlerBefore(config: Config, clients: AwsClients): Handler {
+  const now = createHandler(config, clients);
+  const media = new MediaObjects(clients.s3, config.mediaBucket);
+  let held: string | undefined;
+  return async (event, context) => {
+    const response = await now(event, context);
+    if (response.statusCode !== 200) return response;
+    const url = (JSON.parse(response.body) as { avatar: string }).avatar;
+    const key = url.slice(config.mediaBaseUrl.length + 1);
+    await Promise.all([media.markLive(key), held ? media.delete(held) : undefined]);
+    held = key;
+    return response;
+  };
 }
 
 const quiet = <T>(run: () => Promise<T>): Promise<T> => {
@@ -68,6 +75,15 @@ const percentile = (values: number[], p: number) => {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 };
 const ms = (value: number) => `${value.toFixed(1)} ms`;
+
+/** With `--rows` (bench/run.ts) every figure is one JSON line for the bench's table. */
+const ROWS = process.argv.includes('--rows');
+const emit = (row: { figure: string; value: string; floor?: string; ratio?: string; target?: string; ok?: boolean }) => {
+  if (ROWS) console.log(`ROW ${JSON.stringify(row)}`);
+};
+const say = (line: string) => {
+  if (!ROWS) console.log(line);
+};
 
 const emulators = await startOwnEmulators();
 const recorder = await startEventBridgeRecorder();
@@ -106,7 +122,7 @@ try {
   const variants: Array<{ name: string; handler: Handler; event: ApiEvent; calls: string[]; times: number[] }> = [];
   for (const [name, make, id, sub] of [
     ['now: no S3 call after the write', createHandler, 1, 'bench-after'],
-    [`before (${BEFORE_REF}): tag live + delete replaced after the write`, await handlerBefore(dir), 2, 'bench-before'],
+    ['before: tag live + delete replaced after the write', handlerBefore, 2, 'bench-before'],
   ] as const) {
     const clients = createAwsClients(config);
     const calls: string[] = [];
@@ -127,13 +143,27 @@ try {
       }
     }
   });
-  console.log(`\navatar request (${(avatar.bytes.length / 1000).toFixed(0)} kB JPEG replacing the previous avatar), ${ROUNDS} rounds interleaved`);
-  for (const v of variants) {
+  say(`\navatar request (${(avatar.bytes.length / 1000).toFixed(0)} kB JPEG replacing the previous avatar), ${ROUNDS} rounds interleaved`);
+  const callsOf = (v: (typeof variants)[number]) => {
     const perRequest: Record<string, number> = {};
     for (const call of v.calls) perRequest[call] = (perRequest[call] ?? 0) + 1 / ROUNDS;
-    const calls = Object.entries(perRequest).map(([c, n]) => `${c} ${n.toFixed(1)}`).join(', ');
-    console.log(`  ${v.name.padEnd(62)} p50 ${ms(percentile(v.times, 50))}  p90 ${ms(percentile(v.times, 90))}  calls: ${calls}`);
+    return Object.entries(perRequest).map(([c, n]) => `${c} ${n.toFixed(1)}`).join(', ');
+  };
+  for (const v of variants) {
+    say(`  ${v.name.padEnd(62)} p50 ${ms(percentile(v.times, 50))}  p90 ${ms(percentile(v.times, 90))}  calls: ${callsOf(v)}`);
   }
+  const [now, before] = variants as [(typeof variants)[number], (typeof variants)[number]];
+  const [nowP50, beforeP50] = [percentile(now.times, 50), percentile(before.times, 50)];
+  emit({
+    figure: `avatar request p50 / p90 (${(avatar.bytes.length / 1000).toFixed(0)} kB JPEG replacing one), ${ROUNDS} rounds`,
+    value: `${ms(nowP50)} / ${ms(percentile(now.times, 90))}`,
+    floor: `${ms(beforeP50)} / ${ms(percentile(before.times, 90))} before`,
+    ratio: `${(nowP50 / beforeP50).toFixed(2)}×`,
+    target: 'p50 < before',
+    ok: nowP50 < beforeP50,
+  });
+  emit({ figure: 'avatar request: AWS calls per request, now', value: callsOf(now), target: 'no S3 after the write', ok: !/Tagging|Delete/.test(callsOf(now)) });
+  emit({ figure: 'avatar request: AWS calls per request, before', value: callsOf(before) });
 
   // The stream function: the records those requests wrote, user 1's (replaced avatars).
   const streams = new DynamoDBStreamsClient({
@@ -171,8 +201,8 @@ try {
     // same calls (deleting a gone key and tagging a kept one cost S3 what the first pass did).
     await mediaEvents({ Records: records.slice(0, 10) });
     streamCalls.length = 0;
-    console.log(`\nstream function, a replaced avatar per record (${records.length} records)`);
-    for (const size of [1, 10]) {
+    say(`\nstream function, a replaced avatar per record (${records.length} records)`);
+    for (const size of [1, 10].filter((n) => n <= records.length)) {
       const times: number[] = [];
       let handled = 0;
       streamCalls.length = 0;
@@ -186,7 +216,12 @@ try {
       const perRecord: Record<string, number> = {};
       for (const call of streamCalls) perRecord[call] = (perRecord[call] ?? 0) + 1 / handled;
       const calls = Object.entries(perRecord).map(([c, n]) => `${c} ${n.toFixed(1)}`).join(', ');
-      console.log(`  batch of ${String(size).padEnd(2)}  per record p50 ${ms(percentile(times, 50))}  p90 ${ms(percentile(times, 90))}  calls per record: ${calls}`);
+      say(`  batch of ${String(size).padEnd(2)}  per record p50 ${ms(percentile(times, 50))}  p90 ${ms(percentile(times, 90))}  calls per record: ${calls}`);
+      emit({
+        figure: `stream function per record (a replaced avatar), batches of ${size}`,
+        value: `p50 ${ms(percentile(times, 50))} / p90 ${ms(percentile(times, 90))}`,
+        floor: calls,
+      });
     }
   });
   streams.destroy();

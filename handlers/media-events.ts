@@ -1,7 +1,7 @@
 // The table's DynamoDB stream (new and old images): S3 follows the table, and user changes go to
 // EventBridge. Failed records come back through Lambda's partial batch responses.
-import { createEventBridgeClient, createS3Client } from '../lib/aws-clients.ts';
-import { EventBus } from '../lib/event-bus.ts';
+import { createS3Client } from '../lib/aws-clients.ts';
+import { createEventBridgeClient, EventBus } from '../lib/event-bus.ts';
 import { createLogger } from '../lib/log.ts';
 import { processStreamBatch, type BatchResponse, type StreamEvent } from '../lib/media-events.ts';
 import { MediaObjects } from '../lib/media-objects.ts';

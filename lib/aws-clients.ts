@@ -1,6 +1,6 @@
-// The AWS clients, configured from Config. Each function creates them once per container.
+// The AWS clients, configured from Config. Each function creates them once per container. The
+// EventBridge client is in lib/event-bus.ts: only the stream function sends events.
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { Config } from './config.ts';
 import { commonClientOptions, createDynamoClient, LOCAL_CREDENTIALS, type DynamoClientSettings } from './dynamo-client.ts';
@@ -33,13 +33,5 @@ export function createS3Client(settings: ClientSettings, endpoint?: string): S3C
       requestChecksumCalculation: 'WHEN_REQUIRED' as const,
       responseChecksumValidation: 'WHEN_REQUIRED' as const,
     }),
-  });
-}
-
-/** `endpoint`: the local stage's PutEvents recorder; on AWS the regional endpoint. */
-export function createEventBridgeClient(settings: ClientSettings, endpoint?: string): EventBridgeClient {
-  return new EventBridgeClient({
-    ...commonClientOptions(settings),
-    ...(endpoint && { endpoint, credentials: LOCAL_CREDENTIALS }),
   });
 }

@@ -1,7 +1,17 @@
 // Puts user events on EventBridge. Delivery is at least once: the stream retries a record whose
 // event went out but whose batch failed later, and consumers deduplicate by `id` and `version`.
-import { PutEventsCommand, type EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import type { ClientSettings } from './aws-clients.ts';
+import { commonClientOptions, LOCAL_CREDENTIALS } from './dynamo-client.ts';
 import { EVENT_SOURCE, type UserEvent } from './user-events.ts';
+
+/** `endpoint`: the local stage's PutEvents recorder; on AWS the regional endpoint. */
+export function createEventBridgeClient(settings: ClientSettings, endpoint?: string): EventBridgeClient {
+  return new EventBridgeClient({
+    ...commonClientOptions(settings),
+    ...(endpoint && { endpoint, credentials: LOCAL_CREDENTIALS }),
+  });
+}
 
 export class EventPublishError extends Error {
   override name = 'EventPublishError';
