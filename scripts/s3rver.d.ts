@@ -14,8 +14,24 @@ declare module 's3rver' {
     configureBuckets?: { name: string; configs?: (string | Buffer)[] }[];
   }
 
+  /** The part of a Koa context the local stack's middleware uses. */
+  interface S3rverContext {
+    method: string;
+    path: string;
+    status: number;
+    query: Record<string, string | string[]>;
+    get(header: string): string;
+    store: {
+      putSubresource(bucket: string, key: string, resource: unknown): Promise<void>;
+      deleteSubresource(bucket: string, key: string, type: string): Promise<void>;
+    };
+  }
+  export type S3rverMiddleware = (ctx: S3rverContext, next: () => Promise<void>) => Promise<void>;
+
   export default class S3rver {
     constructor(options?: S3rverOptions);
+    /** Koa's middleware list, composed on run(). */
+    middleware: S3rverMiddleware[];
     httpServer?: Server;
     run(): Promise<AddressInfo>;
     close(): Promise<void>;
@@ -30,4 +46,16 @@ declare module 's3rver/lib/models/account.js' {
     createKeyPair(accessKeyId: string, secretAccessKey: string): void;
   }
   export default AWSAccount;
+}
+
+declare module 's3rver/lib/controllers/object.js' {
+  /** The query subresources of object requests (`?tagging`, `?uploadId`, ...). */
+  export const METHODS: string[];
+}
+
+declare module 's3rver/lib/models/config.js' {
+  export class TaggingConfiguration {
+    /** From the XML of a Tagging document. */
+    constructor(xml: string);
+  }
 }

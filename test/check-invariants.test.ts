@@ -75,10 +75,14 @@ describe('check-invariants', () => {
         }),
       );
     }
+    // An object nobody holds without the pending tag (S3 expires only what the rule's tag filter
+    // names) would stay forever.
+    await upload('cover/9/untagged.png');
     assert.deepEqual((await problems()).sort(), [
       'image cover/2/pending.png is pointed at but not marked live',
       'image cover/3/missing.png is pointed at but does not exist',
       'image cover/9/orphan.png is live but no user points at it',
+      'image cover/9/untagged.png is held by no user and not tagged pending: the lifecycle rule never expires it',
     ]);
   });
 });
