@@ -2,9 +2,9 @@
 //
 // Makes a stage's media bucket follow its users table again, for when the stream function could
 // not (a dead-letter alarm, records that left the stream after 24 hours): every image a user holds
-// is tagged live; every live image no user holds and older than a day is deleted. Pending images
-// no user holds are left to the bucket's lifecycle rule, and recent live ones to the stream
-// function, which may still be on its way to them. The table is the truth; nothing in it changes.
+// is tagged live; every image no user holds and older than a day is deleted, unless it is tagged
+// pending: pending images no user holds are left to the bucket's lifecycle rule, and recent ones to
+// the stream function, which may still be on its way to them. The table is the truth; nothing in it changes.
 //
 // `--stage local` works on the local stack (the same environment as `npm start`). For a deployed
 // stage the table and bucket come from `--table` and `--bucket`, or else from the stack's outputs
@@ -88,10 +88,12 @@ export async function reconcile(dynamo: DynamoDBDocumentClient, s3: S3Client, op
   } while (ExclusiveStartKey);
 
   const report: ReconcileReport = { users, objects: objects.size, taggedLive: [], deleted: [], missing: [], pendingUnheld: 0, recentUnheld: [] };
-  const isLive = async (key: string): Promise<boolean> => {
+  /** The object's `state` tag: `live`, `pending`, or undefined when it has none. */
+  const stateOf = async (key: string): Promise<string | undefined> => {
     const { TagSet = [] } = await s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: key }));
-    return TagSet.some((tag) => tag.Key === LIVE.Key && tag.Value === LIVE.Value);
+    return TagSet.find((tag) => tag.Key === LIVE.Key)?.Value;
   };
+  const isLive = async (key: string): Promise<boolean> => (await stateOf(key)) === LIVE.Value;
 
   for (const key of [...held].sort()) {
     let live: boolean;
@@ -109,7 +111,9 @@ export async function reconcile(dynamo: DynamoDBDocumentClient, s3: S3Client, op
   }
   for (const [key, modified] of [...objects].sort(([a], [b]) => a.localeCompare(b))) {
     if (held.has(key)) continue;
-    if (!(await isLive(key))) {
+    // Only objects tagged pending are the lifecycle rule's; one without the tag would stay forever,
+    // so it is treated like a live one.
+    if ((await stateOf(key)) === 'pending') {
       report.pendingUnheld++;
       continue;
     }
@@ -189,11 +193,11 @@ async function main(): Promise<void> {
     console.log(`${report.users} users, ${report.objects} images`);
     console.log(`${report.taggedLive.length} held images ${verb}tagged live`);
     for (const key of report.taggedLive) console.log(`  tagged live: ${key}`);
-    console.log(`${report.deleted.length} live images no user holds ${verb}deleted`);
+    console.log(`${report.deleted.length} images no user holds (not pending) ${verb}deleted`);
     for (const key of report.deleted) console.log(`  deleted: ${key}`);
     console.log(`${report.missing.length} held images missing`);
     for (const key of report.missing) console.log(`  missing: ${key}`);
-    console.log(`${report.recentUnheld.length} live images no user holds, under a day old: left to the stream`);
+    console.log(`${report.recentUnheld.length} images no user holds (not pending), under a day old: left to the stream`);
     console.log(`${report.pendingUnheld} pending images no user holds: left to the lifecycle rule`);
     process.exitCode = report.missing.length ? 2 : 0;
   } finally {

@@ -1,5 +1,5 @@
 // npm run reconcile against DynamoDB Local and s3rver: the table is the truth. Held images end up
-// tagged live; live images no user holds are deleted once older than a day; pending ones are left
+// tagged live; images no user holds are deleted once older than a day; pending ones are left
 // to the lifecycle rule; held images that do not exist are reported.
 
 import assert from 'node:assert/strict';
@@ -63,7 +63,6 @@ async function stage(): Promise<Stage> {
   const bucket = `reconcile-${process.pid}-${n}`;
   await ensureTable(dynamodb, tableName);
   await ensureBucket(s3, bucket);
-  // s3rver drops PutObject's Tagging parameter: the tag is set on its own.
   const object = async (Key: string, state: string) => {
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key, Body: Buffer.from('image') }));
     await s3.send(new PutObjectTaggingCommand({ Bucket: bucket, Key, Tagging: { TagSet: [{ Key: 'state', Value: state }] } }));
@@ -140,6 +139,18 @@ describe('reconcile', () => {
     assert.deepEqual([again.taggedLive, again.deleted], [[], []]);
   });
 
+  test('an image nobody holds that lacks the pending tag is not the lifecycle rule’s: it goes once older than a day', async () => {
+    const { tableName, bucket } = await stage();
+    // The lifecycle rule expires only objects tagged state=pending: an untagged one would stay.
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'cover/2/untagged.png', Body: Buffer.from('image') }));
+    const today = await reconcile(doc, s3, { tableName, bucket });
+    assert.ok(today.recentUnheld.includes('cover/2/untagged.png'));
+    assert.equal(today.pendingUnheld, 1, 'only the upload tagged pending is left to the rule');
+    const later = await reconcile(doc, s3, { tableName, bucket, now: Date.now() + DAY + 60_000 });
+    assert.ok(later.deleted.includes('cover/2/untagged.png'), JSON.stringify(later.deleted));
+    assert.equal(await state(bucket, 'cover/2/untagged.png'), undefined);
+  });
+
   test('npm run reconcile -- --stage local works on the local stack’s table and bucket', async () => {
     const { tableName, bucket } = await stage();
     const env = {
@@ -159,8 +170,8 @@ describe('reconcile', () => {
     assert.match(failed.stdout, /^1 held images tagged live$/m);
     assert.match(failed.stdout, /^ {2}tagged live: avatar\/1\/held-pending\.png$/m);
     assert.match(failed.stdout, /^ {2}missing: avatar\/2\/gone\.png$/m);
-    assert.match(failed.stdout, /^0 live images no user holds deleted$/m);
-    assert.match(failed.stdout, /^1 live images no user holds, under a day old: left to the stream$/m);
+    assert.match(failed.stdout, /^0 images no user holds \(not pending\) deleted$/m);
+    assert.match(failed.stdout, /^1 images no user holds \(not pending\), under a day old: left to the stream$/m);
     assert.equal(await state(bucket, 'avatar/1/held-pending.png'), 'live');
 
     const usage = await run('npm', ['run', '--silent', 'reconcile'], { cwd: PROJECT_DIR, env }).then(
