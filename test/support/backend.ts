@@ -193,3 +193,35 @@ export function multipartBody(fields: Record<string, FormValue> | [string, FormV
     isBase64Encoded: true,
   };
 }
+
+export interface SeededUser {
+  id: number;
+  sub: string;
+  username: string;
+}
+
+/**
+ * Fresh users for the tests of one file, so that tests do not depend on each other's writes: ids
+ * from `firstId` up (each file its own range), sub `sub-<id>`, username `<prefix><id>`, then
+ * `defaults`, then the fields of the call. `backend` is read at each call (it is made in `before`).
+ */
+export function userSeeder(backend: () => TestBackend, prefix: string, firstId: number, defaults: Record<string, unknown> = {}) {
+  let nextId = firstId;
+  const make = <T extends Record<string, unknown>>(fields?: T): SeededUser & T => {
+    const id = nextId++;
+    return { id, sub: `sub-${id}`, username: `${prefix}${id}`, ...defaults, ...fields } as SeededUser & T;
+  };
+  /** One user, seeded. */
+  const seedOne = async <T extends Record<string, unknown> = Record<never, never>>(fields?: T): Promise<SeededUser & T> => {
+    const user = make(fields);
+    await backend().seed([user]);
+    return user;
+  };
+  /** `count` users, seeded in one go. */
+  const seedMany = async (count: number): Promise<SeededUser[]> => {
+    const users = Array.from({ length: count }, () => make());
+    await backend().seed(users);
+    return users;
+  };
+  return Object.assign(seedOne, { many: seedMany });
+}
