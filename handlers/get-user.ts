@@ -1,6 +1,7 @@
 // GET /api/v2/user/me/ and GET /api/v2/user/{id}/ — authenticate, read, answer with an ETag.
 // A function of its own: its cold start loads no body parser, image code or S3 client.
-import { rawPathId, requestMethod, userIdOf, type ApiEvent, type LambdaContext } from '../lib/api-event.ts';
+import { rawPathId, requestMethod, userIdOf } from '../lib/api-event.ts';
+import { lambdaEntry, type ApiHandler } from '../lib/api-entry.ts';
 import { createAuthenticator } from '../lib/auth.ts';
 import { readConfig, type Config } from '../lib/config.ts';
 import { corsHeaders } from '../lib/cors.ts';
@@ -14,7 +15,7 @@ import { renderUser } from '../lib/user-record.ts';
 import { UsersTable } from '../lib/users-table.ts';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 
-export type Handler = (event: ApiEvent, context?: LambdaContext) => Promise<HttpResponse>;
+export type Handler = ApiHandler;
 
 // A user's answer may be stored by the browser but never used without asking again (the ETag
 // makes asking again cheap); shared caches never store it, as it was read with a token.
@@ -67,15 +68,5 @@ export function createHandler(config: Config, dynamo: DynamoDBClient = createDyn
   };
 }
 
-let cached: Handler | undefined;
-
 /** The Lambda entry: configuration and clients are made once per container, on first use. */
-export const handler: Handler = async (event, context) => {
-  try {
-    cached ??= createHandler(readConfig());
-  } catch (error) {
-    createLogger().error('configuration failed', { error: (error as Error).message });
-    return errorResponse(error);
-  }
-  return cached(event, context);
-};
+export const handler: Handler = lambdaEntry(() => createHandler(readConfig()));

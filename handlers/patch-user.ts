@@ -1,5 +1,6 @@
 // PATCH /api/v2/user/{id}/ — parse, authenticate, validate, act, answer.
 import { rawPathId, userIdOf, type ApiEvent, type LambdaContext } from '../lib/api-event.ts';
+import { lambdaEntry, type ApiHandler } from '../lib/api-entry.ts';
 import { createAuthenticator } from '../lib/auth.ts';
 import { createAwsClients, type AwsClients } from '../lib/aws-clients.ts';
 import { readConfig, type Config } from '../lib/config.ts';
@@ -18,7 +19,7 @@ import { UsersTable } from '../lib/users-table.ts';
 
 export type { ApiEvent, LambdaContext };
 
-export type Handler = (event: ApiEvent, context?: LambdaContext) => Promise<HttpResponse>;
+export type Handler = ApiHandler;
 
 export function createHandler(config: Config, clients: AwsClients = createAwsClients(config)): Handler {
   const authenticate = createAuthenticator(config);
@@ -100,16 +101,5 @@ function parseUserId(raw: string | undefined): number {
   return id;
 }
 
-let cached: Handler | undefined;
-
 /** The Lambda entry: configuration and clients are made once per container, on first use. */
-export const handler: Handler = async (event, context) => {
-  try {
-    cached ??= createHandler(readConfig());
-  } catch (error) {
-    // A misconfigured deployment: say why in the log, answer like any other server error.
-    createLogger().error('configuration failed', { error: (error as Error).message });
-    return errorResponse(error);
-  }
-  return cached(event, context);
-};
+export const handler: Handler = lambdaEntry(() => createHandler(readConfig()));
