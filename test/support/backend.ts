@@ -163,36 +163,7 @@ export function fixtureEvent(
   return event;
 }
 
-export type FormValue = string | { bytes: Buffer; filename: string; type: string };
-
-/** A multipart body as API Gateway delivers it: base64, with its content type. */
-export function multipartBody(fields: Record<string, FormValue> | [string, FormValue][]): {
-  body: string;
-  contentType: string;
-  isBase64Encoded: true;
-} {
-  const boundary = `----test${Math.random().toString(16).slice(2)}`;
-  const parts: Buffer[] = [];
-  for (const [name, value] of Array.isArray(fields) ? fields : Object.entries(fields)) {
-    if (typeof value === 'string') {
-      parts.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`));
-    } else {
-      parts.push(
-        Buffer.from(
-          `--${boundary}\r\nContent-Disposition: form-data; name="${name}"; filename="${value.filename}"\r\nContent-Type: ${value.type}\r\n\r\n`,
-        ),
-        value.bytes,
-        Buffer.from('\r\n'),
-      );
-    }
-  }
-  parts.push(Buffer.from(`--${boundary}--\r\n`));
-  return {
-    body: Buffer.concat(parts).toString('base64'),
-    contentType: `multipart/form-data; boundary=${boundary}`,
-    isBase64Encoded: true,
-  };
-}
+export { multipartBody, type FormValue } from './multipart.ts';
 
 export interface SeededUser {
   id: number;
