@@ -1,6 +1,7 @@
 // API Gateway events for the benchmark, made from a recorded REST API event (test/fixtures/events)
 // so headers and shape are the real ones. No heavy imports: the children bundle this file.
 import type { ApiEvent } from '../handlers/patch-user.ts';
+import { multipartBody, type FormValue } from '../test/support/multipart.ts';
 
 function withRequest(template: ApiEvent, id: number | string, token: string, contentType: string, body: string, base64: boolean): ApiEvent {
   const event = structuredClone(template);
@@ -20,38 +21,16 @@ export function jsonEvent(template: ApiEvent, id: number | string, token: string
   return withRequest(template, id, token, 'application/json', JSON.stringify(fields), false);
 }
 
-export interface FilePart {
-  bytes: Buffer;
-  filename: string;
-  type: string;
-}
-
 /** A multipart body as API Gateway delivers it: base64 of the raw body, `isBase64Encoded`. */
 export function multipartEvent(
   template: ApiEvent,
   id: number | string,
   token: string,
-  fields: Record<string, string | FilePart>,
+  fields: Record<string, FormValue>,
 ): ApiEvent {
-  const boundary = '----formdata-undici-031254748553';
-  const parts: Buffer[] = [];
-  for (const [name, value] of Object.entries(fields)) {
-    if (typeof value === 'string') {
-      parts.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`));
-    } else {
-      parts.push(
-        Buffer.from(
-          `--${boundary}\r\nContent-Disposition: form-data; name="${name}"; filename="${value.filename}"\r\n` +
-            `Content-Type: ${value.type}\r\n\r\n`,
-        ),
-        value.bytes,
-        Buffer.from('\r\n'),
-      );
-    }
-  }
-  parts.push(Buffer.from(`--${boundary}--\r\n`));
-  const body = Buffer.concat(parts).toString('base64');
-  return withRequest(template, id, token, `multipart/form-data; boundary=${boundary}`, body, true);
+  // A fixed boundary: every run sends the same bytes.
+  const { body, contentType } = multipartBody(fields, '----formdata-undici-031254748553');
+  return withRequest(template, id, token, contentType, body, true);
 }
 
 /** Bytes of the body once decoded, what the handler's limits and the memory target refer to. */

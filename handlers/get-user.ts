@@ -1,19 +1,21 @@
 // GET /api/v2/user/me/ and GET /api/v2/user/{id}/ — authenticate, read, answer with an ETag.
 // A function of its own: its cold start loads no body parser, image code or S3 client.
-import { rawPathId, requestMethod, userIdOf, type ApiEvent, type LambdaContext } from '../lib/api-event.ts';
+import { rawPathId, requestMethod, userIdOf } from '../lib/api-event.ts';
+import { lambdaEntry, type ApiHandler } from '../lib/api-entry.ts';
 import { createAuthenticator } from '../lib/auth.ts';
 import { readConfig, type Config } from '../lib/config.ts';
 import { corsHeaders } from '../lib/cors.ts';
 import { createDynamoClient } from '../lib/dynamo-client.ts';
 import { entityTag, matches, parseIfNoneMatch } from '../lib/etag.ts';
-import { AuthenticationError, MethodNotAllowedError, NotFoundError } from '../lib/errors.ts';
-import { clientError, errorResponse, headerValue, jsonResponse, type HttpResponse } from '../lib/http.ts';
-import { createLogger, type LogFields, type Logger } from '../lib/log.ts';
+import { MethodNotAllowedError, NotFoundError } from '../lib/errors.ts';
+import { errorResponse, headerValue, jsonResponse, type HttpResponse } from '../lib/http.ts';
+import { createLogger } from '../lib/log.ts';
+import { logRequest } from '../lib/request-log.ts';
 import { renderUser } from '../lib/user-record.ts';
 import { UsersTable } from '../lib/users-table.ts';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 
-export type Handler = (event: ApiEvent, context?: LambdaContext) => Promise<HttpResponse>;
+export type Handler = ApiHandler;
 
 // A user's answer may be stored by the browser but never used without asking again (the ETag
 // makes asking again cheap); shared caches never store it, as it was read with a token.
@@ -55,40 +57,16 @@ export function createHandler(config: Config, dynamo: DynamoDBClient = createDyn
       response = errorResponse(error);
     }
     Object.assign(response.headers, corsHeaders(config.corsAllowedOrigins, headerValue(event.headers, 'origin')));
-    logOutcome(log, response, failure, userId ?? userIdOf(pathId) ?? null, performance.now() - started);
+    logRequest(log, {
+      response,
+      failure,
+      userId: userId ?? userIdOf(pathId) ?? null,
+      success: response.statusCode === 304 ? 'not_modified' : 'read',
+      durationMs: performance.now() - started,
+    });
     return response;
   };
 }
 
-/** One line per request: who, what came of it, how long. Never a token or a profile value. */
-function logOutcome(log: Logger, response: HttpResponse, failure: unknown, userId: number | null, durationMs: number) {
-  const known = clientError(failure);
-  const fields: LogFields = {
-    userId,
-    status: response.statusCode,
-    outcome: failure === undefined ? (response.statusCode === 304 ? 'not_modified' : 'read') : (known?.code ?? 'server_error'),
-    durationMs: Math.round(durationMs * 10) / 10,
-  };
-  if (failure instanceof AuthenticationError) fields.reason = failure.reason;
-  if (response.statusCode < 500) return log.info('request handled', fields);
-  const error = failure as (Error & { code?: string }) | undefined;
-  log.error('request failed', {
-    ...fields,
-    error: error?.name,
-    code: error?.code,
-    ...(!known && { detail: error?.message, stack: error?.stack }),
-  });
-}
-
-let cached: Handler | undefined;
-
 /** The Lambda entry: configuration and clients are made once per container, on first use. */
-export const handler: Handler = async (event, context) => {
-  try {
-    cached ??= createHandler(readConfig());
-  } catch (error) {
-    createLogger().error('configuration failed', { error: (error as Error).message });
-    return errorResponse(error);
-  }
-  return cached(event, context);
-};
+export const handler: Handler = lambdaEntry(() => createHandler(readConfig()));

@@ -1,23 +1,25 @@
 // PATCH /api/v2/user/{id}/ — parse, authenticate, validate, act, answer.
-import { rawPathId, userIdOf, USER_ID, type ApiEvent, type LambdaContext } from '../lib/api-event.ts';
+import { rawPathId, userIdOf, type ApiEvent, type LambdaContext } from '../lib/api-event.ts';
+import { lambdaEntry, type ApiHandler } from '../lib/api-entry.ts';
 import { createAuthenticator } from '../lib/auth.ts';
 import { createAwsClients, type AwsClients } from '../lib/aws-clients.ts';
 import { readConfig, type Config } from '../lib/config.ts';
 import { corsHeaders } from '../lib/cors.ts';
 import { entityTag, parseIfMatch } from '../lib/etag.ts';
-import { AuthenticationError, MethodNotAllowedError, NotFoundError } from '../lib/errors.ts';
-import { allowedMethods, clientError, errorResponse, headerValue, jsonResponse, type HttpResponse } from '../lib/http.ts';
-import { createLogger, type LogFields, type Logger } from '../lib/log.ts';
+import { MethodNotAllowedError, NotFoundError } from '../lib/errors.ts';
+import { allowedMethods, errorResponse, headerValue, jsonResponse, type HttpResponse } from '../lib/http.ts';
+import { createLogger } from '../lib/log.ts';
 import { MediaStore } from '../lib/media-store.ts';
 import { buildPatch, type Patch } from '../lib/patch-fields.ts';
 import { patchUser } from '../lib/patch-user.ts';
 import { parseBody } from '../lib/request-body.ts';
+import { logRequest } from '../lib/request-log.ts';
 import { renderUser } from '../lib/user-record.ts';
 import { UsersTable } from '../lib/users-table.ts';
 
 export type { ApiEvent, LambdaContext };
 
-export type Handler = (event: ApiEvent, context?: LambdaContext) => Promise<HttpResponse>;
+export type Handler = ApiHandler;
 
 export function createHandler(config: Config, clients: AwsClients = createAwsClients(config)): Handler {
   const authenticate = createAuthenticator(config);
@@ -60,7 +62,13 @@ export function createHandler(config: Config, clients: AwsClients = createAwsCli
       response = errorResponse(error);
     }
     Object.assign(response.headers, corsHeaders(config.corsAllowedOrigins, headerValue(event.headers, 'origin')));
-    logOutcome(log, response, failure, pathId, performance.now() - started);
+    logRequest(log, {
+      response,
+      failure,
+      userId: userIdOf(pathId) ?? null,
+      success: 'updated',
+      durationMs: performance.now() - started,
+    });
     return response;
   };
 }
@@ -93,40 +101,5 @@ function parseUserId(raw: string | undefined): number {
   return id;
 }
 
-/** One line per request: who, what came of it, how long. Never a token, a body or a profile value. */
-function logOutcome(log: Logger, response: HttpResponse, failure: unknown, pathId: string | undefined, durationMs: number) {
-  const known = clientError(failure);
-  const fields: LogFields = {
-    userId: pathId !== undefined && USER_ID.test(pathId) ? Number(pathId) : null,
-    status: response.statusCode,
-    outcome: failure === undefined ? 'updated' : (known?.code ?? 'server_error'),
-    durationMs: Math.round(durationMs * 10) / 10,
-  };
-  if (failure instanceof AuthenticationError) fields.reason = failure.reason;
-  if (response.statusCode < 500) return log.info('request handled', fields);
-  // For the operator: which failure (an AWS error's name and code); the details of a bug.
-  const error = failure as (Error & { code?: string }) | undefined;
-  // A write whose outcome is unknown carries the AWS failure that made it so.
-  const cause = error?.cause as (Error & { code?: string }) | undefined;
-  log.error('request failed', {
-    ...fields,
-    error: error?.name,
-    code: error?.code,
-    ...(cause instanceof Error && { cause: cause.name, causeCode: cause.code }),
-    ...(!known && { detail: error?.message, stack: error?.stack }),
-  });
-}
-
-let cached: Handler | undefined;
-
 /** The Lambda entry: configuration and clients are made once per container, on first use. */
-export const handler: Handler = async (event, context) => {
-  try {
-    cached ??= createHandler(readConfig());
-  } catch (error) {
-    // A misconfigured deployment: say why in the log, answer like any other server error.
-    createLogger().error('configuration failed', { error: (error as Error).message });
-    return errorResponse(error);
-  }
-  return cached(event, context);
-};
+export const handler: Handler = lambdaEntry(() => createHandler(readConfig()));

@@ -76,39 +76,65 @@ export const DEFAULTS = {
   awsMaxAttempts: 3,
 } as const;
 
-type Env = Record<string, string | undefined>;
+export type Env = Record<string, string | undefined>;
 
-export function readConfig(env: Env = process.env): Config {
+/**
+ * Reads settings from `env`, gathering every missing variable and every bad value, so that one
+ * ConfigError (from `check`) names all of them.
+ */
+export function envReader(env: Env) {
   const missing: string[] = [];
   const problems: string[] = [];
-
+  const optional = (name: string): string | undefined => env[name]?.trim() || undefined;
   const required = (name: string): string => {
     const value = env[name]?.trim();
     if (!value) missing.push(name);
     return value ?? '';
   };
-  const optional = (name: string): string | undefined => env[name]?.trim() || undefined;
-  const positiveInt = (name: string, fallback: number): number => {
-    const raw = optional(name);
-    if (raw === undefined) return fallback;
-    const value = Number(raw);
-    if (!Number.isSafeInteger(value) || value <= 0) {
-      problems.push(`${name} must be a positive integer, got "${raw}"`);
-      return fallback;
-    }
-    return value;
+  return {
+    required,
+    optional,
+    positiveInt(name: string, fallback: number): number {
+      const raw = optional(name);
+      if (raw === undefined) return fallback;
+      const value = Number(raw);
+      if (!Number.isSafeInteger(value) || value <= 0) {
+        problems.push(`${name} must be a positive integer, got "${raw}"`);
+        return fallback;
+      }
+      return value;
+    },
+    /** A public base URL of media objects: absolute http(s), no trailing slash. */
+    mediaBaseUrl(name: string): string {
+      const url = required(name).replace(/\/+$/, '');
+      if (url && !/^https?:\/\//.test(url)) problems.push(`${name} must be an absolute http(s) URL, got "${url}"`);
+      return url;
+    },
+    problem(message: string): void {
+      problems.push(message);
+    },
+    /** Throws the ConfigError naming what is missing first, then every bad value. */
+    check(): void {
+      if (missing.length) problems.unshift(`missing environment variables: ${missing.join(', ')}`);
+      if (problems.length) throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
+    },
   };
+}
+
+export function readConfig(env: Env = process.env): Config {
+  const read = envReader(env);
+  const { required, optional, positiveInt } = read;
 
   const tokenUse = optional('COGNITO_TOKEN_USE') ?? DEFAULTS.cognitoTokenUse;
   if (tokenUse !== 'access' && tokenUse !== 'id') {
-    problems.push(`COGNITO_TOKEN_USE must be "access" or "id", got "${tokenUse}"`);
+    read.problem(`COGNITO_TOKEN_USE must be "access" or "id", got "${tokenUse}"`);
   }
 
   const config: Config = {
     region: required('AWS_REGION'),
     tableName: required('TABLE_NAME'),
     mediaBucket: required('MEDIA_BUCKET'),
-    mediaBaseUrl: required('MEDIA_BASE_URL').replace(/\/+$/, ''),
+    mediaBaseUrl: read.mediaBaseUrl('MEDIA_BASE_URL'),
     cognitoUserPoolId: required('COGNITO_USER_POOL_ID'),
     cognitoClientId: required('COGNITO_CLIENT_ID'),
     cognitoTokenUse: tokenUse === 'id' ? 'id' : 'access',
@@ -136,11 +162,7 @@ export function readConfig(env: Env = process.env): Config {
       .filter(Boolean),
   };
 
-  if (config.mediaBaseUrl && !/^https?:\/\//.test(config.mediaBaseUrl)) {
-    problems.push(`MEDIA_BASE_URL must be an absolute http(s) URL, got "${config.mediaBaseUrl}"`);
-  }
-  if (missing.length) problems.unshift(`missing environment variables: ${missing.join(', ')}`);
-  if (problems.length) throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
+  read.check();
   return config;
 }
 
@@ -155,24 +177,14 @@ export interface SignUpConfig {
 }
 
 export function readSignUpConfig(env: Env = process.env): SignUpConfig {
-  const missing = ['AWS_REGION', 'TABLE_NAME'].filter((name) => !env[name]?.trim());
-  if (missing.length) {
-    throw new ConfigError(`Invalid configuration: missing environment variables: ${missing.join(', ')}`);
-  }
-  const positiveInt = (name: string, fallback: number): number => {
-    const raw = env[name]?.trim();
-    if (!raw) return fallback;
-    const value = Number(raw);
-    if (!Number.isSafeInteger(value) || value <= 0) {
-      throw new ConfigError(`Invalid configuration: ${name} must be a positive integer, got "${raw}"`);
-    }
-    return value;
+  const read = envReader(env);
+  const config: SignUpConfig = {
+    region: read.required('AWS_REGION'),
+    tableName: read.required('TABLE_NAME'),
+    dynamodbEndpoint: read.optional('DYNAMODB_ENDPOINT'),
+    awsRequestTimeoutMs: read.positiveInt('AWS_REQUEST_TIMEOUT_MS', DEFAULTS.awsRequestTimeoutMs),
+    awsMaxAttempts: read.positiveInt('AWS_MAX_ATTEMPTS', DEFAULTS.awsMaxAttempts),
   };
-  return {
-    region: env.AWS_REGION!.trim(),
-    tableName: env.TABLE_NAME!.trim(),
-    dynamodbEndpoint: env.DYNAMODB_ENDPOINT?.trim() || undefined,
-    awsRequestTimeoutMs: positiveInt('AWS_REQUEST_TIMEOUT_MS', DEFAULTS.awsRequestTimeoutMs),
-    awsMaxAttempts: positiveInt('AWS_MAX_ATTEMPTS', DEFAULTS.awsMaxAttempts),
-  };
+  read.check();
+  return config;
 }

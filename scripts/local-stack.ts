@@ -27,8 +27,8 @@ import { TaggingConfiguration } from 's3rver/lib/models/config.js';
 import { ensureLocalKeys, readJwksFile, signAccessToken } from './local-keys.ts';
 import type { LocalKeys } from './local-keys.ts';
 import { signUpLocally, writeStackFile } from './local-signup.ts';
-import { startEventRecorder } from './local-events.ts';
-import type { EventRecorder } from './local-events.ts';
+import { startEventBridgeRecorder } from './eventbridge-recorder.ts';
+import type { EventBridgeRecorder } from './eventbridge-recorder.ts';
 import { StreamPoller, offlineInvoker } from './local-stream.ts';
 import { parse as parseYaml } from 'yaml';
 
@@ -767,8 +767,8 @@ export interface LocalStack {
   lambdaPort: number;
   dynamodb: ManagedChild;
   offline: ManagedChild;
-  /** The EventBridge recorder: EVENTBRIDGE_ENDPOINT of the functions, events at `${url}/events`. */
-  events: EventRecorder;
+  /** The EventBridge recorder: EVENTBRIDGE_ENDPOINT of the functions, events at `${endpoint}/events`. */
+  events: EventBridgeRecorder;
   /** Reads the table's stream and invokes the stream function. */
   poller: StreamPoller;
   startupMs: number;
@@ -839,10 +839,11 @@ export async function startLocalStack(
 
     // In this process, like s3rver: it ends with it, however the process ends.
     let poller: StreamPoller | undefined;
-    const events = await startEventRecorder({
+    const events = await startEventBridgeRecorder({
       port: eventsPort,
-      eventBuses: [config.eventBusName],
+      busNames: [config.eventBusName],
       region: config.region,
+      accountId: '000000000000',
       statusRoutes: {
         '/stream': () => ({
           streamArn: poller?.streamArn ?? null,
@@ -851,8 +852,8 @@ export async function startLocalStack(
         }),
       },
     });
-    supervisor.onStop('event recorder', () => events.close());
-    log(`EventBridge recorder on ${events.url}`);
+    supervisor.onStop('event recorder', () => events.stop());
+    log(`EventBridge recorder on ${events.endpoint}`);
 
     // Started before the emulators are ready: its build is the slowest part. Each stack bundles
     // into its own folder, so side-by-side stacks never rewrite each other's handler.
@@ -860,7 +861,7 @@ export async function startLocalStack(
     const offline = startOffline(supervisor, config, {
       lambdaPort,
       esbuildWorkFolder: relative(PROJECT_DIR, join(workDir, 'esbuild')),
-      eventbridgeEndpoint: events.url,
+      eventbridgeEndpoint: events.endpoint,
     });
 
     const dynamoClient = createDynamoDbClient(config);
@@ -1000,8 +1001,8 @@ export function formatReadyBanner(stack: LocalStack): string {
   lines.push(
     `DynamoDB: ${config.dynamodbEndpoint} (table ${config.tableName})  ` +
       `S3: ${config.s3Endpoint} (bucket ${config.bucket})`,
-    `Events: curl -s ${stack.events.url}/events   (EventBridge recorder, bus ${config.eventBusName})`,
-    `Stream: curl -s ${stack.events.url}/stream   (poller status); dead letters: ${config.deadLetterFile}`,
+    `Events: curl -s ${stack.events.endpoint}/events   (EventBridge recorder, bus ${config.eventBusName})`,
+    `Stream: curl -s ${stack.events.endpoint}/stream   (poller status); dead letters: ${config.deadLetterFile}`,
     'Stop with Ctrl-C.',
   );
   return lines.join('\n');

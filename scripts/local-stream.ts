@@ -8,111 +8,9 @@
 import { randomUUID } from 'node:crypto';
 import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import {
-  DescribeStreamCommand,
-  DynamoDBStreamsClient,
-  GetRecordsCommand,
-  GetShardIteratorCommand,
-} from '@aws-sdk/client-dynamodb-streams';
-import type { AttributeValue, _Record as StreamApiRecord } from '@aws-sdk/client-dynamodb-streams';
-
-// ---------------------------------------------------------------------------------------------
-// Lambda's event shape
-
-/** An attribute value as Lambda's JSON event carries it (binary as base64 text). */
-export type LambdaAttributeValue =
-  | { S: string }
-  | { N: string }
-  | { B: string }
-  | { SS: string[] }
-  | { NS: string[] }
-  | { BS: string[] }
-  | { M: Record<string, LambdaAttributeValue> }
-  | { L: LambdaAttributeValue[] }
-  | { NULL: true }
-  | { BOOL: boolean };
-
-export interface LambdaStreamRecord {
-  eventID: string;
-  eventName: 'INSERT' | 'MODIFY' | 'REMOVE';
-  eventVersion: string;
-  eventSource: 'aws:dynamodb';
-  awsRegion: string;
-  dynamodb: {
-    ApproximateCreationDateTime: number;
-    Keys: Record<string, LambdaAttributeValue>;
-    NewImage?: Record<string, LambdaAttributeValue>;
-    OldImage?: Record<string, LambdaAttributeValue>;
-    SequenceNumber: string;
-    SizeBytes: number;
-    StreamViewType: string;
-  };
-  eventSourceARN: string;
-  userIdentity?: { type: string; principalId: string };
-}
-
-export interface LambdaStreamEvent {
-  Records: LambdaStreamRecord[];
-}
-
-const base64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64');
-
-function toLambdaValue(value: AttributeValue): LambdaAttributeValue {
-  if (value.S !== undefined) return { S: value.S };
-  if (value.N !== undefined) return { N: value.N };
-  if (value.B !== undefined) return { B: base64(value.B) };
-  if (value.SS !== undefined) return { SS: value.SS };
-  if (value.NS !== undefined) return { NS: value.NS };
-  if (value.BS !== undefined) return { BS: value.BS.map(base64) };
-  if (value.M !== undefined) return { M: toLambdaImage(value.M) };
-  if (value.L !== undefined) return { L: value.L.map(toLambdaValue) };
-  if (value.NULL !== undefined) return { NULL: true };
-  if (value.BOOL !== undefined) return { BOOL: value.BOOL };
-  throw new Error(`attribute value of an unknown type: ${JSON.stringify(Object.keys(value))}`);
-}
-
-function toLambdaImage(image: Record<string, AttributeValue>): Record<string, LambdaAttributeValue> {
-  return Object.fromEntries(Object.entries(image).map(([name, value]) => [name, toLambdaValue(value)]));
-}
-
-/**
- * A GetRecords record as Lambda hands it to a function: the same fields, binary values as
- * base64, the creation time in epoch seconds, and the region and stream ARN of the table's
- * region (DynamoDB Local reports its own pseudo-region "ddblocal").
- */
-export function toLambdaRecord(record: StreamApiRecord, region: string, streamArn: string): LambdaStreamRecord {
-  const stream = record.dynamodb;
-  if (!stream?.SequenceNumber || !stream.Keys || !record.eventID || !record.eventName) {
-    throw new Error(`incomplete stream record ${JSON.stringify(record.eventID)}`);
-  }
-  const created = stream.ApproximateCreationDateTime;
-  return {
-    eventID: record.eventID,
-    eventName: record.eventName,
-    eventVersion: '1.1',
-    eventSource: 'aws:dynamodb',
-    awsRegion: region,
-    dynamodb: {
-      ApproximateCreationDateTime: Math.floor((created ? created.getTime() : Date.now()) / 1000),
-      Keys: toLambdaImage(stream.Keys),
-      ...(stream.NewImage ? { NewImage: toLambdaImage(stream.NewImage) } : {}),
-      ...(stream.OldImage ? { OldImage: toLambdaImage(stream.OldImage) } : {}),
-      SequenceNumber: stream.SequenceNumber,
-      SizeBytes: stream.SizeBytes ?? 0,
-      StreamViewType: stream.StreamViewType ?? 'NEW_AND_OLD_IMAGES',
-    },
-    eventSourceARN: streamArn,
-    ...(record.userIdentity?.Type && record.userIdentity.PrincipalId
-      ? { userIdentity: { type: record.userIdentity.Type, principalId: record.userIdentity.PrincipalId } }
-      : {}),
-  };
-}
-
-/** Stream ARNs of DynamoDB Local name the region "ddblocal"; Lambda's events name the real one. */
-export function regionalStreamArn(arn: string, region: string): string {
-  return arn.replace(/^arn:aws:dynamodb:ddblocal:/, `arn:aws:dynamodb:${region}:`);
-}
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
+import { StreamReader, streamArnOf, type LambdaStreamEvent, type LambdaStreamRecord, type ShardCursor } from './stream-records.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Invoking
@@ -248,14 +146,10 @@ export interface StreamPollerOptions {
 export type StreamsClient = Pick<DynamoDBStreamsClient, 'send' | 'destroy'>;
 export type TableClient = Pick<DynamoDBClient, 'send' | 'destroy'>;
 
+/** A shard as the poller follows it: where it reads (the reader's cursor), what waits to be handed on. */
 interface ShardState {
-  id: string;
-  parentId: string | undefined;
-  iterator: string | undefined;
-  /** Sequence number of the last record handed on (done or dead-lettered). */
-  checkpoint: string | undefined;
-  /** GetRecords returned no next iterator: nothing will follow what is buffered. */
-  closed: boolean;
+  cursor: ShardCursor;
+  /** Records read and not yet handed on (done or dead-lettered); read again only once empty. */
   buffer: LambdaStreamRecord[];
   /** Failed invocations of the batch at the head of the buffer. */
   attempts: number;
@@ -274,7 +168,7 @@ export class StreamPoller {
   readonly #streams: StreamsClient;
   readonly #dynamodb: TableClient;
   readonly #shards = new Map<string, ShardState>();
-  #streamArn: string | undefined;
+  #reader: StreamReader | undefined;
   #lambdaArn: string | undefined;
   #running = false;
   readonly #stopping = new AbortController();
@@ -300,15 +194,13 @@ export class StreamPoller {
   }
 
   get streamArn(): string | undefined {
-    return this.#streamArn;
+    return this.#reader?.streamArn;
   }
 
   /** Starts polling; resolves once the table's stream is known. */
   async start(): Promise<void> {
-    const { Table } = await this.#dynamodb.send(new DescribeTableCommand({ TableName: this.#options.tableName }));
-    const arn = Table?.LatestStreamArn;
-    if (!arn) throw new Error(`table ${this.#options.tableName} has no stream`);
-    this.#streamArn = arn;
+    const arn = await streamArnOf(this.#dynamodb, this.#options.tableName);
+    this.#reader = new StreamReader(this.#streams, arn, this.#options.region);
     this.#lambdaArn = `arn:aws:lambda:${this.#options.region}:000000000000:function:${this.#options.functionName}`;
     this.#running = true;
     this.#loop = this.#run();
@@ -358,78 +250,50 @@ export class StreamPoller {
 
   /** One pass over the shards; true when something was read, invoked or is waiting for a retry. */
   async #poll(): Promise<boolean> {
-    await this.#refreshShards();
+    const reader = this.#reader;
+    if (!reader) return false;
+    await reader.refreshShards();
     let busy = false;
-    for (const shard of this.#shards.values()) {
+    for (const cursor of reader.shards()) {
       if (!this.#running) return true;
-      if (shard.closed && shard.buffer.length === 0) continue;
+      const shard = this.#stateOf(cursor);
+      if (this.#done(shard)) continue;
       // Records of one key move to a child shard when its parent closes: the parent goes first.
-      const parent = shard.parentId ? this.#shards.get(shard.parentId) : undefined;
-      if (parent && !(parent.closed && parent.buffer.length === 0)) continue;
-      if (await this.#pollShard(shard)) busy = true;
+      const parent = reader.shard(cursor.parentId);
+      if (parent && !this.#done(this.#stateOf(parent))) continue;
+      if (await this.#pollShard(reader, shard)) busy = true;
     }
     return busy;
   }
 
-  async #refreshShards(): Promise<void> {
-    let start: string | undefined;
-    do {
-      const { StreamDescription } = await this.#streams.send(
-        new DescribeStreamCommand({ StreamArn: this.#streamArn, ExclusiveStartShardId: start }),
-      );
-      for (const shard of StreamDescription?.Shards ?? []) {
-        if (!shard.ShardId || this.#shards.has(shard.ShardId)) continue;
-        this.#shards.set(shard.ShardId, {
-          id: shard.ShardId,
-          parentId: shard.ParentShardId,
-          iterator: undefined,
-          checkpoint: undefined,
-          closed: false,
-          buffer: [],
-          attempts: 0,
-          limit: this.#options.batchSize,
-        });
-      }
-      start = StreamDescription?.LastEvaluatedShardId;
-    } while (start);
+  #stateOf(cursor: ShardCursor): ShardState {
+    let shard = this.#shards.get(cursor.id);
+    if (!shard) {
+      shard = { cursor, buffer: [], attempts: 0, limit: this.#options.batchSize };
+      this.#shards.set(cursor.id, shard);
+    }
+    return shard;
   }
 
-  async #pollShard(shard: ShardState): Promise<boolean> {
+  /** Read to its end and everything read handed on. */
+  #done(shard: ShardState): boolean {
+    return shard.cursor.closed && shard.buffer.length === 0;
+  }
+
+  async #pollShard(reader: StreamReader, shard: ShardState): Promise<boolean> {
     let read = false;
-    if (shard.buffer.length === 0 && !shard.closed) {
-      shard.iterator ??= await this.#iterator(shard);
-      let output;
-      try {
-        output = await this.#streams.send(new GetRecordsCommand({ ShardIterator: shard.iterator, Limit: 1000 }));
-      } catch (error) {
-        if ((error as Error).name !== 'ExpiredIteratorException') throw error;
-        shard.iterator = undefined;
-        return true;
-      }
-      const arn = regionalStreamArn(this.#streamArn ?? '', this.#options.region);
-      shard.buffer.push(...(output.Records ?? []).map((record) => toLambdaRecord(record, this.#options.region, arn)));
-      shard.iterator = output.NextShardIterator ?? undefined;
-      if (!output.NextShardIterator) shard.closed = true;
+    if (shard.buffer.length === 0 && !shard.cursor.closed) {
+      // Read only once the buffer is handed on: the reader's checkpoint (the last record read) is
+      // then the last record handed on, where an expired iterator starts again.
+      const records = await reader.readShard(shard.cursor);
+      if (records === undefined) return true;
+      shard.buffer.push(...records);
       read = shard.buffer.length > 0;
     }
     while (shard.buffer.length > 0 && this.#running) {
       if (!(await this.#invokeHead(shard))) return true;
     }
     return read;
-  }
-
-  async #iterator(shard: ShardState): Promise<string> {
-    const { ShardIterator } = await this.#streams.send(
-      new GetShardIteratorCommand({
-        StreamArn: this.#streamArn,
-        ShardId: shard.id,
-        ...(shard.checkpoint
-          ? { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', SequenceNumber: shard.checkpoint }
-          : { ShardIteratorType: 'TRIM_HORIZON' }),
-      }),
-    );
-    if (!ShardIterator) throw new Error(`no iterator for shard ${shard.id}`);
-    return ShardIterator;
   }
 
   /** Invokes the function with the head of the buffer; false when that batch waits for a retry. */
@@ -484,9 +348,7 @@ export class StreamPoller {
   }
 
   #handOn(shard: ShardState, count: number): void {
-    const done = shard.buffer.splice(0, count);
-    const last = done.at(-1);
-    if (last) shard.checkpoint = last.dynamodb.SequenceNumber;
+    shard.buffer.splice(0, count);
   }
 
   async #deadLetter(shard: ShardState, records: LambdaStreamRecord[], outcome: InvokeOutcome): Promise<void> {
@@ -510,7 +372,7 @@ export class StreamPoller {
       version: '1.0',
       timestamp: new Date().toISOString(),
       DDBStreamBatchInfo: {
-        shardId: shard.id,
+        shardId: shard.cursor.id,
         startSequenceNumber: first.dynamodb.SequenceNumber,
         endSequenceNumber: last.dynamodb.SequenceNumber,
         approximateArrivalOfFirstRecord: arrival(first),

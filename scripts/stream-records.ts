@@ -1,15 +1,34 @@
-// Reads a table's DynamoDB stream (DynamoDB Local's, or a real one) and turns its records into the
-// records Lambda hands a stream function: the same field names, images as DynamoDB JSON, the
-// creation time in epoch seconds. Tests and the local stack feed handlers/media-events.ts with them.
-import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+// Reads a table's DynamoDB stream (DynamoDB Local's, or a real one) shard by shard, a parent before
+// its children, and turns its records into the records Lambda hands a stream function: the same
+// field names, images as DynamoDB JSON with binary values as base64, the creation time in epoch
+// seconds, the table's region. The local stack's poller (scripts/local-stream.ts) and the tests
+// (test/support/stream.ts) feed handlers/media-events.ts with them.
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import {
   DescribeStreamCommand,
   GetRecordsCommand,
   GetShardIteratorCommand,
-  type _Record,
-  type AttributeValue as StreamAttributeValue,
+  type AttributeValue,
   type DynamoDBStreamsClient,
+  type _Record as StreamApiRecord,
 } from '@aws-sdk/client-dynamodb-streams';
+
+// ---------------------------------------------------------------------------------------------
+// Lambda's event shape
+
+/** An attribute value as Lambda's JSON event carries it (binary as base64 text). */
+export type LambdaAttributeValue =
+  | { S: string }
+  | { N: string }
+  | { B: string }
+  | { SS: string[] }
+  | { NS: string[] }
+  | { BS: string[] }
+  | { M: Record<string, LambdaAttributeValue> }
+  | { L: LambdaAttributeValue[] }
+  | { NULL: true }
+  | { BOOL: boolean };
 
 /** One record as Lambda delivers it in `event.Records` (DynamoDBStreamEvent). */
 export interface LambdaStreamRecord {
@@ -18,121 +37,210 @@ export interface LambdaStreamRecord {
   eventVersion: string;
   eventSource: 'aws:dynamodb';
   awsRegion: string;
-  eventSourceARN: string;
   dynamodb: {
-    ApproximateCreationDateTime?: number;
-    Keys?: Record<string, unknown>;
-    NewImage?: Record<string, unknown>;
-    OldImage?: Record<string, unknown>;
+    ApproximateCreationDateTime: number;
+    Keys: Record<string, LambdaAttributeValue>;
+    NewImage?: Record<string, LambdaAttributeValue>;
+    OldImage?: Record<string, LambdaAttributeValue>;
     SequenceNumber: string;
-    SizeBytes?: number;
-    StreamViewType?: string;
+    SizeBytes: number;
+    StreamViewType: string;
+  };
+  eventSourceARN: string;
+  userIdentity?: { type: string; principalId: string };
+}
+
+export interface LambdaStreamEvent {
+  Records: LambdaStreamRecord[];
+}
+
+const base64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64');
+
+function toLambdaValue(value: AttributeValue): LambdaAttributeValue {
+  if (value.S !== undefined) return { S: value.S };
+  if (value.N !== undefined) return { N: value.N };
+  if (value.B !== undefined) return { B: base64(value.B) };
+  if (value.SS !== undefined) return { SS: value.SS };
+  if (value.NS !== undefined) return { NS: value.NS };
+  if (value.BS !== undefined) return { BS: value.BS.map(base64) };
+  if (value.M !== undefined) return { M: toLambdaImage(value.M) };
+  if (value.L !== undefined) return { L: value.L.map(toLambdaValue) };
+  if (value.NULL !== undefined) return { NULL: true };
+  if (value.BOOL !== undefined) return { BOOL: value.BOOL };
+  throw new Error(`attribute value of an unknown type: ${JSON.stringify(Object.keys(value))}`);
+}
+
+function toLambdaImage(image: Record<string, AttributeValue>): Record<string, LambdaAttributeValue> {
+  return Object.fromEntries(Object.entries(image).map(([name, value]) => [name, toLambdaValue(value)]));
+}
+
+/**
+ * A GetRecords record as Lambda hands it to a function: the same fields, binary values as
+ * base64, the creation time in epoch seconds, and the region and stream ARN of the table's
+ * region (DynamoDB Local reports its own pseudo-region "ddblocal").
+ */
+export function toLambdaRecord(record: StreamApiRecord, region: string, streamArn: string): LambdaStreamRecord {
+  const stream = record.dynamodb;
+  if (!stream?.SequenceNumber || !stream.Keys || !record.eventID || !record.eventName) {
+    throw new Error(`incomplete stream record ${JSON.stringify(record.eventID)}`);
+  }
+  const created = stream.ApproximateCreationDateTime;
+  return {
+    eventID: record.eventID,
+    eventName: record.eventName,
+    eventVersion: '1.1',
+    eventSource: 'aws:dynamodb',
+    awsRegion: region,
+    dynamodb: {
+      ApproximateCreationDateTime: Math.floor((created ? created.getTime() : Date.now()) / 1000),
+      Keys: toLambdaImage(stream.Keys),
+      ...(stream.NewImage ? { NewImage: toLambdaImage(stream.NewImage) } : {}),
+      ...(stream.OldImage ? { OldImage: toLambdaImage(stream.OldImage) } : {}),
+      SequenceNumber: stream.SequenceNumber,
+      SizeBytes: stream.SizeBytes ?? 0,
+      StreamViewType: stream.StreamViewType ?? 'NEW_AND_OLD_IMAGES',
+    },
+    eventSourceARN: streamArn,
+    ...(record.userIdentity?.Type && record.userIdentity.PrincipalId
+      ? { userIdentity: { type: record.userIdentity.Type, principalId: record.userIdentity.PrincipalId } }
+      : {}),
   };
 }
 
+/** Stream ARNs of DynamoDB Local name the region "ddblocal"; Lambda's events name the real one. */
+export function regionalStreamArn(arn: string, region: string): string {
+  return arn.replace(/^arn:aws:dynamodb:ddblocal:/, `arn:aws:dynamodb:${region}:`);
+}
+
 /** The table's current stream (its `LatestStreamArn`); throws when the table has none. */
-export async function streamArnOf(dynamo: DynamoDBClient, tableName: string): Promise<string> {
+export async function streamArnOf(dynamo: Pick<DynamoDBClient, 'send'>, tableName: string): Promise<string> {
   const { Table } = await dynamo.send(new DescribeTableCommand({ TableName: tableName }));
   if (!Table?.LatestStreamArn) throw new Error(`table ${tableName} has no stream`);
   return Table.LatestStreamArn;
 }
 
-/**
- * Follows every shard of a stream from its start. Each `read()` returns the records written since
- * the previous one, in stream order (shards are read parent first; records by sequence number).
- */
+// ---------------------------------------------------------------------------------------------
+// Reading
+
+/** What the reader calls on a DynamoDB Streams client. */
+export type StreamsReadClient = Pick<DynamoDBStreamsClient, 'send'>;
+
+/** Where the reader is in one shard. */
+export interface ShardCursor {
+  readonly id: string;
+  readonly parentId: string | undefined;
+  iterator: string | undefined;
+  /** Sequence number of the last record read: an expired iterator is renewed after it. */
+  checkpoint: string | undefined;
+  /** GetRecords returned no next iterator: the shard is read to its end. */
+  closed: boolean;
+}
+
 export class StreamReader {
-  /** Open shards' next iterators; a shard is dropped once it is closed and read to its end. */
-  private readonly iterators = new Map<string, string>();
-  private readonly finished = new Set<string>();
+  readonly #shards = new Map<string, ShardCursor>();
+  /** The stream's ARN as Lambda's records name it (the table's region). */
+  readonly eventSourceArn: string;
 
   constructor(
-    private readonly streams: DynamoDBStreamsClient,
+    private readonly streams: StreamsReadClient,
     readonly streamArn: string,
     private readonly region: string,
-  ) {}
-
-  async read(): Promise<LambdaStreamRecord[]> {
-    const records: LambdaStreamRecord[] = [];
-    for (const shardId of await this.shardIds()) {
-      let iterator = this.iterators.get(shardId);
-      if (iterator === undefined) {
-        const started = await this.streams.send(
-          new GetShardIteratorCommand({ StreamArn: this.streamArn, ShardId: shardId, ShardIteratorType: 'TRIM_HORIZON' }),
-        );
-        iterator = started.ShardIterator;
-      }
-      while (iterator) {
-        const page = await this.streams.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 1000 }));
-        for (const record of page.Records ?? []) records.push(toLambdaRecord(record, this.streamArn, this.region));
-        if (!page.NextShardIterator) {
-          this.iterators.delete(shardId);
-          this.finished.add(shardId);
-          break;
-        }
-        iterator = page.NextShardIterator;
-        this.iterators.set(shardId, iterator);
-        // An open shard answers an empty page when it has nothing more for now.
-        if (!page.Records?.length) break;
-      }
-    }
-    return records.sort((a, b) => compareSequence(a.dynamodb.SequenceNumber, b.dynamodb.SequenceNumber));
+  ) {
+    this.eventSourceArn = regionalStreamArn(streamArn, region);
   }
 
-  private async shardIds(): Promise<string[]> {
-    const ids: string[] = [];
-    let ExclusiveStartShardId: string | undefined;
+  /** The shards known so far, in the order the stream listed them. */
+  shards(): IterableIterator<ShardCursor> {
+    return this.#shards.values();
+  }
+
+  shard(id: string | undefined): ShardCursor | undefined {
+    return id === undefined ? undefined : this.#shards.get(id);
+  }
+
+  /** Learns the stream's new shards (a shard is split or rolled over into children). */
+  async refreshShards(): Promise<void> {
+    let start: string | undefined;
     do {
       const { StreamDescription } = await this.streams.send(
-        new DescribeStreamCommand({ StreamArn: this.streamArn, ExclusiveStartShardId }),
+        new DescribeStreamCommand({ StreamArn: this.streamArn, ExclusiveStartShardId: start }),
       );
       for (const shard of StreamDescription?.Shards ?? []) {
-        if (shard.ShardId && !this.finished.has(shard.ShardId)) ids.push(shard.ShardId);
+        if (!shard.ShardId || this.#shards.has(shard.ShardId)) continue;
+        this.#shards.set(shard.ShardId, {
+          id: shard.ShardId,
+          parentId: shard.ParentShardId,
+          iterator: undefined,
+          checkpoint: undefined,
+          closed: false,
+        });
       }
-      ExclusiveStartShardId = StreamDescription?.LastEvaluatedShardId;
-    } while (ExclusiveStartShardId);
-    return ids;
+      start = StreamDescription?.LastEvaluatedShardId;
+    } while (start);
   }
-}
 
-const compareSequence = (a: string, b: string): number => {
-  const [x, y] = [BigInt(a), BigInt(b)];
-  return x < y ? -1 : x > y ? 1 : 0;
-};
+  /**
+   * One GetRecords page of `shard`, Lambda-shaped; undefined when its iterator had expired (the
+   * next call starts again after the last record read, so nothing is read twice or skipped).
+   */
+  async readShard(shard: ShardCursor): Promise<LambdaStreamRecord[] | undefined> {
+    shard.iterator ??= await this.#iterator(shard);
+    let output;
+    try {
+      output = await this.streams.send(new GetRecordsCommand({ ShardIterator: shard.iterator, Limit: 1000 }));
+    } catch (error) {
+      if ((error as Error).name !== 'ExpiredIteratorException') throw error;
+      shard.iterator = undefined;
+      return undefined;
+    }
+    const records = (output.Records ?? []).map((record) => toLambdaRecord(record, this.region, this.eventSourceArn));
+    shard.iterator = output.NextShardIterator ?? undefined;
+    if (!output.NextShardIterator) shard.closed = true;
+    const last = records.at(-1);
+    if (last) shard.checkpoint = last.dynamodb.SequenceNumber;
+    return records;
+  }
 
-/** A record of the DynamoDB Streams API as Lambda's event source mapping delivers it. */
-export function toLambdaRecord(record: _Record, streamArn: string, region: string): LambdaStreamRecord {
-  const data = record.dynamodb ?? {};
-  const created = data.ApproximateCreationDateTime;
-  return {
-    eventID: record.eventID ?? '',
-    eventName: record.eventName as LambdaStreamRecord['eventName'],
-    eventVersion: record.eventVersion ?? '1.1',
-    eventSource: 'aws:dynamodb',
-    awsRegion: record.awsRegion ?? region,
-    eventSourceARN: streamArn,
-    dynamodb: {
-      ...(created && { ApproximateCreationDateTime: Math.floor(new Date(created).getTime() / 1000) }),
-      ...(data.Keys && { Keys: toJsonImage(data.Keys) }),
-      ...(data.NewImage && { NewImage: toJsonImage(data.NewImage) }),
-      ...(data.OldImage && { OldImage: toJsonImage(data.OldImage) }),
-      SequenceNumber: data.SequenceNumber ?? '',
-      ...(data.SizeBytes !== undefined && { SizeBytes: data.SizeBytes }),
-      ...(data.StreamViewType && { StreamViewType: data.StreamViewType }),
-    },
-  };
-}
+  /**
+   * Everything written since the previous call, in stream order: each shard read to its present
+   * end, a child only once its parent is read to its end (a key's records move to the child).
+   */
+  async read(): Promise<LambdaStreamRecord[]> {
+    await this.refreshShards();
+    const records: LambdaStreamRecord[] = [];
+    const caughtUp = new Set<string>();
+    let progress = true;
+    while (progress) {
+      progress = false;
+      for (const shard of this.#shards.values()) {
+        if (shard.closed || caughtUp.has(shard.id)) continue;
+        const parent = this.shard(shard.parentId);
+        if (parent && !parent.closed) continue;
+        for (;;) {
+          const page = await this.readShard(shard);
+          if (page === undefined) continue;
+          records.push(...page);
+          // An open shard answers an empty page when it has nothing more for now.
+          if (shard.closed || page.length === 0) break;
+        }
+        caughtUp.add(shard.id);
+        progress = true;
+      }
+    }
+    return records;
+  }
 
-/** DynamoDB JSON as Lambda's event has it: binary values base64, everything else as the API's. */
-function toJsonImage(image: Record<string, StreamAttributeValue>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(image).map(([name, value]) => [name, toJsonValue(value)]));
-}
-
-function toJsonValue(value: StreamAttributeValue): unknown {
-  if (value.B !== undefined) return { B: Buffer.from(value.B).toString('base64') };
-  if (value.BS !== undefined) return { BS: value.BS.map((b) => Buffer.from(b).toString('base64')) };
-  if (value.M !== undefined) return { M: toJsonImage(value.M) };
-  if (value.L !== undefined) return { L: value.L.map(toJsonValue) };
-  // S, N, BOOL, NULL, SS, NS: JSON already.
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined));
+  async #iterator(shard: ShardCursor): Promise<string> {
+    const { ShardIterator } = await this.streams.send(
+      new GetShardIteratorCommand({
+        StreamArn: this.streamArn,
+        ShardId: shard.id,
+        ...(shard.checkpoint
+          ? { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', SequenceNumber: shard.checkpoint }
+          : { ShardIteratorType: 'TRIM_HORIZON' }),
+      }),
+    );
+    if (!ShardIterator) throw new Error(`no iterator for shard ${shard.id}`);
+    return ShardIterator;
+  }
 }

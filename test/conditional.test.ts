@@ -9,7 +9,7 @@ import { createHandler as createPatchHandler, type ApiEvent, type Handler as Pat
 import { createDynamoClient } from '../lib/dynamo-client.ts';
 import { checkInvariants } from '../scripts/check-invariants.ts';
 import { USER_FIELDS } from './support/contract.ts';
-import { fixtureEvent, multipartBody, startTestBackend, type TestBackend } from './support/backend.ts';
+import { fixtureEvent, multipartBody, startTestBackend, type TestBackend, userSeeder } from './support/backend.ts';
 import { accessToken, makeKey } from './support/tokens.ts';
 
 const key = makeKey();
@@ -40,13 +40,7 @@ after(async () => {
   await backend.stop();
 });
 
-let nextId = 300;
-async function newUser(extra: Record<string, unknown> = {}) {
-  const id = nextId++;
-  const user = { id, sub: `sub-${id}`, username: `reader${id}`, ...extra };
-  await backend.seed([user]);
-  return user;
-}
+const newUser = userSeeder(() => backend, 'reader', 300);
 const token = (sub: string) => accessToken(key, { sub }, backend.pool);
 
 /** A GET event as API Gateway sends it for `path` (the recorded PATCH event, turned into a GET). */

@@ -1,10 +1,8 @@
 // End to end: the local stack as `npm start` runs it (serverless-offline with the esbuild bundle,
 // DynamoDB Local, s3rver), driven over HTTP by plain requests and by the official JavaScript client.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { checkInvariants } from '../scripts/check-invariants.ts';
@@ -13,9 +11,6 @@ import {
   DEMO_USERS,
   createDocumentClient,
   createS3Client,
-  findFreePorts,
-  readLocalStackConfig,
-  startLocalStack,
   type LocalStack,
 } from '../scripts/local-stack.ts';
 import { seedUsers } from '../scripts/seed-users.ts';
@@ -23,6 +18,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { PROJECT_DIR } from '../scripts/local-stack.ts';
 import { pngImage } from './support/images.ts';
+import { startTestStack } from './support/local-stack.ts';
 import { catchUpStream } from './support/stream.ts';
 
 // The package's ESM build uses directory imports that only bundlers resolve; Node loads its CJS build.
@@ -53,17 +49,7 @@ const tokenFor = (sub: string) =>
   });
 
 before(async () => {
-  stateDir = await mkdtemp(join(tmpdir(), 'e2e-state-'));
-  const [port, dynamodbPort, s3Port] = await findFreePorts(3);
-  const config = readLocalStackConfig({
-    ...process.env,
-    PORT: String(port),
-    DYNAMODB_PORT: String(dynamodbPort),
-    S3_PORT: String(s3Port),
-    LOCAL_STATE_DIR: stateDir,
-    COGNITO_JWKS_FILE: '',
-  });
-  stack = await startLocalStack(config, { log: () => {} });
+  ({ stack, stateDir } = await startTestStack('e2e'));
   http.setBasePortal(stack.config.baseUrl);
   http.setAuthorizeToken(stack.demoToken!);
 });

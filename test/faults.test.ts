@@ -15,7 +15,7 @@ import { checkInvariants } from '../scripts/check-invariants.ts';
 import { startEventBridgeRecorder } from '../scripts/eventbridge-recorder.ts';
 import { findFreePort } from '../scripts/local-stack.ts';
 import { pngImage } from './support/images.ts';
-import { fixtureEvent, multipartBody, startTestBackend, type TestBackend } from './support/backend.ts';
+import { fixtureEvent, multipartBody, startTestBackend, type TestBackend, userSeeder } from './support/backend.ts';
 import { openTableStream, streamConfigFor } from './support/stream.ts';
 import { accessToken, makeKey } from './support/tokens.ts';
 
@@ -48,13 +48,7 @@ after(async () => {
   }
 });
 
-let nextId = 5000;
-async function newUser() {
-  const id = nextId++;
-  const user = { id, sub: `sub-${id}`, username: `faulty${id}`, bio: 'before' };
-  await backend.seed([user]);
-  return user;
-}
+const newUser = userSeeder(() => backend, 'faulty', 5000, { bio: 'before' });
 
 /** Clients where one service points at `endpoint`; the other is the working emulator. */
 function clientsWith(service: 'dynamodb' | 's3', endpoint: string): AwsClients {

@@ -6,7 +6,7 @@ import { createHandler, type ApiEvent, type Handler } from '../handlers/patch-us
 import { exifWithGps, jpeg, jpegSegment, pngImage } from './support/images.ts';
 import { USER_FIELDS as CONTRACT_USER_FIELDS } from './support/contract.ts';
 import { accessToken, makeKey } from './support/tokens.ts';
-import { fixtureEvent, multipartBody, startTestBackend, type TestBackend } from './support/backend.ts';
+import { fixtureEvent, multipartBody, startTestBackend, type TestBackend, userSeeder } from './support/backend.ts';
 import { catchUpStream, catchUpTarget } from './support/stream.ts';
 
 const USER_FIELDS = [...CONTRACT_USER_FIELDS].sort();
@@ -26,13 +26,7 @@ before(async () => {
 after(() => backend?.stop());
 
 /** A fresh user per test, so tests do not depend on each other's writes. */
-let nextId = 100;
-async function newUser(extra: Record<string, unknown> = {}) {
-  const id = nextId++;
-  const user = { id, sub: `sub-${id}`, username: `user${id}`, ...extra };
-  await backend.seed([user]);
-  return user;
-}
+const newUser = userSeeder(() => backend, 'user', 100);
 
 async function call(event: ApiEvent) {
   const response = await handler(event);

@@ -24,7 +24,7 @@ import {
   VP8X_FLAGS,
   webp,
 } from './support/images.ts';
-import { fixtureEvent, multipartBody, startTestBackend, type FormValue, type TestBackend } from './support/backend.ts';
+import { fixtureEvent, multipartBody, startTestBackend, type FormValue, type TestBackend, userSeeder } from './support/backend.ts';
 import { catchUpStream, catchUpTarget } from './support/stream.ts';
 import { TEST_POOL, accessToken, makeKey, signToken } from './support/tokens.ts';
 
@@ -57,13 +57,8 @@ interface User {
   sub: string;
   username: string;
 }
-let nextId = 20_000;
-async function newUser(extra: Record<string, unknown> = {}): Promise<User> {
-  const id = nextId++;
-  const user = { id, sub: `sub-${id}`, username: `hostile${id}`, bio: 'untouched', ...extra };
-  await backend.seed([user]);
-  return user as User;
-}
+const seedUser = userSeeder(() => backend, 'hostile', 20_000, { bio: 'untouched' });
+const newUser = async (extra: Record<string, unknown> = {}): Promise<User> => (await seedUser(extra)) as unknown as User;
 
 const bearer = (user: User) => `Bearer ${accessToken(key, { sub: user.sub }, backend.pool)}`;
 const claims = (user: User) => accessTokenPayload({ ...TEST_POOL, sub: user.sub });

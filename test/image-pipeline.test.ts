@@ -10,7 +10,7 @@ import sharp from 'sharp';
 import { createHandler, type Handler } from '../handlers/patch-user.ts';
 import { imageErrorOf } from '../lib/image-normalize.ts';
 import { bytes, EOI, gif, jpeg, jpegSegment } from './support/images.ts';
-import { fixtureEvent, multipartBody, startTestBackend, type FormValue, type TestBackend } from './support/backend.ts';
+import { fixtureEvent, multipartBody, startTestBackend, type FormValue, type TestBackend, userSeeder } from './support/backend.ts';
 import { leakyAnimatedWebp, leakyGif, leakyJpeg, leakyPng, leakyWebp, SECRETS, withGifExtensions } from './support/leaky-images.ts';
 import { animation, assertNoMetadata, decode, difference, exiftool, fingerprint, PHOTOS, type Decoded } from './support/stored-images.ts';
 import { accessToken, makeKey } from './support/tokens.ts';
@@ -30,13 +30,7 @@ const COVER = 1600;
 const MIME: Record<string, string> = { jpg: 'image/jpeg', png: 'image/png', gif: 'image/gif', webp: 'image/webp' };
 const FORMAT_OF_EXT: Record<string, string> = { jpg: 'jpeg', png: 'png', gif: 'gif', webp: 'webp' };
 
-let nextId = 30_000;
-async function newUser() {
-  const id = nextId++;
-  const user = { id, sub: `sub-${id}`, username: `pictures${id}` };
-  await backend.seed([user]);
-  return user;
-}
+const newUser = userSeeder(() => backend, 'pictures', 30_000);
 
 interface Upload {
   status: number;

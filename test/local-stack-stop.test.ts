@@ -5,13 +5,14 @@
 // poller or event recorder (they live in the node process), and every port free again.
 
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { PROJECT_DIR, findFreePorts, isPortFree, parseStartOutput } from '../scripts/local-stack.ts';
+import { isAlive, processTree } from './support/processes.ts';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -32,25 +33,6 @@ interface Started {
 
 const all: Started[] = [];
 let stateDir: string;
-
-function processTree(pid: number): { pid: number; args: string }[] {
-  const result = spawnSync('ps', ['-o', 'pid=,args=', '--ppid', String(pid)], { encoding: 'utf8' });
-  const children = result.stdout
-    .split('\n')
-    .map((line) => /^\s*(\d+)\s+(.*)$/.exec(line))
-    .filter((match): match is RegExpExecArray => match !== null)
-    .map((match) => ({ pid: Number(match[1]), args: match[2] ?? '' }));
-  return children.flatMap((child) => [child, ...processTree(child.pid)]);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 class PortTakenMeanwhile extends Error {}
 

@@ -2,7 +2,7 @@
 // and stopped without leaving processes behind.
 
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, execFile } from 'node:child_process';
+import { spawn, execFile } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -25,6 +25,7 @@ import {
 } from '../scripts/local-stack.ts';
 import { loadLocalKeys, signAccessToken } from '../scripts/local-keys.ts';
 import { SeedError, seedUsers } from '../scripts/seed-users.ts';
+import { isAlive, processTree } from './support/processes.ts';
 
 const run = promisify(execFile);
 const REGION = 'us-east-1';
@@ -58,25 +59,6 @@ function stackEnv(ports: Ports, stateDir: string, extra: NodeJS.ProcessEnv = {})
   env.AWS_REGION = REGION;
   for (const [name, port] of Object.entries(ports)) env[name] = String(port);
   return { ...env, ...extra };
-}
-
-function processTree(pid: number): { pid: number; args: string }[] {
-  const result = spawnSync('ps', ['-o', 'pid=,args=', '--ppid', String(pid)], { encoding: 'utf8' });
-  const children = result.stdout
-    .split('\n')
-    .map((line) => /^\s*(\d+)\s+(.*)$/.exec(line))
-    .filter((match): match is RegExpExecArray => match !== null)
-    .map((match) => ({ pid: Number(match[1]), args: match[2] ?? '' }));
-  return children.flatMap((child) => [child, ...processTree(child.pid)]);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function waitForAllGone(pids: number[], timeoutMs: number): Promise<number[]> {

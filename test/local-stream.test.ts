@@ -13,7 +13,8 @@ import { after, before, describe, test } from 'node:test';
 import { DeleteItemCommand, PutItemCommand, UpdateItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createDynamoDbClient, ensureTable } from '../scripts/local-stack.ts';
 import { StreamPoller, offlineInvoker } from '../scripts/local-stream.ts';
-import type { DeadLetter, LambdaStreamEvent, LambdaStreamRecord } from '../scripts/local-stream.ts';
+import type { DeadLetter } from '../scripts/local-stream.ts';
+import type { LambdaStreamEvent, LambdaStreamRecord } from '../scripts/stream-records.ts';
 import { startTestEmulators, type Emulators } from './support/emulators.ts';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';

@@ -13,7 +13,7 @@ import type { HttpResponse } from '../lib/http.ts';
 import type { StreamConfig } from '../lib/stream-config.ts';
 import { checkInvariants } from '../scripts/check-invariants.ts';
 import { startEventBridgeRecorder, type EventBridgeRecorder } from '../scripts/eventbridge-recorder.ts';
-import { fixtureEvent, multipartBody, startTestBackend, type TestBackend } from './support/backend.ts';
+import { fixtureEvent, multipartBody, startTestBackend, type TestBackend, userSeeder } from './support/backend.ts';
 import { pngImage } from './support/images.ts';
 import { dynamoOperation, s3Operation, startLossyProxy, type Fate, type LossyProxy, type SeenRequest } from './support/lossy-proxy.ts';
 import { openTableStream, streamConfigFor, type TableStream } from './support/stream.ts';
@@ -57,11 +57,9 @@ after(async () => {
   }
 });
 
-let nextId = 8000;
+const seedUser = userSeeder(() => backend, 'lossy', 8000, { bio: 'before' });
 async function newUser() {
-  const id = nextId++;
-  const user = { id, sub: `sub-${id}`, username: `lossy${id}`, bio: 'before' };
-  await backend.seed([user]);
+  const user = await seedUser();
   // A current avatar, live, so that a lost answer could make the handler delete the wrong one.
   const setUp = await createHandler(backend.config)(avatarPatch(user, {}, 'before'));
   assert.equal(setUp.statusCode, 200, setUp.body);

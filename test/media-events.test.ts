@@ -14,7 +14,7 @@ import { createEventBridgeClient } from '../lib/event-bus.ts';
 import type { StreamConfig } from '../lib/stream-config.ts';
 import { checkInvariants } from '../scripts/check-invariants.ts';
 import { startEventBridgeRecorder, type EventBridgeRecorder, type RecordedEvent } from '../scripts/eventbridge-recorder.ts';
-import { fixtureEvent, multipartBody, startTestBackend, type TestBackend } from './support/backend.ts';
+import { fixtureEvent, multipartBody, startTestBackend, type TestBackend, userSeeder } from './support/backend.ts';
 import { USER_FIELDS } from './support/contract.ts';
 import { pngImage } from './support/images.ts';
 import { openTableStream, streamConfigFor, type TableStream } from './support/stream.ts';
@@ -59,13 +59,7 @@ after(async () => {
   }
 });
 
-let nextId = 7000;
-async function newUser(fields: Record<string, unknown> = {}) {
-  const id = nextId++;
-  const user = { id, sub: `sub-${id}`, username: `streamed${id}`, ...fields };
-  await backend.seed([user]);
-  return user;
-}
+const newUser = userSeeder(() => backend, 'streamed', 7000);
 
 type TestUser = { id: number; sub: string };
 const token = (user: TestUser) => accessToken(key, { sub: user.sub }, backend.pool);

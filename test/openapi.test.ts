@@ -2,8 +2,7 @@
 // schema), true to the contract, and true to the service: real answers of the local stack
 // (`npm start`'s, through serverless-offline) validate against the schemas it gives for their status.
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Ajv2020 } from 'ajv/dist/2020.js';
@@ -14,13 +13,11 @@ import { signAccessToken } from '../scripts/local-keys.ts';
 import {
   DEMO_USERS,
   PROJECT_DIR,
-  findFreePorts,
-  readLocalStackConfig,
-  startLocalStack,
   type LocalStack,
 } from '../scripts/local-stack.ts';
 import { ERROR_CODES_BY_STATUS, FIELD_ERROR_CODES, USER_FIELDS } from './support/contract.ts';
 import { pngImage } from './support/images.ts';
+import { startTestStack } from './support/local-stack.ts';
 
 type Json = any;
 
@@ -274,17 +271,7 @@ describe('answers of the local stack match openapi.yaml', { timeout: 120_000 }, 
   const json = (body: unknown) => ({ body: JSON.stringify(body), contentType: 'application/json' });
 
   before(async () => {
-    stateDir = await mkdtemp(join(tmpdir(), 'openapi-state-'));
-    const [port, dynamodbPort, s3Port] = await findFreePorts(3);
-    const config = readLocalStackConfig({
-      ...process.env,
-      PORT: String(port),
-      DYNAMODB_PORT: String(dynamodbPort),
-      S3_PORT: String(s3Port),
-      LOCAL_STATE_DIR: stateDir,
-      COGNITO_JWKS_FILE: '',
-    });
-    stack = await startLocalStack(config, { log: () => {} });
+    ({ stack, stateDir } = await startTestStack('openapi'));
   });
 
   after(async () => {

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createHandler, type Handler } from '../handlers/patch-user.ts';
 import { checkInvariants } from '../scripts/check-invariants.ts';
-import { fixtureEvent, startTestBackend, type TestBackend } from './support/backend.ts';
+import { fixtureEvent, startTestBackend, type TestBackend, userSeeder } from './support/backend.ts';
 import { accessToken, makeKey } from './support/tokens.ts';
 
 const key = makeKey();
@@ -22,15 +22,7 @@ after(async () => {
   await backend.stop();
 });
 
-let nextId = 1000;
-async function newUsers(count: number) {
-  const users = Array.from({ length: count }, () => {
-    const id = nextId++;
-    return { id, sub: `sub-${id}`, username: `racer${id}` };
-  });
-  await backend.seed(users);
-  return users;
-}
+const newUsers = userSeeder(() => backend, 'racer', 1000).many;
 
 async function patch(user: { id: number; sub: string }, body: unknown) {
   const response = await handler(

@@ -163,33 +163,36 @@ export function fixtureEvent(
   return event;
 }
 
-export type FormValue = string | { bytes: Buffer; filename: string; type: string };
+export { multipartBody, type FormValue } from './multipart.ts';
 
-/** A multipart body as API Gateway delivers it: base64, with its content type. */
-export function multipartBody(fields: Record<string, FormValue> | [string, FormValue][]): {
-  body: string;
-  contentType: string;
-  isBase64Encoded: true;
-} {
-  const boundary = `----test${Math.random().toString(16).slice(2)}`;
-  const parts: Buffer[] = [];
-  for (const [name, value] of Array.isArray(fields) ? fields : Object.entries(fields)) {
-    if (typeof value === 'string') {
-      parts.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`));
-    } else {
-      parts.push(
-        Buffer.from(
-          `--${boundary}\r\nContent-Disposition: form-data; name="${name}"; filename="${value.filename}"\r\nContent-Type: ${value.type}\r\n\r\n`,
-        ),
-        value.bytes,
-        Buffer.from('\r\n'),
-      );
-    }
-  }
-  parts.push(Buffer.from(`--${boundary}--\r\n`));
-  return {
-    body: Buffer.concat(parts).toString('base64'),
-    contentType: `multipart/form-data; boundary=${boundary}`,
-    isBase64Encoded: true,
+export interface SeededUser {
+  id: number;
+  sub: string;
+  username: string;
+}
+
+/**
+ * Fresh users for the tests of one file, so that tests do not depend on each other's writes: ids
+ * from `firstId` up (each file its own range), sub `sub-<id>`, username `<prefix><id>`, then
+ * `defaults`, then the fields of the call. `backend` is read at each call (it is made in `before`).
+ */
+export function userSeeder(backend: () => TestBackend, prefix: string, firstId: number, defaults: Record<string, unknown> = {}) {
+  let nextId = firstId;
+  const make = <T extends Record<string, unknown>>(fields?: T): SeededUser & T => {
+    const id = nextId++;
+    return { id, sub: `sub-${id}`, username: `${prefix}${id}`, ...defaults, ...fields } as SeededUser & T;
   };
+  /** One user, seeded. */
+  const seedOne = async <T extends Record<string, unknown> = Record<never, never>>(fields?: T): Promise<SeededUser & T> => {
+    const user = make(fields);
+    await backend().seed([user]);
+    return user;
+  };
+  /** `count` users, seeded in one go. */
+  const seedMany = async (count: number): Promise<SeededUser[]> => {
+    const users = Array.from({ length: count }, () => make());
+    await backend().seed(users);
+    return users;
+  };
+  return Object.assign(seedOne, { many: seedMany });
 }

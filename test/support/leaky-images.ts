@@ -4,6 +4,7 @@
 import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { EXIF_SECRETS, XMP_WITH_GPS, bytes, exif, jpegSegment, pngChunk, riffChunk, text, u16be, webp } from './images.ts';
+import { riffChunksOf } from './sample-images.ts';
 import { PHOTOS, animation } from './stored-images.ts';
 
 /** Words every leaky image carries somewhere; none may be in a stored object. */
@@ -52,19 +53,6 @@ export async function leakyPng(): Promise<Buffer> {
 // ---------------------------------------------------------------------------------------------
 // WebP: _PMX, LIST/INFO, IDIT and C2PA chunks beside EXIF and XMP; and EXIF/XMP inside frames.
 
-/** The chunks of a RIFF WebP file (each with its header and padding). */
-function riffChunks(file: Buffer): Buffer[] {
-  const out: Buffer[] = [];
-  const end = 8 + file.readUInt32LE(4);
-  for (let pos = 12; pos < end; ) {
-    const size = file.readUInt32LE(pos + 4);
-    const next = pos + 8 + size + (size & 1);
-    out.push(file.subarray(pos, next));
-    pos = next;
-  }
-  return out;
-}
-
 const fourcc = (chunk: Buffer) => chunk.toString('latin1', 0, 4);
 const VP8X_EXIF = 0x08;
 const VP8X_XMP = 0x04;
@@ -94,7 +82,7 @@ const extraWebpChunks = () => [
 export async function leakyWebp(): Promise<Buffer> {
   // Alpha makes libvips write the extended format (VP8X, ALPH, VP8), which can declare metadata.
   const base = await (await photoPixels(64, 48)).ensureAlpha(0.9).webp({ quality: 80 }).toBuffer();
-  const [vp8x, ...rest] = riffChunks(base);
+  const [vp8x, ...rest] = riffChunksOf(base);
   if (!vp8x || fourcc(vp8x) !== 'VP8X') throw new Error('expected an extended WebP');
   return webp([withFlags(vp8x, VP8X_EXIF | VP8X_XMP), ...rest, ...extraWebpChunks()]);
 }
@@ -102,7 +90,7 @@ export async function leakyWebp(): Promise<Buffer> {
 /** An animated WebP whose every frame (ANMF) carries EXIF and XMP inside it. */
 export async function leakyAnimatedWebp(frames = 3): Promise<Buffer> {
   const base = await animation('webp', frames, 80, 60);
-  const chunks = riffChunks(base).map((chunk) => {
+  const chunks = riffChunksOf(base).map((chunk) => {
     if (fourcc(chunk) !== 'ANMF') return fourcc(chunk) === 'VP8X' ? withFlags(chunk, VP8X_EXIF | VP8X_XMP) : chunk;
     const size = chunk.readUInt32LE(4);
     const payload = Buffer.concat([chunk.subarray(8, 8 + size), riffChunk('EXIF', TIFF), riffChunk('XMP ', XMP_PACKET)]);

@@ -4,7 +4,7 @@ import { createHmac, generateKeyPairSync, randomUUID, sign, type KeyObject } fro
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { accessTokenPayload, type AccessTokenOptions, type PublicJwk } from '../../scripts/local-keys.ts';
+import { signAccessToken, type AccessTokenOptions, type PublicJwk } from '../../scripts/local-keys.ts';
 
 export interface TestKey {
   kid: string;
@@ -59,6 +59,5 @@ export function accessToken(
   options: Partial<AccessTokenOptions> & { sub: string },
   pool: PoolSettings = TEST_POOL,
 ): string {
-  const payload = accessTokenPayload({ ...pool, ...options });
-  return signToken({ alg: 'RS256', kid: key.kid }, payload, { key: key.privateKey });
+  return signAccessToken(key, { ...pool, ...options });
 }
