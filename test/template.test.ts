@@ -1342,5 +1342,11 @@ describe('each function’s environment (osls package and osls print --stage loc
       const read = namesRead(reader, env);
       for (const key of Object.keys(env)) assert.ok(read.has(key), `${name} is given ${key}, which its reader never reads`);
     }
+    // No Cognito waits locally, and DynamoDB Local may be slow: the trigger calls as the API does
+    // (a timed-out counter ADD that landed would skip an id; the demo users' ids are fixed).
+    const { patchUser, postConfirmation } = local.functions;
+    for (const key of ['AWS_MAX_ATTEMPTS', 'AWS_REQUEST_TIMEOUT_MS']) {
+      assert.equal(postConfirmation!.environment[key], patchUser!.environment[key], key);
+    }
   });
 });
