@@ -1,5 +1,5 @@
 // PATCH /api/v2/user/{id}/ — parse, authenticate, validate, act, answer.
-import { rawPathId, userIdOf, type ApiEvent, type LambdaContext } from '../lib/api-event.ts';
+import { rawPathId, requestMethod, userIdOf, type ApiEvent, type LambdaContext } from '../lib/api-event.ts';
 import { lambdaEntry, type ApiHandler } from '../lib/api-entry.ts';
 import { createAuthenticator } from '../lib/auth.ts';
 import { createAwsClients, type AwsClients } from '../lib/aws-clients.ts';
@@ -33,14 +33,15 @@ export function createHandler(config: Config, clients: AwsClients = createAwsCli
     let response: HttpResponse;
     let failure: unknown;
     try {
-      const method = event.httpMethod ?? event.requestContext?.http?.method ?? '';
+      // Authentication comes first: without a valid token the answer is 401 whatever the path,
+      // id or method (Django REST Framework authenticates before it looks for the method's handler).
+      const sub = await authenticate(headerValue(event.headers, 'authorization'));
+      const method = requestMethod(event);
       const path = event.path ?? event.rawPath ?? '';
       // `/me/` is read-only: a PATCH there is refused, not taken for a user called "me".
-      if (method.toUpperCase() !== 'PATCH' || !allowedMethods(path).includes('PATCH')) {
+      if (method !== 'PATCH' || !allowedMethods(path).includes('PATCH')) {
         throw new MethodNotAllowedError(method, path);
       }
-      // Authentication comes first: without a valid token the answer is 401 whatever the id.
-      const sub = await authenticate(headerValue(event.headers, 'authorization'));
       const id = parseUserId(pathId);
       const ifMatch = parseIfMatch(headerValue(event.headers, 'if-match'));
       const fields = await parseBody(

@@ -45,7 +45,8 @@ function errorHeaders(error: ApiError): Record<string, string> {
 
 /**
  * The methods each API path serves, for a 405's `Allow`. API Gateway routes only these paths to
- * the functions, so one table here covers every 405 the service can answer.
+ * the functions (every method of them: GET and PATCH to their own functions, any other to getUser
+ * through an ANY route), so one table here covers every 405 the service can answer.
  */
 const ROUTES: ReadonlyArray<{ path: RegExp; methods: readonly string[] }> = [
   { path: /^\/api\/v2\/user\/me\/?$/, methods: ['GET'] },

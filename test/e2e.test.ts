@@ -176,6 +176,30 @@ describe('over HTTP through serverless-offline', () => {
     assert.equal(noSlash.status, 405);
   });
 
+  it('answers a method no route names (ANY) after authentication: 401 without a token, else 405 with the path\'s Allow', async () => {
+    for (const [method, id, allow] of [
+      ['DELETE', demo.id, 'GET, PATCH'],
+      ['POST', demo.id, 'GET, PATCH'],
+      ['PUT', 'me', 'GET'],
+      ['DELETE', 'abc', 'GET, PATCH'],
+    ] as const) {
+      for (const slash of [true, false]) {
+        const where = `${method} ${url(id, slash)}`;
+        const anonymous = await fetch(url(id, slash), { method });
+        assert.equal(anonymous.status, 401, where);
+        assert.equal(anonymous.headers.get('www-authenticate'), 'Bearer', where);
+        assert.equal((await json(anonymous)).errors[0].code, 'not_authenticated', where);
+        const res = await fetch(url(id, slash), { method, headers: { Authorization: `Bearer ${stack.demoToken}` } });
+        assert.equal(res.status, 405, where);
+        assert.equal(res.headers.get('allow'), allow, where);
+        assert.equal((await json(res)).errors[0].code, 'method_not_allowed', where);
+      }
+    }
+    // GET and PATCH still reach their own functions.
+    assert.equal((await fetch(url(demo.id), { headers: { Authorization: `Bearer ${stack.demoToken}` } })).status, 200);
+    assert.equal((await patch(demo.id, { token: stack.demoToken, body: '{}', contentType: 'application/json' })).status, 200);
+  });
+
   it('answers 413 for a body over 6 MB, which offline would accept', async () => {
     const form = new FormData();
     form.append('cover', new Blob([Buffer.alloc(6_100_000, 1)], { type: 'image/png' }), 'big.png');

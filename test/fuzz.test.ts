@@ -468,23 +468,24 @@ async function checkOne(req: FuzzRequest): Promise<void> {
     }
   }
 
-  // The status fits the request: method, then token, then id, then body, then ownership.
-  if (!methodLoose || pathIsMe) assert.equal(status, 405, `a ${JSON.stringify(req.method.value)} request to ${event.path ?? event.rawPath}: ${where()}`);
-  if (status === 405) assert.ok(!methodExact || pathIsMe, `405 for PATCH: ${where()}`);
-  if (methodLoose && status !== 405) {
-    if (req.auth.kind === 'signed' && status !== 401) {
-      // A token the verifier accepted: it must name somebody.
-      assert.equal(typeof callerSub, 'string', `a token without a sub accepted: ${where()}`);
-    }
-    if (req.auth.kind === 'signed' && status === 401) {
-      assert.equal(json.errors[0].code, 'authentication_failed', where());
-    } else if (!isValidAuth(req.auth) && req.auth.kind !== 'signed') {
-      assert.equal(status, 401, `a request without a valid token: ${where()}`);
-      const header = req.auth.kind === 'raw' ? req.auth.header : 'Bearer x';
-      if (header === undefined || header.trim() === '') assert.equal(json.errors[0].code, 'not_authenticated', where());
-      if (req.auth.kind === 'broken' || req.auth.kind === 'jwtJunk') assert.equal(json.errors[0].code, 'authentication_failed', where());
-    } else {
-      assert.notEqual(status, 401, `a valid token refused: ${where()}`);
+  // The status fits the request: token, then method, then id, then body, then ownership (the
+  // contract: authentication comes first, whatever the path, id or method).
+  if (req.auth.kind === 'signed' && status !== 401) {
+    // A token the verifier accepted: it must name somebody.
+    assert.equal(typeof callerSub, 'string', `a token without a sub accepted: ${where()}`);
+  }
+  if (req.auth.kind === 'signed' && status === 401) {
+    assert.equal(json.errors[0].code, 'authentication_failed', where());
+  } else if (!isValidAuth(req.auth) && req.auth.kind !== 'signed') {
+    assert.equal(status, 401, `a request without a valid token, whatever its method: ${where()}`);
+    const header = req.auth.kind === 'raw' ? req.auth.header : 'Bearer x';
+    if (header === undefined || header.trim() === '') assert.equal(json.errors[0].code, 'not_authenticated', where());
+    if (req.auth.kind === 'broken' || req.auth.kind === 'jwtJunk') assert.equal(json.errors[0].code, 'authentication_failed', where());
+  } else {
+    assert.notEqual(status, 401, `a valid token refused: ${where()}`);
+    if (!methodLoose || pathIsMe) assert.equal(status, 405, `a ${JSON.stringify(req.method.value)} request to ${event.path ?? event.rawPath}: ${where()}`);
+    if (status === 405) assert.ok(!methodExact || pathIsMe, `405 for PATCH: ${where()}`);
+    if (status !== 405) {
       if (targetId === undefined) assert.equal(status, 404, `a non-integer id: ${where()}`);
       if (status === 403) assert.ok(target && !owner, `403 only for another user's id: ${where()}`);
       if (status === 404) assert.ok(!target, `404 only for an unknown id: ${where()}`);

@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ThrottlingException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { createHandler } from '../handlers/patch-user.ts';
+import { createHandler as createGetHandler } from '../handlers/get-user.ts';
+import { createHandler as createPatchHandler } from '../handlers/patch-user.ts';
 import { isAwsUnavailable } from '../lib/aws-errors.ts';
 import { readConfig } from '../lib/config.ts';
 import { AuthenticationError, NotFoundError, ServiceUnavailableError, ValidationError } from '../lib/errors.ts';
 import { errorResponse, headerValue } from '../lib/http.ts';
+import { TEST_POOL, accessToken, makeKey, writeJwksFile } from './support/tokens.ts';
 
 const body = (response: { body: string }) => JSON.parse(response.body) as unknown;
 
@@ -73,28 +75,55 @@ describe('headerValue', () => {
   });
 });
 
-describe('405', () => {
-  const handler = createHandler(
-    readConfig({
-      AWS_REGION: 'eu-west-1',
-      TABLE_NAME: 'unused',
-      MEDIA_BUCKET: 'unused',
-      MEDIA_BASE_URL: 'https://media.example.org',
-      COGNITO_USER_POOL_ID: 'eu-west-1_unused',
-      COGNITO_CLIENT_ID: 'unused',
-    }),
-  );
-  for (const [method, path, allow] of [
-    ['DELETE', '/api/v2/user/5/', 'GET, PATCH'],
-    ['POST', '/api/v2/user/5', 'GET, PATCH'],
-    ['PUT', '/dev/api/v2/user/12/', 'GET, PATCH'],
-    ['PATCH', '/api/v2/user/me/', 'GET'],
-  ] as const) {
-    it(`${method} ${path}: 405 method_not_allowed with Allow: ${allow}`, async () => {
-      const response = await handler({ httpMethod: method, path, headers: {}, body: null });
+// The contract's Errors: 405 with `Allow` for a method the path does not serve, and
+// authentication first (Django REST Framework authenticates before it looks up the method's
+// handler): a wrong method without a valid token is a 401. Both API functions answer alike, since
+// API Gateway routes a method no route names (`ANY`) to the GET function.
+describe('405 after authentication', () => {
+  const key = makeKey();
+  const config = readConfig({
+    AWS_REGION: TEST_POOL.region,
+    TABLE_NAME: 'unused',
+    MEDIA_BUCKET: 'unused',
+    MEDIA_BASE_URL: 'https://media.example.org',
+    COGNITO_USER_POOL_ID: TEST_POOL.userPoolId,
+    COGNITO_CLIENT_ID: TEST_POOL.clientId,
+    COGNITO_JWKS_FILE: writeJwksFile([key]),
+  });
+  const handlers = { patchUser: createPatchHandler(config), getUser: createGetHandler(config) };
+  const token = accessToken(key, { sub: 'a-caller' });
+  const otherKey = makeKey();
+  const cases = [
+    ['patchUser', 'DELETE', '/api/v2/user/5/', 'GET, PATCH'],
+    ['patchUser', 'POST', '/api/v2/user/5', 'GET, PATCH'],
+    ['patchUser', 'PUT', '/dev/api/v2/user/12/', 'GET, PATCH'],
+    ['patchUser', 'PATCH', '/api/v2/user/me/', 'GET'],
+    ['getUser', 'DELETE', '/api/v2/user/5/', 'GET, PATCH'],
+    ['getUser', 'POST', '/api/v2/user/abc/', 'GET, PATCH'],
+    ['getUser', 'OPTIONS', '/api/v2/user/5', 'GET, PATCH'],
+    ['getUser', 'PATCH', '/api/v2/user/me/', 'GET'],
+    ['getUser', 'PUT', '/api/v2/user/me', 'GET'],
+  ] as const;
+  for (const [name, method, path, allow] of cases) {
+    it(`${name}: ${method} ${path} with a valid token: 405 method_not_allowed with Allow: ${allow}`, async () => {
+      const response = await handlers[name]({ httpMethod: method, path, headers: { Authorization: `Bearer ${token}` }, body: null });
       assert.equal(response.statusCode, 405);
       assert.equal(response.headers.Allow, allow);
-      assert.equal((body(response) as { errors: Array<{ code: string }> }).errors[0]!.code, 'method_not_allowed');
+      assert.deepEqual(body(response), { errors: [{ code: 'method_not_allowed', message: `Method "${method}" not allowed.` }] });
+    });
+    it(`${name}: ${method} ${path} without a token: 401 not_authenticated, no Allow`, async () => {
+      const response = await handlers[name]({ httpMethod: method, path, headers: {}, body: null });
+      assert.equal(response.statusCode, 401);
+      assert.equal(response.headers['WWW-Authenticate'], 'Bearer');
+      assert.equal(response.headers.Allow, undefined);
+      assert.equal((body(response) as { errors: Array<{ code: string }> }).errors[0]!.code, 'not_authenticated');
+    });
+    it(`${name}: ${method} ${path} with a token of another key: 401 authentication_failed`, async () => {
+      const forged = accessToken(otherKey, { sub: 'a-caller' });
+      const response = await handlers[name]({ httpMethod: method, path, headers: { Authorization: `Bearer ${forged}` }, body: null });
+      assert.equal(response.statusCode, 401);
+      assert.equal(response.headers['WWW-Authenticate'], 'Bearer');
+      assert.equal((body(response) as { errors: Array<{ code: string }> }).errors[0]!.code, 'authentication_failed');
     });
   }
 });

@@ -13,6 +13,8 @@ import { promisify } from 'node:util';
 import { jsonEvent } from '../bench/events.ts';
 import { readZip, relativeImports, staticClosure } from '../bench/zip.ts';
 import { PROJECT_DIR } from '../scripts/local-stack.ts';
+import { readConfig, readSignUpConfig } from '../lib/config.ts';
+import { readStreamConfig } from '../lib/stream-config.ts';
 import { accessToken, makeKey, TEST_POOL } from './support/tokens.ts';
 
 const run = promisify(execFile);
@@ -125,6 +127,17 @@ let prod: Packaged;
 let demo: Packaged;
 let dev: Packaged;
 let withoutInputs: { stdout: string; stderr: string; code: unknown };
+/** `osls print --stage local`: the configuration serverless-offline runs (npm start). */
+let local: { functions: Record<string, { environment: Record<string, string> }> };
+
+async function oslsPrintLocal(): Promise<typeof local> {
+  const { stdout } = await run(process.execPath, [OSLS, 'print', '--stage', 'local', '--format', 'json'], {
+    cwd: await serviceCopy('local'),
+    env: packagingEnv({}),
+    maxBuffer: 10 * 1024 * 1024,
+  });
+  return JSON.parse(stdout) as typeof local;
+}
 
 before(async () => {
   workDir = await mkdtemp(join(tmpdir(), 'template-test-'));
@@ -140,7 +153,7 @@ before(async () => {
       return { stdout, stderr, code };
     }
   })();
-  [prod, demo, dev, withoutInputs] = await Promise.all([
+  [prod, demo, dev, withoutInputs, local] = await Promise.all([
     oslsPackage('prod', 'prod', PROD_INPUTS),
     // The demo stage needs no inputs; CORS and a custom media domain are switched on here.
     oslsPackage('demo', 'demo', {
@@ -152,6 +165,7 @@ before(async () => {
     }),
     oslsPackage('dev', 'dev', { ...PROD_INPUTS, MEDIA_BASE_URL: 'https://cdn.example.net/media', SIGNUP_USER_POOL_ID }),
     failing,
+    oslsPrintLocal(),
   ]);
 });
 
@@ -564,7 +578,7 @@ describe('osls package --stage prod', () => {
     const api = resource(prod.template, 'ApiGatewayRestApi', 'AWS::ApiGateway::RestApi');
     assert.ok(api.Properties.BinaryMediaTypes.includes('multipart/form-data'));
     const methods = resourcesOfType(prod.template, 'AWS::ApiGateway::Method').map(([, r]) => r.Properties.HttpMethod);
-    assert.deepEqual(methods.sort(), ['GET', 'GET', 'PATCH', 'PATCH'], 'no CORS preflight unless origins are configured');
+    assert.deepEqual(methods.sort(), ['ANY', 'ANY', 'GET', 'GET', 'PATCH'], 'no CORS preflight unless origins are configured');
   });
 
   test('no policy statement allows a wildcard action, resource or principal', () => {
@@ -893,6 +907,24 @@ describe('osls package --stage demo (own user pool, CORS, media domain)', () => 
     assert.match(template, /https:\/\/admin\[\.\]example\[\.\]org/);
   });
 
+  test('the methods no route names (ANY) leave the preflight to API Gateway and out of its allowed methods', () => {
+    const methods = resourcesOfType(demo.template, 'AWS::ApiGateway::Method').map(([, r]) => r.Properties);
+    for (const [resourceId, allowed] of [
+      ['ApiGatewayResourceApiV2UserIdVar', ['GET', 'OPTIONS', 'PATCH']],
+      ['ApiGatewayResourceApiV2UserMe', ['GET', 'OPTIONS']],
+    ] as const) {
+      const on = methods.filter((m) => m.ResourceId.Ref === resourceId);
+      assert.ok(on.some((m) => m.HttpMethod === 'ANY'), `ANY on ${resourceId}`);
+      // OPTIONS is a method of its own, which API Gateway prefers over ANY: the preflight never
+      // reaches a function, and it allows only the methods the path serves.
+      const options = on.find((m) => m.HttpMethod === 'OPTIONS');
+      assert.ok(options, `a preflight on ${resourceId}`);
+      assert.equal(options.Integration.Type, 'MOCK');
+      const headers = options.Integration.IntegrationResponses[0].ResponseParameters;
+      assert.deepEqual(headers['method.response.header.Access-Control-Allow-Methods'].replace(/'/g, '').split(',').sort(), allowed);
+    }
+  });
+
   test('a media domain of your own goes on the distribution and into the image URLs', () => {
     const config = resolveIfs(demo.template, resource(demo.template, 'MediaDistribution', 'AWS::CloudFront::Distribution').Properties.DistributionConfig);
     assert.deepEqual(config.Aliases, ['media.example.org']);
@@ -953,7 +985,8 @@ function functionRole(template: Template, functionId: string, roleId: string): S
 /** Table statements as `action: leading keys`, and the log statements' resources. */
 function splitStatements(statements: Statement[]) {
   const logs = statements.filter((s) => list(s.Action).every((a) => a.startsWith('logs:')));
-  const table = statements.filter((s) => !logs.includes(s));
+  // Denies narrow the grants (mayCall evaluates both); the grants are the Allow statements.
+  const table = statements.filter((s) => !logs.includes(s) && s.Effect === 'Allow');
   for (const s of table) assert.deepEqual(list(s.Resource), [{ 'Fn::GetAtt': ['UsersTable', 'Arn'] }]);
   const keys = Object.fromEntries(
     table.flatMap((s) => {
@@ -967,6 +1000,34 @@ function splitStatements(statements: Statement[]) {
 
 const ENTRIES = { getUser: 'handlers/get-user.mjs', postConfirmation: 'handlers/post-confirmation.mjs' };
 
+/** IAM's `StringLike`: `*` any run of characters, `?` any one, case-sensitive. */
+const stringLike = (pattern: string, value: string) =>
+  new RegExp('^' + pattern.replace(/[.+^$(){}|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$').test(value);
+
+/**
+ * How IAM decides a DynamoDB item action on the table for one partition key, from a role's
+ * statements: an explicit Deny wins, else an Allow must match, else it is denied.
+ */
+function mayCall(statements: Statement[], action: string, leadingKey: string): boolean {
+  const applies = (s: Statement) => {
+    if (!list(s.Action).includes(action)) return false;
+    if (!list(s.Resource).some((r) => JSON.stringify(r) === JSON.stringify({ 'Fn::GetAtt': ['UsersTable', 'Arn'] }))) return false;
+    for (const [operator, values] of Object.entries(s.Condition ?? {}) as [string, Record<string, string[]>][]) {
+      const [qualifier, test] = operator.split(':') as [string, string];
+      assert.deepEqual(Object.keys(values), ['dynamodb:LeadingKeys'], `condition keys of ${JSON.stringify(s)}`);
+      assert.ok(['ForAllValues', 'ForAnyValue'].includes(qualifier), operator);
+      const patterns = list(values['dynamodb:LeadingKeys']!);
+      // One key per item action: ForAllValues and ForAnyValue agree on a one-value set.
+      const match = test === 'StringLike' ? patterns.some((p) => stringLike(p, leadingKey)) : test === 'StringEquals' && patterns.includes(leadingKey);
+      assert.ok(test === 'StringLike' || test === 'StringEquals', operator);
+      if (!match) return false;
+    }
+    return true;
+  };
+  if (statements.some((s) => s.Effect === 'Deny' && applies(s))) return false;
+  return statements.some((s) => s.Effect === 'Allow' && applies(s));
+}
+
 describe('GET function and sign-up trigger (osls package)', () => {
   test('getUser serves GET /me, GET /{id} and the 405 of PATCH /me, and may only read users and sub index items', async () => {
     const fn = resource(prod.template, 'GetUserLambdaFunction', 'AWS::Lambda::Function');
@@ -976,14 +1037,65 @@ describe('GET function and sign-up trigger (osls package)', () => {
       .map(([id, r]) => `${r.Properties.HttpMethod} ${id}`)
       .sort();
     assert.deepEqual(routes, [
+      'ANY ApiGatewayMethodApiV2UserIdVarAny',
+      'ANY ApiGatewayMethodApiV2UserMeAny',
       'GET ApiGatewayMethodApiV2UserIdVarGet',
       'GET ApiGatewayMethodApiV2UserMeGet',
-      'PATCH ApiGatewayMethodApiV2UserMePatch',
     ]);
-    const { logs, keys } = splitStatements(functionRole(prod.template, 'GetUserLambdaFunction', 'GetUserRole'));
+    const statements = functionRole(prod.template, 'GetUserLambdaFunction', 'GetUserRole');
+    const { logs, keys } = splitStatements(statements);
     assert.deepEqual(Object.keys(keys), ['dynamodb:GetItem']);
-    assert.deepEqual(keys['dynamodb:GetItem'], ['SUB#*', 'USER#*']);
     for (const s of logs) assert.match(s.Resource['Fn::Sub'], /:log-group:\/aws\/lambda\/selfcommunity-user-patch-prod-getUser:\*$/);
+    // The data model's items, as IAM decides a GetItem of each: users and sub index items only.
+    // `USER#*` alone would match username claims (`USERNAME#…`) too.
+    for (const [key, allowed] of [
+      ['USER#5', true],
+      ['USER#123456789012345', true],
+      ['SUB#0b5c5e3a-1c1d-4f4e-9c1b-6a8f7f0e2d11', true],
+      ['USERNAME#alice', false],
+      ['USERNAME#user#5', false],
+      ['USERNAME#', false],
+      ['COUNTER#user', false],
+      ['user#5', false],
+    ] as const) {
+      assert.equal(mayCall(statements, 'dynamodb:GetItem', key), allowed, `GetItem of ${key}`);
+    }
+    for (const action of ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Scan', 'dynamodb:Query']) {
+      assert.equal(mayCall(statements, action, 'USER#5'), false, `${action} of USER#5`);
+    }
+  });
+
+  test('every method of the API’s paths reaches a function: GET and PATCH their own, any other getUser', () => {
+    const methods = resourcesOfType(prod.template, 'AWS::ApiGateway::Method').map(([, r]) => r.Properties);
+    const target = (m: Json) => {
+      assert.equal(m.Integration.Type, 'AWS_PROXY');
+      assert.equal(m.AuthorizationType, 'NONE', 'the function authenticates, so 401 comes before 405');
+      return JSON.stringify(m.Integration.Uri).match(/"(\w+)LambdaFunction"/)?.[1];
+    };
+    const routes = Object.fromEntries(methods.map((m) => [`${m.HttpMethod} ${m.ResourceId.Ref}`, target(m)]));
+    assert.deepEqual(routes, {
+      'GET ApiGatewayResourceApiV2UserIdVar': 'GetUser',
+      'PATCH ApiGatewayResourceApiV2UserIdVar': 'PatchUser',
+      // API Gateway prefers a method's own route over ANY: DELETE, POST, PUT, HEAD, OPTIONS, …
+      'ANY ApiGatewayResourceApiV2UserIdVar': 'GetUser',
+      'GET ApiGatewayResourceApiV2UserMe': 'GetUser',
+      'ANY ApiGatewayResourceApiV2UserMe': 'GetUser',
+    });
+    // So API Gateway's own 404 (MISSING_AUTHENTICATION_TOKEN) is left for paths the API lacks.
+    const paths = resourcesOfType(prod.template, 'AWS::ApiGateway::Resource').map(([id, r]) => `${id} ${r.Properties.PathPart}`);
+    assert.deepEqual(paths.sort(), [
+      'ApiGatewayResourceApi api',
+      'ApiGatewayResourceApiV2 v2',
+      'ApiGatewayResourceApiV2User user',
+      'ApiGatewayResourceApiV2UserIdVar {id}',
+      'ApiGatewayResourceApiV2UserMe me',
+    ]);
+    // API Gateway may invoke getUser for any method and path of this API.
+    const permission = resourcesOfType(prod.template, 'AWS::Lambda::Permission').find(
+      ([, r]) => JSON.stringify(r.Properties.FunctionName).includes('GetUserLambdaFunction') && r.Properties.Principal === 'apigateway.amazonaws.com',
+    );
+    assert.ok(permission, 'API Gateway may invoke getUser');
+    assert.match(JSON.stringify(permission[1].Properties.SourceArn), /\/\*\/\*"\]\]\}$/);
   });
 
   test('what getUser loads at start holds no body parser, no S3 client and no image code', () => {
@@ -1017,6 +1129,23 @@ describe('GET function and sign-up trigger (osls package)', () => {
     assert.equal(condition(prod.template, 'SignUpUserPoolGiven'), false);
     assert.equal(prod.template.Resources.PostConfirmationExistingPoolPermission?.Condition, 'SignUpUserPoolGiven');
     assert.equal(prod.template.Resources.PostConfirmationDemoPoolPermission?.Condition, 'CreateDemoUserPool');
+  });
+
+  test('postConfirmation’s AWS calls give up inside Cognito’s 5 s: two calls that hang both fail in time', () => {
+    for (const template of [prod.template, demo.template, dev.template]) {
+      const fn = resource(template, 'PostConfirmationLambdaFunction', 'AWS::Lambda::Function').Properties;
+      const env = fn.Environment.Variables;
+      const attempts = Number(env.AWS_MAX_ATTEMPTS);
+      const attemptMs = Number(env.AWS_REQUEST_TIMEOUT_MS);
+      assert.ok(attempts >= 2, `a failed attempt is retried once at least (${attempts})`);
+      assert.ok(attemptMs >= 500, `an attempt has time for a cold TLS handshake (${attemptMs} ms)`);
+      // Every sign-up reads the sub index first and takes an id next: both may hang.
+      assert.ok(2 * attempts * attemptMs < fn.Timeout * 1000, `${attempts} × ${attemptMs} ms per call, timeout ${fn.Timeout} s`);
+      assert.equal(fn.Timeout, 5);
+    }
+    // The API functions keep theirs (3 × 2 s within 10 s).
+    const api = environmentOf(prod.template);
+    assert.deepEqual([api.AWS_MAX_ATTEMPTS, api.AWS_REQUEST_TIMEOUT_MS], ['3', '2000']);
   });
 
   test('the demo pool invokes postConfirmation after a confirmed sign-up, and may', () => {
@@ -1080,7 +1209,12 @@ describe('GET function and sign-up trigger (osls package)', () => {
       const ignored = JSON.stringify(await signUp.handler(reset)) === JSON.stringify(reset);
       const failed = await signUp.handler(event).then(() => 'created', (error) => error.name);
       const read = await get.handler({ httpMethod: 'GET', path: '/api/v2/user/me/', headers: { Authorization: 'Bearer ' + process.env.TOKEN } });
-      console.log('RESULT ' + JSON.stringify({ ignored, failed, read: read.statusCode }));`;
+      // What API Gateway's ANY routes to getUser: a DELETE, with a token and without.
+      const pathParameters = { id: '5' };
+      const del = await get.handler({ httpMethod: 'DELETE', path: '/api/v2/user/5/', pathParameters, headers: { Authorization: 'Bearer ' + process.env.TOKEN } });
+      const anonymous = await get.handler({ httpMethod: 'DELETE', path: '/api/v2/user/5/', pathParameters, headers: {} });
+      const answer = (r) => ({ status: r.statusCode, allow: r.headers.Allow, auth: r.headers['WWW-Authenticate'], code: JSON.parse(r.body).errors[0].code });
+      console.log('RESULT ' + JSON.stringify({ ignored, failed, read: read.statusCode, del: answer(del), anonymous: answer(anonymous) }));`;
     const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
       cwd: dir,
       env: {
@@ -1111,5 +1245,108 @@ describe('GET function and sign-up trigger (osls package)', () => {
     assert.notEqual(result.failed, 'created');
     assert.doesNotMatch(result.failed, /ERR_MODULE_NOT_FOUND/);
     assert.equal(result.read, 503);
+    // The contract: authentication first, then 405 with the path's methods.
+    assert.deepEqual(result.del, { status: 405, allow: 'GET, PATCH', code: 'method_not_allowed' });
+    assert.deepEqual(result.anonymous, { status: 401, auth: 'Bearer', code: 'not_authenticated' });
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Each function's environment: what its configuration reader reads, nothing of the others'
+
+type Reader = (env: Record<string, string | undefined>) => unknown;
+const READERS: Record<string, { id: string; reader: Reader }> = {
+  patchUser: { id: 'PatchUserLambdaFunction', reader: readConfig },
+  getUser: { id: 'GetUserLambdaFunction', reader: readConfig },
+  postConfirmation: { id: 'PostConfirmationLambdaFunction', reader: readSignUpConfig },
+  mediaEvents: { id: 'MediaEventsLambdaFunction', reader: readStreamConfig },
+};
+
+/**
+ * Runs `reader` on `env` (plus AWS_REGION, which Lambda sets) and returns the names it looked at;
+ * it throws when a required setting is missing or invalid. Values CloudFormation resolves at
+ * deploy time stand in as an https URL, which every setting of that kind accepts.
+ */
+function namesRead(reader: Reader, env: Record<string, Json>): Set<string> {
+  const values: Record<string, string> = { AWS_REGION: 'eu-west-1' };
+  for (const [name, value] of Object.entries(env)) values[name] = typeof value === 'string' ? value : 'https://resolved.example';
+  const read = new Set<string>();
+  const recorder = new Proxy(values, {
+    get(target, name) {
+      if (typeof name === 'string') read.add(name);
+      return Reflect.get(target, name);
+    },
+  });
+  reader(recorder);
+  return read;
+}
+
+describe('each function’s environment (osls package and osls print --stage local)', () => {
+  const deployedEnv = (template: Template, name: string) =>
+    resource(template, READERS[name]!.id, 'AWS::Lambda::Function').Properties.Environment.Variables as Record<string, Json>;
+  const API_CALLS = ['AWS_MAX_ATTEMPTS', 'AWS_REQUEST_TIMEOUT_MS'];
+  const IMAGE_AND_BODY_LIMITS = [
+    'AVATAR_MAX_BYTES', 'AVATAR_SIZE', 'COVER_MAX_BYTES', 'COVER_MAX_SIDE', 'IMAGE_MAX_ANIMATION_PIXELS', 'IMAGE_MAX_FRAMES',
+    'IMAGE_MAX_PIXELS', 'IMAGE_MAX_SIDE', 'IMAGE_TIMEOUT_SECONDS', 'JPEG_MAX_SCANS', 'MAX_BODY_BYTES',
+  ];
+  const COGNITO = ['COGNITO_CLIENT_ID', 'COGNITO_TOKEN_USE', 'COGNITO_USER_POOL_ID'];
+  const DEPLOYED: Record<string, string[]> = {
+    patchUser: [...API_CALLS, ...COGNITO, ...IMAGE_AND_BODY_LIMITS, 'CORS_ALLOWED_ORIGINS', 'MEDIA_BASE_URL', 'MEDIA_BUCKET', 'TABLE_NAME'],
+    // readConfig requires the bucket; the image and body limits have defaults a read never uses.
+    getUser: [...API_CALLS, ...COGNITO, 'CORS_ALLOWED_ORIGINS', 'MEDIA_BASE_URL', 'MEDIA_BUCKET', 'TABLE_NAME'],
+    postConfirmation: [...API_CALLS, 'TABLE_NAME'],
+    mediaEvents: [...API_CALLS, 'EVENT_BUS_NAME', 'MEDIA_BASE_URL', 'MEDIA_BUCKET'],
+  };
+  const LOCAL_ADDS: Record<string, Array<keyof typeof LOCAL_ONLY>> = {
+    patchUser: ['COGNITO_JWKS_FILE', 'DYNAMODB_ENDPOINT', 'S3_ENDPOINT'],
+    getUser: ['COGNITO_JWKS_FILE', 'DYNAMODB_ENDPOINT'],
+    postConfirmation: ['DYNAMODB_ENDPOINT'],
+    mediaEvents: ['EVENTBRIDGE_ENDPOINT', 'S3_ENDPOINT'],
+  };
+
+  test('deployed, each function has exactly the settings its reader reads, and the reader accepts them', () => {
+    for (const template of [prod.template, demo.template, dev.template]) {
+      for (const [name, { reader }] of Object.entries(READERS)) {
+        const env = deployedEnv(template, name);
+        assert.deepEqual(Object.keys(env).sort(), [...DEPLOYED[name]!].sort(), `${name}'s environment`);
+        const read = namesRead(reader, env);
+        for (const key of Object.keys(env)) assert.ok(read.has(key), `${name} is given ${key}, which its reader never reads`);
+      }
+    }
+    // No provider-level environment gives every function the API's settings.
+    const sls = JSON.stringify(prod.template.Resources.GetUserLambdaFunction);
+    for (const key of [...IMAGE_AND_BODY_LIMITS, 'S3_ENDPOINT']) assert.ok(!sls.includes(key), `getUser has ${key}`);
+  });
+
+  test('the values: the table and bucket of the stack, the pool of the stage, the same media URL everywhere', () => {
+    for (const template of [prod.template, demo.template]) {
+      const patch = deployedEnv(template, 'patchUser');
+      for (const name of ['getUser', 'postConfirmation', 'mediaEvents']) {
+        const env = deployedEnv(template, name);
+        for (const [key, value] of Object.entries(env)) {
+          if ((name === 'postConfirmation' && API_CALLS.includes(key)) || key === 'EVENT_BUS_NAME') continue;
+          assert.deepEqual(value, patch[key], `${name}'s ${key} is the API's`);
+        }
+      }
+    }
+    assert.deepEqual(deployedEnv(demo.template, 'getUser').COGNITO_USER_POOL_ID, { Ref: 'DemoUserPool' });
+    assert.equal(deployedEnv(demo.template, 'getUser').CORS_ALLOWED_ORIGINS, 'https://app.example.org,https://admin.example.org');
+    assert.deepEqual(deployedEnv(prod.template, 'postConfirmation').TABLE_NAME, { Ref: 'UsersTable' });
+  });
+
+  test('on the local stage (npm start), each function also gets the local endpoints its reader reads, and only those', () => {
+    for (const [name, { reader }] of Object.entries(READERS)) {
+      const env = local.functions[name]!.environment;
+      assert.deepEqual(Object.keys(env).sort(), [...DEPLOYED[name]!, ...LOCAL_ADDS[name]!].sort(), `${name}'s local environment`);
+      for (const key of LOCAL_ADDS[name]!) assert.equal(env[key], LOCAL_ONLY[key], `${name}'s ${key}`);
+      const read = namesRead(reader, env);
+      for (const key of Object.keys(env)) assert.ok(read.has(key), `${name} is given ${key}, which its reader never reads`);
+    }
+    // No Cognito waits locally, and DynamoDB Local may be slow: the trigger calls as the API does
+    // (a timed-out counter ADD that landed would skip an id; the demo users' ids are fixed).
+    const { patchUser, postConfirmation } = local.functions;
+    for (const key of ['AWS_MAX_ATTEMPTS', 'AWS_REQUEST_TIMEOUT_MS']) {
+      assert.equal(postConfirmation!.environment[key], patchUser!.environment[key], key);
+    }
   });
 });
