@@ -16,9 +16,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import {
   CreateBucketCommand,
-  DeleteObjectCommand,
   PutObjectCommand,
-  PutObjectTaggingCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { marshall } from '@aws-sdk/util-dynamodb';
@@ -232,12 +230,9 @@ async function floorImage(user: BenchUser, field: 'avatar' | 'cover', body: stri
       Tagging: 'state=pending',
     }),
   );
-  const { Attributes } = await updateUser(clients.dynamo, user, { [`${field}_key`]: key });
-  const old = Attributes?.[`${field}_key`]?.S;
-  await Promise.all([
-    clients.s3.send(new PutObjectTaggingCommand({ Bucket: BUCKET, Key: key, Tagging: { TagSet: [{ Key: 'state', Value: 'live' }] } })),
-    old && clients.s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: old })),
-  ]);
+  // After the write the handler is done: the table's stream tags the upload live and deletes the
+  // replaced image (handlers/media-events.ts), so the floor stops here too.
+  await updateUser(clients.dynamo, user, { [`${field}_key`]: key });
 }
 
 // ---------------------------------------------------------------------------------------------
