@@ -2,6 +2,8 @@
 // multipart. It enforces the size and count limits (busboy only signals them) and refuses a field
 // sent twice; what the values mean is for lib/patch-fields.ts.
 import busboy from 'busboy';
+// Before any body is decoded: busboy's UTF-16 decoding must not reach Node 24's faulty decoder.
+import './utf16-decoding.ts';
 import {
   ParseError,
   RequestTooLargeError,

@@ -225,3 +225,41 @@ describe('decodeBody', () => {
     assert.equal(decodeBody({ body, isBase64Encoded: true, contentType: undefined }, 1000).length, 1000);
   });
 });
+
+describe('multipart text parts sent as UTF-16LE', () => {
+  it('are decoded, and an odd byte count at an odd offset does not corrupt Node 24’s heap', async () => {
+    // Node 24's UTF-16 decoder corrupts the heap for an odd number of bytes at an odd address,
+    // which is where a part lands in the body depending on the bytes before it; glibc aborts
+    // the process some time later. A child process decodes such parts many times over: it must
+    // exit cleanly and read every value.
+    const script = `
+      const { parseBody } = await import(${JSON.stringify(new URL('../lib/request-body.ts', import.meta.url).href)});
+      let decoded = 0;
+      for (let i = 0; i < 4000; i++) {
+        // The padding field moves the UTF-16 part to an odd or even offset; the text is odd-sized.
+        const pad = 'p'.repeat(i % 2);
+        const text = Buffer.concat([Buffer.from('hi there '.repeat(1 + (i % 600)), 'utf16le'), Buffer.from([0x41])]);
+        const body = Buffer.concat([
+          Buffer.from('--b\\r\\nContent-Disposition: form-data; name="real_name"\\r\\n\\r\\n' + pad + '\\r\\n'),
+          Buffer.from('--b\\r\\nContent-Disposition: form-data; name="bio"\\r\\nContent-Type: text/plain; charset=utf-16le\\r\\n\\r\\n'),
+          text,
+          Buffer.from('\\r\\n--b--\\r\\n'),
+        ]);
+        const fields = await parseBody(
+          { body: body.toString('base64'), isBase64Encoded: true, contentType: 'multipart/form-data; boundary=b' },
+          { maxBodyBytes: 6_000_000, maxFileBytes: 1_000_000 },
+        );
+        if (fields.get('bio').value.startsWith('hi there ')) decoded++;
+      }
+      console.log(decoded);`;
+    const { execFile } = await import('node:child_process');
+    const result = await new Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }>((resolve) => {
+      execFile(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { maxBuffer: 1 << 20 }, (error, stdout, stderr) =>
+        resolve({ code: error ? ((error as { code?: number }).code ?? null) : 0, signal: (error as { signal?: string } | null)?.signal ?? null, stdout, stderr }),
+      );
+    });
+    assert.equal(result.signal, null, `the process died: ${result.stderr.slice(-300)}`);
+    assert.equal(result.code, 0, result.stderr.slice(-300));
+    assert.equal(result.stdout.trim(), '4000');
+  });
+});
