@@ -19,6 +19,7 @@ import {
   PreconditionFailedError,
   ServiceUnavailableError,
   ValidationError,
+  WriteOutcomeUnknownError,
 } from './errors.ts';
 import { matches, type EntityTagCondition } from './etag.ts';
 import { claimKey, subKey, userKey, type SubIndexItem, type UserItem } from './user-record.ts';
@@ -178,12 +179,27 @@ export class UsersTable {
       return { before, after: applyChanges(before, changes) };
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) {
-        const current = error.Item ? (unmarshall(error.Item) as UserItem) : undefined;
-        this.preconditionHolds(ownedOrThrow(current, sub));
+        const current = ownedOrThrow(error.Item ? (unmarshall(error.Item) as UserItem) : undefined, sub);
+        // The SDK retries an attempt whose answer was lost; if that attempt was applied, the retry
+        // finds the version moved on and fails If-Match. A 412 would say nothing changed, so when
+        // the stored user is exactly this write applied to a version If-Match named, the outcome
+        // is unknown (503): ours, or an identical change by another request.
+        if (this.isThisWriteApplied(current, changes)) throw new WriteOutcomeUnknownError(error);
+        this.preconditionHolds(current);
         throw new ConcurrentChangeError();
       }
       throw error;
     }
+  }
+
+  private isThisWriteApplied(item: UserItem, changes: ItemChanges): boolean {
+    if (this.ifMatch === undefined || this.ifMatch === '*' || matches(this.ifMatch, item.version)) return false;
+    if (!matches(this.ifMatch, item.version - 1)) return false;
+    const stored = item as unknown as Record<string, unknown>;
+    return (
+      Object.entries(changes.set).every(([name, value]) => stored[name] === value) &&
+      changes.remove.every((name) => stored[name] === undefined)
+    );
   }
 
   /**

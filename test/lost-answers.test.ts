@@ -140,6 +140,29 @@ describe('lost answers: the API', () => {
     assert.equal(await backend.objectExists(before), false, 'the replaced avatar is deleted by the stream');
   });
 
+  it('text patch with If-Match applied, its answer lost once: the retry fails If-Match on our own write; 503, never a 412', async () => {
+    // The contract: a 412 means nothing changed; a write whose answer was lost is a 503 and the
+    // user is exactly as after it.
+    const user = await seedUser();
+    const version = (await backend.getUser(user.id))!.version;
+    const event = fixtureEvent('json', {
+      id: user.id,
+      token: accessToken(key, { sub: user.sub }, backend.pool),
+      body: JSON.stringify({ bio: 'after', real_name: '' }),
+    });
+    event.headers = { ...event.headers, 'If-Match': `"${version}"` };
+    const clients = createAwsClients(backend.config);
+    loseAnswers(clients.dynamo, 'UpdateItemCommand', 1);
+    const response = await createHandler(backend.config, clients)(event);
+    assert.equal(response.statusCode, 503, response.body);
+    assert.equal(JSON.parse(response.body).errors[0].code, 'service_unavailable');
+    assert.equal(response.headers['Retry-After'], '1');
+    const stored = (await backend.getUser(user.id))!;
+    assert.equal(stored.bio, 'after', 'the write landed');
+    assert.equal(stored.version, version + 1, 'once');
+    await drainAndCheck();
+  });
+
   it('UpdateItem applied, every answer lost: 503, and the write that landed keeps its image', async () => {
     const user = await newUser();
     const before = (await backend.getUser(user.id))!.avatar_key!;
