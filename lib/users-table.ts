@@ -182,9 +182,11 @@ export class UsersTable {
         const current = ownedOrThrow(error.Item ? (unmarshall(error.Item) as UserItem) : undefined, sub);
         // The SDK retries an attempt whose answer was lost; if that attempt was applied, the retry
         // finds the version moved on and fails If-Match. A 412 would say nothing changed, so when
-        // the stored user is exactly this write applied to a version If-Match named, the outcome
-        // is unknown (503): ours, or an identical change by another request.
-        if (this.isThisWriteApplied(current, changes)) throw new WriteOutcomeUnknownError(error);
+        // this call took more than one attempt and the stored user is exactly this write applied
+        // to a version If-Match named, the outcome is unknown (503). A single attempt refused is a
+        // 412 even then: a client repeating a request with its old ETag must hear it.
+        const retried = (error.$metadata?.attempts ?? 1) > 1;
+        if (retried && this.isThisWriteApplied(current, changes)) throw new WriteOutcomeUnknownError(error);
         this.preconditionHolds(current);
         throw new ConcurrentChangeError();
       }

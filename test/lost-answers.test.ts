@@ -161,6 +161,10 @@ describe('lost answers: the API', () => {
     assert.equal(stored.bio, 'after', 'the write landed');
     assert.equal(stored.version, version + 1, 'once');
     await drainAndCheck();
+    // The same request sent again by the client, with its now stale ETag: a 412 (nothing changes).
+    const repeated = await createHandler(backend.config)(event);
+    assert.equal(repeated.statusCode, 412, repeated.body);
+    assert.equal((await backend.getUser(user.id))!.version, version + 1);
   });
 
   it('UpdateItem applied, every answer lost: 503, and the write that landed keeps its image', async () => {
