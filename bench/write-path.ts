@@ -27,7 +27,6 @@ import { accessToken, makeKey, TEST_POOL, writeJwksFile } from '../test/support/
 import { multipartEvent } from './events.ts';
 import { photoJpeg } from './fixtures.ts';
 
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 40);
 /**
  * The write path before the stream took over S3's follow-up: after a committed write the handler

@@ -154,7 +154,6 @@ async function deployedNames(stage: string, region: string | undefined): Promise
 }
 
 async function main(): Promise<void> {
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const { values } = parseArgs({
     options: {
       stage: { type: 'string' },

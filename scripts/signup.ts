@@ -7,8 +7,6 @@ import { loadLocalKeys, signAccessToken } from './local-keys.ts';
 import { createDynamoDbClient, readLocalStackConfig } from './local-stack.ts';
 import { readLambdaPort, signUpLocally } from './local-signup.ts';
 
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-
 const usage = 'usage: npm run -s signup -- --email EMAIL [--preferred-username NAME] [--sub SUB]';
 
 function fail(message: string, code = 1): never {

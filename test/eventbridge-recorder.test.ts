@@ -8,8 +8,6 @@ import { after, before, describe, it, test } from 'node:test';
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
 import { startEventBridgeRecorder, type EventBridgeRecorder, type StoredEvent } from '../scripts/eventbridge-recorder.ts';
 
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-
 describe('PutEvents recorder', () => {
   let recorder: EventBridgeRecorder;
   let client: EventBridgeClient;

@@ -14,8 +14,6 @@ import { after, before, describe, test } from 'node:test';
 import { PROJECT_DIR, findFreePorts, isPortFree, parseStartOutput } from '../scripts/local-stack.ts';
 import { isAlive, processTree } from './support/processes.ts';
 
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 type Signal = (typeof SIGNALS)[number];
 

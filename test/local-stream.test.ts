@@ -17,8 +17,6 @@ import type { DeadLetter } from '../scripts/local-stream.ts';
 import type { LambdaStreamEvent, LambdaStreamRecord } from '../scripts/stream-records.ts';
 import { startTestEmulators, type Emulators } from './support/emulators.ts';
 
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-
 const REGION = 'us-east-1';
 const FUNCTION = 'selfcommunity-user-patch-local-mediaEvents';
 

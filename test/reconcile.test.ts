@@ -20,8 +20,6 @@ import {
 import { parseStackOutputs, reconcile } from '../scripts/reconcile.ts';
 import { startTestEmulators, type Emulators } from './support/emulators.ts';
 
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-
 const REGION = 'us-east-1';
 const DAY = 24 * 3600 * 1000;
 const run = promisify(execFile);

@@ -1221,7 +1221,6 @@ describe('GET function and sign-up trigger (osls package)', () => {
         PATH: process.env.PATH,
         FIXTURE: fixture,
         TOKEN: accessToken(key, { sub: 'someone' }),
-        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
         AWS_REGION: TEST_POOL.region,
         AWS_ACCESS_KEY_ID: 'ASIAEXAMPLEEXAMPLE00',
         AWS_SECRET_ACCESS_KEY: 'example-secret',
