@@ -2,36 +2,13 @@
 // Signs a user up on the running local stack the way Cognito would after a confirmed sign-up (the
 // Post confirmation trigger through serverless-offline's Lambda endpoint), then prints the new
 // user's id and an access token for it.
-import { parseArgs } from 'node:util';
+import { commandLine, fail } from './cli.ts';
 import { loadLocalKeys, signAccessToken } from './local-keys.ts';
 import { createDynamoDbClient, readLocalStackConfig } from './local-stack.ts';
 import { readLambdaPort, signUpLocally } from './local-signup.ts';
 
 const usage = 'usage: npm run -s signup -- --email EMAIL [--preferred-username NAME] [--sub SUB]';
-
-function fail(message: string, code = 1): never {
-  console.error(`signup: ${message}`);
-  process.exit(code);
-}
-
-let values: { email?: string; 'preferred-username'?: string; sub?: string; help?: boolean };
-try {
-  ({ values } = parseArgs({
-    options: {
-      email: { type: 'string' },
-      'preferred-username': { type: 'string' },
-      sub: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    strict: true,
-  }));
-} catch (error) {
-  fail(`${(error as Error).message}\n${usage}`, 2);
-}
-if (values.help) {
-  console.error(usage);
-  process.exit(0);
-}
+const values = commandLine('signup', usage, { email: { type: 'string' }, 'preferred-username': { type: 'string' }, sub: { type: 'string' } });
 const email = values.email?.trim();
 if (!email || !email.includes('@')) fail(`--email with an e-mail address is required\n${usage}`, 2);
 

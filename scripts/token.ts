@@ -1,35 +1,12 @@
 // npm run -s token -- --sub SUB [--username NAME] [--expires-in SECONDS]
 // Prints one access token the running local stack accepts, and nothing else on stdout.
 
-import { parseArgs } from 'node:util';
+import { commandLine, fail } from './cli.ts';
 import { loadLocalKeys, readJwksFile, signAccessToken } from './local-keys.ts';
 import { readLocalStackConfig } from './local-stack.ts';
 
 const usage = 'usage: npm run -s token -- --sub SUB [--username NAME] [--expires-in SECONDS]';
-
-function fail(message: string, code = 1): never {
-  console.error(`token: ${message}`);
-  process.exit(code);
-}
-
-let values: { sub?: string; username?: string; 'expires-in'?: string; help?: boolean };
-try {
-  ({ values } = parseArgs({
-    options: {
-      sub: { type: 'string' },
-      username: { type: 'string' },
-      'expires-in': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    strict: true,
-  }));
-} catch (error) {
-  fail(`${(error as Error).message}\n${usage}`, 2);
-}
-if (values.help) {
-  console.error(usage);
-  process.exit(0);
-}
+const values = commandLine('token', usage, { sub: { type: 'string' }, username: { type: 'string' }, 'expires-in': { type: 'string' } });
 const sub = values.sub?.trim();
 if (!sub) fail(`--sub is required\n${usage}`, 2);
 

@@ -1,0 +1,35 @@
+// The command-line frame of the small local scripts (`npm run -s token`, `npm run -s signup`):
+// messages go to stderr prefixed with the command's name, so stdout holds only the answer; a
+// wrong argument exits 2 with the usage, `--help` prints it and exits 0.
+import { parseArgs } from 'node:util';
+
+let command = 'script';
+
+/** Ends the command with `message` on stderr. */
+export function fail(message: string, code = 1): never {
+  console.error(`${command}: ${message}`);
+  process.exit(code);
+}
+
+/** The command's string options; `--help` and unknown options are handled here. */
+export function commandLine<K extends string>(
+  name: string,
+  usage: string,
+  options: Record<K, { type: 'string' }>,
+): Partial<Record<K, string>> {
+  command = name;
+  let values: Partial<Record<K, string>> & { help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      options: { ...options, help: { type: 'boolean' as const, short: 'h' } },
+      strict: true,
+    }) as { values: Partial<Record<K, string>> & { help?: boolean } });
+  } catch (error) {
+    return fail(`${(error as Error).message}\n${usage}`, 2);
+  }
+  if (values.help) {
+    console.error(usage);
+    process.exit(0);
+  }
+  return values;
+}
