@@ -10,7 +10,7 @@
 //     and animations (bench/children/image-memory.ts), against half of the function's 1024 MB.
 //   sharp: what the first image request of a container pays to load it (fresh processes).
 //
-// Fixtures are made from ../shared/photos with sharp into the bench's cache folder, once.
+// Fixtures are made from test/fixtures/photos with sharp into the bench's cache folder, once.
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -38,7 +38,7 @@ export interface BenchTable {
   quick: boolean;
 }
 
-const PHOTOS = join(PROJECT_DIR, '..', 'shared', 'photos');
+const PHOTOS = join(PROJECT_DIR, 'test', 'fixtures', 'photos');
 /** Change it when a fixture below changes, so the cached file is made again. */
 const FIXTURE_VERSION = 2;
 const FIXTURES = join(OUT_DIR, 'image-fixtures');

@@ -15,7 +15,7 @@ import { fixtureEvent, multipartBody, startTestBackend, type TestBackend } from 
 import { accessToken, makeKey } from './support/tokens.ts';
 
 const run = promisify(execFile);
-const PHOTOS = new URL('../../shared/photos/', import.meta.url);
+const PHOTOS = new URL('./fixtures/photos/', import.meta.url);
 /** A real phone photo: 4608x1976, 2.2 MB, with GPS. */
 const PHONE_PHOTO = new URL('phones/nokia-8.3-gps.jpg', PHOTOS);
 

@@ -19,7 +19,7 @@ let patchHandler: PatchHandler;
 /** DynamoDB commands the GET handler sent, in order. */
 const getCalls: string[] = [];
 
-const PHOTO = readFileSync(new URL('../../shared/photos/cameras/Canon_40D.jpg', import.meta.url));
+const PHOTO = readFileSync(new URL('./fixtures/photos/cameras/Canon_40D.jpg', import.meta.url));
 
 before(async () => {
   backend = await startTestBackend({ keys: [key] });

@@ -42,7 +42,7 @@ const RULES: ImageRules = {
 };
 const INVALID =
   'Upload a valid image (JPEG, PNG, GIF or WebP). The file you uploaded was either not an image or a corrupted image.';
-const PHOTOS = new URL('../../shared/photos/', import.meta.url);
+const PHOTOS = new URL('./fixtures/photos/', import.meta.url);
 
 function rejects(input: Uint8Array, code: ImageErrorCode, message?: string | RegExp, rules = RULES): void {
   assert.throws(

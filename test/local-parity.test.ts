@@ -26,7 +26,7 @@ import {
 } from '../scripts/local-stack.ts';
 
 const run = promisify(execFile);
-const PHOTOS = new URL('../../shared/photos/', import.meta.url);
+const PHOTOS = new URL('./fixtures/photos/', import.meta.url);
 const FIRST_PHOTO = readFileSync(new URL('gps/DSCN0010.jpg', PHOTOS));
 const SECOND_PHOTO = readFileSync(new URL('cameras/Canon_40D.jpg', PHOTOS));
 

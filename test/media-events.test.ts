@@ -20,7 +20,7 @@ import { pngImage } from './support/images.ts';
 import { openTableStream, streamConfigFor, type TableStream } from './support/stream.ts';
 import { accessToken, makeKey } from './support/tokens.ts';
 
-const PHOTO = readFileSync(new URL('../../shared/photos/gps/DSCN0010.jpg', import.meta.url));
+const PHOTO = readFileSync(new URL('./fixtures/photos/gps/DSCN0010.jpg', import.meta.url));
 const BUS = 'users-test';
 const ajv = new Ajv2020({ strict: true, allErrors: true, allowUnionTypes: true });
 addFormats.default(ajv);

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
 
-export const PHOTOS = new URL('../../../shared/photos/', import.meta.url);
+export const PHOTOS = new URL('../fixtures/photos/', import.meta.url);
 
 /**
  * The tags a metadata-free file may show, by exiftool group: the file's own structure (type,
