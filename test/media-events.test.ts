@@ -330,10 +330,8 @@ describe('stream function: records no retry can fix, and other users', () => {
     malformed.dynamodb.SequenceNumber = `${records[0]!.dynamodb.SequenceNumber}0`;
     const batch = [records[0]!, malformed, records[1]!, records[2]!];
 
-    // Retried as Lambda would, nothing is left failing.
-    const result = await stream.drain(async () => mediaEvents({ Records: structuredClone(batch) }), {});
-    assert.deepEqual(result.deadLetters, []);
-    assert.deepEqual(await mediaEvents({ Records: structuredClone(batch) }).then((r) => r.batchItemFailures), []);
+    // Nothing is left for Lambda to retry (before, every retry reported all of them).
+    assert.deepEqual(await mediaEvents({ Records: structuredClone(batch) }), { batchItemFailures: [] });
 
     // Q's second record was applied: the avatar the table holds is live, the released one deleted.
     const held = (await backend.getUser(q.id))!.avatar_key!;
