@@ -106,7 +106,11 @@ export async function processStreamBatch(deps: MediaEventsDeps, event: StreamEve
       for (const [index, keys] of deletedBy) if (keys.length) failed.push(index);
     }
   }
-  return { batchItemFailures: [...new Set(failed)].sort((a, b) => a - b).map((index) => ({ itemIdentifier: records[index]!.dynamodb?.SequenceNumber ?? '' })) };
+  return {
+    batchItemFailures: [...new Set(failed)]
+      .sort((a, b) => a - b)
+      .map((index) => ({ itemIdentifier: records[index]!.dynamodb?.SequenceNumber ?? '' })),
+  };
 }
 
 /** Applies the record, or dead-letters it when no retry can apply it. Returns the keys it deleted. */
