@@ -181,6 +181,8 @@ try {
     EVENT_BUS_NAME: 'bench',
     S3_ENDPOINT: emulators.s3Endpoint,
     EVENTBRIDGE_ENDPOINT: recorder.endpoint,
+    // Only out-of-shape records would go there; the bench writes none.
+    DEAD_LETTER_FILE: join(tmpdir(), `bench-dead-letters-${process.pid}.jsonl`),
   });
   const s3 = createS3Client(streamConfig, streamConfig.s3Endpoint);
   const eventBridge = createEventBridgeClient(streamConfig, streamConfig.eventBridgeEndpoint);

@@ -1,8 +1,8 @@
 // The state of avatar and cover objects in S3, as the table's stream keeps it: an object a user
 // holds is tagged `state=live`; one nobody holds any more is deleted. Uploads start `pending`
-// (lib/media-store.ts), and a bucket lifecycle rule expires pending objects long after the stream's
-// retry window. The stream function imports only this module: its role may tag and delete, never
-// write an object.
+// (lib/media-store.ts), and a bucket lifecycle rule expires pending objects only after the stream's
+// retry window and the dead-letter queue's retention (serverless.yml params). The stream function
+// imports only this module: its role may tag and delete, never write an object.
 import { DeleteObjectCommand, PutObjectTaggingCommand, type S3Client } from '@aws-sdk/client-s3';
 
 export const PENDING_TAG = { Key: 'state', Value: 'pending' } as const;

@@ -22,6 +22,7 @@ import {
   WriteOutcomeUnknownError,
 } from './errors.ts';
 import { matches, type EntityTagCondition } from './etag.ts';
+import { readUserItem } from './user-item.ts';
 import { claimKey, subKey, userKey, type SubIndexItem, type UserItem } from './user-record.ts';
 
 /** Attributes to set (non-empty values) and to remove (cleared fields). */
@@ -84,7 +85,7 @@ export class UsersTable {
       new GetItemCommand({ TableName: this.tableName, Key: marshall({ pk: userKey(id) }), ConsistentRead: true }),
       this.sendOptions,
     );
-    return Item && (unmarshall(Item) as UserItem);
+    return Item && readUserItem(Item);
   }
 
   /** The id of the user a Cognito sub signed up as (its sub index item); one consistent read. */
@@ -175,11 +176,11 @@ export class UsersTable {
         this.sendOptions,
       );
       // The condition held, so the item existed: ALL_OLD always returns it.
-      const before = unmarshall(Attributes!) as UserItem;
+      const before = readUserItem(Attributes!);
       return { before, after: applyChanges(before, changes) };
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) {
-        const current = ownedOrThrow(error.Item ? (unmarshall(error.Item) as UserItem) : undefined, sub);
+        const current = ownedOrThrow(error.Item ? readUserItem(error.Item) : undefined, sub);
         // The SDK retries an attempt whose answer was lost; if that attempt was applied, the retry
         // finds the version moved on and fails If-Match. A 412 would say nothing changed, so when
         // this call took more than one attempt and the stored user is exactly this write applied

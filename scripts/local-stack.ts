@@ -146,6 +146,8 @@ export function offlineEnvironment(
     DYNAMODB_ENDPOINT: config.dynamodbEndpoint,
     S3_ENDPOINT: config.s3Endpoint,
     EVENT_BUS_NAME: config.eventBusName,
+    // The stream function's own dead letters (records no retry can fix) join the poller's.
+    DEAD_LETTER_FILE: config.deadLetterFile,
     ...(eventbridgeEndpoint ? { EVENTBRIDGE_ENDPOINT: eventbridgeEndpoint } : {}),
     ...(esbuildWorkFolder ? { ESBUILD_WORK_FOLDER: esbuildWorkFolder } : {}),
   };

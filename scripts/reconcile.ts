@@ -75,7 +75,20 @@ export async function reconcile(dynamo: DynamoDBDocumentClient, s3: S3Client, op
   let users = 0;
   let ExclusiveStartKey: Record<string, unknown> | undefined;
   do {
-    const page = await dynamo.send(new ScanCommand({ TableName: tableName, ConsistentRead: true, ExclusiveStartKey }));
+    // Only the key and the image keys: the rest of an item may be out of shape (a number another
+    // tool wrote beyond what JavaScript holds), which must not stop the replay the runbook relies on.
+    const page = await dynamo.send(
+      new ScanCommand({
+        TableName: tableName,
+        ConsistentRead: true,
+        ExclusiveStartKey,
+        ProjectionExpression: ['#pk', ...IMAGE_FIELDS.map((_, i) => `#image${i}`)].join(', '),
+        ExpressionAttributeNames: Object.fromEntries([
+          ['#pk', 'pk'],
+          ...IMAGE_FIELDS.map((field, i) => [`#image${i}`, imageKeyAttribute(field)]),
+        ]),
+      }),
+    );
     for (const item of page.Items ?? []) {
       if (!String(item.pk).startsWith('USER#')) continue;
       users++;

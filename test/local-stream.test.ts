@@ -11,7 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { DeleteItemCommand, PutItemCommand, UpdateItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { createDynamoDbClient, ensureTable } from '../scripts/local-stack.ts';
+import { createMediaEventsHandler } from '../handlers/media-events.ts';
+import type { StreamEvent } from '../lib/media-events.ts';
+import { readStreamConfig } from '../lib/stream-config.ts';
+import { createDynamoDbClient, ensureTable, offlineEnvironment, readLocalStackConfig } from '../scripts/local-stack.ts';
 import { StreamPoller, offlineInvoker } from '../scripts/local-stream.ts';
 import type { DeadLetter } from '../scripts/local-stream.ts';
 import type { LambdaStreamEvent, LambdaStreamRecord } from '../scripts/stream-records.ts';
@@ -265,6 +268,38 @@ describe('local stream poller', { timeout: 60_000 }, () => {
     assert.ok(!Number.isNaN(Date.parse(info.approximateArrivalOfFirstRecord)));
     // [fine, poison], [poison], [poison], [after].
     assert.deepEqual(poller.stats, { invocations: 4, recordsDone: 2, deadLettered: 1 });
+  });
+
+  test('the stream function as the local stack runs it: a record no retry can fix lands in the same dead-letter file, with its content; the batch goes on', async () => {
+    const table = await newTable();
+    const { poller, deadLetterFile } = await startPoller(table);
+    // The environment `npm start` gives the function (serverless.yml's local DEAD_LETTER_FILE).
+    const stack = readLocalStackConfig({ LOCAL_STATE_DIR: dir });
+    const env = offlineEnvironment({ ...stack, deadLetterFile });
+    const config = readStreamConfig({ ...env, EVENTBRIDGE_ENDPOINT: 'http://127.0.0.1:9' });
+    assert.equal(config.deadLetterFile, deadLetterFile);
+    const mediaEvents = createMediaEventsHandler(config);
+    const handled: string[] = [];
+    handler = async (event) => {
+      const response = await mediaEvents(event as StreamEvent);
+      handled.push(...event.Records.map((r) => r.dynamodb.SequenceNumber));
+      return response;
+    };
+    // A user item another tool wrote with a number no JavaScript number holds, then a claim item
+    // (not a user: nothing to do) after it.
+    await put(table, 'USER#1', {
+      id: { N: '1' }, sub: { S: 's' }, username: { S: 'one' }, version: { N: '1' }, date_joined: { S: '2024-01-01' },
+      reputation: { N: '9007199254740993' },
+    });
+    await put(table, 'USERNAME#one', { user_id: { N: '1' } });
+    await poller.drained();
+    const letters = (await deadLetters(deadLetterFile)) as unknown as Array<{ condition: string; key: string; records: LambdaStreamRecord[] }>;
+    assert.equal(letters.length, 1);
+    assert.equal(letters[0]!.condition, 'UnprocessableRecord');
+    assert.equal(letters[0]!.key, 'USER#1');
+    assert.equal((letters[0]!.records[0]!.dynamodb.NewImage!.reputation as { N: string }).N, '9007199254740993', 'the record itself');
+    assert.equal(poller.stats.deadLettered, 0, 'no batch failed');
+    assert.equal(handled.length, 2, 'each record handled once, no retry');
   });
 
   test('a function error splits the batch until the failing record is alone; only it is dead-lettered', async () => {

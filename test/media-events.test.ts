@@ -4,6 +4,9 @@
 // harmless. Expected events come from the contract's "Events" section and the schema in schemas/.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { CloudFrontClient } from '@aws-sdk/client-cloudfront';
+import { NumberValue, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
@@ -17,7 +20,8 @@ import { startEventBridgeRecorder, type EventBridgeRecorder, type RecordedEvent 
 import { fixtureEvent, multipartBody, startTestBackend, type TestBackend, userSeeder } from './support/backend.ts';
 import { USER_FIELDS } from './support/contract.ts';
 import { pngImage } from './support/images.ts';
-import { openTableStream, streamConfigFor, type TableStream } from './support/stream.ts';
+import type { LambdaStreamRecord } from '../scripts/stream-records.ts';
+import { openTableStream, streamConfigFor, testDeadLetterFile, type TableStream } from './support/stream.ts';
 import { accessToken, makeKey } from './support/tokens.ts';
 
 const PHOTO = readFileSync(new URL('./fixtures/photos/gps/DSCN0010.jpg', import.meta.url));
@@ -191,35 +195,40 @@ describe('stream function: failures, retries, replays', () => {
     });
   }
 
-  it('a failing S3 call: the record and every later one are reported; retried, the batch converges', async () => {
+  it('a failing S3 call: that user’s record is reported and its later ones wait; other users go on; retried, the batch converges', async () => {
     const [a, b] = [await newUser(), await newUser()];
     await stream.drain(mediaEvents);
     recorder.clear();
     assert.equal((await patchForm(a, { avatar: avatar() })).statusCode, 200);
     assert.equal((await patchForm(b, { avatar: avatar() })).statusCode, 200);
+    assert.equal((await patchForm(b, { avatar: avatar() })).statusCode, 200);
     assert.equal((await patchForm(a, { avatar: avatar() })).statusCode, 200);
     const records = (await stream.read()).filter((r) => r.eventName === 'MODIFY');
-    assert.equal(records.length, 3);
+    assert.equal(records.length, 4);
     let failures = 1;
     const flaky = withFailingS3((command, key) => command === 'PutObjectTaggingCommand' && key.startsWith(`avatar/${a.id}/`) && failures-- > 0);
     const response = await flaky({ Records: records });
-    // a's first record failed: it and everything after it come back.
+    // a's first record failed, and a's later one waits for it: Lambda sends the batch again from it.
     assert.deepEqual(
       response.batchItemFailures.map((f) => f.itemIdentifier),
-      records.map((r) => r.dynamodb.SequenceNumber),
+      [records[0]!.dynamodb.SequenceNumber, records[3]!.dynamodb.SequenceNumber],
     );
     // a's second record was not applied before its first: a's first upload is not deleted.
     const aKeys = await backend.objectKeys(`avatar/${a.id}/`);
     assert.equal(aKeys.length, 2);
+    // b's records, after a's failure in the batch, were applied: its second avatar live, the first deleted.
+    const bKeys = await backend.objectKeys(`avatar/${b.id}/`);
+    assert.deepEqual(bKeys, [(records[2]!.dynamodb.NewImage!.avatar_key as { S: string }).S]);
+    assert.deepEqual(await backend.objectTags(bKeys[0]!), { state: 'live' });
     // Lambda sends the batch again from the lowest failure: now it goes through.
     assert.deepEqual(await flaky({ Records: records }), { batchItemFailures: [] });
     const report = await checkInvariants(backend.dynamo, backend.s3, backend.config);
     assert.deepEqual(report.problems, []);
     assert.equal((await backend.objectKeys(`avatar/${a.id}/`)).length, 1);
-    // b's record was sent twice (its first run succeeded before a failed, or not): one event per
-    // change once deduplicated by id and version.
+    assert.deepEqual(await backend.objectKeys(`avatar/${b.id}/`), bKeys, 'b’s records applied again change nothing');
+    // b's records were sent twice: one event per change once deduplicated by id and version.
     const unique = new Set(recorder.events().map((e) => `${e.detail.id}@${e.detail.version}`));
-    assert.equal(unique.size, 3);
+    assert.equal(unique.size, 4);
     for (const event of recorder.events()) assertValid(event);
   });
 
@@ -280,5 +289,98 @@ describe('stream function: failures, retries, replays', () => {
     recorder.clear();
     assert.deepEqual(await mediaEvents({ Records: result.deadLetters }), { batchItemFailures: [] });
     assert.deepEqual(eventsOf(user.id).map((e) => e.detail.changed), [['bio'], ['bio']]);
+  });
+});
+
+describe('stream function: records no retry can fix, and other users', () => {
+  /** The function's own dead letters of `records` in the local dead-letter file, by sequence number. */
+  async function deadLettersOf(records: LambdaStreamRecord[]): Promise<Map<string, { reason: string; records: LambdaStreamRecord[] }>> {
+    const wanted = new Set(records.map((r) => r.dynamodb.SequenceNumber));
+    const text = await readFile(testDeadLetterFile(), 'utf8').catch(() => '');
+    const letters = new Map<string, { reason: string; records: LambdaStreamRecord[] }>();
+    for (const line of text.split('\n').filter(Boolean)) {
+      const letter = JSON.parse(line) as { condition: string; reason: string; records: LambdaStreamRecord[] };
+      const sequenceNumber = letter.records[0]?.dynamodb.SequenceNumber;
+      if (letter.condition === 'UnprocessableRecord' && sequenceNumber && wanted.has(sequenceNumber)) letters.set(sequenceNumber, letter);
+    }
+    return letters;
+  }
+
+  /** What another tool may write: a reputation no JavaScript number holds exactly. */
+  const writeUnsafeReputation = (id: number) =>
+    backend.dynamo.send(
+      new UpdateCommand({
+        TableName: backend.config.tableName,
+        Key: { pk: `USER#${id}` },
+        UpdateExpression: 'SET reputation = :r',
+        ExpressionAttributeValues: { ':r': NumberValue.from('9007199254740993') },
+      }),
+    );
+
+  it('an item out of shape and a malformed record go to the dead-letter queue with their content; another user’s records in the batch are applied', async () => {
+    const [p, q] = [await newUser(), await newUser()];
+    await stream.drain(mediaEvents);
+    recorder.clear();
+    await writeUnsafeReputation(p.id);
+    assert.equal((await patchForm(q, { avatar: avatar() })).statusCode, 200);
+    assert.equal((await patchForm(q, { avatar: avatar() })).statusCode, 200);
+    const records = await stream.read();
+    assert.equal(records.length, 3);
+    const malformed = { ...structuredClone(records[1]!), eventName: 'UPSERT' } as unknown as LambdaStreamRecord;
+    malformed.dynamodb.SequenceNumber = `${records[0]!.dynamodb.SequenceNumber}0`;
+    const batch = [records[0]!, malformed, records[1]!, records[2]!];
+
+    // Nothing is left for Lambda to retry (before, every retry reported all of them).
+    assert.deepEqual(await mediaEvents({ Records: structuredClone(batch) }), { batchItemFailures: [] });
+
+    // Q's second record was applied: the avatar the table holds is live, the released one deleted.
+    const held = (await backend.getUser(q.id))!.avatar_key!;
+    assert.deepEqual(await backend.objectKeys(`avatar/${q.id}/`), [held]);
+    assert.deepEqual(await backend.objectTags(held), { state: 'live' });
+    assert.deepEqual(eventsOf(q.id).map((e) => e.detail.version).filter((v, i, all) => all.indexOf(v) === i).length, 2);
+    // P's record and the malformed one are in the dead letters, whole, with why (names, no values).
+    const letters = await deadLettersOf([records[0]!, malformed]);
+    assert.deepEqual(letters.get(records[0]!.dynamodb.SequenceNumber)?.records, [records[0]]);
+    assert.match(letters.get(records[0]!.dynamodb.SequenceNumber)!.reason, new RegExp(`USER#${p.id}.*reputation`));
+    assert.doesNotMatch(letters.get(records[0]!.dynamodb.SequenceNumber)!.reason, /9007199254740993/);
+    assert.deepEqual(letters.get(malformed.dynamodb.SequenceNumber)?.records, [malformed]);
+    assert.deepEqual(eventsOf(p.id), [], 'no event says anything untrue about P');
+  });
+
+  it('deleted objects are invalidated at the CDN, once per batch; a failed invalidation is retried', async () => {
+    const [a, b] = [await newUser(), await newUser()];
+    for (const user of [a, b]) assert.equal((await patchForm(user, { avatar: avatar() })).statusCode, 200);
+    await stream.drain(mediaEvents);
+    const before = await Promise.all([a, b].map(async (user) => (await backend.getUser(user.id))!.avatar_key!));
+    assert.equal((await patchForm(a, { avatar: avatar() })).statusCode, 200);
+    assert.equal((await patchJson(b, { avatar: null })).statusCode, 200);
+    const records = await stream.read();
+
+    const invalidations: Array<{ DistributionId?: string; Paths?: string[] }> = [];
+    let failing = 1;
+    const cloudFront = new CloudFrontClient({ region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+    cloudFront.middlewareStack.add(
+      () => async (args) => {
+        const input = args.input as { DistributionId?: string; InvalidationBatch?: { Paths?: { Items?: string[] } } };
+        invalidations.push({ DistributionId: input.DistributionId, Paths: input.InvalidationBatch?.Paths?.Items });
+        if (failing-- > 0) throw Object.assign(new Error('throttled'), { name: 'TooManyInvalidationsInProgress' });
+        return { output: { $metadata: {} }, response: {} } as never;
+      },
+      { step: 'initialize', name: 'recordInvalidations' },
+    );
+    const withCdn = createMediaEventsHandler({ ...streamConfig, cdnDistributionId: 'EDFDVBD6EXAMPLE' }, {
+      s3: createS3Client(streamConfig, streamConfig.s3Endpoint),
+      eventBridge: createEventBridgeClient(streamConfig, streamConfig.eventBridgeEndpoint),
+      cloudFront,
+    });
+    const first = await withCdn({ Records: structuredClone(records) });
+    assert.ok(first.batchItemFailures.length > 0, 'an invalidation that failed is not counted as done');
+    assert.deepEqual(await withCdn({ Records: structuredClone(records) }), { batchItemFailures: [] });
+    const expected = before.map((key) => `/${key}`).sort();
+    assert.deepEqual(invalidations, [
+      { DistributionId: 'EDFDVBD6EXAMPLE', Paths: expected },
+      { DistributionId: 'EDFDVBD6EXAMPLE', Paths: expected },
+    ]);
+    for (const key of before) assert.equal(await backend.objectExists(key), false);
   });
 });

@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { GetObjectTaggingCommand, HeadObjectCommand, PutObjectCommand, PutObjectTaggingCommand, type S3Client } from '@aws-sdk/client-s3';
-import { PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { NumberValue, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   PROJECT_DIR,
@@ -135,6 +135,26 @@ describe('reconcile', () => {
 
     const again = await reconcile(doc, s3, { tableName, bucket, now: Date.now() + 2 * DAY });
     assert.deepEqual([again.taggedLive, again.deleted], [[], []]);
+  });
+
+  test('an item out of shape does not stop the replay: the image it holds is kept', async () => {
+    const { tableName, bucket } = await stage();
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'avatar/3/held-pending.png', Body: Buffer.from('image') }));
+    await s3.send(
+      new PutObjectTaggingCommand({ Bucket: bucket, Key: 'avatar/3/held-pending.png', Tagging: { TagSet: [{ Key: 'state', Value: 'pending' }] } }),
+    );
+    // Written by another tool: a number no JavaScript value holds (the record of this write is
+    // the one parked in the dead-letter queue).
+    await doc.send(
+      new PutCommand({
+        TableName: tableName,
+        Item: { pk: 'USER#3', id: 3, username: 'three', reputation: NumberValue.from('12345678901234567890.5'), avatar_key: 'avatar/3/held-pending.png' },
+      }),
+    );
+    const report = await reconcile(doc, s3, { tableName, bucket });
+    assert.equal(report.users, 3);
+    assert.deepEqual(report.taggedLive, ['avatar/1/held-pending.png', 'avatar/3/held-pending.png']);
+    assert.equal(await state(bucket, 'avatar/3/held-pending.png'), 'live');
   });
 
   test('an image nobody holds that lacks the pending tag is not the lifecycle rule’s: it goes once older than a day', async () => {

@@ -72,6 +72,7 @@ const LOCAL_ONLY = {
   S3_ENDPOINT: 'http://127.0.0.1:14569',
   COGNITO_JWKS_FILE: '/tmp/leaked/jwks.json',
   EVENTBRIDGE_ENDPOINT: 'http://127.0.0.1:14010',
+  DEAD_LETTER_FILE: '/tmp/leaked/dead-letters.jsonl',
 };
 
 const PROD_INPUTS = { COGNITO_USER_POOL_ID: 'eu-west-1_Example', COGNITO_CLIENT_ID: 'exampleclientid0123456789' };
@@ -289,6 +290,8 @@ const ACTIONS_OF_COMMAND: Record<string, string[]> = {
   PutObjectTaggingCommand: ['s3:PutObjectTagging'],
   DeleteObjectCommand: ['s3:DeleteObject'],
   PutEventsCommand: ['events:PutEvents'],
+  SendMessageCommand: ['sqs:SendMessage'],
+  CreateInvalidationCommand: ['cloudfront:CreateInvalidation'],
 };
 const TRANSACT_ITEM_ACTIONS: Record<string, string> = {
   Put: 'dynamodb:PutItem',
@@ -635,9 +638,11 @@ describe('osls package --stage prod', () => {
     assert.deepEqual(p.BucketEncryption.ServerSideEncryptionConfiguration, [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }]);
     // lib/media-objects.ts PENDING_TAG: uploads nobody points at yet (or any more) are garbage, but
     // only well after the stream's retry window (its records live 24 h) has passed.
-    assert.deepEqual(p.LifecycleConfiguration.Rules, [
-      { Id: 'expire-pending-uploads', Status: 'Enabled', TagFilters: [{ Key: 'state', Value: 'pending' }], ExpirationInDays: 3 },
-    ]);
+    const [rule, ...others] = p.LifecycleConfiguration.Rules;
+    assert.deepEqual(others, []);
+    assert.deepEqual({ ...rule, ExpirationInDays: undefined }, {
+      Id: 'expire-pending-uploads', Status: 'Enabled', TagFilters: [{ Key: 'state', Value: 'pending' }], ExpirationInDays: undefined,
+    });
     assert.equal(p.CorsConfiguration, undefined, 'browsers never call the bucket');
     assert.equal(p.WebsiteConfiguration, undefined);
   });
@@ -789,7 +794,10 @@ describe('the stream function, its dead-letter queue and the alarms', () => {
     const demoEnv = resource(demo.template, 'MediaEventsLambdaFunction', 'AWS::Lambda::Function').Properties.Environment.Variables;
     assert.equal(demoEnv.EVENT_BUS_NAME, 'community-events');
     assert.equal(resolveIfs(demo.template, demoEnv.MEDIA_BASE_URL), 'https://media.example.org');
-    for (const name of ['S3_ENDPOINT', 'EVENTBRIDGE_ENDPOINT', 'DYNAMODB_ENDPOINT']) assert.equal(env[name], undefined, name);
+    for (const name of ['S3_ENDPOINT', 'EVENTBRIDGE_ENDPOINT', 'DYNAMODB_ENDPOINT', 'DEAD_LETTER_FILE']) assert.equal(env[name], undefined, name);
+    // Records no retry can fix go to the stack's dead-letter queue; deleted images leave its distribution.
+    assert.deepEqual(env.DEAD_LETTER_QUEUE_URL, { Ref: 'MediaEventsDeadLetterQueue' });
+    assert.deepEqual(env.CDN_DISTRIBUTION_ID, { Ref: 'MediaDistribution' });
     assert.ok(resource(prod.template, 'MediaEventsLogGroup', 'AWS::Logs::LogGroup'));
   });
 
@@ -806,13 +814,26 @@ describe('the stream function, its dead-letter queue and the alarms', () => {
         { Effect: 'Allow', Action: ['s3:PutObjectTagging', 's3:DeleteObject'], Resource: [bucketObjects('avatar'), bucketObjects('cover')] },
         { Effect: 'Allow', Action: ['events:PutEvents'], Resource: [busArn(bus)] },
         { Effect: 'Allow', Action: ['sqs:SendMessage'], Resource: [{ 'Fn::GetAtt': ['MediaEventsDeadLetterQueue', 'Arn'] }] },
+        {
+          Effect: 'Allow',
+          Action: ['cloudfront:CreateInvalidation'],
+          Resource: [
+            {
+              'Fn::Join': [
+                '',
+                ['arn:', { Ref: 'AWS::Partition' }, ':cloudfront::', { Ref: 'AWS::AccountId' }, ':distribution/', { Ref: 'MediaDistribution' }],
+              ],
+            },
+          ],
+        },
       ]);
     }
-    // Whatever the stream function's code sends is among them.
-    const granted = new Set(roleStatements(prod.template, 'MediaEventsLambdaFunction').flatMap((s) => list(s.Action)));
-    for (const action of await actionsTheCodeNeeds(`${MEDIA_EVENTS_MODULE}.ts`)) {
-      assert.ok(granted.has(action), `the stream function's code needs ${action}`);
-    }
+    // Exactly what the stream function's code sends, besides its logs and the stream reads the
+    // event source mapping makes with its role.
+    const granted = roleStatements(prod.template, 'MediaEventsLambdaFunction')
+      .flatMap((s) => list(s.Action))
+      .filter((action) => !action.startsWith('logs:') && !action.startsWith('dynamodb:'));
+    assert.deepEqual(granted.sort(), await actionsTheCodeNeeds(`${MEDIA_EVENTS_MODULE}.ts`));
   });
 
   test('the dead-letter queue keeps messages 14 days, encrypted', () => {
@@ -821,9 +842,20 @@ describe('the stream function, its dead-letter queue and the alarms', () => {
     assert.equal(queue.SqsManagedSseEnabled, true);
   });
 
-  test('pending uploads expire well after the stream gives up on a record (24 h)', () => {
-    const [rule] = resource(prod.template, 'MediaBucket', 'AWS::S3::Bucket').Properties.LifecycleConfiguration.Rules;
-    assert.ok(rule.ExpirationInDays * 24 >= 48, `${rule.ExpirationInDays} days`);
+  test('no pending upload expires while a record holding it can still be applied or replayed', () => {
+    // A record waits at most 24 h in the table's stream (DynamoDB's fixed retention), then as long
+    // as the dead-letter queue keeps it; the image it holds must still exist when it is replayed.
+    const STREAM_RETENTION_SECONDS = 24 * 3600;
+    for (const template of [prod.template, demo.template, dev.template]) {
+      const [rule] = resource(template, 'MediaBucket', 'AWS::S3::Bucket').Properties.LifecycleConfiguration.Rules;
+      const queue = resource(template, 'MediaEventsDeadLetterQueue', 'AWS::SQS::Queue').Properties;
+      assert.equal(typeof rule.ExpirationInDays, 'number');
+      assert.equal(typeof queue.MessageRetentionPeriod, 'number');
+      assert.ok(
+        rule.ExpirationInDays * 86400 > STREAM_RETENTION_SECONDS + queue.MessageRetentionPeriod,
+        `pending uploads expire after ${rule.ExpirationInDays} days; a record may wait 1 + ${queue.MessageRetentionPeriod / 86400} days`,
+      );
+    }
   });
 
   test('alarms on API 5xx, errors and throttles of each function, iterator age and dead letters, to one topic', () => {
@@ -1294,13 +1326,15 @@ describe('each function’s environment (osls package and osls print --stage loc
     // readConfig requires the bucket; the image and body limits have defaults a read never uses.
     getUser: [...API_CALLS, ...COGNITO, 'CORS_ALLOWED_ORIGINS', 'MEDIA_BASE_URL', 'MEDIA_BUCKET', 'TABLE_NAME'],
     postConfirmation: [...API_CALLS, 'TABLE_NAME'],
-    mediaEvents: [...API_CALLS, 'EVENT_BUS_NAME', 'MEDIA_BASE_URL', 'MEDIA_BUCKET'],
+    mediaEvents: [...API_CALLS, 'CDN_DISTRIBUTION_ID', 'DEAD_LETTER_QUEUE_URL', 'EVENT_BUS_NAME', 'MEDIA_BASE_URL', 'MEDIA_BUCKET'],
   };
+  /** Deployed resources the local stack has none of: locally a dead-letter file, no CDN. */
+  const DEPLOYED_ONLY: Record<string, string[]> = { mediaEvents: ['CDN_DISTRIBUTION_ID', 'DEAD_LETTER_QUEUE_URL'] };
   const LOCAL_ADDS: Record<string, Array<keyof typeof LOCAL_ONLY>> = {
     patchUser: ['COGNITO_JWKS_FILE', 'DYNAMODB_ENDPOINT', 'S3_ENDPOINT'],
     getUser: ['COGNITO_JWKS_FILE', 'DYNAMODB_ENDPOINT'],
     postConfirmation: ['DYNAMODB_ENDPOINT'],
-    mediaEvents: ['EVENTBRIDGE_ENDPOINT', 'S3_ENDPOINT'],
+    mediaEvents: ['DEAD_LETTER_FILE', 'EVENTBRIDGE_ENDPOINT', 'S3_ENDPOINT'],
   };
 
   test('deployed, each function has exactly the settings its reader reads, and the reader accepts them', () => {
@@ -1324,6 +1358,7 @@ describe('each function’s environment (osls package and osls print --stage loc
         const env = deployedEnv(template, name);
         for (const [key, value] of Object.entries(env)) {
           if ((name === 'postConfirmation' && API_CALLS.includes(key)) || key === 'EVENT_BUS_NAME') continue;
+          if (DEPLOYED_ONLY[name]?.includes(key)) continue;
           assert.deepEqual(value, patch[key], `${name}'s ${key} is the API's`);
         }
       }
@@ -1336,7 +1371,8 @@ describe('each function’s environment (osls package and osls print --stage loc
   test('on the local stage (npm start), each function also gets the local endpoints its reader reads, and only those', () => {
     for (const [name, { reader }] of Object.entries(READERS)) {
       const env = local.functions[name]!.environment;
-      assert.deepEqual(Object.keys(env).sort(), [...DEPLOYED[name]!, ...LOCAL_ADDS[name]!].sort(), `${name}'s local environment`);
+      const deployed = DEPLOYED[name]!.filter((key) => !DEPLOYED_ONLY[name]?.includes(key));
+      assert.deepEqual(Object.keys(env).sort(), [...deployed, ...LOCAL_ADDS[name]!].sort(), `${name}'s local environment`);
       for (const key of LOCAL_ADDS[name]!) assert.equal(env[key], LOCAL_ONLY[key], `${name}'s ${key}`);
       const read = namesRead(reader, env);
       for (const key of Object.keys(env)) assert.ok(read.has(key), `${name} is given ${key}, which its reader never reads`);

@@ -40,7 +40,13 @@ describe('userChange', () => {
 });
 
 describe('readStreamConfig', () => {
-  const env = { AWS_REGION: 'eu-west-1', MEDIA_BUCKET: 'media', MEDIA_BASE_URL: 'https://media.example.org/', EVENT_BUS_NAME: 'users' };
+  const env = {
+    AWS_REGION: 'eu-west-1',
+    MEDIA_BUCKET: 'media',
+    MEDIA_BASE_URL: 'https://media.example.org/',
+    EVENT_BUS_NAME: 'users',
+    DEAD_LETTER_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/dead-letters',
+  };
   it('reads its settings without any Cognito setting', () => {
     const config = readStreamConfig(env);
     assert.equal(config.mediaBaseUrl, 'https://media.example.org');
@@ -49,5 +55,11 @@ describe('readStreamConfig', () => {
   });
   it('names every missing setting', () => {
     assert.throws(() => readStreamConfig({ AWS_REGION: 'eu-west-1' }), /MEDIA_BUCKET, MEDIA_BASE_URL, EVENT_BUS_NAME/);
+  });
+  it('needs somewhere to send records no retry can fix: the queue or, locally, a file, not both', () => {
+    const { DEAD_LETTER_QUEUE_URL: _queue, ...withoutQueue } = env;
+    assert.throws(() => readStreamConfig(withoutQueue), /DEAD_LETTER_QUEUE_URL and DEAD_LETTER_FILE/);
+    assert.throws(() => readStreamConfig({ ...env, DEAD_LETTER_FILE: '/tmp/x.jsonl' }), /DEAD_LETTER_QUEUE_URL and DEAD_LETTER_FILE/);
+    assert.equal(readStreamConfig({ ...withoutQueue, DEAD_LETTER_FILE: '/tmp/x.jsonl' }).deadLetterFile, '/tmp/x.jsonl');
   });
 });

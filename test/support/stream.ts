@@ -2,6 +2,8 @@
 // records in stream order; on a partial batch response the batch is sent again from the lowest
 // failed sequence number; a batch that keeps failing past the retry limit goes to the dead-letter
 // list (the deployed function's SQS queue) and the stream moves on.
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import type { BatchResponse, StreamEvent } from '../../lib/media-events.ts';
 import { readStreamConfig, type StreamConfig } from '../../lib/stream-config.ts';
@@ -99,6 +101,9 @@ export const catchUpTarget = (backend: TestBackend): CatchUpTarget => ({
   mediaBaseUrl: backend.config.mediaBaseUrl,
 });
 
+/** Where the stream function of a test writes the records no retry can fix (one file per test process). */
+export const testDeadLetterFile = (): string => join(tmpdir(), `stream-dead-letters-${process.pid}.jsonl`);
+
 export function streamConfigFor(backend: TestBackend, eventBridgeEndpoint: string, busName = 'users-test'): StreamConfig {
   return readStreamConfig({
     AWS_REGION: backend.config.region,
@@ -107,6 +112,7 @@ export function streamConfigFor(backend: TestBackend, eventBridgeEndpoint: strin
     EVENT_BUS_NAME: busName,
     S3_ENDPOINT: backend.emulators.s3Endpoint,
     EVENTBRIDGE_ENDPOINT: eventBridgeEndpoint,
+    DEAD_LETTER_FILE: testDeadLetterFile(),
     AWS_REQUEST_TIMEOUT_MS: String(backend.config.awsRequestTimeoutMs),
     AWS_MAX_ATTEMPTS: String(backend.config.awsMaxAttempts),
   });
@@ -143,6 +149,7 @@ export async function catchUpStream(target: CatchUpTarget): Promise<DrainResult>
       EVENT_BUS_NAME: 'default',
       S3_ENDPOINT: target.s3Endpoint,
       EVENTBRIDGE_ENDPOINT: recorder.endpoint,
+      DEAD_LETTER_FILE: testDeadLetterFile(),
     });
     const clients = {
       s3: createS3Client(config, config.s3Endpoint),
