@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
 import { cp, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -1445,10 +1446,12 @@ function putObjectRequests(input: Json): AwsRequest[] {
 
 describe('the API function’s role holds what a decoder exploit could do to the table and the bucket', () => {
   const SUB = '0b5c5e3a-1c1d-4f4e-9c1b-6a8f7f0e2d11';
-  // The contract's writable fields (openapi.yaml WritableField), stored under their own names, the
-  // images as `<field>_key` (README, Data model).
-  const TEXT = ['real_name', 'bio', 'location', 'location_lat_lng', 'position_lat_lng', 'date_of_birth', 'description', 'gender', 'website', 'language', 'company_name', 'company_role'];
-  const IMAGE_KEYS = ['avatar_key', 'cover_key'];
+  // The contract's writable fields (openapi.yaml WritableField): text fields are stored under their
+  // own names, the images as `<field>_key` (README, Data model), the username by a rename.
+  const WRITABLE = (parseYaml(readFileSync(join(PROJECT_DIR, 'openapi.yaml'), 'utf8')) as Json).components.schemas.WritableField.enum as string[];
+  const IMAGES = ['avatar', 'cover'];
+  const TEXT = WRITABLE.filter((name) => name !== 'username' && !IMAGES.some((image) => name === image || name === `${image}_base64`));
+  const IMAGE_KEYS = IMAGES.map((image) => `${image}_key`);
   const stored = { pk: 'USER#5', id: 5, sub: SUB, username: 'ada', version: 3, date_joined: '2024-01-01T00:00:00Z', avatar_key: 'avatar/5/a.png' };
 
   /** Every DynamoDB request the code sends on the paths of a PATCH: owner check, patch, rename, held keys. */
@@ -1464,6 +1467,7 @@ describe('the API function’s role holds what a decoder exploit could do to the
         return {};
       },
     } as never;
+    assert.ok(TEXT.includes('bio') && TEXT.includes('real_name'), `text fields of the contract: ${TEXT}`);
     const everyField = { set: Object.fromEntries([...TEXT, ...IMAGE_KEYS].map((name) => [name, 'value'])), remove: [] };
     const clearEverything = { set: {}, remove: [...TEXT, ...IMAGE_KEYS] };
     for (const users of [new UsersTable(dynamo, 'users'), new UsersTable(dynamo, 'users', { ifMatch: [3] })]) {
