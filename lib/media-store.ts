@@ -25,18 +25,36 @@ export class MediaStore extends MediaObjects {
     return `${field}/${userId}/${randomUUID()}.${ext}`;
   }
 
+  /**
+   * A new object only (`If-None-Match: *`): the API's role may create pending objects and never
+   * overwrite one (serverless.yml, PatchUserRole), so a compromised function cannot replace
+   * another user's live image. The tags travel with the upload; the role may not tag an existing
+   * object.
+   */
   async putPending(key: string, bytes: Buffer, contentType: string): Promise<void> {
-    await this.s3.send(
-      new PutObjectCommand({
-        Bucket: this.bucket,
-        Key: key,
-        Body: bytes,
-        ContentType: contentType,
-        ContentLength: bytes.length,
-        CacheControl: 'public, max-age=31536000, immutable',
-        Tagging: `${PENDING_TAG.Key}=${PENDING_TAG.Value}`,
-      }),
-      this.uploadOptions,
-    );
+    try {
+      await this.s3.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          Body: bytes,
+          ContentType: contentType,
+          ContentLength: bytes.length,
+          CacheControl: 'public, max-age=31536000, immutable',
+          Tagging: `${PENDING_TAG.Key}=${PENDING_TAG.Value}`,
+          IfNoneMatch: '*',
+        }),
+        this.uploadOptions,
+      );
+    } catch (error) {
+      // The key is fresh and random: when a retried attempt finds it taken, an earlier attempt of
+      // this very call stored it and only its answer was lost. A single attempt refused is not ours.
+      if (isPreconditionFailed(error) && ((error as { $metadata?: { attempts?: number } }).$metadata?.attempts ?? 1) > 1) return;
+      throw error;
+    }
   }
 }
+
+const isPreconditionFailed = (error: unknown): boolean =>
+  error instanceof Error &&
+  (error.name === 'PreconditionFailed' || (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 412);

@@ -24,6 +24,7 @@ import type { S3rverMiddleware } from 's3rver';
 import * as objectController from 's3rver/lib/controllers/object.js';
 import AWSAccount from 's3rver/lib/models/account.js';
 import { TaggingConfiguration } from 's3rver/lib/models/config.js';
+import S3Error from 's3rver/lib/models/error.js';
 import { ensureLocalKeys, readJwksFile, signAccessToken } from './local-keys.ts';
 import type { LocalKeys } from './local-keys.ts';
 import { signUpLocally, writeStackFile } from './local-signup.ts';
@@ -592,6 +593,24 @@ function objectTagsAsS3Keeps(): S3rverMiddleware {
   };
 }
 
+// s3rver ignores `If-None-Match` on a PutObject and overwrites. S3 refuses with 412 when the key
+// exists, and the API's role allows only such conditional uploads (serverless.yml, PatchUserRole):
+// without this the local stack would accept an overwrite that AWS refuses. S3 accepts only `*`.
+function conditionalPutAsS3Does(): S3rverMiddleware {
+  return async (ctx, next) => {
+    const condition = ctx.get('if-none-match');
+    if (ctx.method !== 'PUT' || !condition || ctx.get('x-amz-copy-source')) return next();
+    if (Object.keys(ctx.query).some((name) => OBJECT_SUBRESOURCES.has(name))) return next();
+    const match = /^\/([^/]+)\/(.+)$/.exec(ctx.path);
+    if (!match) return next();
+    if (condition !== '*') throw new S3Error('NotImplemented', 'A header you provided implies functionality that is not implemented.', { Header: 'If-None-Match' });
+    if (await ctx.store.existsObject(decodeURIComponent(match[1]!), decodeURIComponent(match[2]!))) {
+      throw new S3Error('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', { Condition: 'If-None-Match' });
+    }
+    return next();
+  };
+}
+
 const escapeXml = (text: string): string =>
   text.replace(/[<>&'"]/g, (char) => `&#${char.charCodeAt(0)};`);
 
@@ -600,7 +619,7 @@ export async function startS3Server(port: number, directory: string): Promise<S3
   acceptAnyAccessKey();
   const server = new S3rver({ port, address: 'localhost', silent: true, directory });
   // The router is the last middleware s3rver adds.
-  server.middleware.splice(server.middleware.length - 1, 0, objectTagsAsS3Keeps());
+  server.middleware.splice(server.middleware.length - 1, 0, objectTagsAsS3Keeps(), conditionalPutAsS3Does());
   await server.run();
   return server;
 }

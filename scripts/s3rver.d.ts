@@ -24,6 +24,7 @@ declare module 's3rver' {
     store: {
       putSubresource(bucket: string, key: string, resource: unknown): Promise<void>;
       deleteSubresource(bucket: string, key: string, type: string): Promise<void>;
+      existsObject(bucket: string, key: string): Promise<boolean>;
     };
   }
   export type S3rverMiddleware = (ctx: S3rverContext, next: () => Promise<void>) => Promise<void>;
@@ -57,5 +58,12 @@ declare module 's3rver/lib/models/config.js' {
   export class TaggingConfiguration {
     /** From the XML of a Tagging document. */
     constructor(xml: string);
+  }
+}
+
+declare module 's3rver/lib/models/error.js' {
+  /** An S3 error response: s3rver renders a thrown one as S3's XML error with its status. */
+  export default class S3Error extends Error {
+    constructor(code: string, message?: string, detail?: Record<string, string>);
   }
 }
