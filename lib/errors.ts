@@ -2,19 +2,23 @@
 // function (lib/http.ts) turns any error into a response. Anything that is not an ApiError is a 500
 // whose details stay in the log.
 
-/** The most characters of client input an error message repeats: an answer never grows with the input. */
-export const MAX_ECHOED_CHARS = 40;
+/**
+ * The most characters of client input (or of a parser's diagnostic that quotes it) an error
+ * message repeats: an answer never grows with the input.
+ */
+export const MAX_ECHOED_CHARS = 80;
 
 /**
  * Client input as an error message quotes it: at most MAX_ECHOED_CHARS characters (code points,
- * so no pair is split), then "…". Every message that repeats what the client sent goes through here.
+ * so no pair is split), then "…", and a lone surrogate replaced (U+FFFD). Every message that
+ * repeats what the client sent goes through here.
  */
 export function echoed(input: string): string {
   let end = 0;
   for (let chars = 0; end < input.length && chars < MAX_ECHOED_CHARS; chars++) {
     end += input.codePointAt(end)! > 0xffff ? 2 : 1;
   }
-  return end < input.length ? `${input.slice(0, end)}…` : input;
+  return (end < input.length ? `${input.slice(0, end)}…` : input).toWellFormed();
 }
 
 export interface FieldMessage {

@@ -229,6 +229,7 @@ describe('hostile bodies', () => {
   hostile('a content type of emoji', (u) => raw(u, '{"bio":"x"}', `x${emoji}`), { status: 415, code: 'unsupported_media_type', echoed: true });
   hostile('a 100 KB invalid choice', (u) => json(u, { gender: huge }), { ...FIELD('gender', 'invalid_choice'), echoed: true });
   hostile('an invalid choice of emoji', (u) => json(u, { language: `a${emoji}` }), { ...FIELD('language', 'invalid_choice'), echoed: true });
+  hostile('malformed JSON whose diagnostic would quote half a surrogate pair', (u) => json(u, '\u{10000}'), { status: 400, code: 'parse_error', echoed: true });
   hostile('100 KB of malformed JSON', (u) => json(u, `{"bio": ${huge}`), { status: 400, code: 'parse_error', echoed: true });
   hostile('a 100 KB method', (u) => ({ ...json(u, { bio: 'x' }), httpMethod: `P${huge}` }), { status: 405, code: 'method_not_allowed', echoed: true });
   for (const [type, body] of [
