@@ -5,7 +5,7 @@ import { createAuthenticator } from '../lib/auth.ts';
 import { createAwsClients, type AwsClients } from '../lib/aws-clients.ts';
 import { readConfig, type Config } from '../lib/config.ts';
 import { corsHeaders } from '../lib/cors.ts';
-import { entityTag, parseIfMatch } from '../lib/etag.ts';
+import { entityTag, parseIfMatch, parseWriteIfNoneMatch } from '../lib/etag.ts';
 import { MethodNotAllowedError, NotFoundError } from '../lib/errors.ts';
 import { allowedMethods, errorResponse, headerValue, jsonResponse, type HttpResponse } from '../lib/http.ts';
 import { createLogger } from '../lib/log.ts';
@@ -44,6 +44,7 @@ export function createHandler(config: Config, clients: AwsClients = createAwsCli
       }
       const id = parseUserId(pathId);
       const ifMatch = parseIfMatch(headerValue(event.headers, 'if-match'));
+      const ifNoneMatch = parseWriteIfNoneMatch(headerValue(event.headers, 'if-none-match'));
       const fields = await parseBody(
         {
           body: event.body,
@@ -54,7 +55,7 @@ export function createHandler(config: Config, clients: AwsClients = createAwsCli
       );
       const patch = await normalizeImages(buildPatch(fields, config.images), config);
       const sendOptions = { abortSignal: requestDeadline(config, context) };
-      const users = new UsersTable(clients.dynamo, config.tableName, { ...sendOptions, ifMatch });
+      const users = new UsersTable(clients.dynamo, config.tableName, { ...sendOptions, ifMatch, ifNoneMatch });
       const media = new MediaStore(clients.s3, config.mediaBucket, sendOptions);
       const user = await patchUser({ users, media, log }, { id, sub, patch });
       response = jsonResponse(200, renderUser(user, config.mediaBaseUrl), { ETag: entityTag(user.version) });

@@ -48,7 +48,7 @@ export function createHandler(config: SignUpConfig, signUps = new SignUps(create
         preferredUsername: attributes.preferred_username,
       });
       // Ids and outcome only: no e-mail, name or sub in the log.
-      log.info(result.created ? 'user created' : 'user already created', {
+      log.info(result.restored ? 'user restored' : result.created ? 'user created' : 'user already created', {
         userId: result.userId,
         durationMs: Math.round((performance.now() - started) * 10) / 10,
       });

@@ -2,6 +2,25 @@
 // function (lib/http.ts) turns any error into a response. Anything that is not an ApiError is a 500
 // whose details stay in the log.
 
+/**
+ * The most characters of client input (or of a parser's diagnostic that quotes it) an error
+ * message repeats: an answer never grows with the input.
+ */
+export const MAX_ECHOED_CHARS = 80;
+
+/**
+ * Client input as an error message quotes it: at most MAX_ECHOED_CHARS characters (code points,
+ * so no pair is split), then "…", and a lone surrogate replaced (U+FFFD). Every message that
+ * repeats what the client sent goes through here.
+ */
+export function echoed(input: string): string {
+  let end = 0;
+  for (let chars = 0; end < input.length && chars < MAX_ECHOED_CHARS; chars++) {
+    end += input.codePointAt(end)! > 0xffff ? 2 : 1;
+  }
+  return (end < input.length ? `${input.slice(0, end)}…` : input).toWellFormed();
+}
+
 export interface FieldMessage {
   code: string;
   message: string;
@@ -117,7 +136,7 @@ export class MethodNotAllowedError extends ApiError {
   /** The request's path: lib/http.ts answers with the methods that path serves (`Allow`). */
   readonly path: string;
   constructor(method: string, path: string) {
-    super(`Method "${method}" not allowed.`);
+    super(`Method "${echoed(method)}" not allowed.`);
     this.path = path;
   }
 }
@@ -134,7 +153,7 @@ export class UnsupportedMediaTypeError extends ApiError {
   readonly status = 415;
   readonly code = 'unsupported_media_type';
   constructor(contentType: string) {
-    super(`Unsupported media type "${contentType}" in request.`);
+    super(`Unsupported media type "${echoed(contentType)}" in request.`);
   }
 }
 
@@ -156,11 +175,14 @@ export class WriteOutcomeUnknownError extends ServiceUnavailableError {
   }
 }
 
-/** `If-Match` named versions of which none is the stored one: nothing was changed. */
+/**
+ * `If-Match` named versions of which none is the stored one, or `If-None-Match` named the stored
+ * one (or `*`): nothing was changed.
+ */
 export class PreconditionFailedError extends ApiError {
   readonly status = 412;
   readonly code = 'precondition_failed';
   constructor() {
-    super('The user has changed since the version named in If-Match.');
+    super('The stored version of the user does not meet the request’s If-Match or If-None-Match.');
   }
 }

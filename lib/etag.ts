@@ -52,17 +52,23 @@ function splitList(list: string): string[] {
   return members.filter(Boolean);
 }
 
-/** `If-Match`: strong comparison. Its versions become operands of a DynamoDB condition. */
-export function parseIfMatch(header: string | undefined): EntityTagCondition | undefined {
-  const condition = parse(header, false);
+/** A condition whose versions become operands of a DynamoDB condition: at most 100 of them. */
+function forWrite(condition: EntityTagCondition | undefined, headerName: string): EntityTagCondition | undefined {
   if (condition !== '*' && condition !== undefined && condition.length > MAX_CONDITION_VERSIONS) {
-    throw new ParseError(`If-Match names more than ${MAX_CONDITION_VERSIONS} entity tags.`);
+    throw new ParseError(`${headerName} names more than ${MAX_CONDITION_VERSIONS} entity tags.`);
   }
   return condition;
 }
 
-/** `If-None-Match`: weak comparison. */
+/** `If-Match`: strong comparison. Its versions become operands of a DynamoDB condition. */
+export const parseIfMatch = (header: string | undefined) => forWrite(parse(header, false), 'If-Match');
+
+/** `If-None-Match` of a read: weak comparison. */
 export const parseIfNoneMatch = (header: string | undefined) => parse(header, true);
+
+/** `If-None-Match` of a write (PATCH): weak comparison, its versions operands of the write's condition. */
+export const parseWriteIfNoneMatch = (header: string | undefined) =>
+  forWrite(parse(header, true), 'If-None-Match');
 
 /** Whether a stored version satisfies a condition (`*`: any existing user). */
 export function matches(condition: EntityTagCondition, version: number | undefined): boolean {

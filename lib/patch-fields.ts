@@ -1,7 +1,7 @@
 // What the raw values of a body mean: the rule of every writable field, applied with valibot, and
 // the images checked from their bytes. The result is a typed patch, or every field error at once.
 import * as v from 'valibot';
-import { FieldErrors, ParseError } from './errors.ts';
+import { echoed, FieldErrors, ParseError } from './errors.ts';
 import { ImageError, INVALID_IMAGE_MESSAGE, inspectImage, type ImageInfo, type ImageRules } from './images.ts';
 import type { ImageLimits } from './config.ts';
 import type { RawFields, RawValue } from './request-body.ts';
@@ -56,9 +56,8 @@ const MSG = {
   bothImageForms: 'This image was sent both as a file and as base64 text.',
 };
 const maxLengthMessage = (max: number) => `Ensure this field has no more than ${max} characters.`;
-// The value is quoted as Django does, but cut short: an answer must never grow with the input.
-const choiceMessage = (value: string) =>
-  `"${value.length > 40 ? `${value.slice(0, 40)}…` : value}" is not a valid choice.`;
+// The value is quoted as Django does, but cut short (echoed()).
+const choiceMessage = (value: string) => `"${echoed(value)}" is not a valid choice.`;
 
 // The error code of a failed `check`, keyed by its requirement function (valibot hands that back
 // with the issue); other valibot issues are `invalid`, but for an empty username (`blank`).

@@ -5,6 +5,7 @@ import busboy from 'busboy';
 // Before any body is decoded: busboy's UTF-16 decoding must not reach Node 24's faulty decoder.
 import './utf16-decoding.ts';
 import {
+  echoed,
   ParseError,
   RequestTooLargeError,
   UnsupportedMediaTypeError,
@@ -173,7 +174,7 @@ function parseJson(bytes: Buffer): RawFields {
   try {
     parsed = JSON.parse(text);
   } catch (error) {
-    throw new ParseError(`JSON parse error - ${(error as Error).message}`);
+    throw new ParseError(`JSON parse error - ${echoed((error as Error).message)}`);
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw new ParseError('JSON parse error - expected an object.');
@@ -259,7 +260,7 @@ function parseMultipart(bytes: Buffer, contentType: string, limits: BodyLimits):
       },
     });
   } catch (error) {
-    throw new ParseError(`Multipart form parse error - ${(error as Error).message}`);
+    throw new ParseError(`Multipart form parse error - ${echoed((error as Error).message)}`);
   }
 
   return new Promise<RawFields>((resolve, reject) => {
@@ -313,7 +314,7 @@ function parseMultipart(bytes: Buffer, contentType: string, limits: BodyLimits):
     parser.on('partsLimit', () => fail(new RequestTooLargeError('Too many parts.')));
     // A broken body ends in 'error'; do not rely on 'close' following it.
     parser.on('error', (error: Error) => {
-      fail(new ParseError(`Multipart form parse error - ${error.message}`));
+      fail(new ParseError(`Multipart form parse error - ${echoed(error.message)}`));
       reject(failure);
     });
     parser.on('close', () => {

@@ -1,7 +1,9 @@
 // Creates the user of a confirmed Cognito sign-up: an id from the atomic counter, then one
 // transaction that writes the sub index (if absent), the username claim (if absent) and the user.
 // A sub index already there means an earlier invocation for this sub did it all: Cognito retries
-// triggers, and nothing more is created.
+// triggers, and nothing more is created. If the user that index names is gone (deleted by hand, a
+// restore of part of the table), it is created again under that id, in one transaction that needs
+// the index still to name it: the person's `/me/` would otherwise stay a 404 for good.
 import {
   GetItemCommand,
   TransactionCanceledException,
@@ -33,6 +35,8 @@ export interface SignUpResult {
   userId: number;
   /** The username given, when this invocation created the user. */
   username?: string;
+  /** True when the sub index was there but its user was not, and the user was created again. */
+  restored?: boolean;
 }
 
 /** Transactions tried for one sign-up before giving up (each failed one found a name taken). */
@@ -69,9 +73,9 @@ export class SignUps {
   ) {}
 
   async signUp({ sub, email, preferredUsername }: SignUp): Promise<SignUpResult> {
-    // A retry of a sign-up that went through costs this one read and takes no id.
+    // A retry of a sign-up that went through costs two reads and takes no id.
     const existing = await this.userIdOfSub(sub);
-    if (existing !== undefined) return { created: false, userId: existing };
+    if (existing !== undefined) return this.restoreIfMissing(existing, { sub, email, preferredUsername });
 
     let id = await this.nextId();
     let candidates = usernameCandidates(preferredUsername, email, id);
@@ -100,6 +104,104 @@ export class SignUps {
       }
     }
     throw new SignUpError(`no free username found for sub ${sub} after ${MAX_ATTEMPTS} attempts`);
+  }
+
+  /**
+   * The user the sub index names, created again when it is missing: same id, a name from the same
+   * candidates (its old claim, if still there and naming this id, is taken over). Idempotent: a
+   * user already there (this sub's) is left as it is.
+   */
+  private async restoreIfMissing(id: number, { sub, email, preferredUsername }: SignUp): Promise<SignUpResult> {
+    let candidates = usernameCandidates(preferredUsername, email, id);
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      const user = await this.userSub(id);
+      if (user !== undefined) {
+        // The index and a user of another sub: a broken table that no trigger may guess its way out of.
+        if (user !== sub) throw new SignUpError(`the sub index of this sub names user ${id}, which has another sub`);
+        return { created: false, userId: id };
+      }
+      const username = candidates.next().value as string;
+      const outcome = await this.recreate(id, sub, username);
+      switch (outcome) {
+        case 'created':
+          return { created: true, restored: true, userId: id, username };
+        case 'index-changed':
+          throw new SignUpError(`the sub index of this sub changed while user ${id} was being restored`);
+        case 'name-taken':
+          continue;
+        case 'user-appeared':
+          // Another invocation restored it meanwhile: the next round reads it.
+          continue;
+        case 'conflict':
+          await new Promise((resolve) => setTimeout(resolve, 10 + Math.random() * 40));
+          candidates = replay(username, candidates);
+          continue;
+      }
+    }
+    throw new SignUpError(`no free username found to restore user ${id} after ${MAX_ATTEMPTS} attempts`);
+  }
+
+  /** The sub of user `id`, undefined when there is no such user; one consistent read. */
+  private async userSub(id: number): Promise<string | undefined> {
+    const { Item } = await this.dynamo.send(
+      new GetItemCommand({
+        TableName: this.tableName,
+        Key: marshall({ pk: userKey(id) }),
+        ConsistentRead: true,
+        ProjectionExpression: '#sub',
+        ExpressionAttributeNames: { '#sub': 'sub' },
+      }),
+    );
+    return Item ? (unmarshall(Item) as Pick<UserItem, 'sub'>).sub : undefined;
+  }
+
+  /** One transaction: the sub index still names `id`, the claim is free (or already `id`'s), the user is absent. */
+  private async recreate(
+    id: number,
+    sub: string,
+    username: string,
+  ): Promise<'created' | 'index-changed' | 'name-taken' | 'user-appeared' | 'conflict'> {
+    try {
+      await this.dynamo.send(
+        new TransactWriteItemsCommand({
+          TransactItems: [
+            {
+              ConditionCheck: {
+                TableName: this.tableName,
+                Key: marshall({ pk: subKey(sub) }),
+                ConditionExpression: 'user_id = :id',
+                ExpressionAttributeValues: marshall({ ':id': id }),
+              },
+            },
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: marshall({ pk: claimKey(username), user_id: id }),
+                ConditionExpression: 'attribute_not_exists(pk) OR user_id = :id',
+                ExpressionAttributeValues: marshall({ ':id': id }),
+              },
+            },
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: marshall(newUserItem(id, sub, username, this.now())),
+                ConditionExpression: 'attribute_not_exists(pk)',
+              },
+            },
+          ],
+        }),
+      );
+      return 'created';
+    } catch (error) {
+      if (!(error instanceof TransactionCanceledException)) throw error;
+      const reasons = error.CancellationReasons ?? [];
+      const [index, claim, user] = reasons.map((reason) => reason.Code);
+      if (index === 'ConditionalCheckFailed') return 'index-changed';
+      if (user === 'ConditionalCheckFailed') return 'user-appeared';
+      if (claim === 'ConditionalCheckFailed') return 'name-taken';
+      if (reasons.some((reason) => reason.Code === 'TransactionConflict')) return 'conflict';
+      throw error;
+    }
   }
 
   private async userIdOfSub(sub: string): Promise<number | undefined> {

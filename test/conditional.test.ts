@@ -274,6 +274,87 @@ describe('PATCH with ETag and If-Match', () => {
   });
 });
 
+describe('PATCH with If-None-Match', () => {
+  it('* or the current tag (weak, in a list) is a 412 and changes nothing: text, empty, rename, image', async () => {
+    const user = await newUser({ bio: 'kept' });
+    const stored = await backend.getUser(user.id);
+    const current = `"${stored!.version}"`;
+    const renamed = `inm${user.id}`;
+    const form = multipartBody({ avatar: { bytes: PHOTO, filename: 'me.jpg', type: 'image/jpeg' }, bio: 'with a picture' });
+    for (const ifNoneMatch of ['*', ' * ', current, `W/${current}`, `"12345", ${current}`]) {
+      for (const body of [{ bio: 'overwritten' }, {}, { username: renamed }, { username: user.username.toUpperCase() }]) {
+        const res = await patch(user.id, user.sub, body, { 'If-None-Match': ifNoneMatch });
+        assert.equal(res.statusCode, 412, `${ifNoneMatch} ${JSON.stringify(body)}`);
+        const message = res.json.errors[0].message;
+        assert.deepEqual(res.json, { errors: [{ code: 'precondition_failed', message }] });
+        assert.equal(res.headers.ETag, undefined);
+      }
+      const event = fixtureEvent('multipart', { id: user.id, token: token(user.sub), ...form });
+      event.headers = { ...event.headers, 'If-None-Match': ifNoneMatch };
+      assert.equal((await patchHandler(event)).statusCode, 412, ifNoneMatch);
+    }
+    assert.deepEqual(await backend.getUser(user.id), stored);
+    assert.equal(await backend.getClaim(renamed), undefined);
+    assert.deepEqual(await backend.objectKeys(`avatar/${user.id}/`), []);
+  });
+
+  it('a tag that is not the current one lets the write through', async () => {
+    const user = await newUser();
+    const stale = `"${await storedVersion(user.id)}"`;
+    await patch(user.id, user.sub, { bio: 'moved on' });
+    for (const ifNoneMatch of [stale, '"99999"', 'garbage', `W/"88888", ${stale}`]) {
+      const res = await patch(user.id, user.sub, { bio: `bio ${ifNoneMatch}` }, { 'If-None-Match': ifNoneMatch });
+      assert.equal(res.statusCode, 200, ifNoneMatch);
+      assert.equal((await backend.getUser(user.id))!.bio, `bio ${ifNoneMatch}`);
+    }
+    const rename = await patch(user.id, user.sub, { username: `inmok${user.id}` }, { 'If-None-Match': stale });
+    assert.equal(rename.statusCode, 200);
+    assert.equal(rename.json.username, `inmok${user.id}`);
+  });
+
+  it('with If-Match too, both must hold', async () => {
+    const user = await newUser();
+    const current = `"${await storedVersion(user.id)}"`;
+    const both = await patch(user.id, user.sub, { bio: 'x' }, { 'If-Match': current, 'If-None-Match': current });
+    assert.equal(both.statusCode, 412);
+    const ok = await patch(user.id, user.sub, { bio: 'y' }, { 'If-Match': current, 'If-None-Match': '"99999"' });
+    assert.equal(ok.statusCode, 200);
+  });
+
+  it('404 and 403 come before 412', async () => {
+    const owner = await newUser();
+    const other = await newUser();
+    assert.equal((await patch(999996, owner.sub, { bio: 'x' }, { 'If-None-Match': '*' })).statusCode, 404);
+    assert.equal((await patch(owner.id, other.sub, { bio: 'x' }, { 'If-None-Match': '*' })).statusCode, 403);
+    assert.equal((await patch(owner.id, other.sub, { username: `n${owner.id}y` }, { 'If-None-Match': '*' })).statusCode, 403);
+  });
+
+  it('two writes from the same read, each with If-None-Match of the next tag: one 200, one 412 that changed nothing', async () => {
+    // Whichever writes second finds the version the tag names: exactly one 200.
+    const user = await newUser();
+    const version = await storedVersion(user.id);
+    const next = `"${version + 1}"`;
+    const results = await Promise.all([
+      patch(user.id, user.sub, { bio: 'from tab A' }, { 'If-None-Match': next }),
+      patch(user.id, user.sub, { location: 'from tab B' }, { 'If-None-Match': next }),
+    ]);
+    assert.deepEqual(results.map((r) => r.statusCode).sort(), [200, 412]);
+    const stored = (await backend.getUser(user.id))!;
+    assert.equal(stored.version, version + 1);
+    const winner = results.findIndex((r) => r.statusCode === 200);
+    assert.equal(stored.bio, winner === 0 ? 'from tab A' : undefined);
+    assert.equal(stored.location, winner === 1 ? 'from tab B' : undefined);
+  });
+
+  it('more than 100 entity tags in If-None-Match is a 400', async () => {
+    const user = await newUser();
+    const tags = Array.from({ length: 101 }, (_, i) => `"${i + 1000}"`).join(', ');
+    const res = await patch(user.id, user.sub, { bio: 'x' }, { 'If-None-Match': tags });
+    assert.equal(res.statusCode, 400);
+    assert.equal(res.json.errors[0].code, 'parse_error');
+  });
+});
+
 describe('two tabs editing one profile', () => {
   it('with If-Match: of two writes from the same read, exactly one is a 200 and one a 412', async () => {
     for (let round = 0; round < 5; round++) {

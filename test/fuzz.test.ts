@@ -26,6 +26,8 @@ import {
   STRANGER_SUB,
   TEXT_FIELD_NAMES,
   buildBody,
+  conditionHolds,
+  conditionValue,
   fileBytes,
   isValidAuth,
   requestArb,
@@ -37,7 +39,7 @@ import {
   type Pair,
 } from './support/arbitraries.ts';
 import { fixtureEvent, startTestBackend, type TestBackend } from './support/backend.ts';
-import { FIELD_ERROR_CODES, USER_FIELDS as CONTRACT_USER_FIELDS } from './support/contract.ts';
+import { FIELD_ERROR_CODES, MAX_ERROR_MESSAGE_CHARS, USER_FIELDS as CONTRACT_USER_FIELDS } from './support/contract.ts';
 import { expectedUser, mediaTypeVerdict } from './support/oracle.ts';
 import { openTableStream, streamConfigFor, type TableStream } from './support/stream.ts';
 import { accessToken, makeKey, signToken } from './support/tokens.ts';
@@ -186,7 +188,7 @@ function headerName(name: 'Authorization' | 'Content-Type', spelling: FuzzReques
   return name;
 }
 
-function buildEvent(req: FuzzRequest, built: BuiltBody): ApiEvent {
+function buildEvent(req: FuzzRequest, built: BuiltBody, storedVersion: number | undefined): ApiEvent {
   const event = fixtureEvent('json', { id: req.path.raw });
   const headers: Record<string, string | undefined> = { ...event.headers };
   delete headers.Authorization;
@@ -194,6 +196,7 @@ function buildEvent(req: FuzzRequest, built: BuiltBody): ApiEvent {
   const auth = authorization(req.auth);
   if (auth !== undefined) headers[headerName('Authorization', req.headerCase)] = auth;
   if (built.contentType !== undefined) headers[headerName('Content-Type', req.headerCase)] = built.contentType;
+  if (req.condition) headers[req.condition.header] = conditionValue(req.condition, storedVersion ?? 0);
   event.headers = headers;
   event.body = built.body;
   event.isBase64Encoded = built.isBase64Encoded;
@@ -272,6 +275,12 @@ const isMessage = (m: unknown): m is { code: string; message: string } =>
   !!m && typeof m === 'object' && Object.keys(m).sort().join() === 'code,message' &&
   typeof (m as Json).code === 'string' && typeof (m as Json).message === 'string';
 
+/** A message quotes at most a little of what the client sent, and never half a surrogate pair. */
+function assertShortMessage(message: string): void {
+  assert.ok(message.length <= MAX_ERROR_MESSAGE_CHARS, `a message of ${message.length} characters: ${message.slice(0, 200)}`);
+  assert.ok(message.isWellFormed(), `a message with a lone surrogate: ${JSON.stringify(message.slice(0, 200))}`);
+}
+
 /** `{errors: [...]}`, each entry `{code, message}` or `{field, messages: [{code, message}, ...]}`. */
 function assertEnvelope(json: Json): { codes: string[]; fieldCodes: Map<string, string[]> } {
   assert.deepEqual(Object.keys(json), ['errors'], 'the envelope has only `errors`');
@@ -280,6 +289,7 @@ function assertEnvelope(json: Json): { codes: string[]; fieldCodes: Map<string, 
   const fieldCodes = new Map<string, string[]>();
   for (const entry of json.errors as unknown[]) {
     if (isMessage(entry)) {
+      assertShortMessage(entry.message);
       codes.push(entry.code);
       continue;
     }
@@ -288,6 +298,7 @@ function assertEnvelope(json: Json): { codes: string[]; fieldCodes: Map<string, 
     assert.equal(typeof e.field, 'string');
     assert.ok(Array.isArray(e.messages) && e.messages.length > 0, 'messages is a non-empty array');
     for (const m of e.messages) assert.ok(isMessage(m), `message shape: ${JSON.stringify(m)}`);
+    for (const m of e.messages) assertShortMessage(m.message);
     assert.ok(!fieldCodes.has(e.field), `field ${e.field} reported once`);
     fieldCodes.set(e.field, e.messages.map((m: { code: string }) => m.code));
   }
@@ -396,7 +407,6 @@ async function checkOne(req: FuzzRequest): Promise<void> {
   logLines = [];
   uncaught.length = 0;
   const built = buildBody(req.body);
-  const event = buildEvent(req, built);
   const methodExact = req.method.value === 'PATCH';
   const methodLoose = req.method.value.toUpperCase() === 'PATCH';
   // The contract's `/api/v2/user/me/` serves GET only (when the path, not a parameter, says so).
@@ -407,6 +417,9 @@ async function checkOne(req: FuzzRequest): Promise<void> {
   const owner = !!target && target.sub === callerSub;
   // The user as the previous request left it (requests run one at a time; the first read is at seeding).
   const stored = target ? snapshots.get(target.id) : undefined;
+  const event = buildEvent(req, built, stored?.version);
+  // The precondition holds when there is none, or when its header lets a write of the stored version through.
+  const preconditionHolds = !req.condition || conditionHolds(req.condition);
 
   let res: HttpResponse;
   try {
@@ -457,6 +470,10 @@ async function checkOne(req: FuzzRequest): Promise<void> {
         only(['method_not_allowed']);
         assert.equal(res.headers.Allow, pathIsMe ? 'GET' : 'GET, PATCH', `405 names the path's methods: ${where()}`);
         break;
+      case 412:
+        only(['precondition_failed']);
+        assert.ok(!preconditionHolds, `412 without a failing precondition: ${where()}`);
+        break;
       case 413:
         only(['request_too_large']);
         break;
@@ -505,6 +522,7 @@ async function checkOne(req: FuzzRequest): Promise<void> {
         count('valid body');
         if (!target) assert.equal(status, 404, `valid body, unknown id: ${where()}`);
         else if (!owner) assert.equal(status, 403, `valid body, another user's id: ${where()}`);
+        else if (!preconditionHolds) assert.equal(status, 412, `valid body, ${req.condition!.header} not met: ${where()}`);
         else if (status === 400) {
           assert.deepEqual([...codesOf(json)], ['"username":unique'], `valid body refused: ${where()}`);
         } else {
@@ -535,7 +553,7 @@ async function checkOne(req: FuzzRequest): Promise<void> {
       }
     }
     // Only a request that reached the write can have touched the claims or the bucket.
-    const reachedWrite = status === 200 || status === 403 || (status === 400 && [...codesOf(json)].includes('"username":unique'));
+    const reachedWrite = status === 200 || status === 403 || status === 412 || (status === 400 && [...codesOf(json)].includes('"username":unique'));
     if (reachedWrite && touchesClaimsOrMedia(req)) {
       count('invariant checks');
       const report = await invariantsAfterStream();

@@ -76,7 +76,11 @@ async function snapshot(user: User) {
   };
 }
 
-type Expectation = { status: number; code?: string; field?: string; header?: [string, string] };
+/** `echoed`: the answer quotes client input, cut short: its body stays small and splits no pair. */
+type Expectation = { status: number; code?: string; field?: string; header?: [string, string]; echoed?: boolean };
+
+/** The largest answer that quotes client input: the envelope, a sentence and the contract's cut. */
+const ECHO_ANSWER_MAX_CHARS = 400;
 type Request = { event: ApiEvent; handler?: Handler };
 
 /**
@@ -101,6 +105,10 @@ function hostile(name: string, build: (user: User) => Promise<Request | ApiEvent
         assert.ok(codes.includes(expected.code), `expected ${expected.code}${expected.field ? ` on ${expected.field}` : ''}: ${response.body}`);
       }
       if (expected.header) assert.equal(response.headers[expected.header[0]], expected.header[1]);
+      if (expected.echoed) {
+        assert.ok(response.body.length <= ECHO_ANSWER_MAX_CHARS, `an answer of ${response.body.length} characters`);
+        assert.doesNotMatch(response.body, /\\ud[89a-f][0-9a-f]{2}/i, 'no half of a surrogate pair');
+      }
       if (response.statusCode >= 400) assert.deepEqual(await snapshot(user), before, 'a refused request changes nothing');
       ok = true;
     } finally {
@@ -214,6 +222,16 @@ describe('hostile bodies', () => {
   hostile('base64 with a wrong declared type', (u) => json(u, { avatar_base64: b64(pngImage(), 'text/html') }), FIELD('avatar_base64', 'invalid_image'));
   hostile('base64 data that is not an image', (u) => json(u, { cover_base64: b64(Buffer.from('just some text, no image')) }), FIELD('cover_base64', 'invalid_image'));
   hostile('a body over 6 MB', (u) => raw(u, Buffer.alloc(6_000_001, 0x41), 'application/json', true), { status: 413, code: 'request_too_large' });
+  const huge = 'x'.repeat(100_000);
+  const emoji = '😀'.repeat(50_000);
+  hostile('a 100 KB content type', (u) => raw(u, '{"bio":"x"}', `text/${huge}`), { status: 415, code: 'unsupported_media_type', echoed: true });
+  hostile('a 100 KB charset', (u) => raw(u, '{"bio":"x"}', `application/json; charset=${huge}`), { status: 415, code: 'unsupported_media_type', echoed: true });
+  hostile('a content type of emoji', (u) => raw(u, '{"bio":"x"}', `x${emoji}`), { status: 415, code: 'unsupported_media_type', echoed: true });
+  hostile('a 100 KB invalid choice', (u) => json(u, { gender: huge }), { ...FIELD('gender', 'invalid_choice'), echoed: true });
+  hostile('an invalid choice of emoji', (u) => json(u, { language: `a${emoji}` }), { ...FIELD('language', 'invalid_choice'), echoed: true });
+  hostile('malformed JSON whose diagnostic would quote half a surrogate pair', (u) => json(u, '\u{10000}'), { status: 400, code: 'parse_error', echoed: true });
+  hostile('100 KB of malformed JSON', (u) => json(u, `{"bio": ${huge}`), { status: 400, code: 'parse_error', echoed: true });
+  hostile('a 100 KB method', (u) => ({ ...json(u, { bio: 'x' }), httpMethod: `P${huge}` }), { status: 405, code: 'method_not_allowed', echoed: true });
   for (const [type, body] of [
     ['application/json', '{"bio":"base64 json"}'],
     ['application/x-www-form-urlencoded', 'bio=base64+form'],
@@ -221,6 +239,20 @@ describe('hostile bodies', () => {
   ] as const) {
     hostile(`isBase64Encoded true for ${type.split(';')[0]}`, (u) => raw(u, body, type, true), { status: 200 });
   }
+});
+
+describe('hostile conditions', () => {
+  const withHeaders = (event: ApiEvent, headers: Record<string, string>): ApiEvent => ({ ...event, headers: { ...event.headers, ...headers } });
+  const currentTag = async (u: User) => `"${(await backend.getUser(u.id))!.version}"`;
+  hostile('If-None-Match: * on a text patch', (u) => withHeaders(json(u, { bio: 'x' }), { 'If-None-Match': '*' }), { status: 412, code: 'precondition_failed' });
+  hostile('If-None-Match: * on a rename with an avatar', (u) =>
+    withHeaders(form(u, { username: `inm_${u.id}`, avatar: file(pngImage()) }), { 'If-None-Match': '*' }), { status: 412, code: 'precondition_failed' });
+  hostile('If-None-Match with the current tag', async (u) =>
+    withHeaders(json(u, { bio: 'x' }), { 'If-None-Match': `W/${await currentTag(u)}` }), { status: 412, code: 'precondition_failed' });
+  hostile('If-None-Match with the current tag on an empty patch', async (u) =>
+    withHeaders(json(u, {}), { 'If-None-Match': `"1", ${await currentTag(u)}` }), { status: 412, code: 'precondition_failed' });
+  hostile('If-None-Match with 101 tags', (u) =>
+    withHeaders(json(u, { bio: 'x' }), { 'If-None-Match': Array.from({ length: 101 }, (_, i) => `"${i + 500}"`).join(',') }), { status: 400, code: 'parse_error' });
 });
 
 describe('hostile images', () => {

@@ -25,7 +25,7 @@ import {
 } from '../scripts/local-stack.ts';
 import { loadLocalKeys, signAccessToken } from '../scripts/local-keys.ts';
 import { SeedError, seedUsers } from '../scripts/seed-users.ts';
-import { isAlive, processTree } from './support/processes.ts';
+import { isAlive, isLoopback, listeningAddresses, processTree } from './support/processes.ts';
 
 const run = promisify(execFile);
 const REGION = 'us-east-1';
@@ -166,6 +166,16 @@ describe('local stack', { timeout: 120_000 }, () => {
     assert.equal(parseStartOutput(stackA.stdout()).baseUrl, `http://localhost:${portsA.PORT}`);
     assert.match(stackA.stdout(), /curl -i -X PATCH http:\/\/localhost:\d+\/api\/v2\/user\/1\//);
     assertStackProcesses(stackA);
+  });
+
+  test('every port the stack listens on is on the loopback interface, DynamoDB Local included', () => {
+    const listening = listeningAddresses([stackA.pid, ...stackA.tree.map((entry) => entry.pid)]);
+    const ports = listening.map((socket) => socket.port);
+    for (const port of [portsA.PORT, portsA.DYNAMODB_PORT, portsA.S3_PORT]) assert.ok(ports.includes(port), `nothing listens on ${port}: ${JSON.stringify(listening)}`);
+    for (const socket of listening) {
+      const command = stackA.tree.find((entry) => entry.pid === socket.pid)?.args ?? 'npm start';
+      assert.ok(isLoopback(socket.address), `${command.slice(0, 120)} listens on ${socket.address}:${socket.port}`);
+    }
   });
 
   test('the API answers on PORT, for the printed token too', async () => {

@@ -167,6 +167,30 @@ describe('lost answers: the API', () => {
     assert.equal((await backend.getUser(user.id))!.version, version + 1);
   });
 
+  it('text patch with If-None-Match applied, its answer lost once: the retry matches If-None-Match on our own write; 503, never a 412', async () => {
+    const user = await seedUser();
+    const version = (await backend.getUser(user.id))!.version;
+    const event = fixtureEvent('json', {
+      id: user.id,
+      token: accessToken(key, { sub: user.sub }, backend.pool),
+      body: JSON.stringify({ bio: 'after', real_name: '' }),
+    });
+    // The tag the write itself makes: the retry finds it stored.
+    event.headers = { ...event.headers, 'If-None-Match': `"${version + 1}"` };
+    const clients = createAwsClients(backend.config);
+    loseAnswers(clients.dynamo, 'UpdateItemCommand', 1);
+    const response = await createHandler(backend.config, clients)(event);
+    assert.equal(response.statusCode, 503, response.body);
+    assert.equal(response.headers['Retry-After'], '1');
+    const stored = (await backend.getUser(user.id))!;
+    assert.equal(stored.bio, 'after', 'the write landed');
+    assert.equal(stored.version, version + 1, 'once');
+    await drainAndCheck();
+    const repeated = await createHandler(backend.config)(event);
+    assert.equal(repeated.statusCode, 412, repeated.body);
+    assert.equal((await backend.getUser(user.id))!.version, version + 1);
+  });
+
   it('UpdateItem applied, every answer lost: 503, and the write that landed keeps its image', async () => {
     const user = await newUser();
     const before = (await backend.getUser(user.id))!.avatar_key!;

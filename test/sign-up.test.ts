@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { createHandler, type Handler, type PostConfirmationEvent } from '../handlers/post-confirmation.ts';
 import { readSignUpConfig } from '../lib/config.ts';
 import { checkInvariants } from '../scripts/check-invariants.ts';
@@ -101,6 +101,50 @@ describe('post confirmation trigger', () => {
       list.filter((i) => i.pk !== 'COUNTER#user').sort((x, y) => String(x.pk).localeCompare(String(y.pk)));
     assert.deepEqual(withoutCounter(again), withoutCounter(items));
     assert.equal((await userOfSub(event.request.userAttributes.sub!)).username, 'repeated');
+  });
+
+  it('a sub index whose user was deleted: the next invocation creates the user again under that id', async () => {
+    const event = signUpEvent({ preferred_username: 'came_back', email: 'came.back@example.org' });
+    await handler(event);
+    const sub = event.request.userAttributes.sub!;
+    const { id } = await userOfSub(sub);
+    const deleteItem = (pk: string) => backend.dynamo.send(new DeleteCommand({ TableName: backend.config.tableName, Key: { pk } }));
+    // The user gone, its claim and sub index left: the claim is taken over, the name kept.
+    await deleteItem(`USER#${id}`);
+    assert.deepEqual(await handler(structuredClone(event)), event);
+    const restored = await userOfSub(sub);
+    assert.equal(restored.id, id);
+    assert.equal(restored.sub, sub);
+    assert.equal(restored.username, 'came_back');
+    assert.equal(restored.version, 1);
+    assert.deepEqual(await backend.getClaim('came_back'), { pk: 'USERNAME#came_back', user_id: id });
+    // The user and its claim gone: a name from the same candidates. Several invocations at once
+    // restore it once.
+    await deleteItem(`USER#${id}`);
+    await deleteItem('USERNAME#came_back');
+    await Promise.all(Array.from({ length: 4 }, () => handler(structuredClone(event))));
+    const again = await userOfSub(sub);
+    assert.equal(again.id, id);
+    assert.equal(again.username, 'came_back');
+    assert.equal((await backend.scanTable()).filter((i) => i.sub === sub).length, 1);
+    // Restored, a further invocation changes nothing.
+    const items = await backend.scanTable();
+    await handler(structuredClone(event));
+    assert.deepEqual(await backend.scanTable(), items);
+  });
+
+  it('a sub index naming a user of another sub fails the trigger and writes nothing', async () => {
+    const owner = signUpEvent({ preferred_username: 'index_owner' });
+    await handler(owner);
+    const { id } = await userOfSub(owner.request.userAttributes.sub!);
+    const event = signUpEvent({ preferred_username: 'index_thief' });
+    const sub = event.request.userAttributes.sub!;
+    await backend.dynamo.send(new PutCommand({ TableName: backend.config.tableName, Item: { pk: `SUB#${sub}`, user_id: id } }));
+    const items = await backend.scanTable();
+    await assert.rejects(handler(event));
+    assert.deepEqual(await backend.scanTable(), items);
+    // Put right for the invariant check after the suite.
+    await backend.dynamo.send(new DeleteCommand({ TableName: backend.config.tableName, Key: { pk: `SUB#${sub}` } }));
   });
 
   it('concurrent invocations for one new sub create one user', async () => {

@@ -1146,14 +1146,15 @@ describe('GET function and sign-up trigger (osls package)', () => {
     assert.ok(size(getStart) < size(patchStart) * 0.8, `getUser loads ${size(getStart)} bytes at start, patchUser ${size(patchStart)}`);
   });
 
-  test('postConfirmation may take an id, read a sub index and put the three items, nothing more', async () => {
+  test('postConfirmation may take an id, read a sub index and its user, put the three items and check the index, nothing more', async () => {
     const fn = resource(prod.template, 'PostConfirmationLambdaFunction', 'AWS::Lambda::Function');
     assert.equal(fn.Properties.Handler, 'handlers/post-confirmation.handler');
     assert.ok(fn.Properties.Timeout <= 5, 'Cognito waits 5 s for a trigger');
     const { logs, keys } = splitStatements(functionRole(prod.template, 'PostConfirmationLambdaFunction', 'PostConfirmationRole'));
     assert.deepEqual(Object.keys(keys).sort(), await actionsOf(['lib/sign-up.ts']));
     assert.deepEqual(keys, {
-      'dynamodb:GetItem': ['SUB#*'],
+      'dynamodb:GetItem': ['SUB#*', 'USER#*'],
+      'dynamodb:ConditionCheckItem': ['SUB#*'],
       'dynamodb:UpdateItem': ['COUNTER#user'],
       'dynamodb:PutItem': ['SUB#*', 'USER#*', 'USERNAME#*'],
     });

@@ -521,6 +521,8 @@ const RANDOM_CONTENT_TYPES = [
   'application/x-www-form-urlencoded', 'multipart/form-data', 'multipart/form-data; boundary=', 'multipart/form-data; boundary="',
   'multipart/mixed; boundary=abc', 'multipart/form-data; boundary=abc', 'image/png', ';', 'application/json; charset=latin1',
   'application/x-www-form-urlencoded; charset=iso-8859-1', 'multipart/form-data; boundary=abc; charset=utf-16',
+  // Huge ones: an answer that quotes the type must not grow with it (nor split a surrogate pair).
+  `text/${'x'.repeat(100_000)}`, `application/json; charset=${'x'.repeat(100_000)}`, `x${'\u{1F600}'.repeat(20_000)}`,
 ];
 
 export const wildName: fc.Arbitrary<string> = fc.oneof(
@@ -939,12 +941,59 @@ export interface FuzzRequest {
   body: BodyRequest;
   /** How header names are spelled. */
   headerCase: 'canonical' | 'lower' | 'upper';
+  /** An If-Match or If-None-Match header, its tag named relative to the target's stored version. */
+  condition?: ConditionSpec;
 }
+
+export interface ConditionSpec {
+  header: 'If-Match' | 'If-None-Match';
+  tag: 'star' | 'current' | 'currentWeak' | 'other' | 'junk';
+}
+
+/** The header value of a condition for a user stored at `version`. */
+export function conditionValue(condition: ConditionSpec, version: number): string {
+  switch (condition.tag) {
+    case 'star':
+      return '*';
+    case 'current':
+      return `"${version}"`;
+    case 'currentWeak':
+      return `W/"${version}"`;
+    case 'other':
+      return `"${version + 1000}"`;
+    case 'junk':
+      return 'garbage';
+  }
+}
+
+/**
+ * Whether a condition lets a write of a user stored at that version through (the contract's
+ * "Conditional requests", RFC 9110): If-Match compares strongly (a weak tag never matches),
+ * If-None-Match weakly, and `*` matches every existing user.
+ */
+export function conditionHolds(condition: ConditionSpec): boolean {
+  const matchesIfMatch = condition.tag === 'star' || condition.tag === 'current';
+  const matchesIfNoneMatch = condition.tag === 'star' || condition.tag === 'current' || condition.tag === 'currentWeak';
+  return condition.header === 'If-Match' ? matchesIfMatch : !matchesIfNoneMatch;
+}
+
+const conditionArb: fc.Arbitrary<ConditionSpec | undefined> = fc.oneof(
+  { weight: 8, arbitrary: fc.constant(undefined) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      header: fc.constantFrom('If-Match' as const, 'If-None-Match' as const),
+      tag: fc.constantFrom('star' as const, 'current' as const, 'currentWeak' as const, 'other' as const, 'junk' as const),
+    }),
+  },
+);
 
 const methodArb = fc.oneof(
   { weight: 60, arbitrary: fc.constant('PATCH') },
   { weight: 1, arbitrary: fc.constantFrom('patch', 'Patch') },
   { weight: 2, arbitrary: fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'HEAD', '', 'PATCH ', 'PATCHX') },
+  // The 405 quotes the method: it must not grow with it.
+  { weight: 1, arbitrary: fc.constantFrom(`P${'A'.repeat(100_000)}`, '\u{1F600}'.repeat(20_000)) },
 );
 
 export const requestArb: fc.Arbitrary<FuzzRequest> = authArb.chain((auth) =>
@@ -957,6 +1006,7 @@ export const requestArb: fc.Arbitrary<FuzzRequest> = authArb.chain((auth) =>
     }),
     body: fc.oneof({ weight: 4, arbitrary: validBodyArb }, { weight: 6, arbitrary: wildBodyArb }, { weight: 2, arbitrary: imageBodyArb }),
     headerCase: fc.oneof({ weight: 6, arbitrary: fc.constant('canonical' as const) }, { weight: 1, arbitrary: fc.constantFrom('lower' as const, 'upper' as const) }),
+    condition: conditionArb,
   }),
 );
 

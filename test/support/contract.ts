@@ -27,3 +27,9 @@ export const ERROR_CODES_BY_STATUS: Record<string, string[]> = {
   '500': ['server_error'],
   '503': ['service_unavailable'],
 };
+
+/**
+ * The longest message an error answer may carry: the service's longest sentence plus at most 80
+ * characters of quoted client input (issue 13: an answer never grows with the input).
+ */
+export const MAX_ERROR_MESSAGE_CHARS = 400;
