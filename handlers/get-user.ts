@@ -45,13 +45,15 @@ export function createHandler(config: Config, dynamo: DynamoDBClient = createDyn
       }
       const user = userId === undefined ? undefined : await users.getUser(userId);
       if (!user) throw new NotFoundError();
+      // The owner's own fields (date of birth, current position) go to the owner's token only.
+      const view = user.sub === sub ? 'owner' : 'public';
       const etag = entityTag(user.version);
       const cacheHeaders = { ETag: etag, 'Cache-Control': READ_CACHE_CONTROL };
       const ifNoneMatch = parseIfNoneMatch(headerValue(event.headers, 'if-none-match'));
       response =
         ifNoneMatch !== undefined && matches(ifNoneMatch, user.version)
           ? { statusCode: 304, headers: cacheHeaders, body: '' }
-          : jsonResponse(200, renderUser(user, config.mediaBaseUrl), cacheHeaders);
+          : jsonResponse(200, renderUser(user, config.mediaBaseUrl, view), cacheHeaders);
     } catch (error) {
       failure = error;
       response = errorResponse(error);

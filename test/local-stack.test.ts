@@ -13,7 +13,8 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { DeleteCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { CognitoJwtVerifier } from 'aws-jwt-verify';
-import { claimKey, userKey } from '../lib/user-record.ts';
+import { userKey } from '../lib/user-record.ts';
+import { claimKey } from '../lib/username-keys.ts';
 import type { ClaimItem, UserItem } from '../lib/user-record.ts';
 import {
   DEFAULT_TABLE_NAME,
