@@ -37,7 +37,7 @@ function getEvent(path: string, sub: string): ApiEvent {
   event.path = path;
   event.pathParameters = id === 'me' ? null : { id };
   event.body = null;
-  delete event.headers['Content-Type'];
+  delete event.headers!['Content-Type'];
   return event;
 }
 
