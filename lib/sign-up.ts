@@ -168,7 +168,15 @@ export class SignUps {
             // The same name claimed before lookalike keys existed (lib/username-keys.ts).
             ...(keys.legacy === undefined
               ? []
-              : [{ ConditionCheck: { TableName: this.tableName, Key: marshall({ pk: keys.legacy }), ConditionExpression: absent } }]),
+              : [
+                  {
+                    ConditionCheck: {
+                      TableName: this.tableName,
+                      Key: marshall({ pk: keys.legacy }),
+                      ConditionExpression: absent,
+                    },
+                  },
+                ]),
           ],
         }),
       );

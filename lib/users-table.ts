@@ -22,7 +22,6 @@ import {
   WriteOutcomeUnknownError,
 } from './errors.ts';
 import { matches, type EntityTagCondition } from './etag.ts';
-import { claimKeysToCheck } from './username-keys.ts';
 import { heldClaimKey, subKey, userKey, type SubIndexItem, type UserItem } from './user-record.ts';
 
 /** Attributes to set (non-empty values) and to remove (cleared fields). */
@@ -238,6 +237,8 @@ export class UsersTable {
     current: UserItem,
   ): Promise<{ before: UserItem; after: UserItem }> {
     const held = heldClaimKey(current);
+    // By import(): the read function uses this module too, and must not load the confusables data.
+    const { claimKeysToCheck } = await import('./username-keys.ts');
     const keys = claimKeysToCheck(username);
     if (held === keys.claim) {
       // Same name, or one that only looks like it (a case-only rename): the claim stays; the
