@@ -6,6 +6,7 @@ import { ImageError, INVALID_IMAGE_MESSAGE, inspectImage, type ImageInfo, type I
 import type { ImageLimits } from './config.ts';
 import type { RawFields, RawValue } from './request-body.ts';
 import { reservedNames } from './username-keys.ts';
+import { inUsernameAlphabet, MAX_USERNAME_LENGTH } from './usernames.ts';
 import {
   IMAGE_FIELDS,
   READ_ONLY_FIELDS,
@@ -126,8 +127,6 @@ const isHttpUrl = (value: string) => {
   }
 };
 
-const USERNAME = /^[A-Za-z0-9_-]+$/;
-const USERNAME_MAX = 255;
 
 const text = (...rules: v.PipeItem<string, string, v.BaseIssue<unknown>>[]) =>
   v.pipe(v.string(MSG.notString), v.trim(), noControlCharacters, ...rules);
@@ -164,9 +163,9 @@ const usernameRule = (isReserved: (username: string) => boolean) =>
   v.pipe(
     v.string(MSG.notString),
     v.nonEmpty(MSG.blank),
-    maxChars(USERNAME_MAX),
+    maxChars(MAX_USERNAME_LENGTH),
     checkWithCode('unique', (value: string) => !isReserved(value), MSG.reservedUsername),
-    v.check((value: string) => USERNAME.test(value) && /[A-Za-z0-9]/.test(value), MSG.username),
+    v.check(inUsernameAlphabet, MSG.username),
   );
 
 const WRITABLE = new Set<string>(['username', ...TEXT_FIELDS, ...IMAGE_FIELDS]);

@@ -7,8 +7,11 @@ export const MAX_USERNAME_LENGTH = 255;
 const USERNAME = /^[A-Za-z0-9_-]+$/;
 const LETTER_OR_DIGIT = /[A-Za-z0-9]/;
 
+/** The alphabet part of the rule (the length is checked apart: it has an error code of its own). */
+export const inUsernameAlphabet = (name: string): boolean => USERNAME.test(name) && LETTER_OR_DIGIT.test(name);
+
 export function isValidUsername(name: string): boolean {
-  return name.length <= MAX_USERNAME_LENGTH && USERNAME.test(name) && LETTER_OR_DIGIT.test(name);
+  return name.length <= MAX_USERNAME_LENGTH && inUsernameAlphabet(name);
 }
 
 /**
