@@ -59,6 +59,9 @@ export function createHandler(config: Config, dynamo: DynamoDBClient = createDyn
       response = errorResponse(error);
     }
     Object.assign(response.headers, corsHeaders(config.corsAllowedOrigins, headerValue(event.headers, 'origin')));
+    // One ETag, two bodies (the owner's view has the private fields): a browser must not answer
+    // one token's request with what it kept from another's, not even after a 304.
+    response.headers.Vary = [response.headers.Vary, 'Authorization'].filter(Boolean).join(', ');
     logRequest(log, {
       response,
       failure,

@@ -69,8 +69,11 @@ describe('privacy: date_of_birth and position_lat_lng are the owner’s alone', 
     assert.equal(seen.json.bio, 'public bio', 'the rest of the User object is there');
     assert.ok(!seen.body.includes(PRIVATE.date_of_birth) && !seen.body.includes('45.4642'), 'nowhere in the answer');
 
+    // The same ETag serves both views: caches keep one copy per token.
+    assert.match(String(seen.headers.Vary), /\bAuthorization\b/);
     for (const path of [`/api/v2/user/${owner.id}/`, '/api/v2/user/me/']) {
       const own = await get(path, owner.sub);
+      assert.match(String(own.headers.Vary), /\bAuthorization\b/, path);
       assert.equal(own.statusCode, 200, path);
       assert.equal(own.json.date_of_birth, PRIVATE.date_of_birth, path);
       assert.equal(own.json.position_lat_lng, PRIVATE.position_lat_lng, path);
