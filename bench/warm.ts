@@ -24,7 +24,8 @@ import sharp from 'sharp';
 import { createHandler, type ApiEvent } from '../handlers/patch-user.ts';
 import { createAwsClients } from '../lib/aws-clients.ts';
 import { decodeBase64 } from '../lib/request-body.ts';
-import { claimKey, userKey } from '../lib/user-record.ts';
+import { userKey } from '../lib/user-record.ts';
+import { claimKey } from '../lib/username-keys.ts';
 import { jsonEvent, multipartEvent } from './events.ts';
 import { directJpegPipeline } from './image-pipelines.ts';
 import type { BenchUser, CallRecord, RequestTrace, Timing, WarmInput, WarmResult } from './protocol.ts';
@@ -98,6 +99,7 @@ async function seed(user: BenchUser) {
     id: user.id,
     sub: user.sub,
     username: user.username,
+    username_claim: claimKey(user.username),
     version: 1,
     date_joined: '2024-01-01T00:00:00.000Z',
     real_name: 'Bench User',
@@ -187,7 +189,7 @@ async function floorRename(user: BenchUser, i: number) {
         {
           Delete: {
             TableName: TABLE,
-            Key: { pk: S(claimKey(current)) },
+            Key: { pk: S(Item!.username_claim?.S ?? claimKey(current)) },
             ConditionExpression: 'attribute_not_exists(pk) OR user_id = :id',
             ExpressionAttributeValues: { ':id': { N: String(user.id) } },
           },
@@ -196,12 +198,13 @@ async function floorRename(user: BenchUser, i: number) {
           Update: {
             TableName: TABLE,
             Key: { pk: S(userKey(user.id)) },
-            UpdateExpression: 'SET #a0 = :v0 ADD #version :one',
+            UpdateExpression: 'SET #a0 = :v0, #a1 = :v1 ADD #version :one',
             ConditionExpression: '#sub = :sub AND #version = :readVersion',
-            ExpressionAttributeNames: { '#version': 'version', '#a0': 'username', '#sub': 'sub' },
+            ExpressionAttributeNames: { '#version': 'version', '#a0': 'username', '#a1': 'username_claim', '#sub': 'sub' },
             ExpressionAttributeValues: {
               ':one': { N: '1' },
               ':v0': S(username),
+              ':v1': S(claimKey(username)),
               ':sub': S(user.sub),
               ':readVersion': { N: version },
             },

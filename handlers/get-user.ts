@@ -45,18 +45,23 @@ export function createHandler(config: Config, dynamo: DynamoDBClient = createDyn
       }
       const user = userId === undefined ? undefined : await users.getUser(userId);
       if (!user) throw new NotFoundError();
+      // The owner's own fields (date of birth, current position) go to the owner's token only.
+      const view = user.sub === sub ? 'owner' : 'public';
       const etag = entityTag(user.version);
       const cacheHeaders = { ETag: etag, 'Cache-Control': READ_CACHE_CONTROL };
       const ifNoneMatch = parseIfNoneMatch(headerValue(event.headers, 'if-none-match'));
       response =
         ifNoneMatch !== undefined && matches(ifNoneMatch, user.version)
           ? { statusCode: 304, headers: cacheHeaders, body: '' }
-          : jsonResponse(200, renderUser(user, config.mediaBaseUrl), cacheHeaders);
+          : jsonResponse(200, renderUser(user, config.mediaBaseUrl, view), cacheHeaders);
     } catch (error) {
       failure = error;
       response = errorResponse(error);
     }
     Object.assign(response.headers, corsHeaders(config.corsAllowedOrigins, headerValue(event.headers, 'origin')));
+    // One ETag, two bodies (the owner's view has the private fields): a browser must not answer
+    // one token's request with what it kept from another's, not even after a 304.
+    response.headers.Vary = [response.headers.Vary, 'Authorization'].filter(Boolean).join(', ');
     logRequest(log, {
       response,
       failure,

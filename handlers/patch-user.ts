@@ -15,6 +15,7 @@ import { patchUser } from '../lib/patch-user.ts';
 import { parseBody } from '../lib/request-body.ts';
 import { logRequest } from '../lib/request-log.ts';
 import { renderUser } from '../lib/user-record.ts';
+import { reservedNames } from '../lib/username-keys.ts';
 import { UsersTable } from '../lib/users-table.ts';
 
 export type { ApiEvent, LambdaContext };
@@ -24,6 +25,7 @@ export type Handler = ApiHandler;
 export function createHandler(config: Config, clients: AwsClients = createAwsClients(config)): Handler {
   const authenticate = createAuthenticator(config);
   const maxFileBytes = Math.max(config.images.avatarMaxBytes, config.images.coverMaxBytes);
+  const isReserved = reservedNames(config.reservedUsernames);
 
   return async (event, context) => {
     const started = performance.now();
@@ -53,12 +55,12 @@ export function createHandler(config: Config, clients: AwsClients = createAwsCli
         },
         { maxBodyBytes: config.maxBodyBytes, maxFileBytes },
       );
-      const patch = await normalizeImages(buildPatch(fields, config.images), config);
+      const patch = await normalizeImages(buildPatch(fields, config.images, isReserved), config);
       const sendOptions = { abortSignal: requestDeadline(config, context) };
       const users = new UsersTable(clients.dynamo, config.tableName, { ...sendOptions, ifMatch, ifNoneMatch });
       const media = new MediaStore(clients.s3, config.mediaBucket, sendOptions);
       const user = await patchUser({ users, media, log }, { id, sub, patch });
-      response = jsonResponse(200, renderUser(user, config.mediaBaseUrl), { ETag: entityTag(user.version) });
+      response = jsonResponse(200, renderUser(user, config.mediaBaseUrl, 'owner'), { ETag: entityTag(user.version) });
     } catch (error) {
       failure = error;
       response = errorResponse(error);

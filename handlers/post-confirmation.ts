@@ -27,7 +27,7 @@ export type Handler = (event: PostConfirmationEvent, context?: TriggerContext) =
 /** The sign-up confirmation; `PostConfirmation_ConfirmForgotPassword` (a reset password) is not one. */
 export const CONFIRM_SIGN_UP = 'PostConfirmation_ConfirmSignUp';
 
-export function createHandler(config: SignUpConfig, signUps = new SignUps(createDynamoClient(config), config.tableName)): Handler {
+export function createHandler(config: SignUpConfig, signUps = new SignUps(createDynamoClient(config), config.tableName, undefined, config.reservedUsernames)): Handler {
   return async (event, context) => {
     const log = createLogger({ requestId: context?.awsRequestId });
     if (event?.triggerSource !== CONFIRM_SIGN_UP) {

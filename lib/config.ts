@@ -1,6 +1,7 @@
 // Configuration is read from the environment once per container. Every setting the deployed
 // function needs is required; the local-only ones (endpoints, key file) are optional and only the
 // local stage sets them.
+import { DEFAULT_RESERVED_USERNAMES } from './usernames.ts';
 
 export interface ImageLimits {
   /** Largest accepted avatar file, in bytes. */
@@ -50,6 +51,8 @@ export interface Config {
   awsMaxAttempts: number;
   /** Browser origins allowed to read the answers (`*` for any); empty: no CORS headers. */
   corsAllowedOrigins: string[];
+  /** Names nobody may take: the contract's list plus RESERVED_USERNAMES (comma-separated). */
+  reservedUsernames: string[];
 }
 
 export class ConfigError extends Error {
@@ -160,10 +163,17 @@ export function readConfig(env: Env = process.env): Config {
       .split(',')
       .map((origin) => origin.trim().replace(/\/+$/, ''))
       .filter(Boolean),
+    reservedUsernames: reservedUsernames(optional('RESERVED_USERNAMES')),
   };
 
   read.check();
   return config;
+}
+
+/** The contract's reserved names and a deployment's own, from a comma-separated list. */
+function reservedUsernames(extra: string | undefined): string[] {
+  const names = (extra ?? '').split(',').map((name) => name.trim()).filter(Boolean);
+  return [...DEFAULT_RESERVED_USERNAMES, ...names];
 }
 
 /** What the sign-up trigger reads: the table and how to call DynamoDB, none of the API's settings. */
@@ -174,6 +184,8 @@ export interface SignUpConfig {
   dynamodbEndpoint?: string;
   awsRequestTimeoutMs: number;
   awsMaxAttempts: number;
+  /** As the API's: sign-up never gives out a reserved name. */
+  reservedUsernames: string[];
 }
 
 export function readSignUpConfig(env: Env = process.env): SignUpConfig {
@@ -184,6 +196,7 @@ export function readSignUpConfig(env: Env = process.env): SignUpConfig {
     dynamodbEndpoint: read.optional('DYNAMODB_ENDPOINT'),
     awsRequestTimeoutMs: read.positiveInt('AWS_REQUEST_TIMEOUT_MS', DEFAULTS.awsRequestTimeoutMs),
     awsMaxAttempts: read.positiveInt('AWS_MAX_ATTEMPTS', DEFAULTS.awsMaxAttempts),
+    reservedUsernames: reservedUsernames(read.optional('RESERVED_USERNAMES')),
   };
   read.check();
   return config;

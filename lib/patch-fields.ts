@@ -5,6 +5,8 @@ import { echoed, FieldErrors, ParseError } from './errors.ts';
 import { ImageError, INVALID_IMAGE_MESSAGE, inspectImage, type ImageInfo, type ImageRules } from './images.ts';
 import type { ImageLimits } from './config.ts';
 import type { RawFields, RawValue } from './request-body.ts';
+import { reservedNames } from './username-keys.ts';
+import { inUsernameAlphabet, MAX_USERNAME_LENGTH } from './usernames.ts';
 import {
   IMAGE_FIELDS,
   READ_ONLY_FIELDS,
@@ -52,6 +54,8 @@ const MSG = {
   username:
     'Enter a valid username. This value may contain only letters, numbers, _ and - characters, and at least one letter or number.',
   controlCharacters: 'Null characters and unpaired surrogates are not allowed.',
+  displayText: 'Control characters and bidirectional overrides or isolates are not allowed.',
+  reservedUsername: 'A user with that username already exists.',
   base64Format: 'Send the image as base64 text: image/png;base64,<data>.',
   bothImageForms: 'This image was sent both as a file and as base64 text.',
 };
@@ -89,6 +93,16 @@ const maxChars = (max: number) =>
 // DynamoDB stores UTF-8, which cannot hold an unpaired surrogate; NUL breaks too many readers.
 const noControlCharacters = v.check((value: string) => !value.includes('\0') && value.isWellFormed(), MSG.controlCharacters);
 
+// Display text (the contract's Decision): no control characters (they break layouts and logs) and
+// no bidirectional overrides or isolates (U+202A-202E, U+2066-2069), which make a name read
+// backwards or hide part of it. `bio` may keep line breaks and tabs.
+const CONTROL_OR_BIDI = /[\p{Cc}\u202A-\u202E\u2066-\u2069]/u;
+const displayText = v.check((value: string) => !CONTROL_OR_BIDI.test(value), MSG.displayText);
+const multilineDisplayText = v.check(
+  (value: string) => !CONTROL_OR_BIDI.test(value.replace(/[\n\r\t]/g, '')),
+  MSG.displayText,
+);
+
 const LAT_LNG = /^\s*(-?\d{1,3}(?:\.\d+)?)\s*,\s*(-?\d{1,3}(?:\.\d+)?)\s*$/;
 const latLng = v.check((value: string) => {
   if (value === '') return true;
@@ -112,8 +126,6 @@ const isHttpUrl = (value: string) => {
   }
 };
 
-const USERNAME = /^[A-Za-z0-9_-]+$/;
-const USERNAME_MAX = 255;
 
 const text = (...rules: v.PipeItem<string, string, v.BaseIssue<unknown>>[]) =>
   v.pipe(v.string(MSG.notString), v.trim(), noControlCharacters, ...rules);
@@ -126,30 +138,34 @@ const choice = (options: readonly string[]) =>
 
 /** Each text field's rule; `''` (after trimming) always passes and clears the field. */
 const TEXT_RULES: Record<TextField, v.GenericSchema<string, string>> = {
-  real_name: text(maxChars(255)),
-  bio: text(maxChars(5000)),
-  location: text(maxChars(100)),
+  real_name: text(displayText, maxChars(255)),
+  bio: text(multilineDisplayText, maxChars(5000)),
+  location: text(displayText, maxChars(100)),
   location_lat_lng: text(latLng),
   position_lat_lng: text(latLng),
   date_of_birth: text(
     v.check((value: string) => value === '' || isCalendarDate(value), MSG.date),
     v.check((value: string) => value === '' || value <= todayUtc(), MSG.futureDate),
   ),
-  description: text(maxChars(50)),
+  description: text(displayText, maxChars(50)),
   gender: choice(['Male', 'Female', 'Unspecified']),
   website: text(maxChars(200), v.check((value: string) => value === '' || isHttpUrl(value), MSG.url)),
   language: choice(['en', 'it']),
-  company_name: text(maxChars(255)),
-  company_role: text(maxChars(255)),
+  company_name: text(displayText, maxChars(255)),
+  company_role: text(displayText, maxChars(255)),
 };
 
-// Usernames are not trimmed: a name with spaces is refused, never quietly changed.
-const USERNAME_RULE = v.pipe(
-  v.string(MSG.notString),
-  v.nonEmpty(MSG.blank),
-  maxChars(USERNAME_MAX),
-  v.check((value: string) => USERNAME.test(value) && /[A-Za-z0-9]/.test(value), MSG.username),
-);
+// Usernames are not trimmed: a name with spaces is refused, never quietly changed. A reserved
+// name, or a lookalike of one in any script or width (`ａｄｍｉｎ`, Cyrillic `аdmin`), is `unique`
+// before the alphabet is checked: that is what the name is, whatever its characters.
+const usernameRule = (isReserved: (username: string) => boolean) =>
+  v.pipe(
+    v.string(MSG.notString),
+    v.nonEmpty(MSG.blank),
+    maxChars(MAX_USERNAME_LENGTH),
+    checkWithCode('unique', (value: string) => !isReserved(value), MSG.reservedUsername),
+    v.check(inUsernameAlphabet, MSG.username),
+  );
 
 const WRITABLE = new Set<string>(['username', ...TEXT_FIELDS, ...IMAGE_FIELDS]);
 const BASE64_FIELDS = new Map<string, ImageField>(IMAGE_FIELDS.map((field) => [`${field}_base64`, field]));
@@ -165,7 +181,11 @@ export const imageRules = (field: ImageField, limits: ImageLimits): ImageRules =
   maxJpegScans: limits.maxJpegScans,
 });
 
-export function buildPatch(fields: RawFields, limits: ImageLimits): Patch {
+export function buildPatch(
+  fields: RawFields,
+  limits: ImageLimits,
+  isReserved: (username: string) => boolean = reservedNames(),
+): Patch {
   const errors = new FieldErrors();
   const patch: Patch = { text: {}, images: {} };
 
@@ -208,7 +228,7 @@ export function buildPatch(fields: RawFields, limits: ImageLimits): Patch {
     if (name === 'username') {
       if (value === null) errors.add(name, 'null', MSG.null);
       else {
-        const username = runRule(name, USERNAME_RULE, value);
+        const username = runRule(name, usernameRule(isReserved), value);
         if (username !== undefined) patch.username = username;
       }
       continue;

@@ -12,9 +12,9 @@ import {
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import { claimKeysToCheck, reservedNames } from './username-keys.ts';
 import { usernameCandidates } from './usernames.ts';
 import {
-  claimKey,
   COUNTER_FIELDS,
   subKey,
   userKey,
@@ -47,13 +47,14 @@ export class SignUpError extends Error {
 }
 
 /** A new user as stored: `version` 1, joined now, every field at its default. */
-export function newUserItem(id: number, sub: string, username: string, now: Date): UserItem {
+export function newUserItem(id: number, sub: string, username: string, usernameClaim: string, now: Date): UserItem {
   const counters = Object.fromEntries(COUNTER_FIELDS.map((field) => [field, 0]));
   return {
     pk: userKey(id),
     id,
     sub,
     username,
+    username_claim: usernameClaim,
     version: 1,
     date_joined: now.toISOString(),
     ...counters,
@@ -70,7 +71,12 @@ export class SignUps {
     private readonly dynamo: DynamoDBClient,
     private readonly tableName: string,
     private readonly now: () => Date = () => new Date(),
-  ) {}
+    reservedUsernames?: readonly string[],
+  ) {
+    this.isReserved = reservedNames(reservedUsernames);
+  }
+
+  private readonly isReserved: (username: string) => boolean;
 
   async signUp({ sub, email, preferredUsername }: SignUp): Promise<SignUpResult> {
     // A retry of a sign-up that went through costs two reads and takes no id.
@@ -78,7 +84,7 @@ export class SignUps {
     if (existing !== undefined) return this.restoreIfMissing(existing, { sub, email, preferredUsername });
 
     let id = await this.nextId();
-    let candidates = usernameCandidates(preferredUsername, email, id);
+    let candidates = usernameCandidates(preferredUsername, email, id, this.isReserved);
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       const username = candidates.next().value as string;
       const outcome = await this.create(id, sub, username);
@@ -94,7 +100,7 @@ export class SignUps {
           // A user was written under this id without the counter (an old seed, a hand-made user):
           // take the next one; the names already tried were taken or still are to be tried.
           id = await this.nextId();
-          candidates = usernameCandidates(preferredUsername, email, id);
+          candidates = usernameCandidates(preferredUsername, email, id, this.isReserved);
           continue;
         case 'conflict':
           // Another transaction on one of the items at the same moment: try the same name again.
@@ -112,7 +118,7 @@ export class SignUps {
    * user already there (this sub's) is left as it is.
    */
   private async restoreIfMissing(id: number, { sub, email, preferredUsername }: SignUp): Promise<SignUpResult> {
-    let candidates = usernameCandidates(preferredUsername, email, id);
+    let candidates = usernameCandidates(preferredUsername, email, id, this.isReserved);
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       const user = await this.userSub(id);
       if (user !== undefined) {
@@ -161,6 +167,8 @@ export class SignUps {
     sub: string,
     username: string,
   ): Promise<'created' | 'index-changed' | 'name-taken' | 'user-appeared' | 'conflict'> {
+    const keys = claimKeysToCheck(username);
+    const freeOrOurs = { ConditionExpression: 'attribute_not_exists(pk) OR user_id = :id', ExpressionAttributeValues: marshall({ ':id': id }) };
     try {
       await this.dynamo.send(
         new TransactWriteItemsCommand({
@@ -174,20 +182,19 @@ export class SignUps {
               },
             },
             {
-              Put: {
-                TableName: this.tableName,
-                Item: marshall({ pk: claimKey(username), user_id: id }),
-                ConditionExpression: 'attribute_not_exists(pk) OR user_id = :id',
-                ExpressionAttributeValues: marshall({ ':id': id }),
-              },
+              Put: { TableName: this.tableName, Item: marshall({ pk: keys.claim, user_id: id }), ...freeOrOurs },
             },
             {
               Put: {
                 TableName: this.tableName,
-                Item: marshall(newUserItem(id, sub, username, this.now())),
+                Item: marshall(newUserItem(id, sub, username, keys.claim, this.now())),
                 ConditionExpression: 'attribute_not_exists(pk)',
               },
             },
+            // The same name claimed before lookalike keys existed (lib/username-keys.ts), by another user.
+            ...(keys.legacy === undefined
+              ? []
+              : [{ ConditionCheck: { TableName: this.tableName, Key: marshall({ pk: keys.legacy }), ...freeOrOurs } }]),
           ],
         }),
       );
@@ -195,10 +202,10 @@ export class SignUps {
     } catch (error) {
       if (!(error instanceof TransactionCanceledException)) throw error;
       const reasons = error.CancellationReasons ?? [];
-      const [index, claim, user] = reasons.map((reason) => reason.Code);
+      const [index, claim, user, legacyClaim] = reasons.map((reason) => reason.Code);
       if (index === 'ConditionalCheckFailed') return 'index-changed';
       if (user === 'ConditionalCheckFailed') return 'user-appeared';
-      if (claim === 'ConditionalCheckFailed') return 'name-taken';
+      if (claim === 'ConditionalCheckFailed' || legacyClaim === 'ConditionalCheckFailed') return 'name-taken';
       if (reasons.some((reason) => reason.Code === 'TransactionConflict')) return 'conflict';
       throw error;
     }
@@ -234,6 +241,7 @@ export class SignUps {
     | { kind: 'already-done'; userId: number | undefined }
   > {
     const absent = 'attribute_not_exists(pk)';
+    const keys = claimKeysToCheck(username);
     try {
       await this.dynamo.send(
         new TransactWriteItemsCommand({
@@ -249,17 +257,29 @@ export class SignUps {
             {
               Put: {
                 TableName: this.tableName,
-                Item: marshall({ pk: claimKey(username), user_id: id }),
+                Item: marshall({ pk: keys.claim, user_id: id }),
                 ConditionExpression: absent,
               },
             },
             {
               Put: {
                 TableName: this.tableName,
-                Item: marshall(newUserItem(id, sub, username, this.now())),
+                Item: marshall(newUserItem(id, sub, username, keys.claim, this.now())),
                 ConditionExpression: absent,
               },
             },
+            // The same name claimed before lookalike keys existed (lib/username-keys.ts).
+            ...(keys.legacy === undefined
+              ? []
+              : [
+                  {
+                    ConditionCheck: {
+                      TableName: this.tableName,
+                      Key: marshall({ pk: keys.legacy }),
+                      ConditionExpression: absent,
+                    },
+                  },
+                ]),
           ],
         }),
       );
@@ -267,12 +287,12 @@ export class SignUps {
     } catch (error) {
       if (!(error instanceof TransactionCanceledException)) throw error;
       const reasons = error.CancellationReasons ?? [];
-      const [subIndex, claim, user] = reasons.map((reason) => reason.Code);
+      const [subIndex, claim, user, legacyClaim] = reasons.map((reason) => reason.Code);
       if (subIndex === 'ConditionalCheckFailed') {
         const item = reasons[0]!.Item;
         return { kind: 'already-done', userId: item && (unmarshall(item) as SubIndexItem).user_id };
       }
-      if (claim === 'ConditionalCheckFailed') return { kind: 'name-taken' };
+      if (claim === 'ConditionalCheckFailed' || legacyClaim === 'ConditionalCheckFailed') return { kind: 'name-taken' };
       if (user === 'ConditionalCheckFailed') return { kind: 'id-taken' };
       if (reasons.some((reason) => reason.Code === 'TransactionConflict')) return { kind: 'conflict' };
       throw error;

@@ -44,8 +44,10 @@ export function userChange(before: UserItem | undefined, after: UserItem | undef
     released: oldKeys.filter((key) => !newKeys.includes(key)),
   };
   if (!after) return change;
-  const user = renderUser(after, mediaBaseUrl);
-  const previous = before && renderUser(before, mediaBaseUrl);
+  // The public view: private fields never leave the table through events, and a change of only
+  // those (a new position) emits nothing, since even its timing would tell.
+  const user = renderUser(after, mediaBaseUrl, 'public');
+  const previous = before && renderUser(before, mediaBaseUrl, 'public');
   const changed = (Object.keys(user) as Array<keyof User>).filter(
     (field) => !previous || !sameValue(previous[field], user[field]),
   );

@@ -1,14 +1,21 @@
 // The stored shape of a user and its username claim, and the rendering of a stored user as the
 // contract's User object. One table, partition key `pk`:
 //   USER#<id>                  the user: profile fields, image object keys, sub, version
-//   USERNAME#<lower username>  the claim: the id of the user holding that name
+//   USERNAME#<name key>        the claim: the id of the user holding that name; the key is the
+//                              lookalike key (lib/username-keys.ts), or the lower-case name for
+//                              claims written before lookalike keys (the user's `username_claim`
+//                              says which it holds)
 //   SUB#<cognito sub>          the sub index: the id of the user that sub signed up as
 //   COUNTER#user               the last user id given out (`last_id`)
 
 export const PK = 'pk';
 
 export const userKey = (id: number): string => `USER#${id}`;
-export const claimKey = (username: string): string => `USERNAME#${username.toLowerCase()}`;
+/** The claim key of the first scheme, the lower-case name: what users without `username_claim` hold. */
+export const legacyClaimKey = (username: string): string => `USERNAME#${username.toLowerCase()}`;
+/** The claim item a stored user holds, whichever scheme wrote it. */
+export const heldClaimKey = (item: Pick<UserItem, 'username' | 'username_claim'>): string =>
+  item.username_claim ?? legacyClaimKey(item.username);
 export const subKey = (sub: string): string => `SUB#${sub}`;
 export const USER_ID_COUNTER_KEY = 'COUNTER#user';
 
@@ -76,6 +83,8 @@ export interface UserItem {
   id: number;
   sub: string;
   username: string;
+  /** The pk of the claim this user holds; absent on users whose claim is `legacyClaimKey`. */
+  username_claim?: string;
   version: number;
   date_joined: string;
   ext_id?: string;
@@ -161,8 +170,18 @@ export const DEFAULT_LANGUAGE = 'en';
 /** Absolute URL of a media object key; keys are URL-safe by construction. */
 export const mediaUrl = (baseUrl: string, key: string): string => `${baseUrl}/${key}`;
 
-export function renderUser(item: UserItem, mediaBaseUrl: string): User {
-  const text = (field: TextField): string => item[field] ?? '';
+/**
+ * Fields that are the owner's alone (the contract's "Privacy"): every other reader, and every
+ * event, gets them as `""`.
+ */
+export const PRIVATE_FIELDS = ['date_of_birth', 'position_lat_lng'] as const satisfies readonly TextField[];
+
+/** Who reads: the user's owner (their own token, their own PATCH) or anyone else, events included. */
+export type UserView = 'owner' | 'public';
+
+export function renderUser(item: UserItem, mediaBaseUrl: string, view: UserView): User {
+  const hidden = new Set<TextField>(view === 'owner' ? [] : PRIVATE_FIELDS);
+  const text = (field: TextField): string => (hidden.has(field) ? '' : (item[field] ?? ''));
   const image = (field: ImageField): string | null => {
     const key = item[imageKeyAttribute(field)];
     return key ? mediaUrl(mediaBaseUrl, key) : null;

@@ -23,7 +23,7 @@ import {
 } from './errors.ts';
 import { matches, type EntityTagCondition } from './etag.ts';
 import { readUserItem } from './user-item.ts';
-import { claimKey, subKey, userKey, type SubIndexItem, type UserItem } from './user-record.ts';
+import { heldClaimKey, subKey, userKey, type SubIndexItem, type UserItem } from './user-record.ts';
 
 /** Attributes to set (non-empty values) and to remove (cleared fields). */
 export interface ItemChanges {
@@ -269,19 +269,24 @@ export class UsersTable {
     changes: ItemChanges,
     current: UserItem,
   ): Promise<{ before: UserItem; after: UserItem }> {
-    if (claimKey(current.username) === claimKey(username)) {
-      // Same name or a case-only rename: the claim stays; the condition guards against a rename
-      // that happened since the read.
+    const held = heldClaimKey(current);
+    // By import(): the read function uses this module too, and must not load the confusables data.
+    const { claimKeysToCheck } = await import('./username-keys.ts');
+    const keys = claimKeysToCheck(username);
+    if (held === keys.claim) {
+      // Same name, or one that only looks like it (a case-only rename): the claim stays; the
+      // condition guards against a rename that happened since the read.
       const withName = current.username === username ? changes : { ...changes, set: { ...changes.set, username } };
       return this.update(id, sub, withName, current.username);
     }
     try {
-      await this.transactRename(id, sub, username, changes, current);
-      return { before: current, after: applyChanges(current, changes, username) };
+      await this.transactRename(id, sub, username, changes, current, held, keys);
+      const after = applyChanges(current, { ...changes, set: { ...changes.set, username_claim: keys.claim } }, username);
+      return { before: current, after };
     } catch (error) {
       if (!(error instanceof TransactionCanceledException)) throw error;
-      const [claim, , user] = (error.CancellationReasons ?? []).map((reason) => reason.Code);
-      if (claim === 'ConditionalCheckFailed') throw new UsernameTakenError();
+      const [claim, , user, legacy] = (error.CancellationReasons ?? []).map((reason) => reason.Code);
+      if (claim === 'ConditionalCheckFailed' || legacy === 'ConditionalCheckFailed') throw new UsernameTakenError();
       // A user changed since the read is read again (rename()), which then tells 412 from a retry.
       if (user === 'ConditionalCheckFailed' || isConflict(error)) throw new ConcurrentChangeError();
       throw error;
@@ -294,8 +299,10 @@ export class UsersTable {
     username: string,
     changes: ItemChanges,
     current: UserItem,
+    heldClaim: string,
+    keys: { claim: string; legacy?: string },
   ): Promise<void> {
-    const expression = updateExpression({ ...changes, set: { ...changes.set, username } });
+    const expression = updateExpression({ ...changes, set: { ...changes.set, username, username_claim: keys.claim } });
     const readVersion =
       current.version === undefined ? 'attribute_not_exists(#version)' : '#version = :readVersion';
     const ifMatch = this.versionCondition(expression.names, expression.values);
@@ -306,14 +313,14 @@ export class UsersTable {
           {
             Put: {
               TableName: this.tableName,
-              Item: marshall({ pk: claimKey(username), user_id: id }),
+              Item: marshall({ pk: keys.claim, user_id: id }),
               ConditionExpression: 'attribute_not_exists(pk)',
             },
           },
           {
             Delete: {
               TableName: this.tableName,
-              Key: marshall({ pk: claimKey(current.username) }),
+              Key: marshall({ pk: heldClaim }),
               ConditionExpression: 'attribute_not_exists(pk) OR user_id = :id',
               ExpressionAttributeValues: marshall({ ':id': id }),
             },
@@ -335,6 +342,21 @@ export class UsersTable {
               ),
             },
           },
+          // A user who signed up before lookalike keys holds the same name under its old key.
+          // Such keys are never written any more, so checking it here is enough. (The user's own
+          // old key is the claim deleted above: one item, one action.)
+          ...(keys.legacy !== undefined && keys.legacy !== heldClaim
+            ? [
+                {
+                  ConditionCheck: {
+                    TableName: this.tableName,
+                    Key: marshall({ pk: keys.legacy }),
+                    ConditionExpression: 'attribute_not_exists(pk) OR user_id = :id',
+                    ExpressionAttributeValues: marshall({ ':id': id }),
+                  },
+                },
+              ]
+            : []),
         ],
       }),
       this.sendOptions,

@@ -1,5 +1,6 @@
 // Scans the users table and the media bucket and checks the data model's invariants:
-//   - every user's username has exactly one claim, and it points back at that user;
+//   - every user's username has exactly one claim, and it points back at that user (the claim the
+//     user's `username_claim` names, or the lower-case name for users from before lookalike keys);
 //   - no claim without its user;
 //   - every image a user points at exists and is tagged live (one still tagged pending would be
 //     deleted by the lifecycle rule);
@@ -11,6 +12,9 @@
 // live and deletes released ones. Objects no user points at that are still pending (an upload
 // whose write was refused late, or whose outcome was unknown) are listed, not problems: the
 // bucket's lifecycle rule expires them.
+// Users whose names look alike (one lookalike key, lib/username-keys.ts: NFKC, lower case, the
+// confusable skeleton of UTS #39) are listed as `lookalikes`, not problems: names given before
+// lookalike keys existed stay as they are, and no new name can join such a group.
 // Run against the local stack: `npm run check-invariants` (same environment as `npm start`);
 // `--repair` adds the sub index items users lack (tables from before sign-up existed).
 import { pathToFileURL } from 'node:url';
@@ -18,7 +22,8 @@ import { GetObjectTaggingCommand, ListObjectsV2Command, type S3Client } from '@a
 import { ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Config } from '../lib/config.ts';
 import { LIVE_TAG, PENDING_TAG } from '../lib/media-objects.ts';
-import { claimKey, IMAGE_FIELDS, imageKeyAttribute, type ClaimItem, type UserItem } from '../lib/user-record.ts';
+import { heldClaimKey, IMAGE_FIELDS, imageKeyAttribute, type ClaimItem, type UserItem } from '../lib/user-record.ts';
+import { usernameKey } from '../lib/username-keys.ts';
 import { checkSubIndex, repairSubIndex, SubIndexItems } from './sub-index.ts';
 
 export interface InvariantReport {
@@ -29,6 +34,8 @@ export interface InvariantReport {
   /** Objects no user points at that are not live: left by a crash, expired by the lifecycle rule. */
   pendingOrphans: string[];
   problems: string[];
+  /** Groups of users (id and name) whose usernames share one lookalike key: older names. */
+  lookalikes: Array<Array<{ id: number; username: string }>>;
   /** Users whose sub has no index item (each is also a problem); `--repair` adds them. */
   usersWithoutSubIndex: UserItem[];
 }
@@ -54,7 +61,7 @@ export async function checkInvariants(
 
   const referenced = new Set<string>();
   for (const [id, user] of users) {
-    const claim = claims.get(claimKey(user.username));
+    const claim = claims.get(heldClaimKey(user));
     if (!claim) problems.push(`user ${id} (${user.username}) has no claim`);
     else if (claim.user_id !== id) problems.push(`user ${id} (${user.username}): its claim points at user ${claim.user_id}`);
     for (const field of IMAGE_FIELDS) {
@@ -65,10 +72,17 @@ export async function checkInvariants(
   for (const [pk, claim] of claims) {
     const owner = users.get(claim.user_id);
     if (!owner) problems.push(`claim ${pk} points at missing user ${claim.user_id}`);
-    else if (claimKey(owner.username) !== pk) {
+    else if (heldClaimKey(owner) !== pk) {
       problems.push(`claim ${pk} points at user ${claim.user_id}, whose username is ${owner.username}`);
     }
   }
+
+  const byKey = new Map<string, Array<{ id: number; username: string }>>();
+  for (const [id, user] of users) {
+    const key = usernameKey(user.username);
+    byKey.set(key, [...(byKey.get(key) ?? []), { id, username: user.username }]);
+  }
+  const lookalikes = [...byKey.values()].filter((group) => group.length > 1);
 
   const objects = await listAll(s3, config.mediaBucket);
   const stateOf = async (key: string) => {
@@ -95,6 +109,7 @@ export async function checkInvariants(
     objects: objects.size,
     pendingOrphans,
     problems,
+    lookalikes,
     usersWithoutSubIndex: subIndexReport.usersWithoutSubIndex,
   };
 }
@@ -137,6 +152,9 @@ async function main() {
       `${report.pendingOrphans.length} pending orphans, ${report.problems.length} problems`,
   );
   for (const problem of report.problems) console.log(`  problem: ${problem}`);
+  for (const group of report.lookalikes) {
+    console.log(`  lookalike names (kept; no new one can join): ${group.map((u) => `${u.username} (user ${u.id})`).join(', ')}`);
+  }
   for (const key of report.pendingOrphans) console.log(`  pending orphan (expired by the lifecycle rule): ${key}`);
   process.exitCode = report.problems.length ? 1 : 0;
 }

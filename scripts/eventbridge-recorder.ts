@@ -74,6 +74,12 @@ export interface RecorderOptions {
    * another is refused. Absent: any bus is accepted.
    */
   busNames?: string[];
+  /**
+   * The buses the caller may put to, as the stack's IAM and bus policies allow the stream function
+   * (serverless.yml UserEventBus): a request with an entry for another bus, `default` included, is
+   * refused whole with AccessDeniedException, as AWS refuses it. Absent: any existing bus.
+   */
+  putAllowed?: string[];
   /** The region of the bus ARNs taken for a bus's name (another region's ARN names no bus here); absent: any. */
   region?: string;
   /** The account of the bus ARNs taken for a bus's name; absent: any. */
@@ -207,6 +213,7 @@ const recordedOf = (event: StoredEvent): RecordedEvent => ({
 /** Starts the recorder on `port` (0 or absent: a free one). */
 export async function startEventBridgeRecorder(options: RecorderOptions = {}): Promise<EventBridgeRecorder> {
   const buses = options.busNames && new Set(['default', ...options.busNames]);
+  const allowed = options.putAllowed && new Set(options.putAllowed);
   const region = options.region ? escapeRegExp(options.region) : '[^:]*';
   const account = options.accountId ? escapeRegExp(options.accountId) : '[^:]*';
   const busArn = new RegExp(`^arn:[^:]+:events:${region}:${account}:event-bus/`);
@@ -228,6 +235,14 @@ export async function startEventBridgeRecorder(options: RecorderOptions = {}): P
     const total = entries.reduce<number>((sum, entry) => sum + (isPlainObject(entry) ? entrySize(entry) : 0), 0);
     if (total > MAX_REQUEST_ENTRY_BYTES) {
       throw new RequestError(400, 'ValidationException', `Total size of the entries in the request is over the limit (${total} > ${MAX_REQUEST_ENTRY_BYTES} bytes).`);
+    }
+    if (allowed) {
+      for (const entry of entries) {
+        const name = isPlainObject(entry) && typeof entry.EventBusName === 'string' && entry.EventBusName !== '' ? entry.EventBusName.replace(busArn, '') : 'default';
+        if (!allowed.has(name)) {
+          throw new RequestError(400, 'AccessDeniedException', `The caller is not authorized to perform: events:PutEvents on resource: event-bus/${name}`);
+        }
+      }
     }
     const results = entries.map((entry): ResultEntry => {
       const checked = checkEntry(entry, buses, busArn);

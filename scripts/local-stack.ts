@@ -38,6 +38,7 @@ export const PROJECT_DIR = fileURLToPath(new URL('..', import.meta.url));
 const OSLS_BIN = join(PROJECT_DIR, 'node_modules', 'osls', 'bin', 'serverless.js');
 
 export const DEFAULT_TABLE_NAME = 'selfcommunity-users-local';
+export const DEFAULT_EVENT_BUS_NAME = 'selfcommunity-users-local';
 export const DEFAULT_BUCKET = 'selfcommunity-media-local';
 /** The stream function's name in serverless-offline: `<service>-<stage>-<function key>`. */
 export const MEDIA_EVENTS_FUNCTION = 'selfcommunity-user-patch-local-mediaEvents';
@@ -126,7 +127,8 @@ export function readLocalStackConfig(env: NodeJS.ProcessEnv = process.env): Loca
     s3Endpoint: `http://localhost:${s3Port}`,
     mediaBaseUrl: `http://localhost:${s3Port}/${bucket}`,
     eventsPort,
-    eventBusName: value('EVENT_BUS_NAME') ?? 'default',
+    // As on AWS: the stack's own bus (serverless.yml UserEventBus), not the account's `default`.
+    eventBusName: value('EVENT_BUS_NAME') ?? DEFAULT_EVENT_BUS_NAME,
     deadLetterFile: join(stateDir, DEAD_LETTER_FILE_NAME),
   };
 }
@@ -920,6 +922,7 @@ export async function startLocalStack(
     const events = await startEventBridgeRecorder({
       port: eventsPort,
       busNames: [config.eventBusName],
+      putAllowed: [config.eventBusName],
       region: config.region,
       accountId: '000000000000',
       statusRoutes: {

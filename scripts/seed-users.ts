@@ -12,12 +12,13 @@ import {
   IMAGE_FIELDS,
   READ_ONLY_FIELDS,
   TEXT_FIELDS,
-  claimKey,
+  heldClaimKey,
   subKey,
   userKey,
   USER_ID_COUNTER_KEY,
 } from '../lib/user-record.ts';
 import type { ClaimItem, Tag, UserItem } from '../lib/user-record.ts';
+import { claimKey } from '../lib/username-keys.ts';
 
 export class SeedError extends Error {
   override name = 'SeedError';
@@ -226,6 +227,7 @@ async function seedOne(doc: DynamoDBDocumentClient, tableName: string, user: See
     const item: UserItem = {
       ...user,
       pk: userKey(user.id),
+      username_claim: claim.pk,
       // A re-seed replaces the user, so anyone holding the old version must see a change.
       version: stored ? (stored.version ?? 0) + 1 : 0,
       // Re-loading a file without dates must not make the users look newly joined.
@@ -235,7 +237,7 @@ async function seedOne(doc: DynamoDBDocumentClient, tableName: string, user: See
     if (stored?.avatar_key) item.avatar_key = stored.avatar_key;
     if (stored?.cover_key) item.cover_key = stored.cover_key;
 
-    const oldClaimKey = stored?.username ? claimKey(stored.username) : undefined;
+    const oldClaimKey = stored?.username ? heldClaimKey(stored) : undefined;
     const oldSubKey = stored?.sub && stored.sub !== user.sub ? subKey(stored.sub) : undefined;
     // Positional, as the cancellation reasons are: each action with what its failure means.
     const actions: { kind: 'user' | 'claim' | 'oldClaim' | 'sub' | 'oldSub'; action: Record<string, unknown> }[] = [
@@ -271,7 +273,7 @@ async function seedOne(doc: DynamoDBDocumentClient, tableName: string, user: See
         },
       },
     ];
-    // A case-only rename keeps the same claim key; a transaction may not touch it twice.
+    // A rename to a lookalike (case included) keeps the same claim key; a transaction may not touch it twice.
     if (oldClaimKey && oldClaimKey !== claim.pk) {
       actions.push({ kind: 'oldClaim', action: { Delete: { TableName: tableName, Key: { pk: oldClaimKey }, ...ownedOrAbsent } } });
     }

@@ -61,6 +61,27 @@ describe('check-invariants', () => {
     }
   });
 
+  it('lists users whose names look alike (from before lookalike claim keys) apart from the problems', async () => {
+    // As the first version wrote them: lower-case claim keys, no `username_claim`; "Bill" and "bi11"
+    // (digit one for l) and "ROOM" and "roorn" (rn for m) each look alike.
+    const legacy = [[40, 'Bill'], [41, 'bi11'], [42, 'ROOM'], [43, 'roorn'], [44, 'distinct']] as const;
+    for (const [id, username] of legacy) {
+      await put({ pk: `USER#${id}`, id, sub: `sub-${id}`, username, version: 1, date_joined: '2024-01-01T00:00:00.000Z' });
+      await put({ pk: `USERNAME#${username.toLowerCase()}`, user_id: id });
+      await put({ pk: `SUB#sub-${id}`, user_id: id });
+    }
+    await put({ pk: 'COUNTER#user', last_id: 44 });
+    const report = await checkInvariants(backend.dynamo, backend.s3, backend.config);
+    assert.deepEqual(report.problems, []);
+    const groups = report.lookalikes.map((group) => group.map((u) => u.username).sort()).sort();
+    assert.deepEqual(groups, [['Bill', 'bi11'], ['ROOM', 'roorn']]);
+    for (const [id, username] of legacy) {
+      for (const pk of [`USER#${id}`, `USERNAME#${username.toLowerCase()}`, `SUB#sub-${id}`]) {
+        await backend.dynamo.send(new DeleteCommand({ TableName: backend.config.tableName, Key: { pk } }));
+      }
+    }
+  });
+
   it('finds a held image that is missing or still pending, and a live image nobody holds', async () => {
     await backend.seed([{ id: 2, sub: 'sub-2', username: 'two' }, { id: 3, sub: 'sub-3', username: 'three' }]);
     await upload('cover/2/pending.png', 'pending');

@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { createHandler as createGetHandler, type Handler as GetHandler } from '../handlers/get-user.ts';
 import { createHandler as createPatchHandler, type ApiEvent, type Handler as PatchHandler } from '../handlers/patch-user.ts';
 import { createDynamoClient } from '../lib/dynamo-client.ts';
+import { claimKey } from '../lib/username-keys.ts';
 import { checkInvariants } from '../scripts/check-invariants.ts';
 import { USER_FIELDS } from './support/contract.ts';
 import { fixtureEvent, multipartBody, startTestBackend, type TestBackend, userSeeder } from './support/backend.ts';
@@ -233,7 +234,7 @@ describe('PATCH with ETag and If-Match', () => {
     const res = await patch(user.id, user.sub, { username: renamed }, { 'If-Match': stale });
     assert.equal(res.statusCode, 412);
     assert.equal(await backend.getClaim(renamed), undefined);
-    assert.deepEqual(await backend.getClaim(user.username), { pk: `USERNAME#${user.username}`, user_id: user.id });
+    assert.deepEqual(await backend.getClaim(user.username), { pk: claimKey(user.username), user_id: user.id });
     assert.equal((await backend.getUser(user.id))!.username, user.username);
     // A case-only rename (no new claim) compares as well.
     const caseOnly = await patch(user.id, user.sub, { username: user.username.toUpperCase() }, { 'If-Match': stale });

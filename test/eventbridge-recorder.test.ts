@@ -89,6 +89,31 @@ describe('PutEvents recorder', () => {
   });
 });
 
+describe('PutEvents recorder: who may put (the stack’s bus policy and the stream function’s IAM)', () => {
+  test('with putAllowed, an entry for another bus, the account’s default included, refuses the whole call, as AWS does', async () => {
+    const recorder = await startEventBridgeRecorder({ busNames: ['users'], putAllowed: ['users'], region: 'eu-west-1', accountId: '000000000000' });
+    const client = new EventBridgeClient({
+      region: 'eu-west-1',
+      endpoint: recorder.endpoint,
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+      maxAttempts: 1,
+    });
+    try {
+      const entry = (bus?: string): PutEventsRequestEntry => ({ EventBusName: bus, Source: 'selfcommunity.users', DetailType: 'user.updated', Detail: '{"id":1}' });
+      for (const entries of [[entry('default')], [entry(undefined)], [entry('users'), entry('default')]]) {
+        await assert.rejects(client.send(new PutEventsCommand({ Entries: entries })), (error: Error) => error.name === 'AccessDeniedException');
+      }
+      assert.equal(recorder.events().length, 0);
+      const out = await client.send(new PutEventsCommand({ Entries: [entry('users'), entry('arn:aws:events:eu-west-1:000000000000:event-bus/users')] }));
+      assert.equal(out.FailedEntryCount, 0);
+      assert.deepEqual(recorder.events().map((event) => event.eventBusName), ['users', 'users']);
+    } finally {
+      client.destroy();
+      await recorder.stop();
+    }
+  });
+});
+
 describe('PutEvents recorder: raw requests, Time, Resources, bus ARNs of one region and account, GET /events', () => {
   let recorder: EventBridgeRecorder;
   let client: EventBridgeClient;

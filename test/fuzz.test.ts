@@ -40,7 +40,7 @@ import {
 } from './support/arbitraries.ts';
 import { fixtureEvent, startTestBackend, type TestBackend } from './support/backend.ts';
 import { FIELD_ERROR_CODES, MAX_ERROR_MESSAGE_CHARS, USER_FIELDS as CONTRACT_USER_FIELDS } from './support/contract.ts';
-import { expectedUser, mediaTypeVerdict } from './support/oracle.ts';
+import { displayTextAllowed, expectedUser, isReservedUsername, mediaTypeVerdict, PRIVATE_USER_FIELDS } from './support/oracle.ts';
 import { openTableStream, streamConfigFor, type TableStream } from './support/stream.ts';
 import { accessToken, makeKey, signToken } from './support/tokens.ts';
 
@@ -56,7 +56,7 @@ const STRING_FIELDS = [
 const BOOLEAN_FIELDS = ['community_badge', 'reg_approved', 'deleted'];
 const FIELD_CODES = new Set<string>(FIELD_ERROR_CODES);
 /** Attributes of the stored user a patch may change; everything else must survive any request. */
-const MUTABLE = new Set(['username', 'version', 'avatar_key', 'cover_key', ...TEXT_FIELD_NAMES]);
+const MUTABLE = new Set(['username', 'username_claim', 'version', 'avatar_key', 'cover_key', ...TEXT_FIELD_NAMES]);
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 2000);
 const RUN_TIMEOUT_MS = 10_000;
@@ -94,6 +94,11 @@ after(async () => {
 async function invariantsAfterStream() {
   const { deadLetters } = await stream.drain(mediaEvents);
   assert.deepEqual(deadLetters, [], 'every stream record applied');
+  // Events carry the public view: the owner's private fields never leave the table (contract, "Events").
+  for (const event of recorder.events()) {
+    const user = (event.detail as { user?: Record<string, unknown> }).user ?? {};
+    for (const field of PRIVATE_USER_FIELDS) assert.equal(user[field], '', `${field} in a ${event.detailType} event`);
+  }
   recorder.clear();
   return checkInvariants(backend.dynamo, backend.s3, backend.config);
 }
@@ -314,8 +319,10 @@ function assertAppliedPatch(pairs: readonly Pair[], json: Json): void {
     const raw = 'json' in value ? value.json : undefined;
     if (name === 'username') {
       assert.equal(json.username, raw, 'the username as sent');
+      assert.ok(!isReservedUsername(String(raw)), `a reserved name was given: ${String(raw)}`);
     } else if ((TEXT_FIELD_NAMES as readonly string[]).includes(name)) {
       let expected = raw === null ? '' : String(raw).trim();
+      assert.ok(displayTextAllowed(name, expected), `${name} accepted control or bidi characters: ${JSON.stringify(expected)}`);
       if (name === 'gender' && expected === '') expected = 'Unspecified';
       if (name === 'language' && expected === '') expected = 'en';
       assert.equal(json[name], expected, `${name} is the trimmed value`);
@@ -546,6 +553,12 @@ async function checkOne(req: FuzzRequest): Promise<void> {
         if (!MUTABLE.has(k)) assert.deepEqual((now as any)[k], (stored as any)[k], `attribute ${k} changed: ${where()}`);
       }
       assert.deepEqual(json, expectedUser(now, backend.config.mediaBaseUrl), 'the answer is the stored user');
+      // Whatever the body, nothing the contract refuses in display text or as a username was stored.
+      for (const [name, value] of bodyPairs(req)) {
+        if (!('json' in value) || typeof value.json !== 'string') continue;
+        assert.ok(displayTextAllowed(name, value.json.trim()), `${name} accepted ${JSON.stringify(value.json)}: ${where()}`);
+        if (name === 'username') assert.ok(!isReservedUsername(value.json), `the reserved name ${value.json} was given: ${where()}`);
+      }
       count('200');
       const previous = expectedUser(stored, backend.config.mediaBaseUrl);
       for (const field of ['avatar', 'cover'] as const) {

@@ -307,8 +307,8 @@ describe('hostile images', () => {
 
 describe('hostile usernames', () => {
   for (const [label, username] of [
-    ['a Cyrillic lookalike', 'аdmin'],
-    ['fullwidth letters', 'ａｄｍｉｎ'],
+    ['a Cyrillic letter', 'аlice'],
+    ['fullwidth letters', 'ａｌｉｃｅ'],
     ['a zero-width space', 'ad\u200bmin'],
     ['a right-to-left override', 'ad\u202emin'],
     ['a leading space', ' admin'],
@@ -324,4 +324,46 @@ describe('hostile usernames', () => {
     return json(u, { username: holder.username.toUpperCase() });
   }, FIELD('username', 'unique'));
   hostile("the caller's own name in another case", (u) => json(u, { username: u.username.toUpperCase() }), { status: 200 });
+  // The contract's names nobody may take: reserved, in any case, width or script (unique, not invalid).
+  for (const [label, username] of [
+    ['admin', 'admin'],
+    ['Admin', 'Admin'],
+    ['SelfCommunity', 'SelfCommunity'],
+    ['support', 'support'],
+    ['me', 'me'],
+    ['a fullwidth admin', 'ａｄｍｉｎ'],
+    ['a Cyrillic admin', '\u0430dmin'],
+    ['rn for m in admin', 'adrnin'],
+    ['zeros for O in root', 'r00t'],
+    ['a Greek omicron in moderator', 'm\u03bfderator'],
+  ] as const) {
+    hostile(`reserved username: ${label}`, (u) => json(u, { username }), FIELD('username', 'unique'));
+  }
+  hostile('a reserved username in a form', (u) => form(u, { username: 'Administrator' }), FIELD('username', 'unique'));
+  hostile('a lookalike of a taken name (0 for o)', async (u) => {
+    const holder = await newUser();
+    return json(u, { username: holder.username.replace(/o/g, '0') });
+  }, FIELD('username', 'unique'));
+  hostile('a lookalike of a taken name (1 for l, in another case)', async (u) => {
+    await newUser({ username: `l${u.id}l` });
+    return json(u, { username: `1${u.id}L` });
+  }, FIELD('username', 'unique'));
+});
+
+describe('hostile display text', () => {
+  for (const [field, value] of [
+    ['real_name', 'Ada \u202eecalevoL'],
+    ['real_name', '\u2066Ada\u2069'],
+    ['real_name', 'Ada\nLovelace'],
+    ['bio', 'hello \u202dworld'],
+    ['bio', 'bell \u0007'],
+    ['location', 'Rome\u200e\u202a'],
+    ['description', 'esc \u001b[31mred'],
+    ['company_name', 'ACME\u0085'],
+    ['company_role', 'CEO\u2067'],
+  ] as const) {
+    hostile(`${field} with ${JSON.stringify(value)}`, (u) => json(u, { [field]: value }), FIELD(field, 'invalid'));
+  }
+  hostile('a bio with line breaks and tabs', (u) => json(u, { bio: 'one\ntwo\r\n\tthree' }), { status: 200 });
+  hostile('a real_name in Hebrew and Latin (no override)', (u) => json(u, { real_name: 'עדה Lovelace' }), { status: 200 });
 });

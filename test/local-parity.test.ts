@@ -103,7 +103,8 @@ async function eventsOf(id: number, count: number): Promise<UserEvent[]> {
 
 function assertValid(event: UserEvent) {
   assert.equal(event.Source, 'selfcommunity.users');
-  assert.equal(event.EventBusName, 'default');
+  // The stack's own bus, as serverless.yml names it on AWS (never the account's `default`).
+  assert.equal(event.EventBusName, 'selfcommunity-users-local');
   assert.ok(validateDetail(event.detail), JSON.stringify(validateDetail.errors));
 }
 

@@ -13,9 +13,11 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { DeleteCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { CognitoJwtVerifier } from 'aws-jwt-verify';
-import { claimKey, userKey } from '../lib/user-record.ts';
+import { userKey } from '../lib/user-record.ts';
+import { claimKey } from '../lib/username-keys.ts';
 import type { ClaimItem, UserItem } from '../lib/user-record.ts';
 import {
+  DEFAULT_EVENT_BUS_NAME,
   DEFAULT_TABLE_NAME,
   DEMO_USERS,
   PROJECT_DIR,
@@ -227,7 +229,7 @@ describe('local stack', { timeout: 120_000 }, () => {
     const put = await fetch(eventsUrl, {
       method: 'POST',
       headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'AWSEvents.PutEvents' },
-      body: JSON.stringify({ Entries: [{ Source: 'local-stack-test', DetailType: 'probe', Detail: '{"probe":1}' }] }),
+      body: JSON.stringify({ Entries: [{ EventBusName: DEFAULT_EVENT_BUS_NAME, Source: 'local-stack-test', DetailType: 'probe', Detail: '{"probe":1}' }] }),
     });
     const answer = (await put.json()) as { FailedEntryCount: number; Entries: { EventId: string }[] };
     assert.equal(answer.FailedEntryCount, 0);
@@ -318,8 +320,8 @@ describe('local stack', { timeout: 120_000 }, () => {
       assert.deepEqual(
         { ...one[0], date_joined: undefined },
         {
-          pk: 'USER#101', id: 101, sub: 'sub-101', username: 'Seeded_One', real_name: 'Seeded One',
-          followers_counter: 4, version: 1, date_joined: undefined,
+          pk: 'USER#101', id: 101, sub: 'sub-101', username: 'Seeded_One', username_claim: claimKey('Seeded_One'),
+          real_name: 'Seeded One', followers_counter: 4, version: 1, date_joined: undefined,
         },
       );
       assert.equal(two[0]?.date_joined, '2020-02-03T04:05:06.000Z');

@@ -161,6 +161,26 @@ describe('stream function: S3 follows the table', () => {
     assert.deepEqual(eventsOf(user.id).map((e) => e.detail.changed), [['bio']]);
   });
 
+  it('events carry the public view: the owner’s date_of_birth and position_lat_lng never leave the table (contract, "Events")', async () => {
+    const user = await newUser();
+    await stream.drain(mediaEvents);
+    recorder.clear();
+    const answer = await patchJson(user, { bio: 'public', date_of_birth: '1990-04-01', position_lat_lng: '45.46,9.19' });
+    assert.equal(answer.statusCode, 200, answer.body);
+    // Only the private fields change: nothing to announce.
+    assert.equal((await patchJson(user, { position_lat_lng: '48.85,2.35' })).statusCode, 200);
+    await stream.drain(mediaEvents);
+    const events = eventsOf(user.id);
+    assert.deepEqual(events.map((e) => e.detail.changed), [['bio']]);
+    for (const event of events) {
+      assertValid(event);
+      const sent = event.detail.user as Record<string, unknown>;
+      assert.equal(sent.date_of_birth, '');
+      assert.equal(sent.position_lat_lng, '');
+      assert.equal(sent.bio, 'public');
+    }
+  });
+
   it('a rename: one event naming username; claims are not users and emit nothing', async () => {
     const user = await newUser();
     await stream.drain(mediaEvents);

@@ -223,7 +223,7 @@ describe('openapi.yaml says what the contract says', () => {
       avatar_key: 'avatar/7/x.png', bio: 'Hello',
       tags: [{ id: 1, type: 'user', name: 'vip', description: '', color: '#fff', visible: true, visibility_boost: false, created_at: '2024-01-01T00:00:00Z', active: true, deleted: false }],
     };
-    const user = renderUser(item, 'https://media.example.org');
+    const user = renderUser(item, 'https://media.example.org', 'owner');
     assertValid(doc.components.schemas.User, user, 'rendered user');
     const validate = ajv.compile(retarget(doc.components.schemas.User));
     assert.equal(validate({ ...user, sub: 'sub-7' }), false);

@@ -193,6 +193,61 @@ describe('buildPatch: username', () => {
       assert.deepEqual(fieldErrors(fromJson({ username })), { username: ['invalid'] }, JSON.stringify(username));
     }
   });
+  it('refuses the names nobody may take, in any case and as any lookalike, with unique (contract, "Writable fields")', () => {
+    const reserved = [
+      'admin',
+      'Admin',
+      'ADMINISTRATOR',
+      'root',
+      'support',
+      'SelfCommunity',
+      'me',
+      'hidden_users_id',
+      'ａｄｍｉｎ', // fullwidth
+      '\u0430dmin', // Cyrillic а
+      'adrnin', // rn for m
+      'r00t', // zeros for O
+      'supp0rt',
+    ];
+    for (const username of reserved) {
+      assert.deepEqual(fieldErrors(fromJson({ username })), { username: ['unique'] }, JSON.stringify(username));
+    }
+    assert.deepEqual(fieldErrors(fromForm({ username: 'Admin' })), { username: ['unique'] });
+    for (const username of ['admins', 'admin_ada', 'rooty', 'helpful']) {
+      assert.equal(buildPatch(fromJson({ username }), LIMITS).username, username);
+    }
+  });
+  it('refuses a deployment’s own reserved names too', async () => {
+    const { reservedNames } = await import('../lib/username-keys.ts');
+    const isReserved = reservedNames(['admin', 'founder']);
+    assert.throws(() => buildPatch(fromJson({ username: 'F0under' }), LIMITS, isReserved), ValidationError);
+    assert.equal(buildPatch(fromJson({ username: 'support' }), LIMITS, isReserved).username, 'support');
+  });
+});
+
+describe('buildPatch: display text (contract, "Writable fields")', () => {
+  const DISPLAY_FIELDS = ['real_name', 'bio', 'location', 'description', 'company_name', 'company_role'];
+  it('refuses control characters and bidirectional overrides and isolates with invalid', () => {
+    const bad = ['Ada\u202eecalevoL', '\u202aAda', 'A\u202bda', 'Ad\u202ca', 'Ad\u202da', '\u2066Ada\u2069', 'A\u2067da', 'Ad\u2068a', 'A\u0007da', 'A\u001bda', 'A\u007fda', 'A\u0085da'];
+    for (const field of DISPLAY_FIELDS) {
+      for (const value of bad) {
+        assert.deepEqual(fieldErrors(fromJson({ [field]: value })), { [field]: ['invalid'] }, `${field} ${JSON.stringify(value)}`);
+      }
+    }
+    for (const field of DISPLAY_FIELDS.filter((f) => f !== 'bio')) {
+      for (const value of ['Ada\nLovelace', 'Ada\tLovelace', 'Ada\rLovelace']) {
+        assert.deepEqual(fieldErrors(fromJson({ [field]: value })), { [field]: ['invalid'] }, `${field} ${JSON.stringify(value)}`);
+      }
+    }
+  });
+  it('bio may hold line breaks and tabs; every field keeps other scripts, emoji and joiners', () => {
+    assert.equal(buildPatch(fromJson({ bio: 'Line one\nLine two\r\n\tindented' }), LIMITS).text.bio, 'Line one\nLine two\r\n\tindented');
+    for (const field of DISPLAY_FIELDS) {
+      for (const value of ['עברית ואנגלית', 'José Müller', '👩\u200d💻 dev', 'Ἀλέξανδρος']) {
+        assert.equal(buildPatch(fromJson({ [field]: value }), LIMITS).text[field as 'bio'], value, `${field} ${value}`);
+      }
+    }
+  });
 });
 
 describe('buildPatch: unknown, read-only and image fields', () => {

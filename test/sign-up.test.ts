@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { DeleteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { createHandler, type Handler, type PostConfirmationEvent } from '../handlers/post-confirmation.ts';
 import { readSignUpConfig } from '../lib/config.ts';
+import { claimKey } from '../lib/username-keys.ts';
 import { checkInvariants } from '../scripts/check-invariants.ts';
 import { startTestBackend, type TestBackend } from './support/backend.ts';
 import { makeKey } from './support/tokens.ts';
@@ -57,6 +58,8 @@ async function userOfSub(sub: string): Promise<Record<string, any>> {
 }
 
 const USERNAME = /^[A-Za-z0-9_-]{1,255}$/;
+// The contract's "Names nobody may take".
+const CONTRACT_RESERVED = ['admin', 'administrator', 'root', 'system', 'support', 'help', 'security', 'staff', 'moderator', 'selfcommunity', 'me', 'avatar', 'hidden_users', 'hidden_users_id'];
 
 describe('post confirmation trigger', () => {
   it('creates the user, its claim and its sub index, and answers with the event it received', async () => {
@@ -183,11 +186,62 @@ describe('post confirmation trigger', () => {
       names.push((await userOfSub(event.request.userAttributes.sub!)).username);
     }
     for (const name of names) assert.match(name, USERNAME);
-    assert.equal(names[0], 'o_brien_news');
-    assert.equal(names[1], 'o_brien');
-    // The same letters, case aside, as the second: it gets a number.
+    // The +tag is dropped (contract, "Sign-up"): the first gets the plain name.
+    assert.equal(names[0], 'o_brien');
+    // The same letters, case aside, as the first: each gets a number.
+    assert.match(names[1]!, /^o_brien\d+$/);
     assert.match(names[2]!, /^O_Brien\d+$/);
     assert.equal(new Set(names.map((n) => n.toLowerCase())).size, names.length);
+  });
+
+  it('a +tag never becomes part of the name (contract, "Sign-up")', async () => {
+    const event = signUpEvent({ preferred_username: undefined, email: 'alice.private+dating@example.com' });
+    await handler(event);
+    assert.equal((await userOfSub(event.request.userAttributes.sub!)).username, 'alice_private');
+  });
+
+  it('a reserved name or a lookalike of one is skipped, as preferred name and as e-mail base (contract, "Names nobody may take")', async () => {
+    const cases = [
+      { preferred_username: 'admin', email: 'grace.hopper@example.org' },
+      { preferred_username: 'Admin', email: 'grace.hopper@example.org' },
+      { preferred_username: 'SelfCommunity', email: 'grace.hopper@example.org' },
+      { preferred_username: undefined, email: 'ａｄｍｉｎ@example.org' },
+      { preferred_username: undefined, email: '\u0430dmin@example.org' },
+      { preferred_username: undefined, email: 'support+help@example.org' },
+    ];
+    for (const attributes of cases) {
+      const event = signUpEvent(attributes);
+      await handler(event);
+      const { username } = await userOfSub(event.request.userAttributes.sub!);
+      assert.match(username, USERNAME);
+      for (const reserved of ['admin', 'selfcommunity', 'support']) {
+        assert.ok(!username.toLowerCase().startsWith(reserved), `${JSON.stringify(attributes)} gave ${username}`);
+      }
+    }
+  });
+
+  it('a name that only looks like a taken one is not given: it gets a number', async () => {
+    const first = signUpEvent({ preferred_username: 'william', email: 'w@example.org' });
+    const second = signUpEvent({ preferred_username: 'wi11iam', email: 'wi11iam@example.org' });
+    for (const event of [first, second]) await handler(event);
+    assert.equal((await userOfSub(first.request.userAttributes.sub!)).username, 'william');
+    assert.match((await userOfSub(second.request.userAttributes.sub!)).username, /^wi11iam\d+$/);
+  });
+
+  it('a name held under a claim from before lookalike keys (the lower-case name) is not given again', async () => {
+    // A user and claim as the first version of the service wrote them: no `username_claim`.
+    const counter = await item('COUNTER#user');
+    const id = (counter?.last_id ?? 0) + 1000;
+    const put = (entry: Record<string, unknown>) => backend.dynamo.send(new PutCommand({ TableName: backend.config.tableName, Item: entry }));
+    await put({ pk: `USER#${id}`, id, sub: 'legacy-sub', username: 'Maximilian', version: 1, date_joined: new Date().toISOString() });
+    await put({ pk: 'USERNAME#maximilian', user_id: id });
+    await put({ pk: 'SUB#legacy-sub', user_id: id });
+    const event = signUpEvent({ preferred_username: 'MAXIMILIAN', email: 'maximilian@example.org' });
+    await handler(event);
+    const { username } = await userOfSub(event.request.userAttributes.sub!);
+    assert.match(username, /^maximilian\d+$/i);
+    assert.notEqual(username.toLowerCase(), 'maximilian');
+    await put({ pk: 'COUNTER#user', last_id: Math.max(id, (await item('COUNTER#user'))!.last_id) });
   });
 
   it('accents are dropped, and a local part without letters or digits still gives a name', async () => {
@@ -222,7 +276,7 @@ describe('post confirmation trigger', () => {
     assert.equal(users.filter((u) => u.username === 'popular').length, 1);
     for (const user of users) {
       assert.match(user.username, USERNAME);
-      assert.deepEqual(await backend.getClaim(user.username), { pk: `USERNAME#${user.username.toLowerCase()}`, user_id: user.id });
+      assert.deepEqual(await backend.getClaim(user.username), { pk: claimKey(user.username), user_id: user.id });
     }
   });
 
@@ -266,6 +320,11 @@ describe('post confirmation trigger', () => {
     assert.throws(() => readSignUpConfig({ AWS_REGION: 'eu-west-1' }), /TABLE_NAME/);
     assert.deepEqual(readSignUpConfig({ AWS_REGION: 'eu-west-1', TABLE_NAME: 't' }), {
       region: 'eu-west-1', tableName: 't', dynamodbEndpoint: undefined, awsRequestTimeoutMs: 2000, awsMaxAttempts: 3,
+      reservedUsernames: CONTRACT_RESERVED,
     });
+    assert.deepEqual(
+      readSignUpConfig({ AWS_REGION: 'eu-west-1', TABLE_NAME: 't', RESERVED_USERNAMES: ' founder, ceo ' }).reservedUsernames,
+      [...CONTRACT_RESERVED, 'founder', 'ceo'],
+    );
   });
 });

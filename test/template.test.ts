@@ -791,9 +791,9 @@ describe('the stream function, its dead-letter queue and the alarms', () => {
     const env = fn.Environment.Variables;
     assert.deepEqual(env.MEDIA_BUCKET, { Ref: 'MediaBucket' });
     assert.deepEqual(resolveIfs(prod.template, env.MEDIA_BASE_URL), distributionUrl);
-    assert.equal(env.EVENT_BUS_NAME, 'default', 'the account’s default bus unless EVENT_BUS_NAME is given');
+    assert.deepEqual(env.EVENT_BUS_NAME, { Ref: 'UserEventBus' }, 'the stack’s own bus, never the account’s default');
     const demoEnv = resource(demo.template, 'MediaEventsLambdaFunction', 'AWS::Lambda::Function').Properties.Environment.Variables;
-    assert.equal(demoEnv.EVENT_BUS_NAME, 'community-events');
+    assert.deepEqual(demoEnv.EVENT_BUS_NAME, { Ref: 'UserEventBus' });
     assert.equal(resolveIfs(demo.template, demoEnv.MEDIA_BASE_URL), 'https://media.example.org');
     for (const name of ['S3_ENDPOINT', 'EVENTBRIDGE_ENDPOINT', 'DYNAMODB_ENDPOINT', 'DEAD_LETTER_FILE']) assert.equal(env[name], undefined, name);
     // Records no retry can fix go to the stack's dead-letter queue; deleted images leave its distribution.
@@ -803,7 +803,7 @@ describe('the stream function, its dead-letter queue and the alarms', () => {
   });
 
   test('the stream function’s role: read the stream, tag and delete media, put events on the bus, dead-letter; nothing else', async () => {
-    for (const [template, bus] of [[prod.template, 'default'], [demo.template, 'community-events']] as const) {
+    for (const template of [prod.template, demo.template]) {
       const statements = roleStatements(template, 'MediaEventsLambdaFunction');
       assert.deepEqual(statements, [
         { Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: [{ 'Fn::GetAtt': ['MediaEventsLogGroup', 'Arn'] }] },
@@ -813,7 +813,7 @@ describe('the stream function, its dead-letter queue and the alarms', () => {
           Resource: [{ 'Fn::GetAtt': ['UsersTable', 'StreamArn'] }],
         },
         { Effect: 'Allow', Action: ['s3:PutObjectTagging', 's3:DeleteObject'], Resource: [bucketObjects('avatar'), bucketObjects('cover')] },
-        { Effect: 'Allow', Action: ['events:PutEvents'], Resource: [busArn(bus)] },
+        { Effect: 'Allow', Action: ['events:PutEvents'], Resource: [{ 'Fn::GetAtt': ['UserEventBus', 'Arn'] }] },
         { Effect: 'Allow', Action: ['sqs:SendMessage'], Resource: [{ 'Fn::GetAtt': ['MediaEventsDeadLetterQueue', 'Arn'] }] },
         {
           Effect: 'Allow',
@@ -835,6 +835,35 @@ describe('the stream function, its dead-letter queue and the alarms', () => {
       .flatMap((s) => list(s.Action))
       .filter((action) => !action.startsWith('logs:') && !action.startsWith('dynamodb:'));
     assert.deepEqual(granted.sort(), await actionsTheCodeNeeds(`${MEDIA_EVENTS_MODULE}.ts`));
+  });
+
+  test('events go to a bus of the stack’s own whose policy lets only the stream function put (contract, "Events")', () => {
+    for (const [template, name] of [[prod.template, 'selfcommunity-users-prod'], [demo.template, 'community-events']] as const) {
+      const buses = resourcesOfType(template, 'AWS::Events::EventBus');
+      assert.deepEqual(buses.map(([id]) => id), ['UserEventBus'], 'one bus, the stack’s');
+      const { Name, Policy } = buses[0]![1].Properties;
+      assert.equal(Name, name);
+      assert.notEqual(Name, 'default');
+      const role = { 'Fn::GetAtt': ['MediaEventsRole', 'Arn'] };
+      const statements = Policy.Statement as Json[];
+      const puts = statements.filter((s) => list(s.Action).includes('events:PutEvents'));
+      assert.deepEqual(
+        puts.map((s) => ({ Effect: s.Effect, Principal: s.Principal, Resource: s.Resource, Condition: s.Condition })),
+        [
+          { Effect: 'Allow', Principal: { AWS: role }, Resource: busArn(name), Condition: undefined },
+          { Effect: 'Deny', Principal: '*', Resource: busArn(name), Condition: { ArnNotEquals: { 'aws:PrincipalArn': role } } },
+        ],
+        'the stream function’s role may put, and every other principal is denied whatever its own IAM says',
+      );
+      // Reading is through rules on this bus, by this account only; nobody is granted more.
+      for (const s of statements.filter((s) => !puts.includes(s))) {
+        assert.equal(s.Effect, 'Allow');
+        assert.deepEqual(s.Principal, { AWS: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::', { Ref: 'AWS::AccountId' }, ':root']] } });
+        for (const action of list(s.Action)) assert.match(action, /^events:(PutRule|PutTargets|DeleteRule|RemoveTargets|DescribeRule|ListTargetsByRule)$/);
+        assert.ok(JSON.stringify(s.Resource).includes(`:rule/${name}/*`), JSON.stringify(s.Resource));
+      }
+      assert.deepEqual(template.Outputs.UserEventBusName.Value, { Ref: 'UserEventBus' });
+    }
   });
 
   test('the dead-letter queue keeps messages 14 days, encrypted', () => {
@@ -1131,14 +1160,15 @@ describe('GET function and sign-up trigger (osls package)', () => {
     assert.match(JSON.stringify(permission[1].Properties.SourceArn), /\/\*\/\*"\]\]\}$/);
   });
 
-  test('what getUser loads at start holds no body parser, no S3 client and no image code', () => {
+  test('what getUser loads at start holds no body parser, no S3 client, no image code and no confusables data', () => {
     const sources = new Map(readZip(prod.artifact).map((f) => [f.name, f.data.toString('utf8')]));
     const getStart = staticClosure(ENTRIES.getUser, sources);
     const patchStart = staticClosure(ENTRY, sources);
     const text = getStart.map((name) => sources.get(name)!).join('\n');
     const patchText = patchStart.map((name) => sources.get(name)!).join('\n');
-    // Markers of busboy, the S3 client and the image header checks, as found in PATCH's start files.
-    for (const marker of ['Unexpected end of form', 'PutObjectTagging', 'Malformed part header']) {
+    // Markers of busboy, the S3 client, the image header checks and the confusables data (Cherokee
+    // Ꭺ to Latin A, lib/username-keys.ts), as found in PATCH's start files.
+    for (const marker of ['Unexpected end of form', 'PutObjectTagging', 'Malformed part header', '\\u13AA:"A"']) {
       assert.ok(patchText.includes(marker), `${marker} is a marker PATCH loads`);
       assert.ok(!text.includes(marker), `${marker} is loaded by getUser at start`);
     }
@@ -1146,7 +1176,7 @@ describe('GET function and sign-up trigger (osls package)', () => {
     assert.ok(size(getStart) < size(patchStart) * 0.8, `getUser loads ${size(getStart)} bytes at start, patchUser ${size(patchStart)}`);
   });
 
-  test('postConfirmation may take an id, read a sub index and its user, put the three items and check the index, nothing more', async () => {
+  test('postConfirmation may take an id, read a sub index and its user, put the three items, check the index and the name’s old claim key, nothing more', async () => {
     const fn = resource(prod.template, 'PostConfirmationLambdaFunction', 'AWS::Lambda::Function');
     assert.equal(fn.Properties.Handler, 'handlers/post-confirmation.handler');
     assert.ok(fn.Properties.Timeout <= 5, 'Cognito waits 5 s for a trigger');
@@ -1154,7 +1184,7 @@ describe('GET function and sign-up trigger (osls package)', () => {
     assert.deepEqual(Object.keys(keys).sort(), await actionsOf(['lib/sign-up.ts']));
     assert.deepEqual(keys, {
       'dynamodb:GetItem': ['SUB#*', 'USER#*'],
-      'dynamodb:ConditionCheckItem': ['SUB#*'],
+      'dynamodb:ConditionCheckItem': ['SUB#*', 'USERNAME#*'],
       'dynamodb:UpdateItem': ['COUNTER#user'],
       'dynamodb:PutItem': ['SUB#*', 'USER#*', 'USERNAME#*'],
     });

@@ -29,6 +29,22 @@ describe('userChange', () => {
     const change = userChange(user({ bio: 'was', gender: 'Unspecified' }), user({ version: 4 }), BASE);
     assert.deepEqual(change.event?.detail.changed, ['bio']);
   });
+  it('the event’s user is the public view: date_of_birth and position_lat_lng are "" (contract, "Events")', () => {
+    const before = user({ date_of_birth: '1990-04-01', position_lat_lng: '45.4,9.1' });
+    const after = user({ date_of_birth: '1990-04-01', position_lat_lng: '45.4,9.1', bio: 'new', version: 4 });
+    const change = userChange(before, after, BASE);
+    assert.deepEqual(change.event?.detail.changed, ['bio']);
+    assert.equal(change.event?.detail.user.date_of_birth, '');
+    assert.equal(change.event?.detail.user.position_lat_lng, '');
+    const created = userChange(undefined, after, BASE);
+    assert.equal(created.event?.detail.user.date_of_birth, '');
+    assert.equal(created.event?.detail.user.position_lat_lng, '');
+    assert.ok(!JSON.stringify(created.event).includes('1990-04-01') && !JSON.stringify(created.event).includes('45.4'));
+  });
+  it('a change of private fields only emits nothing: even its timing would tell (a new position)', () => {
+    const change = userChange(user({ position_lat_lng: '45.4,9.1' }), user({ position_lat_lng: '48.8,2.3', date_of_birth: '2000-01-01', version: 4 }), BASE);
+    assert.equal(change.event, undefined);
+  });
   it('an insert: user.created listing every field; a removal: its images deleted, no event', () => {
     const created = userChange(undefined, user({ cover_key: 'cover/9/c.jpg' }), BASE);
     assert.equal(created.event?.detailType, 'user.created');

@@ -13,7 +13,7 @@
 //     the consistency of the status with the request are predictable.
 
 import fc from 'fast-check';
-import { jsonObjectNames, pathUserId } from './oracle.ts';
+import { displayTextAllowed, DISPLAY_TEXT_FIELDS, jsonObjectNames, pathUserId } from './oracle.ts';
 import {
   VP8X_FLAGS,
   anmf,
@@ -381,6 +381,9 @@ export const validUsername = fc.oneof(
 export const invalidUsername = fc.oneof(
   fc.constantFrom('', ' ', 'ada ', ' ada', 'a b', '___', '--', '-_-', 'usér', 'a'.repeat(256), 'a\u0000', 'ａｂｃ', 'a@b', 'a.b', 'İ', '\u{1F600}'),
   anyString.filter((s) => !/^[A-Za-z0-9_-]{1,255}$/.test(s) || !/[A-Za-z0-9]/.test(s)),
+  // The contract's names nobody may take, and lookalikes of them: a body check (`unique`), whoever
+  // the user is, as the alphabet is.
+  fc.constantFrom('admin', 'Admin', 'SelfCommunity', 'support', 'ME', 'hidden_users', 'ａｄｍｉｎ', '\u0430dmin', 'adrnin', 'r00t', 'Supp0rt'),
 );
 
 /** A value that the field accepts, as a JSON string (also usable in forms). */
@@ -400,8 +403,11 @@ function validText(field: TextFieldName): fc.Arbitrary<string> {
     default: {
       const max = LIMITS[field] ?? 255;
       return fc.oneof(
-        { weight: 6, arbitrary: padded(plainText(max)) },
+        // Display text refuses control and bidi characters (but a bio's line breaks and tabs).
+        { weight: 6, arbitrary: padded(plainText(max)).filter((value) => displayTextAllowed(field, value.trim())) },
         { weight: 1, arbitrary: fc.constantFrom('x'.repeat(max), ` ${'é'.repeat(max)} `, '\u{1F600}'.repeat(Math.min(max, 60))) },
+        { weight: 1, arbitrary: fc.constantFrom('עברית and English', 'Ἀλέξανδρος', '👩\u200d💻', 'José Müller', 'a\u200bb') },
+        ...(field === 'bio' ? [{ weight: 1, arbitrary: fc.constantFrom('one\ntwo', 'a\tb', 'x\r\ny', 'para\n\npara') }] : []),
       );
     }
   }
@@ -421,8 +427,20 @@ function invalidText(field: TextFieldName): fc.Arbitrary<string> {
       return fc.constantFrom('EN', 'de', 'en-US', 'english', 'IT');
     case 'website':
       return fc.constantFrom('nope', 'ftp://x.org', 'javascript:alert(1)', 'http://', 'https://a b.org', 'http:/x.org', `https://x.org/${'a'.repeat(200)}`);
-    default:
-      return fc.constant('y'.repeat((LIMITS[field] ?? 255) + 1));
+    default: {
+      const tooLong = fc.constant('y'.repeat((LIMITS[field] ?? 255) + 1));
+      if (!(DISPLAY_TEXT_FIELDS as readonly string[]).includes(field)) return tooLong;
+      // Control characters and bidirectional overrides and isolates inside display text.
+      const hostile = fc
+        .tuple(
+          fc.constantFrom('Ada', 'x', 'عربي'),
+          fc.constantFrom('\u202a', '\u202b', '\u202c', '\u202d', '\u202e', '\u2066', '\u2067', '\u2068', '\u2069', '\u0007', '\u001b', '\u007f', '\u0085', '\u009b', '\u0000', '\u000b', '\u000c', ...(field === 'bio' ? [] : ['\n', '\t', '\r'])),
+          // Never last: trimming would take a trailing line break or tab away.
+          fc.constantFrom('Lovelace', 'y'),
+        )
+        .map(([a, bad, b]) => `${a}${bad}${b}`);
+      return fc.oneof(tooLong, hostile);
+    }
   }
 }
 

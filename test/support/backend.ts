@@ -11,7 +11,8 @@ import {
 import type { ApiEvent } from '../../handlers/patch-user.ts';
 import { createAwsClients } from '../../lib/aws-clients.ts';
 import { readConfig, type Config } from '../../lib/config.ts';
-import { claimKey, userKey, type ClaimItem, type UserItem } from '../../lib/user-record.ts';
+import { userKey, type ClaimItem, type UserItem } from '../../lib/user-record.ts';
+import { claimKey } from '../../lib/username-keys.ts';
 import { createDynamoDbClient, ensureBucket, ensureTable } from '../../scripts/local-stack.ts';
 import { seedUsers } from '../../scripts/seed-users.ts';
 import { startTestEmulators, type Emulators } from './emulators.ts';

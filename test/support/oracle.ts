@@ -172,11 +172,48 @@ export function pathUserId(raw: string): number | undefined {
 }
 
 /**
+ * The contract's names nobody may take ("Writable fields"). A name equal to one of them once
+ * compatibility forms are folded (NFKC: full-width letters) and case is ignored is refused with
+ * `unique`; lookalikes in other scripts are refused too (the hostile tests name them one by one).
+ */
+export const CONTRACT_RESERVED_USERNAMES = [
+  'admin', 'administrator', 'root', 'system', 'support', 'help', 'security', 'staff', 'moderator',
+  'selfcommunity', 'me', 'avatar', 'hidden_users', 'hidden_users_id',
+] as const;
+export const isReservedUsername = (name: string): boolean =>
+  (CONTRACT_RESERVED_USERNAMES as readonly string[]).includes(name.normalize('NFKC').toLowerCase());
+
+/** The contract's display text fields, which refuse control characters and bidi overrides and isolates. */
+export const DISPLAY_TEXT_FIELDS = ['real_name', 'bio', 'location', 'description', 'company_name', 'company_role'] as const;
+
+/**
+ * Whether the contract lets `value` stand in display text field `field`: no control character
+ * (Unicode general category Cc) and none of U+202A-202E, U+2066-2069; `bio` may hold line breaks
+ * and tabs. Other fields: no rule here.
+ */
+export function displayTextAllowed(field: string, value: string): boolean {
+  if (!(DISPLAY_TEXT_FIELDS as readonly string[]).includes(field)) return true;
+  for (const char of value) {
+    const code = char.codePointAt(0)!;
+    if (field === 'bio' && (char === '\n' || char === '\r' || char === '\t')) continue;
+    // Cc is exactly U+0000-001F and U+007F-009F.
+    if (code <= 0x1f || (code >= 0x7f && code <= 0x9f)) return false;
+    if ((code >= 0x202a && code <= 0x202e) || (code >= 0x2066 && code <= 0x2069)) return false;
+  }
+  return true;
+}
+
+/** The owner's private fields ("Reading a user" › Privacy): `""` for everyone else and in events. */
+export const PRIVATE_USER_FIELDS = ['date_of_birth', 'position_lat_lng'] as const;
+
+/**
  * The contract's User object of a stored user (the data model's attribute names): every field
  * present, "" for an unset text, the defaults the contract names, image URLs from the media base.
+ * `public`: as anyone but the owner, and every event, sees it (the private fields `""`).
  */
-export function expectedUser(item: Record<string, any>, mediaBaseUrl: string): Record<string, unknown> {
-  const text = (name: string) => (typeof item[name] === 'string' ? item[name] : '');
+export function expectedUser(item: Record<string, any>, mediaBaseUrl: string, view: 'owner' | 'public' = 'owner'): Record<string, unknown> {
+  const hidden = (name: string) => view === 'public' && (PRIVATE_USER_FIELDS as readonly string[]).includes(name);
+  const text = (name: string) => (typeof item[name] === 'string' && !hidden(name) ? item[name] : '');
   const url = (name: string) => (item[`${name}_key`] ? `${mediaBaseUrl}/${item[`${name}_key`]}` : null);
   const count = (name: string) => (typeof item[name] === 'number' ? item[name] : 0);
   const flag = (name: string) => item[name] === true;
