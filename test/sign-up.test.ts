@@ -107,7 +107,7 @@ describe('post confirmation trigger', () => {
   });
 
   it('a sub index whose user was deleted: the next invocation creates the user again under that id', async () => {
-    const event = signUpEvent({ preferred_username: 'came_back', email: 'came.back@example.org' });
+    const event = signUpEvent({ preferred_username: 'back_again', email: 'back.again@example.org' });
     await handler(event);
     const sub = event.request.userAttributes.sub!;
     const { id } = await userOfSub(sub);
@@ -118,17 +118,17 @@ describe('post confirmation trigger', () => {
     const restored = await userOfSub(sub);
     assert.equal(restored.id, id);
     assert.equal(restored.sub, sub);
-    assert.equal(restored.username, 'came_back');
+    assert.equal(restored.username, 'back_again');
     assert.equal(restored.version, 1);
-    assert.deepEqual(await backend.getClaim('came_back'), { pk: 'USERNAME#came_back', user_id: id });
+    assert.deepEqual(await backend.getClaim('back_again'), { pk: 'USERNAME#back_again', user_id: id });
     // The user and its claim gone: a name from the same candidates. Several invocations at once
     // restore it once.
     await deleteItem(`USER#${id}`);
-    await deleteItem('USERNAME#came_back');
+    await deleteItem('USERNAME#back_again');
     await Promise.all(Array.from({ length: 4 }, () => handler(structuredClone(event))));
     const again = await userOfSub(sub);
     assert.equal(again.id, id);
-    assert.equal(again.username, 'came_back');
+    assert.equal(again.username, 'back_again');
     assert.equal((await backend.scanTable()).filter((i) => i.sub === sub).length, 1);
     // Restored, a further invocation changes nothing.
     const items = await backend.scanTable();

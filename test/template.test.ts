@@ -423,7 +423,11 @@ describe('osls package --stage prod', () => {
       }
     }
     const total = files.reduce((sum, f) => sum + f.data.length, 0);
-    assert.ok(total < 2_000_000, `bundle of ${total} bytes unzipped`);
+    // All four functions' bundles together (each function loads only its own closure, checked
+    // below and in the bench); the stream function's SQS and CloudFront clients and the
+    // confusables data of the username rules (a chunk of its own, loaded by renames and sign-up
+    // only) took it past 2 MB.
+    assert.ok(total < 2_500_000, `bundle of ${total} bytes unzipped`);
 
     // What a cold start reads: the environment's credentials are there; the SDK parts loaded only
     // when another credential source is needed (web identity, SSO, credential_process) are not.
