@@ -164,6 +164,7 @@ export const imageRules = (field: ImageField, limits: ImageLimits): ImageRules =
   maxFrames: limits.maxFrames,
   maxAnimationPixels: limits.maxAnimationPixels,
   maxJpegScans: limits.maxJpegScans,
+  maxDecodeBytes: limits.maxDecodeBytes,
 });
 
 export function buildPatch(fields: RawFields, limits: ImageLimits): Patch {
