@@ -139,8 +139,7 @@ async function normalizeInWorker(upload: ImageUpload, field: ImageField, limits:
   if (remaining <= 0) throw new BudgetSpentError('image_too_large', budgetMessage(limits));
   const child = (worker ??= startWorker());
   const id = ++jobs;
-  // libvips' own timeout stays as the first, cooperative stop: when it fires, the worker lives on.
-  const job: WorkerJob = { id, upload, field, limits: { ...limits, timeoutSeconds: Math.max(1, Math.floor(remaining / 1000)) } };
+  const job: WorkerJob = { id, upload, field, limits };
   const reply = await new Promise<WorkerReply>((resolve, reject) => {
     const done = () => {
       clearTimeout(timer);
@@ -212,7 +211,9 @@ export async function normalizeImage(upload: ImageUpload, field: ImageField, lim
     limitInputPixels: animated ? limits.maxAnimationPixels : limits.maxPixels,
     sequentialRead: true,
   };
-  let pipeline: Sharp = sharp(upload.bytes, options).timeout({ seconds: limits.timeoutSeconds });
+  // No sharp .timeout(): libvips checks it only between regions of output, and a decoder stopped
+  // that way reports a corrupt file; the parent's budget kills the worker instead (normalizeImages).
+  let pipeline: Sharp = sharp(upload.bytes, options);
   // EXIF orientation; animations (GIF, WebP) carry none that viewers apply.
   if (!animated) pipeline = pipeline.autoOrient();
   // Rotation swaps the sides but not the shorter one, so the sizes need no decoded metadata; this
@@ -248,7 +249,7 @@ export async function normalizeImage(upload: ImageUpload, field: ImageField, lim
   try {
     output = await pipeline.toBuffer({ resolveWithObject: true });
   } catch (error) {
-    throw imageErrorOf(error, limits.timeoutSeconds);
+    throw imageErrorOf(error);
   }
   const frames = animated ? (output.info.pages ?? 1) : 1;
   const height = animated ? (output.info.pageHeight ?? output.info.height) : output.info.height;
@@ -259,14 +260,11 @@ export async function normalizeImage(upload: ImageUpload, field: ImageField, lim
 
 /**
  * Whatever libvips refuses is the file's fault: corrupt data or an unsupported variant is
- * `invalid_image`; an image that needs more than the time limit, or trips the decoder's own pixel
- * guard (the pre-check should have refused it first), is `image_too_large`.
+ * `invalid_image`; an image that trips the decoder's own pixel guard (the pre-check should have
+ * refused it first) is `image_too_large`. Time is the parent's budget (normalizeImages).
  */
-export function imageErrorOf(error: unknown, timeoutSeconds: number): ImageError {
+export function imageErrorOf(error: unknown): ImageError {
   const message = error instanceof Error ? error.message : String(error);
-  if (/^timeout/i.test(message)) {
-    return new ImageError('image_too_large', `The image needs more than ${timeoutSeconds} s to process; send a smaller one.`);
-  }
   if (/pixel limit/i.test(message)) {
     return new ImageError('image_too_large', 'The image has more pixels than are allowed.');
   }

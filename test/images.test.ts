@@ -292,13 +292,14 @@ describe('inspectImage: refusals', () => {
   });
 
   it('counts a GIF frame larger than the screen at its own size (1×2048 screen, frames of 8192×2048)', () => {
-    // The decoder decodes all of each frame's pixels: 4 frames of 16.8 MP are 67 MP, not 4 × 2048 pixels.
-    const frames = (n: number) => Array.from({ length: n }, () => ({ width: 8192, height: 2048 }));
-    const hostile = (n: number) => gif({ width: 1, height: 2048, packed: true, frames: frames(n) });
-    rejects(hostile(298), 'image_too_large', "The animation's 298 frames hold 4999.62 megapixels in all; at most 60 megapixels across all frames are allowed.", { ...RULES, maxBytes: 4 * MiB });
-    rejects(hostile(4), 'image_too_large', /^The animation's 4 frames hold 67\.11 megapixels in all;/);
-    // Three such frames (50 MP) are within the budget: the frames count, the small screen does not hide them.
-    assert.equal(inspectImage(hostile(3), RULES).frames, 3);
+    // The first frame fits the screen, so libvips sizes its canvas by it, yet decodes every later
+    // frame whole: those count at 16.8 MP each, not at the screen's 2048 pixels.
+    const hostile = (n: number) =>
+      gif({ width: 1, height: 2048, packed: true, frames: [{ width: 1, height: 2048 }, ...Array.from({ length: n - 1 }, () => ({ width: 8192, height: 2048 }))] });
+    rejects(hostile(298), 'image_too_large', "The animation's 298 frames hold 4982.84 megapixels in all; at most 60 megapixels across all frames are allowed.", { ...RULES, maxBytes: 4 * MiB });
+    rejects(hostile(5), 'image_too_large', /^The animation's 5 frames hold 67\.12 megapixels in all;/);
+    // Three such frames (50 MP) are within the budget.
+    assert.equal(inspectImage(hostile(4), RULES).frames, 4);
   });
 
   it('refuses a truncated GIF', () => {
