@@ -114,6 +114,7 @@ function startWorker(): ChildProcess {
   const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('AWS_')));
   const child = fork(fileURLToPath(import.meta.url), [WORKER_FLAG], {
     env,
+    execArgv: workerExecArgv(process.execArgv),
     serialization: 'advanced',
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -127,6 +128,25 @@ function startWorker(): ChildProcess {
     if (worker === child) worker = undefined;
   });
   return child;
+}
+
+/**
+ * The parent's Node options (a loader such as tsx's `--import`, memory flags) without those that
+ * would make the worker run something else (`-e` code, `-p`, a test runner) or fight over a
+ * debugger port.
+ */
+export function workerExecArgv(execArgv: readonly string[]): string[] {
+  const kept: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const arg = execArgv[i]!;
+    if (['-e', '--eval', '-p', '--print'].includes(arg)) {
+      i++; // and its code
+      continue;
+    }
+    if (/^(--eval|--print|--input-type|--test|--watch|--inspect|--debug)/.test(arg) || /^-[ep]$/.test(arg)) continue;
+    kept.push(arg);
+  }
+  return kept;
 }
 
 function stopWorker(child: ChildProcess): void {
