@@ -149,18 +149,28 @@ export function workerExecArgv(execArgv: readonly string[]): string[] {
   return kept;
 }
 
+/** Workers this module killed because a job's budget was spent (not the kernel, not a crash). */
+const stopped = new WeakSet<ChildProcess>();
+
 function stopWorker(child: ChildProcess): void {
   if (worker === child) worker = undefined;
+  stopped.add(child);
   child.kill('SIGKILL');
 }
 
-async function normalizeInWorker(upload: ImageUpload, field: ImageField, limits: ImageLimits, deadline: number): Promise<ImageUpload> {
+async function normalizeInWorker(
+  upload: ImageUpload,
+  field: ImageField,
+  limits: ImageLimits,
+  deadline: number,
+  attempt = 1,
+): Promise<ImageUpload> {
   const remaining = deadline - performance.now();
   if (remaining <= 0) throw new BudgetSpentError('image_too_large', budgetMessage(limits));
   const child = (worker ??= startWorker());
   const id = ++jobs;
   const job: WorkerJob = { id, upload, field, limits };
-  const reply = await new Promise<WorkerReply>((resolve, reject) => {
+  const reply = await new Promise<WorkerReply | 'again'>((resolve, reject) => {
     const done = () => {
       clearTimeout(timer);
       child.off('message', onMessage);
@@ -173,6 +183,9 @@ async function normalizeInWorker(upload: ImageUpload, field: ImageField, limits:
     };
     const onExit = () => {
       done();
+      // Another request's budget ended the worker this job shared (only where requests run side
+      // by side, as offline): this job starts again on a new worker, within its own budget.
+      if (stopped.has(child)) return resolve('again');
       // Killed from outside (the kernel, out of memory) or crashed in the decoder: the file's doing.
       reject(new BudgetSpentError('image_too_large', 'The image needs more memory or time than are allowed; send a smaller one.'));
     };
@@ -187,9 +200,12 @@ async function normalizeInWorker(upload: ImageUpload, field: ImageField, limits:
       if (!error) return;
       done();
       stopWorker(child);
-      reject(error);
+      // A worker that died between two requests (its exit not yet seen): once more on a new one.
+      if (attempt < 2) resolve('again');
+      else reject(error);
     });
   });
+  if (reply === 'again') return normalizeInWorker(upload, field, limits, deadline, attempt + 1);
   if (!reply.ok) {
     if ('bug' in reply) throw new Error(`image worker: ${reply.bug}`);
     throw new ImageError(reply.code, reply.message);
