@@ -28,7 +28,7 @@ type SharpModule = (typeof import('sharp'))['default'];
 
 let loading: Promise<SharpModule> | undefined;
 
-/** sharp, loaded once per container on the first image. */
+/** sharp, loaded once per worker process on its first image. */
 export function loadSharp(): Promise<SharpModule> {
   loading ??= import('sharp').then(
     ({ default: sharp }) => {
@@ -54,8 +54,8 @@ export function loadSharp(): Promise<SharpModule> {
  * All the images of the request share one time budget (`limits.timeoutSeconds`, or less when the
  * invocation has less time left: `budgetMs`). libvips checks its own timeout only when a region
  * of output is finished, which a 1×1-per-frame avatar of huge frames almost never does, so the
- * work runs in a child process (this module, started by startWorker) that is killed when the budget is spent: the
- * image is then `image_too_large`, a 400, whatever the file holds.
+ * work runs in a child process (this module, started by startWorker) that is killed when the
+ * budget is spent: the image is then `image_too_large`, a 400, whatever the file holds.
  */
 export async function normalizeImages(patch: Patch, limits: ImageLimits, budgetMs = limits.timeoutSeconds * 1000): Promise<Patch> {
   const deadline = performance.now() + Math.min(budgetMs, limits.timeoutSeconds * 1000);
@@ -112,9 +112,16 @@ let jobs = 0;
 function startWorker(): ChildProcess {
   // The decoder of attacker bytes gets no AWS credentials.
   const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('AWS_')));
+  const execArgv = workerExecArgv(process.execArgv);
+  // Where this Node cannot start another one by itself (the arm64 artifact run under qemu user
+  // mode on an x64 machine, test/arm64-artifact.test.ts), a launcher command runs it; never set on
+  // Lambda.
+  const launcher = process.env.IMAGE_WORKER_LAUNCHER?.trim().split(/\s+/).filter(Boolean) ?? [];
   const child = fork(fileURLToPath(import.meta.url), [WORKER_FLAG], {
     env,
-    execArgv: workerExecArgv(process.execArgv),
+    ...(launcher.length > 0
+      ? { execPath: launcher[0], execArgv: [...launcher.slice(1), process.execPath, ...execArgv] }
+      : { execArgv }),
     serialization: 'advanced',
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -233,7 +240,7 @@ function serveJobs(): void {
 
 if (process.argv[2] === WORKER_FLAG && process.send) serveJobs();
 
-/** One image, decoded, oriented, converted to sRGB, cropped/scaled and re-encoded. */
+/** One image, decoded, oriented, converted to sRGB, cropped/scaled and re-encoded (in the worker). */
 export async function normalizeImage(upload: ImageUpload, field: ImageField, limits: ImageLimits): Promise<ImageUpload> {
   const sharp = await loadSharp();
   const { info } = upload;
