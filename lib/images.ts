@@ -81,7 +81,7 @@ interface Layout {
   extentWidth: number;
   extentHeight: number;
   frames: number;
-  /** Pixels decoded across all frames, each frame counted at its real cost (see checkFrames). */
+  /** Pixels decoded across all frames, each frame counted at its real cost (parseGif, parseWebp). */
   framePixels: number;
   decodeBytes: number;
 }
@@ -146,7 +146,7 @@ function checkDecodeBytes(decodeBytes: number, rules: ImageRules): void {
 /**
  * The images of one request are decoded one after the other in one process, which does not give
  * all memory back in between: their estimates together stay within the same bound. Returns the
- * message for the image that goes over, undefined when all fit.
+ * index of the image that goes over, undefined when all fit.
  */
 export function requestDecodeOver(images: readonly ImageInfo[], rules: Pick<ImageRules, 'maxDecodeBytes'>): number | undefined {
   let total = 0;
