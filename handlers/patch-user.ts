@@ -52,7 +52,7 @@ export function createHandler(config: Config, clients: AwsClients = createAwsCli
         },
         { maxBodyBytes: config.maxBodyBytes, maxFileBytes },
       );
-      const patch = await normalizeImages(buildPatch(fields, config.images), config, context);
+      const patch = await normalizeImages(buildPatch(fields, config.images), config);
       const sendOptions = { abortSignal: requestDeadline(config, context) };
       const users = new UsersTable(clients.dynamo, config.tableName, { ...sendOptions, ifMatch });
       const media = new MediaStore(clients.s3, config.mediaBucket, sendOptions);
@@ -78,23 +78,10 @@ export function createHandler(config: Config, clients: AwsClients = createAwsCli
  * New images are decoded and re-encoded before anything is stored. The module (and sharp behind
  * it) is imported only here, when the patch carries an image: a text-only request never loads it.
  */
-async function normalizeImages(patch: Patch, config: Config, context: LambdaContext | undefined): Promise<Patch> {
+async function normalizeImages(patch: Patch, config: Config): Promise<Patch> {
   if (!Object.values(patch.images).some(Boolean)) return patch;
   const { normalizeImages: normalize } = await import('../lib/image-normalize.ts');
-  return normalize(patch, config.images, imageBudgetMs(config, context));
-}
-
-/**
- * The images' time budget, cut short when the invocation has less time left than the budget and
- * the AWS calls after it need (README, Memory and timeout): the uploads and the write, one attempt
- * each, and the one call the request deadline keeps in reserve. Images that need longer are a 400
- * `image_too_large`, never a 503 that invites the same request again.
- */
-function imageBudgetMs(config: Config, context: LambdaContext | undefined): number {
-  const budget = config.images.timeoutSeconds * 1000;
-  const remaining = context?.getRemainingTimeInMillis?.();
-  if (remaining === undefined) return budget;
-  return Math.min(budget, Math.max(0, remaining - 3 * config.awsRequestTimeoutMs - 500));
+  return normalize(patch, config.images);
 }
 
 /**

@@ -51,14 +51,14 @@ export function loadSharp(): Promise<SharpModule> {
  * decode is a field error (`invalid_image`) under the name it was sent with, never a 500;
  * images are processed one after the other to keep peak memory to one image.
  *
- * All the images of the request share one time budget (`limits.timeoutSeconds`, or less when the
- * invocation has less time left: `budgetMs`). libvips checks its own timeout only when a region
+ * All the images of the request share one time budget (`limits.timeoutSeconds`, which with the
+ * AWS calls after it fits the function's timeout: README, Memory and timeout). libvips checks its own timeout only when a region
  * of output is finished, which a 1×1-per-frame avatar of huge frames almost never does, so the
  * work runs in a child process (this module, started by startWorker) that is killed when the
  * budget is spent: the image is then `image_too_large`, a 400, whatever the file holds.
  */
-export async function normalizeImages(patch: Patch, limits: ImageLimits, budgetMs = limits.timeoutSeconds * 1000): Promise<Patch> {
-  const deadline = performance.now() + Math.min(budgetMs, limits.timeoutSeconds * 1000);
+export async function normalizeImages(patch: Patch, limits: ImageLimits): Promise<Patch> {
+  const deadline = performance.now() + limits.timeoutSeconds * 1000;
   const errors = new FieldErrors();
   const images: Patch['images'] = { ...patch.images };
   const uploads = IMAGE_FIELDS.flatMap((field) => (images[field] ? [{ field, upload: images[field] }] : []));
