@@ -18,11 +18,16 @@ export interface ImageLimits {
   maxAnimationPixels: number;
   /** Most scans of an accepted JPEG. */
   maxJpegScans: number;
+  /** Largest estimated decoder memory of the images of one request together, in bytes. */
+  maxDecodeBytes: number;
   /** Side of the stored (square) avatar, in pixels; smaller images are not scaled up. */
   avatarSize: number;
   /** Longest side of the stored cover, in pixels; smaller images are not scaled up. */
   coverMaxSide: number;
-  /** Time limit of decoding and re-encoding one image, in seconds. */
+  /**
+   * Time budget of decoding and re-encoding all the images of one request together, in seconds;
+   * with the AWS calls after it, it fits the function's timeout (README, Memory and timeout).
+   */
   timeoutSeconds: number;
 }
 
@@ -72,9 +77,12 @@ export const DEFAULTS = {
   maxFrames: 300,
   maxAnimationPixels: 60_000_000,
   maxJpegScans: 64,
+  maxDecodeMegabytes: 256,
   avatarSize: 400,
   coverMaxSide: 1600,
-  imageTimeoutSeconds: 5,
+  // 3 s of images + 2 s of uploads + 2 s of the write + 2.5 s kept for one more call stay inside
+  // the function's 10 s (README, Memory and timeout).
+  imageTimeoutSeconds: 3,
   awsRequestTimeoutMs: 2000,
   awsMaxAttempts: 3,
 } as const;
@@ -153,6 +161,7 @@ export function readConfig(env: Env = process.env): Config {
       maxFrames: positiveInt('IMAGE_MAX_FRAMES', DEFAULTS.maxFrames),
       maxAnimationPixels: positiveInt('IMAGE_MAX_ANIMATION_PIXELS', DEFAULTS.maxAnimationPixels),
       maxJpegScans: positiveInt('JPEG_MAX_SCANS', DEFAULTS.maxJpegScans),
+      maxDecodeBytes: positiveInt('IMAGE_MAX_MEMORY_MB', DEFAULTS.maxDecodeMegabytes) * MiB,
       avatarSize: positiveInt('AVATAR_SIZE', DEFAULTS.avatarSize),
       coverMaxSide: positiveInt('COVER_MAX_SIDE', DEFAULTS.coverMaxSide),
       timeoutSeconds: positiveInt('IMAGE_TIMEOUT_SECONDS', DEFAULTS.imageTimeoutSeconds),

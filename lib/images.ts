@@ -19,6 +19,13 @@ export interface ImageInfo {
   height: number;
   /** Frames decoded: 1 for a still image (and for PNG, whose animation is not kept). */
   frames: number;
+  /**
+   * Bytes the decoder holds at once for this image, estimated from the header: what libvips must
+   * keep whole rather than stream (a progressive JPEG's coefficients, an interlaced PNG, an
+   * animated WebP composed frame by frame on its canvas, a GIF's canvas). The images of one
+   * request together stay within ImageRules.maxDecodeBytes.
+   */
+  decodeBytes: number;
 }
 
 export interface ImageRules {
@@ -29,8 +36,13 @@ export interface ImageRules {
   maxPixels: number;
   /** Most frames of an animation. */
   maxFrames: number;
-  /** Largest width × height × frames of an animation. */
+  /**
+   * Largest sum of the pixels decoded across an animation's frames: each frame counts at least the
+   * canvas (it is composed on it) and at least its own size (a GIF frame may exceed the screen).
+   */
   maxAnimationPixels: number;
+  /** Largest decodeBytes of one image, and of all the images of one request together. */
+  maxDecodeBytes: number;
   /** Most scans of a JPEG (progressive files repeat scans; each one is a pass over the image). */
   maxJpegScans: number;
 }
@@ -69,6 +81,9 @@ interface Layout {
   extentWidth: number;
   extentHeight: number;
   frames: number;
+  /** Pixels decoded across all frames, each frame counted at its real cost (parseGif, parseWebp). */
+  framePixels: number;
+  decodeBytes: number;
 }
 
 /**
@@ -104,24 +119,51 @@ export function inspectImage(bytes: Uint8Array, rules: ImageRules): ImageInfo {
         `and ${formatPixels(rules.maxPixels)} are allowed.`,
     );
   }
-  checkFrames(frames, layout.width * layout.height, rules);
-  return { type, ...FORMATS[type], width: layout.width, height: layout.height, frames };
+  if (frames > 1 && layout.framePixels > rules.maxAnimationPixels) {
+    // Checked once the walk is over (the frame count already bounds it), so the message states
+    // the file's real totals, not the running count where the budget was crossed.
+    throw new ImageError(
+      'image_too_large',
+      `The animation's ${frames} frames hold ${formatPixelsOver(layout.framePixels)} in all; at most ` +
+        `${formatPixels(rules.maxAnimationPixels)} across all frames are allowed.`,
+    );
+  }
+  checkDecodeBytes(layout.decodeBytes, rules);
+  return { type, ...FORMATS[type], width: layout.width, height: layout.height, frames, decodeBytes: layout.decodeBytes };
+}
+
+/** Refuses an image whose decoding would hold more memory than one request may use. */
+function checkDecodeBytes(decodeBytes: number, rules: ImageRules): void {
+  if (decodeBytes > rules.maxDecodeBytes) {
+    throw new ImageError(
+      'image_too_large',
+      `Decoding the image needs about ${formatBytesOver(decodeBytes)} of memory; at most ` +
+        `${formatBytes(rules.maxDecodeBytes)} are allowed for the images of one request.`,
+    );
+  }
 }
 
 /**
- * An animation is decoded frame by frame at the canvas size, so its cost is canvas × frames. Called
- * while counting too, so a file with 120,000 frames is refused at frame 301, not after the walk.
+ * The images of one request are decoded one after the other in one process, which does not give
+ * all memory back in between: their estimates together stay within the same bound. Returns the
+ * index of the image that goes over, undefined when all fit.
  */
-function checkFrames(frames: number, canvasPixels: number, rules: ImageRules): void {
+export function requestDecodeOver(images: readonly ImageInfo[], rules: Pick<ImageRules, 'maxDecodeBytes'>): number | undefined {
+  let total = 0;
+  for (const [i, image] of images.entries()) {
+    total += image.decodeBytes;
+    if (total > rules.maxDecodeBytes) return i;
+  }
+  return undefined;
+}
+
+export const requestDecodeMessage = (rules: Pick<ImageRules, 'maxDecodeBytes'>): string =>
+  `The images of this request need more than ${formatBytes(rules.maxDecodeBytes)} of memory together; send smaller ones, or one at a time.`;
+
+/** Frames are counted as they are met: a file with 120,000 frames is refused at frame 301. */
+function checkFrameCount(frames: number, rules: ImageRules): void {
   if (frames > rules.maxFrames) {
     throw new ImageError('image_too_large', `The animation has more than ${rules.maxFrames} frames; at most ${rules.maxFrames} are allowed.`);
-  }
-  if (frames > 1 && frames * canvasPixels > rules.maxAnimationPixels) {
-    throw new ImageError(
-      'image_too_large',
-      `The animation has ${frames} frames of ${formatPixels(canvasPixels)}; at most ` +
-        `${formatPixels(rules.maxAnimationPixels)} across all frames are allowed.`,
-    );
   }
 }
 
@@ -149,6 +191,21 @@ function formatPixels(pixels: number): string {
   return mp === '1' ? '1 megapixel' : `${mp} megapixels`;
 }
 
+/** Rounds up: an amount over a limit never reads as equal to it (60,000,001 pixels: 60.01 MP). */
+const ceilTo = (value: number, decimals: number): string => {
+  const factor = 10 ** decimals;
+  return String(Math.ceil(value * factor) / factor);
+};
+
+function formatPixelsOver(pixels: number): string {
+  if (pixels < 10_000) return `${pixels} pixels`;
+  return `${ceilTo(pixels / 1_000_000, 2)} megapixels`;
+}
+
+function formatBytesOver(bytes: number): string {
+  return bytes >= MiB ? `${ceilTo(bytes / MiB, 1)} MiB` : `${ceilTo(bytes / KiB, 1)} KiB`;
+}
+
 const u16be = (b: Uint8Array, i: number): number => (b[i]! << 8) | b[i + 1]!;
 const u16le = (b: Uint8Array, i: number): number => b[i]! | (b[i + 1]! << 8);
 const u24le = (b: Uint8Array, i: number): number => b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16);
@@ -171,7 +228,15 @@ function sniff(b: Uint8Array): ImageType | undefined {
   return undefined;
 }
 
-const still = (width: number, height: number): Layout => ({ width, height, extentWidth: width, extentHeight: height, frames: 1 });
+const still = (width: number, height: number, decodeBytes = 0): Layout => ({
+  width,
+  height,
+  extentWidth: width,
+  extentHeight: height,
+  frames: 1,
+  framePixels: width * height,
+  decodeBytes,
+});
 
 // ---------------------------------------------------------------------------------------------
 // JPEG
@@ -189,7 +254,7 @@ const isStandalone = (m: number): boolean => m === 0x01 || (m >= 0xd0 && m <= 0x
  */
 function parseJpeg(b: Uint8Array, rules: ImageRules): Layout {
   const n = b.length;
-  let frame: { width: number; height: number } | undefined;
+  let frame: { width: number; height: number; decodeBytes: number } | undefined;
   let scans = 0;
   let pos = 2;
 
@@ -216,8 +281,10 @@ function parseJpeg(b: Uint8Array, rules: ImageRules): Layout {
       const components = b[pos + 7]!;
       if (components === 0 || length !== 8 + 3 * components) invalid();
       // Height 0 means "defined later by a DNL marker": no size known from the header, so refuse.
-      frame = { height: u16be(b, pos + 3), width: u16be(b, pos + 5) };
-      if (frame.width === 0 || frame.height === 0) invalid();
+      const height = u16be(b, pos + 3);
+      const width = u16be(b, pos + 5);
+      if (width === 0 || height === 0) invalid();
+      frame = { width, height, decodeBytes: isProgressive(marker) ? coefficientBytes(b, pos + 8, components, width, height) : 0 };
     } else if (marker === 0xda) {
       if (!frame || length < 3) invalid();
       const components = b[pos + 2]!;
@@ -234,7 +301,32 @@ function parseJpeg(b: Uint8Array, rules: ImageRules): Layout {
     pos = end;
   }
   if (!frame) return invalid();
-  return still(frame.width, frame.height);
+  return still(frame.width, frame.height, frame.decodeBytes);
+}
+
+const isProgressive = (m: number): boolean => m === 0xc2 || m === 0xc6 || m === 0xca || m === 0xce;
+
+/**
+ * A progressive JPEG is decoded only after its last scan, so libjpeg holds every DCT coefficient
+ * of the image (2 bytes each, 64 per 8×8 block, blocks padded to whole MCUs), whatever the output
+ * size: 120 MB for 40 MP with 4:2:0 chroma, 240 MB with full-resolution chroma.
+ */
+function coefficientBytes(b: Uint8Array, at: number, components: number, width: number, height: number): number {
+  let hMax = 1;
+  let vMax = 1;
+  for (let i = 0; i < components; i++) {
+    const sampling = b[at + 3 * i + 1]!;
+    hMax = Math.max(hMax, sampling >> 4);
+    vMax = Math.max(vMax, sampling & 0x0f);
+  }
+  const mcuColumns = Math.ceil(width / (8 * hMax));
+  const mcuRows = Math.ceil(height / (8 * vMax));
+  let blocks = 0;
+  for (let i = 0; i < components; i++) {
+    const sampling = b[at + 3 * i + 1]!;
+    blocks += mcuColumns * Math.max(1, sampling >> 4) * mcuRows * Math.max(1, sampling & 0x0f);
+  }
+  return blocks * 64 * 2;
 }
 
 /** Position of the FF that starts the first real marker after a scan's entropy-coded data. */
@@ -310,8 +402,14 @@ function parsePng(b: Uint8Array): Layout {
     if (isEnd) break;
   }
   if (!sawData) invalid();
-  return still(width, height);
+  // A non-interlaced PNG is decoded row by row as the pipeline asks; an interlaced one (Adam7) only
+  // as a whole, at its full sample size: 8 bytes a pixel for 16-bit RGBA (320 MB for 40 MP).
+  const interlaced = b[28] === 1;
+  return still(width, height, interlaced ? width * height * PNG_CHANNELS[colour]! * (depth === 16 ? 2 : 1) : 0);
 }
+
+/** Channels libvips decodes each colour type to (a palette may expand to RGBA). */
+const PNG_CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 4, 4: 2, 6: 4 };
 
 let crcTable: Uint32Array | undefined;
 
@@ -344,6 +442,7 @@ function parseGif(b: Uint8Array, rules: ImageRules): Layout {
   let pos = 13 + (flags & 0x80 ? 3 << ((flags & 7) + 1) : 0);
 
   let frames = 0;
+  let framePixels = 0;
   for (;;) {
     if (pos >= n) invalid();
     const introducer = b[pos]!;
@@ -366,13 +465,17 @@ function parseGif(b: Uint8Array, rules: ImageRules): Layout {
       const minCodeSize = b[pos]!;
       if (minCodeSize < 1 || minCodeSize > 11) invalid();
       pos = skipSubBlocks(b, pos + 1);
-      checkFrames(++frames, width * height, rules);
+      // The decoder composes each frame on the screen and decodes all of the frame's own pixels,
+      // also those outside the screen: a frame costs the larger of the two.
+      framePixels += Math.max(width * height, frameWidth * frameHeight);
+      checkFrameCount(++frames, rules);
     } else {
       invalid();
     }
   }
   if (frames === 0) invalid();
-  return { width, height, extentWidth, extentHeight, frames };
+  // One RGBA canvas the size of everything drawn.
+  return { width, height, extentWidth, extentHeight, frames, framePixels, decodeBytes: extentWidth * extentHeight * 4 };
 }
 
 /** Position just after the zero-length block that terminates a run of data sub-blocks. */
@@ -427,8 +530,9 @@ function parseWebp(b: Uint8Array, rules: ImageRules): Layout {
       const y = u24le(b, c.data + 3) * 2;
       const w = u24le(b, c.data + 6) + 1;
       const h = u24le(b, c.data + 9) + 1;
+      // libwebp's demuxer refuses a frame beyond the canvas, so the canvas bounds every frame.
       if (x + w > width || y + h > height) invalid();
-      checkFrames(++frames, width * height, rules);
+      checkFrameCount(++frames, rules);
     }
     if (!animated && !image && hasAscii(b, pos, 'VP8 ')) image = vp8Size(b, c.data, c.size);
     if (!animated && !image && hasAscii(b, pos, 'VP8L')) image = vp8lSize(b, c.data, c.size);
@@ -436,7 +540,10 @@ function parseWebp(b: Uint8Array, rules: ImageRules): Layout {
   }
   if (animated) {
     if (!sawAnim || frames === 0) invalid();
-    return { width, height, extentWidth: width, extentHeight: height, frames };
+    // Every frame is composed on the whole canvas and libvips keeps all the composed frames (RGBA):
+    // two frames of a few bytes on a 5477×5477 canvas hold 240 MB.
+    const framePixels = width * height * frames;
+    return { width, height, extentWidth: width, extentHeight: height, frames, framePixels, decodeBytes: framePixels * 4 };
   }
   // Decoders refuse a still image whose bitstream disagrees with the canvas.
   if (!image || image.width !== width || image.height !== height) invalid();

@@ -179,6 +179,7 @@ export const imageRules = (field: ImageField, limits: ImageLimits): ImageRules =
   maxFrames: limits.maxFrames,
   maxAnimationPixels: limits.maxAnimationPixels,
   maxJpegScans: limits.maxJpegScans,
+  maxDecodeBytes: limits.maxDecodeBytes,
 });
 
 export function buildPatch(

@@ -8,7 +8,9 @@ import sharp from 'sharp';
 import { createHandler, type ApiEvent, type Handler } from '../handlers/patch-user.ts';
 import { accessTokenPayload } from '../scripts/local-keys.ts';
 import { checkInvariants } from '../scripts/check-invariants.ts';
+import { deflateSync } from 'node:zlib';
 import {
+  anmf,
   EXIF_SECRETS,
   XMP_WITH_GPS,
   exif,
@@ -20,6 +22,7 @@ import {
   pngImage,
   riffChunk,
   text,
+  vp8l,
   vp8x,
   VP8X_FLAGS,
   webp,
@@ -77,7 +80,7 @@ async function snapshot(user: User) {
 }
 
 /** `echoed`: the answer quotes client input, cut short: its body stays small and splits no pair. */
-type Expectation = { status: number; code?: string; field?: string; header?: [string, string]; echoed?: boolean };
+type Expectation = { status: number; code?: string; field?: string; header?: [string, string]; echoed?: boolean; withinMs?: number };
 
 /** The largest answer that quotes client input: the envelope, a sentence and the contract's cut. */
 const ECHO_ANSWER_MAX_CHARS = 400;
@@ -95,7 +98,10 @@ function hostile(name: string, build: (user: User) => Promise<Request | ApiEvent
       const built = await build(user);
       const request: Request = 'event' in built ? built : { event: built };
       const before = await snapshot(user);
+      const started = performance.now();
       const response = await (request.handler ?? handler)(request.event);
+      const elapsed = performance.now() - started;
+      if (expected.withinMs) assert.ok(elapsed < expected.withinMs, `answered after ${Math.round(elapsed)} ms, not within ${expected.withinMs} ms`);
       const body = JSON.parse(response.body) as { errors?: { code?: string; field?: string; messages?: { code: string }[] }[] };
       assert.equal(response.statusCode, expected.status, response.body);
       if (expected.code) {
@@ -266,6 +272,58 @@ describe('hostile images', () => {
   hostile('a JPEG declaring 30000 x 30000 in a tiny file', (u) => form(u, { cover: file(jpeg({ width: 30000, height: 30000, scan: Buffer.alloc(8) }), 'big.jpg', 'image/jpeg') }), FIELD('cover', 'image_too_large'));
   hostile('a zero-byte file', (u) => form(u, { avatar: file(Buffer.alloc(0), 'empty.png') }), FIELD('avatar', 'invalid_image'));
   hostile('an animated GIF is allowed', (u) => form(u, { avatar: file(gif({ width: 4, height: 4, frames: [{ width: 4, height: 4 }, { width: 4, height: 4 }], loop: true }), 'anim.gif', 'image/gif') }), { status: 200 });
+
+  // The shapes of issue 13: each is refused from its header, quickly, as a 400 (never a 5xx or a
+  // 503 that invites the same request again), well inside the function's 10 s.
+  /** The function's invocation: 10 s from now, counting down (what the handler reads its deadline from). */
+  const invocation = (ms = 10_000): Handler => {
+    const ends = performance.now() + ms;
+    return (event) => handler(event, { awsRequestId: 'hostile', getRemainingTimeInMillis: () => Math.max(0, Math.floor(ends - performance.now())) });
+  };
+  /** A 1×2048 screen whose first frame fits it and whose other frames are 8192×2048 each. */
+  const wideFrames = (frames: number) =>
+    gif({ width: 1, height: 2048, packed: true, frames: [{ width: 1, height: 2048 }, ...Array.from({ length: frames - 1 }, () => ({ width: 8192, height: 2048 }))] });
+  hostile('a GIF with a 1×2048 screen and 298 frames of 8192×2048', (u) => ({ event: form(u, { cover: file(wideFrames(298), 'wide.gif', 'image/gif') }), handler: invocation() }), { ...FIELD('cover', 'image_too_large'), withinMs: 2000 });
+  hostile('a GIF with a 1×2048 screen and 170 frames of 8192×2048, as avatar', (u) => ({ event: form(u, { avatar: file(wideFrames(170), 'wide.gif', 'image/gif') }), handler: invocation() }), { ...FIELD('avatar', 'image_too_large'), withinMs: 2000 });
+  /** Declared only: refused before any decoding, so the pixel data is a token. */
+  const interlacedPng = (depth: number) => png({ width: 8000, height: 5000, depth, colour: 6, interlaced: true, idat: deflateSync(Buffer.alloc(16)) });
+  hostile('a 16-bit interlaced RGBA PNG of 40 MP (320 MB to decode)', (u) => form(u, { cover: file(interlacedPng(16)) }), { ...FIELD('cover', 'image_too_large'), withinMs: 2000 });
+  hostile('8-bit interlaced RGBA PNGs of 40 MP as avatar and as cover (160 MB each)', (u) => form(u, { avatar: file(interlacedPng(8)), cover: file(interlacedPng(8)) }), { ...FIELD('cover', 'image_too_large'), withinMs: 2000 });
+  const canvasWebp = webp([
+    riffChunk('VP8X', vp8x(5477, 5477, VP8X_FLAGS.animation)),
+    riffChunk('ANIM', Buffer.alloc(6)),
+    ...Array.from({ length: 2 }, () => riffChunk('ANMF', anmf(0, 0, 1, 1, [riffChunk('VP8L', vp8l(1, 1))]))),
+  ]);
+  hostile('a 2-frame animated WebP on a 5477×5477 canvas as avatar and as cover (240 MB each)', (u) => form(u, { avatar: file(canvasWebp, 'a.webp', 'image/webp'), cover: file(canvasWebp, 'c.webp', 'image/webp') }), { ...FIELD('cover', 'image_too_large'), withinMs: 2000 });
+
+  it('legitimate animations that need longer than the budget together: a 400 inside the budget, never a 503', async () => {
+    const user = await newUser();
+    // A 300-frame animated WebP (444×444, 59 MP: at the budget) and a 300-frame GIF of the same size.
+    const still = await sharp({ create: { width: 444, height: 444, channels: 3, background: '#3a6f8c' } }).webp({ effort: 0 }).toBuffer();
+    // Its bitstream (a simple lossy WebP: RIFF, WEBP, then the VP8 chunk) as every frame.
+    const vp8Frame = riffChunk('VP8 ', still.subarray(20, 20 + still.readUInt32LE(16)));
+    const animatedWebp = webp([
+      riffChunk('VP8X', vp8x(444, 444, VP8X_FLAGS.animation)),
+      riffChunk('ANIM', Buffer.alloc(6)),
+      ...Array.from({ length: 300 }, () => riffChunk('ANMF', anmf(0, 0, 444, 444, [vp8Frame]))),
+    ]);
+    const animatedGif = gif({ width: 444, height: 444, packed: true, frames: Array.from({ length: 300 }, () => ({ width: 444, height: 444 })) });
+    const before = await snapshot(user);
+    const started = performance.now();
+    const response = await invocation()(form(user, { avatar: file(animatedWebp, 'a.webp', 'image/webp'), cover: file(animatedGif, 'c.gif', 'image/gif') }));
+    const elapsed = performance.now() - started;
+    // Both fit (a fast machine), or the request is refused: either way the images are done while
+    // the AWS calls after them (uploads, the write, the one call kept in reserve: 3 × 2 s + 0.5 s)
+    // still have their time in the function's 10 s; 0.5 s more for this machine's own calls.
+    const imagesDoneByMs = 10_000 - (3 * backend.config.awsRequestTimeoutMs + 500);
+    assert.ok(elapsed < imagesDoneByMs + 500, `answered after ${Math.round(elapsed)} ms; the images must be done by ${imagesDoneByMs} ms`);
+    if (response.statusCode !== 200) {
+      assert.equal(response.statusCode, 400, response.body);
+      const body = JSON.parse(response.body) as { errors: { field: string; messages: { code: string }[] }[] };
+      assert.ok(body.errors.every((e) => e.messages.every((m) => m.code === 'image_too_large')), response.body);
+      assert.deepEqual(await snapshot(user), before);
+    }
+  });
 
   const noLocation = async (user: User, image: Buffer, field: 'avatar' | 'cover', mustNotContain: Buffer[]) => {
     const response = await handler(form(user, { [field]: file(image) }));

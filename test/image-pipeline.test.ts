@@ -8,8 +8,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { createHandler, type Handler } from '../handlers/patch-user.ts';
-import { imageErrorOf } from '../lib/image-normalize.ts';
-import { bytes, EOI, gif, jpeg, jpegSegment } from './support/images.ts';
+import { ValidationError } from '../lib/errors.ts';
+import { normalizeImages } from '../lib/image-normalize.ts';
+import type { ImageInfo } from '../lib/images.ts';
+import { anmf, bytes, EOI, gif, jpeg, jpegSegment, riffChunk, vp8l, vp8x, VP8X_FLAGS, webp } from './support/images.ts';
 import { fixtureEvent, multipartBody, startTestBackend, type FormValue, type TestBackend, userSeeder } from './support/backend.ts';
 import { leakyAnimatedWebp, leakyGif, leakyJpeg, leakyPng, leakyWebp, SECRETS, withGifExtensions } from './support/leaky-images.ts';
 import { animation, assertNoMetadata, decode, difference, exiftool, fingerprint, PHOTOS, type Decoded } from './support/stored-images.ts';
@@ -294,14 +296,43 @@ describe('trailers and bombs', () => {
     assertRefused(tooBig, 'cover', 'image_too_large', /60 megapixels across all frames/);
   });
 
-  it('libvips stopped by the time limit is image_too_large', async () => {
-    // Which uploads outlast the limit depends on the machine, so the time limit itself is tripped
-    // here by a pipeline that takes seconds anywhere, and its real error is what is mapped.
-    const slow = sharp({ create: { width: 6000, height: 6000, channels: 3, background: '#808080' } }).blur(40).timeout({ seconds: 1 }).raw();
-    const error = await slow.toBuffer().then(() => assert.fail('the pipeline should time out'), (e: unknown) => e);
-    const mapped = imageErrorOf(error, 1);
-    assert.equal(mapped.code, 'image_too_large');
-    assert.match(mapped.message, /more than 1 s/);
+  it('the time budget holds whatever the file: the worker decoding it is ended, and the answer is image_too_large', async () => {
+    // A GIF that keeps libvips busy for seconds (frames of 8192×2048 after a first frame that
+    // fits its 1×2048 screen), and one that libvips' own timeout would not stop: the avatar of
+    // such a file is 1×1 a frame, and the timeout is checked only as regions of output finish.
+    // It is handed over with the header facts the pre-check reported before it counted frames at
+    // their real size, so that nothing but the budget (1 s here) stands in the way.
+    const frames = [{ width: 1, height: 2048 }, ...Array.from({ length: 120 }, () => ({ width: 8192, height: 2048 }))];
+    const slow = gif({ width: 1, height: 2048, packed: true, frames });
+    const limits = { ...backend.config.images, timeoutSeconds: 1 };
+    const info: ImageInfo = { type: 'gif', mime: 'image/gif', ext: 'gif', width: 1, height: 2048, frames: frames.length, decodeBytes: 0 };
+    const started = performance.now();
+    const error = await normalizeImages({ text: {}, images: { avatar: { field: 'avatar', bytes: slow, info } } }, limits).then(
+      () => assert.fail('the budget should stop it'),
+      (e: unknown) => e,
+    );
+    const elapsed = performance.now() - started;
+    assert.ok(error instanceof ValidationError, String(error));
+    assert.deepEqual(error.fields.map((e) => [e.field, e.messages.map((m) => m.code)]), [['avatar', ['image_too_large']]]);
+    assert.ok(elapsed < 2000, `stopped after ${Math.round(elapsed)} ms, budget 1000 ms`);
+    // The next request gets a worker again, and a legitimate animation goes through.
+    const small = gif({ width: 8, height: 8, frames: [{ width: 8, height: 8 }, { width: 8, height: 8 }] });
+    const smallInfo: ImageInfo = { type: 'gif', mime: 'image/gif', ext: 'gif', width: 8, height: 8, frames: 2, decodeBytes: 256 };
+    const ok = await normalizeImages({ text: {}, images: { avatar: { field: 'avatar', bytes: small, info: smallInfo } } }, limits);
+    assert.equal(ok.images.avatar?.info.frames, 2);
+  });
+
+  it('a request whose images together would hold more than the memory bound is refused before decoding', async () => {
+    // An animated WebP of 2 frames on a 5477×5477 canvas (240 MB composed) and a progressive
+    // 8000×5000 greyscale JPEG (80 MB of coefficients): each fits alone, not both. Declared only.
+    const canvas = webp([
+      riffChunk('VP8X', vp8x(5477, 5477, VP8X_FLAGS.animation)),
+      riffChunk('ANIM', Buffer.alloc(6)),
+      ...Array.from({ length: 2 }, () => riffChunk('ANMF', anmf(0, 0, 1, 1, [riffChunk('VP8L', vp8l(1, 1))]))),
+    ]);
+    const progressive = jpeg({ width: 8000, height: 5000, sof: 0xc2, scan: Buffer.alloc(8) });
+    const result = await upload({ avatar: canvas, cover: progressive }, 'declared');
+    assertRefused(result, 'cover', 'image_too_large', /more than 256 MiB of memory together/);
   });
 
   it('a truncated real JPEG is invalid_image, not a 500', async () => {

@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import { readdirSync, readFileSync } from 'node:fs';
+import { deflateSync } from 'node:zlib';
 
-import { ImageError, inspectImage } from '../lib/images.ts';
+import { ImageError, inspectImage, requestDecodeOver } from '../lib/images.ts';
 import type { ImageErrorCode, ImageRules } from '../lib/images.ts';
 import {
   EOI,
@@ -39,6 +40,7 @@ const RULES: ImageRules = {
   maxFrames: 300,
   maxAnimationPixels: 60_000_000,
   maxJpegScans: 64,
+  maxDecodeBytes: 256 * MiB,
 };
 const INVALID =
   'Upload a valid image (JPEG, PNG, GIF or WebP). The file you uploaded was either not an image or a corrupted image.';
@@ -267,7 +269,7 @@ describe('inspectImage: refusals', () => {
     // 1000×1000 canvas: 60 frames are 60 MP, 61 are over.
     const header = (n: number) => gif({ width: 1000, height: 1000, frames: frames(n, 1, 1) });
     assert.equal(inspectImage(header(60), RULES).frames, 60);
-    rejects(header(61), 'image_too_large', 'The animation has 61 frames of 1 megapixel; at most 60 megapixels across all frames are allowed.');
+    rejects(header(61), 'image_too_large', "The animation's 61 frames hold 61 megapixels in all; at most 60 megapixels across all frames are allowed.");
     const animatedWebp = (n: number) =>
       webp([
         riffChunk('VP8X', vp8x(2000, 1000, VP8X_FLAGS.animation)),
@@ -275,9 +277,29 @@ describe('inspectImage: refusals', () => {
         ...Array.from({ length: n }, () => riffChunk('ANMF', anmf(0, 0, 4, 4, [riffChunk('VP8L', vp8l(4, 4))]))),
       ]);
     assert.equal(inspectImage(animatedWebp(30), RULES).frames, 30);
-    rejects(animatedWebp(31), 'image_too_large', /^The animation has 31 frames of 2 megapixels;/);
+    rejects(animatedWebp(31), 'image_too_large', /^The animation's 31 frames hold 62 megapixels in all;/);
     rejects(webp([riffChunk('VP8X', vp8x(4, 4, VP8X_FLAGS.animation)), riffChunk('ANIM', Buffer.alloc(6)), ...Array.from({ length: 301 }, () => riffChunk('ANMF', anmf(0, 0, 4, 4, [riffChunk('VP8L', vp8l(4, 4))])))]), 'image_too_large', /more than 300 frames/);
     rejects(header(5), 'image_too_large', /more than 4 frames/, { ...RULES, maxFrames: 4 });
+  });
+
+  it('states the file’s own totals when an animation is over the budget, not where counting crossed it', () => {
+    // 100 frames on a 1000×1000 screen: 100 megapixels, refused; the message says 100 frames.
+    const many = gif({ width: 1000, height: 1000, frames: Array.from({ length: 100 }, () => ({ width: 1, height: 1 })) });
+    rejects(many, 'image_too_large', "The animation's 100 frames hold 100 megapixels in all; at most 60 megapixels across all frames are allowed.");
+    // One pixel over the budget never reads as the budget itself.
+    const justOver = gif({ width: 1000, height: 1000, frames: [...Array.from({ length: 59 }, () => ({ width: 1, height: 1 })), { width: 1001, height: 1000 }] });
+    rejects(justOver, 'image_too_large', /hold 60\.01 megapixels in all; at most 60 megapixels/);
+  });
+
+  it('counts a GIF frame larger than the screen at its own size (1×2048 screen, frames of 8192×2048)', () => {
+    // The first frame fits the screen, so libvips sizes its canvas by it, yet decodes every later
+    // frame whole: those count at 16.8 MP each, not at the screen's 2048 pixels.
+    const hostile = (n: number) =>
+      gif({ width: 1, height: 2048, packed: true, frames: [{ width: 1, height: 2048 }, ...Array.from({ length: n - 1 }, () => ({ width: 8192, height: 2048 }))] });
+    rejects(hostile(298), 'image_too_large', "The animation's 298 frames hold 4982.84 megapixels in all; at most 60 megapixels across all frames are allowed.", { ...RULES, maxBytes: 4 * MiB });
+    rejects(hostile(5), 'image_too_large', /^The animation's 5 frames hold 67\.12 megapixels in all;/);
+    // Three such frames (50 MP) are within the budget.
+    assert.equal(inspectImage(hostile(4), RULES).frames, 4);
   });
 
   it('refuses a truncated GIF', () => {
@@ -297,6 +319,7 @@ describe('inspectImage: accepted images', () => {
       width: 7,
       height: 3,
       frames: 1,
+      decodeBytes: 0, // decoded row by row
     });
   });
 
@@ -313,6 +336,7 @@ describe('inspectImage: accepted images', () => {
       width: 17,
       height: 9,
       frames: 1,
+      decodeBytes: 0, // baseline: streamed
     });
   });
 
@@ -351,6 +375,7 @@ describe('inspectImage: accepted images', () => {
       width: 5,
       height: 4,
       frames: 1,
+      decodeBytes: 80, // one RGBA canvas
     });
   });
 
@@ -372,7 +397,9 @@ describe('inspectImage: accepted images', () => {
   });
 
   it('reads WebP: lossy VP8, lossless VP8L, extended VP8X still and animated', () => {
-    const webpInfo = (width: number, height: number, frames = 1) => ({ type: 'webp', mime: 'image/webp', ext: 'webp', width, height, frames });
+    // A still WebP is decoded (and shrunk) as the pipeline asks; an animation holds all its frames (RGBA).
+    const webpInfo = (width: number, height: number, frames = 1) =>
+      ({ type: 'webp', mime: 'image/webp', ext: 'webp', width, height, frames, decodeBytes: frames > 1 ? width * height * frames * 4 : 0 });
     assert.deepEqual(inspectImage(webp([riffChunk('VP8 ', vp8(300, 200))]), RULES), webpInfo(300, 200));
     assert.deepEqual(inspectImage(webp([riffChunk('VP8L', vp8l(16383, 1))]), { ...RULES, maxSide: 16383 }), webpInfo(16383, 1));
     const still = webp([
@@ -400,7 +427,7 @@ describe('inspectImage: accepted images', () => {
     assert.equal(inspectImage(Buffer.concat([gif({ width: 2, height: 2 }), text('PK\x03\x04')]), RULES).width, 2);
     assert.equal(inspectImage(Buffer.concat([webp([riffChunk('VP8L', vp8l(2, 2))]), text('junk')]), RULES).width, 2);
     const gainmap = readFileSync(new URL('phones/apple-gainmap.jpg', PHOTOS));
-    assert.deepEqual(inspectImage(gainmap, RULES), { type: 'jpeg', mime: 'image/jpeg', ext: 'jpg', width: 384, height: 512, frames: 1 });
+    assert.deepEqual(inspectImage(gainmap, RULES), { type: 'jpeg', mime: 'image/jpeg', ext: 'jpg', width: 384, height: 512, frames: 1, decodeBytes: 0 });
   });
 
   it('reads every real photo', () => {
@@ -433,3 +460,37 @@ describe('inspectImage: accepted images', () => {
   });
 });
 
+describe('inspectImage: decoder memory', () => {
+  // What libvips holds at once, from the contract's bound: 256 MiB for the images of one request.
+  const MB = 1_000_000;
+  it('an interlaced PNG counts at its full sample size: 16-bit RGBA 40 MP is refused, non-interlaced is not', () => {
+    const big = (o: { depth: number; colour: number; interlaced: boolean }) =>
+      png({ width: 8000, height: 5000, idat: deflateSync(Buffer.alloc(16)), ...o });
+    rejects(big({ depth: 16, colour: 6, interlaced: true }), 'image_too_large',
+      'Decoding the image needs about 305.2 MiB of memory; at most 256 MiB are allowed for the images of one request.');
+    assert.equal(inspectImage(big({ depth: 16, colour: 6, interlaced: false }), RULES).decodeBytes, 0);
+    assert.equal(inspectImage(big({ depth: 8, colour: 6, interlaced: true }), RULES).decodeBytes, 160 * MB);
+    assert.equal(inspectImage(big({ depth: 8, colour: 2, interlaced: true }), RULES).decodeBytes, 120 * MB);
+  });
+
+  it('an animated WebP counts every frame composed on the whole canvas (2 tiny frames on 5477×5477)', () => {
+    const tiny = webp([
+      riffChunk('VP8X', vp8x(5477, 5477, VP8X_FLAGS.animation)),
+      riffChunk('ANIM', Buffer.alloc(6)),
+      ...Array.from({ length: 2 }, () => riffChunk('ANMF', anmf(0, 0, 1, 1, [riffChunk('VP8L', vp8l(1, 1))]))),
+    ]);
+    assert.ok(tiny.length < 200);
+    const info = inspectImage(tiny, RULES);
+    assert.equal(info.decodeBytes, 5477 * 5477 * 2 * 4);
+    // Alone within the bound; as avatar and cover of one request, the second is over it.
+    assert.equal(requestDecodeOver([info], RULES), undefined);
+    assert.equal(requestDecodeOver([info, info], RULES), 1);
+  });
+
+  it('a progressive JPEG counts its coefficients (2 bytes × 64 per block), a baseline one streams', () => {
+    const declared = (sof: number) => jpeg({ width: 8000, height: 5000, sof, scan: Buffer.alloc(8) });
+    // One component sampled 1×1: 1000 × 625 blocks.
+    assert.equal(inspectImage(declared(0xc2), RULES).decodeBytes, 1000 * 625 * 128);
+    assert.equal(inspectImage(declared(0xc0), RULES).decodeBytes, 0);
+  });
+});

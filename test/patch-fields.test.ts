@@ -14,6 +14,7 @@ const LIMITS = {
   maxFrames: DEFAULTS.maxFrames,
   maxAnimationPixels: DEFAULTS.maxAnimationPixels,
   maxJpegScans: DEFAULTS.maxJpegScans,
+  maxDecodeBytes: DEFAULTS.maxDecodeMegabytes * 1024 * 1024,
   avatarSize: DEFAULTS.avatarSize,
   coverMaxSide: DEFAULTS.coverMaxSide,
   timeoutSeconds: DEFAULTS.imageTimeoutSeconds,

@@ -367,6 +367,17 @@ describe('osls package --stage prod', () => {
     assert.ok(Properties.Timeout < 29);
   });
 
+  test('the images’ budget and the AWS calls after it add up inside the timeout', () => {
+    // The contract: all the images of a request finish, or are stopped, well inside the function's
+    // timeout, and a request they slowed is never the 503 of a spent deadline. After the images:
+    // the uploads and the write (one attempt each), and the one call the deadline keeps, plus 0.5 s.
+    const { Properties } = fnFunction(prod.template);
+    const env = environmentOf(prod.template);
+    const afterImagesMs = 3 * Number(env.AWS_REQUEST_TIMEOUT_MS) + 500;
+    const imagesMs = Number(env.IMAGE_TIMEOUT_SECONDS) * 1000;
+    assert.ok(imagesMs > 0 && imagesMs + afterImagesMs < Properties.Timeout * 1000, `${imagesMs} + ${afterImagesMs} ms, timeout ${Properties.Timeout} s`);
+  });
+
   test('the environment names the table, bucket, pool, client, media URL and limits, and nothing local', () => {
     const env = environmentOf(prod.template);
     assert.deepEqual(Object.keys(env).sort(), [
@@ -386,7 +397,7 @@ describe('osls package --stage prod', () => {
     );
     assert.deepEqual(
       [env.IMAGE_MAX_FRAMES, env.IMAGE_MAX_ANIMATION_PIXELS, env.JPEG_MAX_SCANS, env.AVATAR_SIZE, env.COVER_MAX_SIDE, env.IMAGE_TIMEOUT_SECONDS],
-      ['300', '60000000', '64', '400', '1600', '5'],
+      ['300', '60000000', '64', '400', '1600', '3'],
     );
     // Without MEDIA_BASE_URL or a media domain, images are served by the stack's distribution.
     assert.deepEqual(resolveIfs(prod.template, env.MEDIA_BASE_URL), distributionUrl);

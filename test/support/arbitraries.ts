@@ -12,6 +12,7 @@
 //     truncated and corrupted multipart, mutated images, oversized bodies. Only the envelope and
 //     the consistency of the status with the request are predictable.
 
+import { deflateSync } from 'node:zlib';
 import fc from 'fast-check';
 import { displayTextAllowed, DISPLAY_TEXT_FIELDS, jsonObjectNames, pathUserId } from './oracle.ts';
 import {
@@ -101,11 +102,11 @@ const LIMITS: Partial<Record<TextFieldName, number>> = {
 
 export type ImageName =
   | 'png' | 'pngText' | 'jpeg' | 'jpegExif' | 'gif' | 'gifAnim' | 'webpLossy' | 'webpLossless' | 'webpExt'
-  | 'webpAnim' | 'pngHuge' | 'webpHuge' | 'gifOffscreen' | 'svg';
+  | 'webpAnim' | 'pngHuge' | 'webpHuge' | 'gifOffscreen' | 'gifWideFrames' | 'pngInterlaced16' | 'webpCanvas' | 'svg';
 
 /** Images that are accepted as they are. */
 export const GOOD_IMAGES = ['png', 'pngText', 'jpeg', 'jpegExif', 'gif', 'gifAnim', 'webpLossy', 'webpLossless', 'webpExt', 'webpAnim'] as const;
-const ALL_IMAGES: readonly ImageName[] = [...GOOD_IMAGES, 'pngHuge', 'webpHuge', 'gifOffscreen', 'svg'];
+const ALL_IMAGES: readonly ImageName[] = [...GOOD_IMAGES, 'pngHuge', 'webpHuge', 'gifOffscreen', 'gifWideFrames', 'pngInterlaced16', 'webpCanvas', 'svg'];
 
 // Decodable WebP bitstreams, made once (libvips decodes every good image now).
 const REAL_WEBP = {
@@ -154,6 +155,19 @@ export function imageBytes(name: ImageName): Buffer {
         return webp([riffChunk('VP8L', vp8l(16384, 2))]);
       case 'gifOffscreen':
         return gif({ width: 4, height: 4, frames: [{ left: 9000, top: 0, width: 1, height: 1 }] });
+      // The shapes of issue 13, each refused from its header however the rest is mutated: frames
+      // far beyond a small GIF screen, a 16-bit interlaced PNG of 40 MP, an animated WebP whose
+      // canvas is over the memory bound (3 frames of 5477×5477).
+      case 'gifWideFrames':
+        return gif({ width: 1, height: 2048, packed: true, frames: [{ width: 1, height: 2048 }, ...Array.from({ length: 5 }, () => ({ width: 8192, height: 2048 }))] });
+      case 'pngInterlaced16':
+        return png({ width: 8000, height: 5000, depth: 16, colour: 6, interlaced: true, idat: deflateSync(Buffer.alloc(16)) });
+      case 'webpCanvas':
+        return webp([
+          riffChunk('VP8X', vp8x(5477, 5477, VP8X_FLAGS.animation)),
+          riffChunk('ANIM', Buffer.alloc(6)),
+          ...Array.from({ length: 3 }, () => riffChunk('ANMF', anmf(0, 0, 1, 1, [riffChunk('VP8L', vp8l(1, 1))]))),
+        ]);
       case 'svg':
         return Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>');
     }

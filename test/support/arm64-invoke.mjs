@@ -9,7 +9,7 @@
 // whether sharp had been loaded by then. Then sharp from the artifact's own node_modules resizes
 // the photo to a 400x400 JPEG. Writes one JSON object to OUTPUT (stdout has the handler's log).
 import { randomUUID } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { registerHooks } from 'node:module';
 
 const input = JSON.parse(readFileSync(process.argv[2], 'utf8'));
@@ -23,15 +23,21 @@ registerHooks({
   },
 });
 const sharpLoaded = () => resolved.has('sharp');
-/** Native libraries the process has mapped (qemu shows the guest's own mappings). */
-const nativeLibraries = () => [
+/** Native libraries a process has mapped (qemu shows the guest's own mappings). */
+const nativeLibraries = (pid = 'self') => [
   ...new Set(
-    readFileSync('/proc/self/maps', 'utf8')
+    readFileSync(`/proc/${pid}/maps`, 'utf8')
       .split('\n')
       .map((line) => line.split(/\s+/).slice(5).join(' '))
       .filter((path) => /\.(node|so)(\.|$)/.test(path) && /sharp|vips/.test(path)),
   ),
 ];
+
+/** The processes this one started and that still run: the handler's warm image worker. */
+const children = () =>
+  readdirSync('/proc/self/task').flatMap((task) => readFileSync(`/proc/self/task/${task}/children`, 'utf8').trim().split(/\s+/).filter(Boolean));
+/** Native libraries mapped by the image worker (libvips runs there, not in the handler's process). */
+const workerLibraries = () => [...new Set(children().flatMap((pid) => nativeLibraries(pid)))];
 
 const result = { arch: process.arch, platform: process.platform, node: process.version, requests: [], sharp: undefined };
 
@@ -52,6 +58,7 @@ for (const { name, event } of input.events) {
       ms: performance.now() - started,
       sharpLoaded: sharpLoaded(),
       nativeLibraries: nativeLibraries(),
+      workerLibraries: workerLibraries(),
     });
   } catch (error) {
     result.requests.push({ name, error: String(error?.stack ?? error), sharpLoaded: sharpLoaded() });

@@ -55,11 +55,16 @@ export interface PngOptions {
   afterData?: Buffer[];
   /** Replaces the real IDAT payload (for declared sizes too big to build). */
   idat?: Buffer;
+  /** IHDR bit depth and colour type (8-bit RGB by default; the generated IDAT is 8-bit RGB). */
+  depth?: number;
+  colour?: number;
+  /** Adam7 interlacing in IHDR. */
+  interlaced?: boolean;
 }
 
 /** An 8-bit RGB PNG with a diagonal gradient, so IDAT is real and non-trivial. */
 export function png(o: PngOptions): Buffer {
-  const ihdr = Buffer.concat([u32be(o.width), u32be(o.height), bytes(8, 2, 0, 0, 0)]);
+  const ihdr = Buffer.concat([u32be(o.width), u32be(o.height), bytes(o.depth ?? 8, o.colour ?? 2, 0, 0, o.interlaced ? 1 : 0)]);
   let idat = o.idat;
   if (!idat) {
     const row = 1 + o.width * 3;
@@ -288,6 +293,8 @@ export interface GifOptions {
   comment?: string;
   /** Adds an "XMP DataXMP" application extension with this packet. */
   xmp?: string;
+  /** Frame data compressed as far as LZW goes (lzwRun), for frames of many megapixels. */
+  packed?: boolean;
 }
 
 function subBlocks(data: Uint8Array): Buffer {
@@ -329,8 +336,58 @@ function lzwZeros(count: number): Buffer {
   return Buffer.from(out);
 }
 
+/**
+ * LZW data for `count` pixels of colour 0, compressed as far as LZW goes (minimum code size 2):
+ * every code is one longer run of zeros than the one before, so a 16-megapixel frame takes about
+ * 11 KB. The code width grows as decoders expect it (after the entry that fills the width), and a
+ * clear code restarts the table before it is full.
+ */
+export function lzwRun(count: number): Buffer {
+  const CLEAR = 4;
+  const END = 5;
+  const out: number[] = [];
+  let acc = 0;
+  let bits = 0;
+  let width = 3;
+  const write = (code: number) => {
+    acc += code * 2 ** bits;
+    bits += width;
+    while (bits >= 8) {
+      out.push(acc % 256);
+      acc = Math.floor(acc / 256);
+      bits -= 8;
+    }
+  };
+  let next = 6;
+  write(CLEAR);
+  let remaining = count;
+  while (remaining > 0) {
+    if (next >= 4093) {
+      write(CLEAR);
+      width = 3;
+      next = 6;
+    }
+    // The table holds runs of 1 (code 0) to next − 5 zeros (code 6 + length − 2).
+    const length = Math.min(next - 5, remaining);
+    write(length === 1 ? 0 : 6 + length - 2);
+    remaining -= length;
+    if (next >= 1 << width && width < 12) width++;
+    next++;
+  }
+  write(END);
+  if (bits) out.push(acc % 256);
+  return Buffer.from(out);
+}
+
 export function gif(o: GifOptions): Buffer {
   const frames = o.frames ?? [{ width: o.width, height: o.height }];
+  // Frames of one size share their data: 298 frames of 16 MP are encoded once.
+  const encoded = new Map<number, Buffer>();
+  const frameData = (pixels: number) => {
+    let data = encoded.get(pixels);
+    if (!data) encoded.set(pixels, (data = o.packed ? lzwRun(pixels) : lzwZeros(pixels)));
+    return data;
+  };
   const parts: Buffer[] = [
     text('GIF89a'),
     u16le(o.width),
@@ -351,7 +408,7 @@ export function gif(o: GifOptions): Buffer {
       u16le(f.height),
       bytes(0),
       bytes(2),
-      subBlocks(lzwZeros(f.width * f.height)),
+      subBlocks(frameData(f.width * f.height)),
     );
   }
   parts.push(bytes(0x3b));
