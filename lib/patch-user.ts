@@ -40,7 +40,7 @@ export async function patchUser(deps: PatchUserDeps, { id, sub, patch }: PatchUs
   // The username path reads the user first; the uploads go out at the same time.
   const [uploadResults, read] = await Promise.all([
     Promise.allSettled(uploads.map((u) => media.putPending(u.key, u.image.bytes, u.image.info.mime))),
-    patch.username === undefined ? undefined : settle(users.getOwnedUser(id, sub)),
+    patch.username === undefined ? undefined : settle(users.getUserToRename(id, sub)),
   ]);
   const uploadFailure = uploadResults.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   // Every planned key, not only the confirmed ones: an upload whose answer was lost may exist.

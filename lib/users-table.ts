@@ -112,6 +112,14 @@ export class UsersTable {
     return this.preconditionHolds(ownedOrThrow(await this.getUser(id), sub));
   }
 
+  /**
+   * The user a rename starts from: 404, then 403 as the user item says. The request's preconditions
+   * are the transaction's, which tells 403 first by the sub index (renameFrom).
+   */
+  async getUserToRename(id: number, sub: string): Promise<UserItem> {
+    return ownedOrThrow(await this.getUser(id), sub);
+  }
+
   private preconditionHolds(item: UserItem): UserItem {
     if (!this.preconditionsAllow(item.version)) throw new PreconditionFailedError();
     return item;
@@ -318,9 +326,10 @@ export class UsersTable {
       const [claim, , user, owner] = (error.CancellationReasons ?? []).map((reason) => reason.Code);
       // The read found the user: the caller's sub index names another user, or none.
       if (owner === 'ConditionalCheckFailed') throw new PermissionDeniedError();
-      if (claim === 'ConditionalCheckFailed') throw new UsernameTakenError();
-      // A user changed since the read is read again (rename()), which then tells 412 from a retry.
+      // A user changed since the read, or a stale precondition, is read again (rename()), which
+      // then tells 412 from a retry; before a taken name, as a read first would have.
       if (user === 'ConditionalCheckFailed' || isConflict(error)) throw new ConcurrentChangeError();
+      if (claim === 'ConditionalCheckFailed') throw new UsernameTakenError();
       throw error;
     }
   }
