@@ -11,7 +11,6 @@ import {
   GetItemCommand,
   PutItemCommand,
   TransactWriteItemsCommand,
-  UpdateItemCommand,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import {
@@ -24,7 +23,7 @@ import sharp from 'sharp';
 import { createHandler, type ApiEvent } from '../handlers/patch-user.ts';
 import { createAwsClients } from '../lib/aws-clients.ts';
 import { decodeBase64 } from '../lib/request-body.ts';
-import { claimKey, userKey } from '../lib/user-record.ts';
+import { claimKey, subKey, userKey } from '../lib/user-record.ts';
 import { jsonEvent, multipartEvent } from './events.ts';
 import { directJpegPipeline } from './image-pipelines.ts';
 import type { BenchUser, CallRecord, RequestTrace, Timing, WarmInput, WarmResult } from './protocol.ts';
@@ -108,6 +107,10 @@ async function seed(user: BenchUser) {
   await clients.dynamo.send(
     new PutItemCommand({ TableName: config.tableName, Item: marshall({ pk: claimKey(user.username), user_id: user.id }) }),
   );
+  // The sub index, which every write's owner check reads.
+  await clients.dynamo.send(
+    new PutItemCommand({ TableName: config.tableName, Item: marshall({ pk: subKey(user.sub), user_id: user.id }) }),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -141,26 +144,44 @@ const TABLE = config.tableName;
 const BUCKET = config.mediaBucket;
 const S = (value: string) => ({ S: value });
 
-function updateUser(dynamo: DynamoDBClient, user: BenchUser, set: Record<string, string>) {
-  const names: Record<string, string> = { '#version': 'version', '#sub': 'sub' };
-  const values: Record<string, { S: string } | { N: string }> = { ':one': { N: '1' }, ':sub': S(user.sub) };
+/** The owner check of every write: the user's sub index names it (lib/users-table.ts). */
+const ownerCheck = (user: BenchUser) => ({
+  ConditionCheck: {
+    TableName: TABLE,
+    Key: { pk: S(subKey(user.sub)) },
+    ConditionExpression: 'user_id = :id',
+    ExpressionAttributeValues: { ':id': { N: String(user.id) } },
+  },
+});
+
+/** A patch as the handler writes it: one transaction, then the consistent read its answer needs. */
+async function updateUser(dynamo: DynamoDBClient, user: BenchUser, set: Record<string, string>) {
+  const names: Record<string, string> = { '#version': 'version' };
+  const values: Record<string, { S: string } | { N: string }> = { ':one': { N: '1' } };
   const sets = Object.entries(set).map(([attribute, value], n) => {
     names[`#a${n}`] = attribute;
     values[`:v${n}`] = S(value);
     return `#a${n} = :v${n}`;
   });
-  return dynamo.send(
-    new UpdateItemCommand({
-      TableName: TABLE,
-      Key: { pk: S(userKey(user.id)) },
-      UpdateExpression: `SET ${sets.join(', ')} ADD #version :one`,
-      ConditionExpression: '#sub = :sub',
-      ExpressionAttributeNames: names,
-      ExpressionAttributeValues: values,
-      ReturnValues: 'ALL_OLD',
-      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+  await dynamo.send(
+    new TransactWriteItemsCommand({
+      TransactItems: [
+        {
+          Update: {
+            TableName: TABLE,
+            Key: { pk: S(userKey(user.id)) },
+            UpdateExpression: `SET ${sets.join(', ')} ADD #version :one`,
+            ConditionExpression: 'attribute_exists(pk)',
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: values,
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          },
+        },
+        ownerCheck(user),
+      ],
     }),
   );
+  return dynamo.send(new GetItemCommand({ TableName: TABLE, Key: { pk: S(userKey(user.id)) }, ConsistentRead: true }));
 }
 
 async function floorText(user: BenchUser, i: number) {
@@ -197,16 +218,12 @@ async function floorRename(user: BenchUser, i: number) {
             TableName: TABLE,
             Key: { pk: S(userKey(user.id)) },
             UpdateExpression: 'SET #a0 = :v0 ADD #version :one',
-            ConditionExpression: '#sub = :sub AND #version = :readVersion',
-            ExpressionAttributeNames: { '#version': 'version', '#a0': 'username', '#sub': 'sub' },
-            ExpressionAttributeValues: {
-              ':one': { N: '1' },
-              ':v0': S(username),
-              ':sub': S(user.sub),
-              ':readVersion': { N: version },
-            },
+            ConditionExpression: 'attribute_exists(pk) AND #version = :readVersion',
+            ExpressionAttributeNames: { '#version': 'version', '#a0': 'username' },
+            ExpressionAttributeValues: { ':one': { N: '1' }, ':v0': S(username), ':readVersion': { N: version } },
           },
         },
+        ownerCheck(user),
       ],
     }),
   );
