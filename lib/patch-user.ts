@@ -1,10 +1,10 @@
 // Applies a validated patch to a user: new images go to S3 first (tagged pending), then one
-// conditional DynamoDB write (an UpdateItem, or a read and a transaction for a new username).
+// conditional DynamoDB write, a transaction that also checks the owner (lib/users-table.ts; for a
+// new username, a read and then the transaction).
 //
 // After the write the handler touches S3 no more: the table's stream (handlers/media-events.ts)
 // tags the keys a user now holds live and deletes the ones it no longer holds. That is what makes
-// a lost answer harmless: a retried UpdateItem returns the handler's own new key as the "old" one,
-// so nothing the write's answer says may be deleted here.
+// a lost answer harmless: whatever a retried write says, nothing it replaced is deleted here.
 //
 // Uploads are deleted only when the write definitely did not happen (a condition or a validation
 // said no, or it was never sent). When its outcome is unknown (a timeout, a lost connection, a 5xx,

@@ -53,7 +53,10 @@ export class UsernameTakenError extends ValidationError {
 /** As the document client was configured: an absent optional value is left out, not an error. */
 const MARSHALL_OPTIONS = { removeUndefinedValues: true } as const;
 
-/** How many times a rename is tried again when the user changed between its read and its write. */
+/**
+ * How many times a rename is tried again when the user changed between its read and its write, and
+ * a write cancelled by another transaction on the user.
+ */
 const RENAME_ATTEMPTS = 5;
 
 export interface UsersTableOptions {
