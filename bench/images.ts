@@ -3,7 +3,7 @@
 //
 //   12-MP phone JPEG to a 400×400 avatar: the handler's p50 next to its floor, the same libvips
 //     pipeline (sharp called directly, written out here) plus the same S3 PutObject, DynamoDB
-//     UpdateItem, tagging and delete issued directly; interleaved, in this process.
+//     transaction and read issued directly; interleaved, in this process.
 //   shrink-on-load: the same pipeline against decoding the file at full size (what a pipeline that
 //     defeats shrink-on-load pays).
 //   memory: peak RSS above idle of a fresh process normalizing the largest accepted still images
@@ -17,7 +17,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, TransactWriteItemsCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import sharp from 'sharp';
 import type { ApiEvent } from '../handlers/patch-user.ts';
@@ -137,16 +137,35 @@ async function warmAvatar(table: BenchTable, { config, key }: { config: Config; 
         Tagging: 'state=pending',
       }),
     );
+    // The write as the handler makes it: the update and the owner check in one transaction, then
+    // the consistent read of the answer.
     await clients.dynamo.send(
-      new UpdateItemCommand({
-        TableName: config.tableName,
-        Key: { pk: { S: `USER#${floorUser.id}` } },
-        UpdateExpression: 'SET #a0 = :v0 ADD #version :one',
-        ConditionExpression: '#sub = :sub',
-        ExpressionAttributeNames: { '#a0': 'avatar_key', '#version': 'version', '#sub': 'sub' },
-        ExpressionAttributeValues: { ':v0': { S: key }, ':one': { N: '1' }, ':sub': { S: floorUser.sub } },
-        ReturnValues: 'ALL_OLD',
+      new TransactWriteItemsCommand({
+        TransactItems: [
+          {
+            Update: {
+              TableName: config.tableName,
+              Key: { pk: { S: `USER#${floorUser.id}` } },
+              UpdateExpression: 'SET #a0 = :v0 ADD #version :one',
+              ConditionExpression: 'attribute_exists(pk)',
+              ExpressionAttributeNames: { '#a0': 'avatar_key', '#version': 'version' },
+              ExpressionAttributeValues: { ':v0': { S: key }, ':one': { N: '1' } },
+              ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+            },
+          },
+          {
+            ConditionCheck: {
+              TableName: config.tableName,
+              Key: { pk: { S: `SUB#${floorUser.sub}` } },
+              ConditionExpression: 'user_id = :id',
+              ExpressionAttributeValues: { ':id': { N: String(floorUser.id) } },
+            },
+          },
+        ],
       }),
+    );
+    await clients.dynamo.send(
+      new GetItemCommand({ TableName: config.tableName, Key: { pk: { S: `USER#${floorUser.id}` } }, ConsistentRead: true }),
     );
     // The handler is done once the write committed (the stream tags and deletes), and so is this.
   };

@@ -11,7 +11,6 @@ import {
   GetItemCommand,
   PutItemCommand,
   TransactWriteItemsCommand,
-  UpdateItemCommand,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import {
@@ -24,7 +23,7 @@ import sharp from 'sharp';
 import { createHandler, type ApiEvent } from '../handlers/patch-user.ts';
 import { createAwsClients } from '../lib/aws-clients.ts';
 import { decodeBase64 } from '../lib/request-body.ts';
-import { userKey } from '../lib/user-record.ts';
+import { subKey, userKey } from '../lib/user-record.ts';
 import { claimKey } from '../lib/username-keys.ts';
 import { jsonEvent, multipartEvent } from './events.ts';
 import { directJpegPipeline } from './image-pipelines.ts';
@@ -110,6 +109,10 @@ async function seed(user: BenchUser) {
   await clients.dynamo.send(
     new PutItemCommand({ TableName: config.tableName, Item: marshall({ pk: claimKey(user.username), user_id: user.id }) }),
   );
+  // The sub index, which every write's owner check reads.
+  await clients.dynamo.send(
+    new PutItemCommand({ TableName: config.tableName, Item: marshall({ pk: subKey(user.sub), user_id: user.id }) }),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -143,26 +146,44 @@ const TABLE = config.tableName;
 const BUCKET = config.mediaBucket;
 const S = (value: string) => ({ S: value });
 
-function updateUser(dynamo: DynamoDBClient, user: BenchUser, set: Record<string, string>) {
-  const names: Record<string, string> = { '#version': 'version', '#sub': 'sub' };
-  const values: Record<string, { S: string } | { N: string }> = { ':one': { N: '1' }, ':sub': S(user.sub) };
+/** The owner check of every write: the user's sub index names it (lib/users-table.ts). */
+const ownerCheck = (user: BenchUser) => ({
+  ConditionCheck: {
+    TableName: TABLE,
+    Key: { pk: S(subKey(user.sub)) },
+    ConditionExpression: 'user_id = :id',
+    ExpressionAttributeValues: { ':id': { N: String(user.id) } },
+  },
+});
+
+/** A patch as the handler writes it: one transaction, then the consistent read its answer needs. */
+async function updateUser(dynamo: DynamoDBClient, user: BenchUser, set: Record<string, string>) {
+  const names: Record<string, string> = { '#version': 'version' };
+  const values: Record<string, { S: string } | { N: string }> = { ':one': { N: '1' } };
   const sets = Object.entries(set).map(([attribute, value], n) => {
     names[`#a${n}`] = attribute;
     values[`:v${n}`] = S(value);
     return `#a${n} = :v${n}`;
   });
-  return dynamo.send(
-    new UpdateItemCommand({
-      TableName: TABLE,
-      Key: { pk: S(userKey(user.id)) },
-      UpdateExpression: `SET ${sets.join(', ')} ADD #version :one`,
-      ConditionExpression: '#sub = :sub',
-      ExpressionAttributeNames: names,
-      ExpressionAttributeValues: values,
-      ReturnValues: 'ALL_OLD',
-      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+  await dynamo.send(
+    new TransactWriteItemsCommand({
+      TransactItems: [
+        {
+          Update: {
+            TableName: TABLE,
+            Key: { pk: S(userKey(user.id)) },
+            UpdateExpression: `SET ${sets.join(', ')} ADD #version :one`,
+            ConditionExpression: 'attribute_exists(pk)',
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: values,
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          },
+        },
+        ownerCheck(user),
+      ],
     }),
   );
+  return dynamo.send(new GetItemCommand({ TableName: TABLE, Key: { pk: S(userKey(user.id)) }, ConsistentRead: true }));
 }
 
 async function floorText(user: BenchUser, i: number) {
@@ -199,17 +220,17 @@ async function floorRename(user: BenchUser, i: number) {
             TableName: TABLE,
             Key: { pk: S(userKey(user.id)) },
             UpdateExpression: 'SET #a0 = :v0, #a1 = :v1 ADD #version :one',
-            ConditionExpression: '#sub = :sub AND #version = :readVersion',
-            ExpressionAttributeNames: { '#version': 'version', '#a0': 'username', '#a1': 'username_claim', '#sub': 'sub' },
+            ConditionExpression: 'attribute_exists(pk) AND #version = :readVersion',
+            ExpressionAttributeNames: { '#version': 'version', '#a0': 'username', '#a1': 'username_claim' },
             ExpressionAttributeValues: {
               ':one': { N: '1' },
               ':v0': S(username),
               ':v1': S(claimKey(username)),
-              ':sub': S(user.sub),
               ':readVersion': { N: version },
             },
           },
         },
+        ownerCheck(user),
       ],
     }),
   );

@@ -1,10 +1,10 @@
 // Applies a validated patch to a user: new images go to S3 first (tagged pending), then one
-// conditional DynamoDB write (an UpdateItem, or a read and a transaction for a new username).
+// conditional DynamoDB write, a transaction that also checks the owner (lib/users-table.ts; for a
+// new username, a read and then the transaction).
 //
 // After the write the handler touches S3 no more: the table's stream (handlers/media-events.ts)
 // tags the keys a user now holds live and deletes the ones it no longer holds. That is what makes
-// a lost answer harmless: a retried UpdateItem returns the handler's own new key as the "old" one,
-// so nothing the write's answer says may be deleted here.
+// a lost answer harmless: whatever a retried write says, nothing it replaced is deleted here.
 //
 // Uploads are deleted only when the write definitely did not happen (a condition or a validation
 // said no, or it was never sent). When its outcome is unknown (a timeout, a lost connection, a 5xx,
@@ -40,7 +40,7 @@ export async function patchUser(deps: PatchUserDeps, { id, sub, patch }: PatchUs
   // The username path reads the user first; the uploads go out at the same time.
   const [uploadResults, read] = await Promise.all([
     Promise.allSettled(uploads.map((u) => media.putPending(u.key, u.image.bytes, u.image.info.mime))),
-    patch.username === undefined ? undefined : settle(users.getOwnedUser(id, sub)),
+    patch.username === undefined ? undefined : settle(users.getUserToRename(id, sub)),
   ]);
   const uploadFailure = uploadResults.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   // Every planned key, not only the confirmed ones: an upload whose answer was lost may exist.

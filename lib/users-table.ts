@@ -1,15 +1,15 @@
-// Reads and conditional writes of users and username claims in DynamoDB. Ownership (the stored
-// `sub` equals the caller's) is part of every write's condition, never a read followed by a write.
+// Reads and conditional writes of users and username claims in DynamoDB. Ownership (the caller's
+// sub index item `SUB#<sub>` names the user) is checked in every write's transaction, never by a
+// read followed by a write; no write's condition names the user's `sub`, so the API function's
+// role can leave it out of what the function may write (README, "What the API function may do").
 //
 // The plain client with marshall/unmarshall, not the document client (@aws-sdk/lib-dynamodb): the
 // handful of values here are marshalled explicitly, and the document client would add its own
 // command wrappers to the deployed bundle (about 6 KB minified) for no behaviour of ours.
 import {
-  ConditionalCheckFailedException,
   GetItemCommand,
   TransactionCanceledException,
   TransactWriteItemsCommand,
-  UpdateItemCommand,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
@@ -53,7 +53,10 @@ export class UsernameTakenError extends ValidationError {
 /** As the document client was configured: an absent optional value is left out, not an error. */
 const MARSHALL_OPTIONS = { removeUndefinedValues: true } as const;
 
-/** How many times a rename is tried again when the user changed between its read and its write. */
+/**
+ * How many times a rename is tried again when the user changed between its read and its write, and
+ * a write cancelled by another transaction on the user.
+ */
 const RENAME_ATTEMPTS = 5;
 
 export interface UsersTableOptions {
@@ -112,6 +115,14 @@ export class UsersTable {
     return this.preconditionHolds(ownedOrThrow(await this.getUser(id), sub));
   }
 
+  /**
+   * The user a rename starts from: 404, then 403 as the user item says. The request's preconditions
+   * are the transaction's, which tells 403 first by the sub index (renameFrom).
+   */
+  async getUserToRename(id: number, sub: string): Promise<UserItem> {
+    return ownedOrThrow(await this.getUser(id), sub);
+  }
+
   private preconditionHolds(item: UserItem): UserItem {
     if (!this.preconditionsAllow(item.version)) throw new PreconditionFailedError();
     return item;
@@ -129,7 +140,7 @@ export class UsersTable {
    */
   private versionCondition(names: Record<string, string>, values: Record<string, unknown>): string | undefined {
     const parts: string[] = [];
-    // If-Match `*`: the user exists, which `#sub = :sub` implies.
+    // If-Match `*`: the user exists, which every write's `attribute_exists(pk)` says.
     if (this.ifMatch !== undefined && this.ifMatch !== '*') {
       // A header of only foreign or weak tags names no version: -1 is none, so the write fails.
       parts.push(`#version IN (${this.versionOperands(this.ifMatch.length ? this.ifMatch : [-1], 'ifMatch', values)})`);
@@ -175,17 +186,13 @@ export class UsersTable {
   }
 
   /**
-   * Sets and removes attributes of a user the caller owns, in one conditional UpdateItem. Returns
-   * the user before and after: the old one says which images were replaced.
+   * Sets and removes attributes of a user the caller owns, in one transaction: the update of the
+   * user, conditioned on its existence and the request's preconditions, and the owner check. Then
+   * one consistent read of the user for the answer: a transaction returns no item.
    */
-  async update(
-    id: number,
-    sub: string,
-    changes: ItemChanges,
-    expectedUsername?: string,
-  ): Promise<{ before: UserItem; after: UserItem }> {
+  async update(id: number, sub: string, changes: ItemChanges, expectedUsername?: string): Promise<{ after: UserItem }> {
     const expression = updateExpression(changes);
-    let condition = '#sub = :sub';
+    let condition = 'attribute_exists(pk)';
     if (expectedUsername !== undefined) {
       expression.names['#username'] = 'username';
       expression.values[':expectedUsername'] = expectedUsername;
@@ -193,39 +200,78 @@ export class UsersTable {
     }
     const versionCondition = this.versionCondition(expression.names, expression.values);
     if (versionCondition) condition += ` AND ${versionCondition}`;
-    try {
-      const { Attributes } = await this.dynamo.send(
-        new UpdateItemCommand({
-          TableName: this.tableName,
-          Key: marshall({ pk: userKey(id) }),
-          UpdateExpression: expression.text,
-          ConditionExpression: condition,
-          ExpressionAttributeNames: { ...expression.names, '#sub': 'sub' },
-          ExpressionAttributeValues: marshall({ ...expression.values, ':sub': sub }, MARSHALL_OPTIONS),
-          ReturnValues: 'ALL_OLD',
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
-        this.sendOptions,
-      );
-      // The condition held, so the item existed: ALL_OLD always returns it.
-      const before = readUserItem(Attributes!);
-      return { before, after: applyChanges(before, changes) };
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) {
-        const current = ownedOrThrow(error.Item ? readUserItem(error.Item) : undefined, sub);
-        // The SDK retries an attempt whose answer was lost; if that attempt was applied, the retry
-        // finds the version moved on and fails If-Match (or now matches If-None-Match). A 412
-        // would say nothing changed, so when this call took more than one attempt and the stored
-        // user is exactly this write applied to a version the preconditions let through, the
-        // outcome is unknown (503). A single attempt refused is a
-        // 412 even then: a client repeating a request with its old ETag must hear it.
-        const retried = (error.$metadata?.attempts ?? 1) > 1;
-        if (retried && this.isThisWriteApplied(current, changes)) throw new WriteOutcomeUnknownError(error);
-        this.preconditionHolds(current);
-        throw new ConcurrentChangeError();
+    const command = () =>
+      new TransactWriteItemsCommand({
+        TransactItems: [
+          {
+            Update: {
+              TableName: this.tableName,
+              Key: marshall({ pk: userKey(id) }),
+              UpdateExpression: expression.text,
+              ConditionExpression: condition,
+              ExpressionAttributeNames: expression.names,
+              ExpressionAttributeValues: marshall(expression.values, MARSHALL_OPTIONS),
+              ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+            },
+          },
+          this.ownerCheck(id, sub),
+        ],
+      });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.dynamo.send(command(), this.sendOptions);
+        break;
+      } catch (error) {
+        if (!(error instanceof TransactionCanceledException)) throw error;
+        const [user, owner] = error.CancellationReasons ?? [];
+        if (user?.Code === 'ConditionalCheckFailed') {
+          // DynamoDB evaluates every condition of a transaction and returns the user as it is: no
+          // user is a 404 whoever asks, then the owner, then the preconditions.
+          const current = user.Item ? readUserItem(user.Item) : undefined;
+          if (!current) throw new NotFoundError();
+          if (owner?.Code === 'ConditionalCheckFailed') throw new PermissionDeniedError();
+          ownedOrThrow(current, sub);
+          // The SDK retries an attempt whose answer was lost, with the transaction's idempotency
+          // token, so DynamoDB answers a retry of an applied attempt with success. Should a retry
+          // still be refused (the token's window passed, or an emulator without tokens), the
+          // refusal may be about our own write: when this call took more than one attempt and the
+          // stored user is exactly this write applied to a version the preconditions let
+          // through, the outcome is unknown (503), since a 412 says nothing changed. A single
+          // attempt refused is a 412 even then: a client repeating a request with its old ETag
+          // must hear it.
+          const retried = (error.$metadata?.attempts ?? 1) > 1;
+          if (retried && this.isThisWriteApplied(current, changes)) throw new WriteOutcomeUnknownError(error);
+          this.preconditionHolds(current);
+          throw new ConcurrentChangeError();
+        }
+        // The user's condition held, so the user exists: the caller's sub index names another
+        // user, or none (a user from before the index; `check-invariants --repair`).
+        if (owner?.Code === 'ConditionalCheckFailed') throw new PermissionDeniedError();
+        // Cancelled by another transaction on the user: nothing was applied, so try again.
+        if (!isConflict(error)) throw error;
+        if (attempt >= RENAME_ATTEMPTS) throw new ConcurrentChangeError();
       }
-      throw error;
     }
+    // The write is done: a failure from here on is a 503 that keeps the uploads (not a refusal).
+    const after = await this.getUser(id);
+    if (!after) throw new ServiceUnavailableError();
+    return { after };
+  }
+
+  /**
+   * The owner check of every write: the caller's sub index item names this user. It reads only
+   * the index, so the function's role never lets it write `sub` on a user (README, "What the API
+   * function may do").
+   */
+  private ownerCheck(id: number, sub: string) {
+    return {
+      ConditionCheck: {
+        TableName: this.tableName,
+        Key: marshall({ pk: subKey(sub) }),
+        ConditionExpression: 'user_id = :id',
+        ExpressionAttributeValues: marshall({ ':id': id }),
+      },
+    };
   }
 
   private isThisWriteApplied(item: UserItem, changes: ItemChanges): boolean {
@@ -248,7 +294,7 @@ export class UsersTable {
     username: string,
     changes: ItemChanges,
     read: UserItem,
-  ): Promise<{ before: UserItem; after: UserItem }> {
+  ): Promise<{ after: UserItem }> {
     let current = read;
     for (let attempt = 1; ; attempt++) {
       try {
@@ -268,7 +314,7 @@ export class UsersTable {
     username: string,
     changes: ItemChanges,
     current: UserItem,
-  ): Promise<{ before: UserItem; after: UserItem }> {
+  ): Promise<{ after: UserItem }> {
     const held = heldClaimKey(current);
     // By import(): the read function uses this module too, and must not load the confusables data.
     const { claimKeysToCheck } = await import('./username-keys.ts');
@@ -281,14 +327,16 @@ export class UsersTable {
     }
     try {
       await this.transactRename(id, sub, username, changes, current, held, keys);
-      const after = applyChanges(current, { ...changes, set: { ...changes.set, username_claim: keys.claim } }, username);
-      return { before: current, after };
+      return { after: applyChanges(current, { ...changes, set: { ...changes.set, username_claim: keys.claim } }, username) };
     } catch (error) {
       if (!(error instanceof TransactionCanceledException)) throw error;
-      const [claim, , user, legacy] = (error.CancellationReasons ?? []).map((reason) => reason.Code);
-      if (claim === 'ConditionalCheckFailed' || legacy === 'ConditionalCheckFailed') throw new UsernameTakenError();
-      // A user changed since the read is read again (rename()), which then tells 412 from a retry.
+      const [claim, , user, owner, legacy] = (error.CancellationReasons ?? []).map((reason) => reason.Code);
+      // The read found the user: the caller's sub index names another user, or none.
+      if (owner === 'ConditionalCheckFailed') throw new PermissionDeniedError();
+      // A user changed since the read, or a stale precondition, is read again (rename()), which
+      // then tells 412 from a retry; before a taken name, as a read first would have.
       if (user === 'ConditionalCheckFailed' || isConflict(error)) throw new ConcurrentChangeError();
+      if (claim === 'ConditionalCheckFailed' || legacy === 'ConditionalCheckFailed') throw new UsernameTakenError();
       throw error;
     }
   }
@@ -330,18 +378,15 @@ export class UsersTable {
               TableName: this.tableName,
               Key: marshall({ pk: userKey(id) }),
               UpdateExpression: expression.text,
-              ConditionExpression: `#sub = :sub AND ${versionCondition}`,
-              ExpressionAttributeNames: { ...expression.names, '#sub': 'sub' },
+              ConditionExpression: `attribute_exists(pk) AND ${versionCondition}`,
+              ExpressionAttributeNames: expression.names,
               ExpressionAttributeValues: marshall(
-                {
-                  ...expression.values,
-                  ':sub': sub,
-                  ...(current.version !== undefined && { ':readVersion': current.version }),
-                },
+                { ...expression.values, ...(current.version !== undefined && { ':readVersion': current.version }) },
                 MARSHALL_OPTIONS,
               ),
             },
           },
+          this.ownerCheck(id, sub),
           // A user who signed up before lookalike keys holds the same name under its old key.
           // Such keys are never written any more, so checking it here is enough. (The user's own
           // old key is the claim deleted above: one item, one action.)

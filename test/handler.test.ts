@@ -1,6 +1,7 @@
 // The handler end to end on real API Gateway events, against DynamoDB Local and the S3 emulator.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { DeleteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import sharp from 'sharp';
 import { createHandler, type ApiEvent, type Handler } from '../handlers/patch-user.ts';
 import { exifWithGps, jpeg, jpegSegment, pngImage } from './support/images.ts';
@@ -142,6 +143,38 @@ describe('handler: who may patch', () => {
     const res = await call(event);
     assert.equal(res.statusCode, 403);
     assert.equal((await backend.getUser(victim.id))?.bio, 'safe');
+  });
+  it('owns a user through its sub index: without one (a table from before the index) or with one naming another user, 403 and nothing changed', async () => {
+    const user = await newUser({ bio: 'kept' });
+    const other = await newUser();
+    const { tableName } = backend.config;
+    const stale = { 'If-Match': '"987"' };
+    const attempts = [
+      { bio: 'changed' },
+      { username: `moved_${user.id}` },
+      { username: user.username.toUpperCase() }, // a case-only rename: the claim stays
+    ];
+    const patchAll = async () => {
+      for (const body of attempts) {
+        for (const headers of [{}, stale]) {
+          const event = fixtureEvent('json', { id: user.id, token: token(user.sub), body: JSON.stringify(body) });
+          event.headers = { ...event.headers, ...headers };
+          const res = await call(event);
+          // 403 before 412: the caller is not the owner whatever the tag.
+          assert.equal(res.statusCode, 403, `${JSON.stringify(body)} ${JSON.stringify(headers)}: ${res.body}`);
+        }
+      }
+    };
+    const before = await backend.getUser(user.id);
+    await backend.dynamo.send(new DeleteCommand({ TableName: tableName, Key: { pk: `SUB#${user.sub}` } }));
+    await patchAll();
+    await backend.dynamo.send(new PutCommand({ TableName: tableName, Item: { pk: `SUB#${user.sub}`, user_id: other.id } }));
+    await patchAll();
+    assert.deepEqual(await backend.getUser(user.id), before);
+    assert.equal((await backend.getClaim(`moved_${user.id}`)), undefined);
+    // The index restored: the user's own again.
+    await backend.dynamo.send(new PutCommand({ TableName: tableName, Item: { pk: `SUB#${user.sub}`, user_id: user.id } }));
+    assert.equal((await jsonPatch(user.id, user.sub, { bio: 'changed' })).statusCode, 200);
   });
 });
 

@@ -99,6 +99,38 @@ const fateFor = (operation: (r: SeenRequest) => string, name: string, fate: Fate
   return (request: SeenRequest): Fate => (operation(request) === name && left-- > 0 ? fate : 'pass');
 };
 
+/**
+ * The first attempt of the write reaches DynamoDB and is applied, its answer lost; every retry is
+ * refused as a retry whose token DynamoDB no longer knows would be: the user's condition fails
+ * (a version moved on by the first attempt), and DynamoDB returns the user as it now is.
+ */
+function refuseRetriesOfAppliedWrite(clients: AwsClients, userId: number) {
+  let attempt = 0;
+  clients.dynamo.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (context.commandName !== 'TransactWriteItemsCommand') return next(args);
+      attempt++;
+      if (attempt === 1) {
+        await next(args);
+        throw Object.assign(new Error('Request timed out'), { name: 'TimeoutError', $metadata: {} });
+      }
+      const { GetItemCommand, TransactionCanceledException } = await import('@aws-sdk/client-dynamodb');
+      const { Item } = await clients.dynamo.send(
+        new GetItemCommand({ TableName: backend.config.tableName, Key: { pk: { S: `USER#${userId}` } }, ConsistentRead: true }),
+      );
+      const items = (args.input as { TransactItems: Record<string, { Key?: { pk: { S: string } } }>[] }).TransactItems;
+      throw new TransactionCanceledException({
+        message: 'Transaction cancelled',
+        $metadata: { httpStatusCode: 400 },
+        CancellationReasons: items.map((item) =>
+          item.Update?.Key?.pk.S === `USER#${userId}` ? { Code: 'ConditionalCheckFailed', Item } : { Code: 'None' },
+        ),
+      });
+    },
+    { step: 'finalizeRequest', priority: 'low', name: 'refuseRetry' },
+  );
+}
+
 async function drainAndCheck() {
   const { deadLetters } = await stream.drain(mediaEvents);
   assert.deepEqual(deadLetters, []);
@@ -127,11 +159,11 @@ async function assertSafe(user: { id: number }, response: HttpResponse, before: 
 }
 
 describe('lost answers: the API', () => {
-  it('UpdateItem applied, its answer lost once: the retry returns our own key as the old one; 200, the avatar kept', async () => {
+  it('the write (a transaction) applied, its answer lost once: the retry, with its token, succeeds; 200, the avatar kept', async () => {
     const user = await newUser();
     const before = (await backend.getUser(user.id))!.avatar_key!;
     const clients = createAwsClients(backend.config);
-    loseAnswers(clients.dynamo, 'UpdateItemCommand', 1);
+    loseAnswers(clients.dynamo, 'TransactWriteItemsCommand', 1);
     const response = await createHandler(backend.config, clients)(avatarPatch(user));
     assert.equal(response.statusCode, 200, response.body);
     const stored = await assertSafe(user, response, before);
@@ -140,91 +172,73 @@ describe('lost answers: the API', () => {
     assert.equal(await backend.objectExists(before), false, 'the replaced avatar is deleted by the stream');
   });
 
-  it('text patch with If-Match applied, its answer lost once: the retry fails If-Match on our own write; 503, never a 412', async () => {
-    // The contract: a 412 means nothing changed; a write whose answer was lost is a 503 and the
-    // user is exactly as after it.
-    const user = await seedUser();
-    const version = (await backend.getUser(user.id))!.version;
-    const event = fixtureEvent('json', {
-      id: user.id,
-      token: accessToken(key, { sub: user.sub }, backend.pool),
-      body: JSON.stringify({ bio: 'after', real_name: '' }),
-    });
-    event.headers = { ...event.headers, 'If-Match': `"${version}"` };
-    const clients = createAwsClients(backend.config);
-    loseAnswers(clients.dynamo, 'UpdateItemCommand', 1);
-    const response = await createHandler(backend.config, clients)(event);
-    assert.equal(response.statusCode, 503, response.body);
-    assert.equal(JSON.parse(response.body).errors[0].code, 'service_unavailable');
-    assert.equal(response.headers['Retry-After'], '1');
-    const stored = (await backend.getUser(user.id))!;
-    assert.equal(stored.bio, 'after', 'the write landed');
-    assert.equal(stored.version, version + 1, 'once');
-    await drainAndCheck();
-    // The same request sent again by the client, with its now stale ETag: a 412 (nothing changes).
-    const repeated = await createHandler(backend.config)(event);
-    assert.equal(repeated.statusCode, 412, repeated.body);
-    assert.equal((await backend.getUser(user.id))!.version, version + 1);
-  });
+  for (const header of ['If-Match', 'If-None-Match'] as const) {
+    // If-Match the stored version, or If-None-Match the version the write itself makes: a retry of
+    // the applied write that DynamoDB evaluated again would fail either.
+    const tagOf = (version: number) => `"${header === 'If-Match' ? version : version + 1}"`;
+    const textPatch = (user: { id: number; sub: string }, version: number) => {
+      const event = fixtureEvent('json', {
+        id: user.id,
+        token: accessToken(key, { sub: user.sub }, backend.pool),
+        body: JSON.stringify({ bio: 'after', real_name: '' }),
+      });
+      event.headers = { ...event.headers, [header]: tagOf(version) };
+      return event;
+    };
 
-  it('text patch with If-None-Match applied, its answer lost once: the retry matches If-None-Match on our own write; 503, never a 412', async () => {
-    const user = await seedUser();
-    const version = (await backend.getUser(user.id))!.version;
-    const event = fixtureEvent('json', {
-      id: user.id,
-      token: accessToken(key, { sub: user.sub }, backend.pool),
-      body: JSON.stringify({ bio: 'after', real_name: '' }),
+    it(`text patch with ${header} applied, its answer lost once: the retry, with its token, succeeds; 200, never a 412`, async () => {
+      const user = await seedUser();
+      const version = (await backend.getUser(user.id))!.version;
+      const event = textPatch(user, version);
+      const clients = createAwsClients(backend.config);
+      loseAnswers(clients.dynamo, 'TransactWriteItemsCommand', 1);
+      const response = await createHandler(backend.config, clients)(event);
+      assert.equal(response.statusCode, 200, response.body);
+      assert.equal(response.headers.ETag, `"${version + 1}"`);
+      const stored = (await backend.getUser(user.id))!;
+      assert.equal(stored.bio, 'after', 'the write landed');
+      assert.equal(stored.version, version + 1, 'once');
+      await drainAndCheck();
+      // The same request sent again by the client, with its now stale tag: a 412 (nothing changes).
+      const repeated = await createHandler(backend.config)(event);
+      assert.equal(repeated.statusCode, 412, repeated.body);
+      assert.equal((await backend.getUser(user.id))!.version, version + 1);
     });
-    // The tag the write itself makes: the retry finds it stored.
-    event.headers = { ...event.headers, 'If-None-Match': `"${version + 1}"` };
-    const clients = createAwsClients(backend.config);
-    loseAnswers(clients.dynamo, 'UpdateItemCommand', 1);
-    const response = await createHandler(backend.config, clients)(event);
-    assert.equal(response.statusCode, 503, response.body);
-    assert.equal(response.headers['Retry-After'], '1');
-    const stored = (await backend.getUser(user.id))!;
-    assert.equal(stored.bio, 'after', 'the write landed');
-    assert.equal(stored.version, version + 1, 'once');
-    await drainAndCheck();
-    const repeated = await createHandler(backend.config)(event);
-    assert.equal(repeated.statusCode, 412, repeated.body);
-    assert.equal((await backend.getUser(user.id))!.version, version + 1);
-  });
 
-  it('UpdateItem applied, every answer lost: 503, and the write that landed keeps its image', async () => {
+    it(`text patch with ${header} applied, its answer lost, the retry refused by the condition on our own write: 503, never a 412`, async () => {
+      // The contract: a 412 means nothing changed; a write whose answer was lost is a 503 and the
+      // user is exactly as after it.
+      const user = await seedUser();
+      const version = (await backend.getUser(user.id))!.version;
+      const clients = createAwsClients(backend.config);
+      refuseRetriesOfAppliedWrite(clients, user.id);
+      const response = await createHandler(backend.config, clients)(textPatch(user, version));
+      assert.equal(response.statusCode, 503, response.body);
+      assert.equal(JSON.parse(response.body).errors[0].code, 'service_unavailable');
+      assert.equal(response.headers['Retry-After'], '1');
+      const stored = (await backend.getUser(user.id))!;
+      assert.equal(stored.bio, 'after', 'the write landed');
+      assert.equal(stored.version, version + 1, 'once');
+      await drainAndCheck();
+    });
+  }
+
+  it('the write applied, every answer lost: 503, and the write that landed keeps its image', async () => {
     const user = await newUser();
     const before = (await backend.getUser(user.id))!.avatar_key!;
     const clients = createAwsClients(backend.config);
-    loseAnswers(clients.dynamo, 'UpdateItemCommand');
+    loseAnswers(clients.dynamo, 'TransactWriteItemsCommand');
     const response = await createHandler(backend.config, clients)(avatarPatch(user));
     assert.equal(response.statusCode, 503, response.body);
     const stored = await assertSafe(user, response, before);
     assert.notEqual(stored.avatar_key, before, 'the write landed');
   });
 
-  it('UpdateItem applied, its answer lost, and the retry refused by a condition (as a version condition would be): 503, the image kept', async () => {
+  it('the write applied, its answer lost, and the retry refused by a condition (as a version condition would be): 503, the image kept', async () => {
     const user = await newUser();
     const before = (await backend.getUser(user.id))!.avatar_key!;
     const clients = createAwsClients(backend.config);
-    let attempt = 0;
-    clients.dynamo.middlewareStack.add(
-      (next, context) => async (args) => {
-        if (context.commandName !== 'UpdateItemCommand') return next(args);
-        attempt++;
-        if (attempt === 1) {
-          await next(args);
-          throw Object.assign(new Error('Request timed out'), { name: 'TimeoutError', $metadata: {} });
-        }
-        // The retry finds the item changed by the first attempt: a condition on what it was read
-        // as (If-Match's version) fails, and DynamoDB returns the item as it now is.
-        const { GetItemCommand, ConditionalCheckFailedException } = await import('@aws-sdk/client-dynamodb');
-        const { Item } = await clients.dynamo.send(
-          new GetItemCommand({ TableName: backend.config.tableName, Key: { pk: { S: `USER#${user.id}` } }, ConsistentRead: true }),
-        );
-        throw new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: { httpStatusCode: 400 }, Item });
-      },
-      { step: 'finalizeRequest', priority: 'low', name: 'refuseRetry' },
-    );
+    refuseRetriesOfAppliedWrite(clients, user.id);
     const response = await createHandler(backend.config, clients)(avatarPatch(user));
     assert.equal(response.statusCode, 503, 'the refusal was about our own write: its outcome is what the client must hear');
     const stored = await assertSafe(user, response, before);
@@ -233,10 +247,10 @@ describe('lost answers: the API', () => {
   });
 
   for (const fate of ['reset', 'delay'] as const) {
-    it(`UpdateItem applied, the connection ${fate === 'reset' ? 'reset' : 'silent past the timeout'}: 200 or 503, nothing lost`, async () => {
+    it(`the write applied, the connection ${fate === 'reset' ? 'reset' : 'silent past the timeout'}: 200 or 503, nothing lost`, async () => {
       const user = await newUser();
       const before = (await backend.getUser(user.id))!.avatar_key!;
-      dynamoProxy.decide = fateFor(dynamoOperation, 'UpdateItem', fate);
+      dynamoProxy.decide = fateFor(dynamoOperation, 'TransactWriteItems', fate);
       const response = await createHandler(backend.config, proxiedClients())(avatarPatch(user));
       assert.ok(dynamoProxy.log.some((r) => r.fate === fate && r.status === 200), 'DynamoDB applied the write');
       await assertSafe(user, response, before);
@@ -275,7 +289,7 @@ describe('lost answers: the API', () => {
   it('the request deadline aborts the write in flight: 503 with Retry-After, the upload left for the stream or the lifecycle rule', async () => {
     const user = await newUser();
     const before = (await backend.getUser(user.id))!.avatar_key!;
-    dynamoProxy.decide = fateFor(dynamoOperation, 'UpdateItem', 'delay');
+    dynamoProxy.decide = fateFor(dynamoOperation, 'TransactWriteItems', 'delay');
     const started = Date.now();
     const response = await createHandler(backend.config, proxiedClients())(avatarPatch(user), {
       getRemainingTimeInMillis: () => 1500,

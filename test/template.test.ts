@@ -1536,7 +1536,7 @@ describe('the API function’s role holds what a decoder exploit could do to the
   const IMAGE_KEYS = IMAGES.map((image) => `${image}_key`);
   const stored = { pk: 'USER#5', id: 5, sub: SUB, username: 'ada', version: 3, date_joined: '2024-01-01T00:00:00Z', avatar_key: 'avatar/5/a.png' };
 
-  /** Every DynamoDB request the code sends on the paths of a PATCH: owner check, patch, rename, held keys. */
+  /** Every DynamoDB request the code sends on the paths of a PATCH: owner check, patch, rename, held keys, answer. */
   async function requestsTheCodeSends(): Promise<AwsRequest[]> {
     const { UsersTable } = await import('../lib/users-table.ts');
     const { marshall } = await import('@aws-sdk/util-dynamodb');
@@ -1545,31 +1545,64 @@ describe('the API function’s role holds what a decoder exploit could do to the
       send: async (command: { constructor: { name: string }; input: Json }) => {
         sent.push(command);
         if (command.constructor.name === 'GetItemCommand') return { Item: marshall(stored) };
-        if (command.constructor.name === 'UpdateItemCommand') return { Attributes: marshall(stored) };
         return {};
       },
     } as never;
     assert.ok(TEXT.includes('bio') && TEXT.includes('real_name'), `text fields of the contract: ${TEXT}`);
     const everyField = { set: Object.fromEntries([...TEXT, ...IMAGE_KEYS].map((name) => [name, 'value'])), remove: [] };
     const clearEverything = { set: {}, remove: [...TEXT, ...IMAGE_KEYS] };
-    for (const users of [new UsersTable(dynamo, 'users'), new UsersTable(dynamo, 'users', { ifMatch: [3] })]) {
+    const tables = [
+      new UsersTable(dynamo, 'users'),
+      new UsersTable(dynamo, 'users', { ifMatch: [3] }),
+      new UsersTable(dynamo, 'users', { ifMatch: '*', ifNoneMatch: [2] }),
+    ];
+    for (const users of tables) {
       const read = await users.getOwnedUser(5, SUB);
       await users.heldImageKeys(5);
       await users.update(5, SUB, everyField);
       await users.update(5, SUB, clearEverything);
       await users.rename(5, SUB, 'grace', everyField, read); // a new name: the transaction
-      await users.rename(5, SUB, 'ADA', clearEverything, read); // a case-only rename: an UpdateItem
+      await users.rename(5, SUB, 'ADA', clearEverything, read); // a case-only rename: the update's transaction
     }
     const kinds = new Set(sent.map((c) => c.constructor.name));
-    assert.deepEqual([...kinds].sort(), ['GetItemCommand', 'TransactWriteItemsCommand', 'UpdateItemCommand']);
+    assert.deepEqual([...kinds].sort(), ['GetItemCommand', 'TransactWriteItemsCommand']);
     return sent.flatMap(requestsOf);
   }
 
   test('every table request of a PATCH is allowed', async () => {
     const statements = roleStatements(prod.template, 'PatchUserLambdaFunction');
     const requests = await requestsTheCodeSends();
-    assert.deepEqual([...new Set(requests.map((r) => r.action))].sort(), ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
+    assert.deepEqual([...new Set(requests.map((r) => r.action))].sort(), [
+      'dynamodb:ConditionCheckItem',
+      'dynamodb:DeleteItem',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+    ]);
     for (const request of requests) assert.ok(decide(statements, request), `denied: ${JSON.stringify(request)}`);
+    // Every write is checked against the caller's sub index, which it only reads.
+    const writes = requests.filter((r) => r.action !== 'dynamodb:GetItem');
+    for (const request of writes.filter((r) => (r.context['dynamodb:LeadingKeys'] as string[])[0]!.startsWith('SUB#'))) {
+      assert.deepEqual(request, {
+        action: 'dynamodb:ConditionCheckItem',
+        target: { table: true },
+        context: { 'dynamodb:LeadingKeys': [`SUB#${SUB}`], 'dynamodb:Attributes': ['pk', 'user_id'] },
+      });
+    }
+  });
+
+  test('no write names a user’s `sub`, and the role refuses any that does: an exploit cannot give itself a user', async () => {
+    const statements = roleStatements(prod.template, 'PatchUserLambdaFunction');
+    const userWrites = (await requestsTheCodeSends()).filter(
+      (r) => r.action !== 'dynamodb:GetItem' && (r.context['dynamodb:LeadingKeys'] as string[])[0]!.startsWith('USER#'),
+    );
+    assert.ok(userWrites.length > 0);
+    for (const request of userWrites) {
+      assert.ok(!(request.context['dynamodb:Attributes'] as string[]).includes('sub'), `names sub: ${JSON.stringify(request)}`);
+      // The same request with `SET sub = :attacker` added, as an exploit would send it.
+      const withSub = { ...request, context: { ...request.context, 'dynamodb:Attributes': [...(request.context['dynamodb:Attributes'] as string[]), 'sub'] } };
+      assert.equal(decide(statements, withSub), false, `a compromised patchUser may write sub: ${JSON.stringify(withSub)}`);
+    }
   });
 
   test('the table: no user put or deleted whole, no sub index or counter touched, no attribute beyond a patch’s', () => {
@@ -1581,6 +1614,10 @@ describe('the API function’s role holds what a decoder exploit could do to the
     });
     for (const [what, denied] of [
       ['replace another user with the attacker’s sub', request('dynamodb:PutItem', 'USER#6', ['pk', 'id', 'sub', 'username', 'version'])],
+      ['give another user the attacker’s sub', request('dynamodb:UpdateItem', 'USER#6', ['pk', 'sub'])],
+      ['give another user the attacker’s sub with a patch', request('dynamodb:UpdateItem', 'USER#6', ['bio', 'pk', 'sub', 'version'])],
+      ['remove a user’s sub', request('dynamodb:UpdateItem', `USER#5`, ['pk', 'sub'])],
+      ['condition-check a sub index on anything but its id', request('dynamodb:ConditionCheckItem', `SUB#${SUB}`, ['pk', 'sub', 'user_id'])],
       ['delete a user', request('dynamodb:DeleteItem', 'USER#6', ['pk'])],
       ['repoint a sub index item', request('dynamodb:UpdateItem', 'SUB#attacker', ['pk', 'user_id'])],
       ['put a sub index item', request('dynamodb:PutItem', 'SUB#attacker', ['pk', 'user_id'])],
