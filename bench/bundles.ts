@@ -2,7 +2,7 @@
 // serverless.yml `custom.esbuild` (read from the file, so they cannot drift apart). Those options
 // split the code: each build is an entry plus chunks, some imported by the entry at start, the
 // others only by import() when a lazily loaded part is needed.
-//   handler    handlers/patch-user.ts, everything inside: what `osls package` deploys
+//   handler    src/functions/patch-user/handler.ts, everything inside: what `osls package` deploys
 //   deps       bench/entries/deps.ts: only the dependencies the handler uses, built the same way
 //   option     the handler built the other way (one file while serverless.yml splits): compared with
 //   unbundled  the handler's own code in one file, every package loaded from node_modules
@@ -13,7 +13,7 @@ import { basename, extname, join, relative } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import * as esbuild from 'esbuild';
 import { parse } from 'yaml';
-import { PROJECT_DIR } from '../scripts/local-stack.ts';
+import { PROJECT_DIR } from '../tools/local/local-stack.ts';
 
 /** Under node_modules, so `packages: 'external'` output resolves the project's packages. */
 export const OUT_DIR = join(PROJECT_DIR, 'node_modules', '.cache', 'selfcommunity-bench');

@@ -2,7 +2,7 @@
 // bytes with 0xFF stuffed as in a real photo, so the header pre-check walks them as it walks a
 // photo. libvips decodes them (as flat grey: the tables have one code each); bench/images.ts uses
 // real photo pixels where the decoding work itself is measured.
-import { jpeg } from '../test/support/images.ts';
+import { jpeg } from '../tools/support/images.ts';
 
 /** A deterministic generator (xorshift32), so every run uploads the same bytes. */
 function randomBytes(length: number, seed: number): Buffer {

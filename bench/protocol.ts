@@ -1,6 +1,6 @@
 // What bench/run.ts hands to its child processes and what they send back.
-import type { ApiEvent } from '../handlers/patch-user.ts';
-import type { Config } from '../lib/config.ts';
+import type { ApiEvent } from '../src/functions/patch-user/handler.ts';
+import type { Config } from '../src/platform/config.ts';
 
 /** A user the warm child seeds before it starts, with a token for it. */
 export interface BenchUser {

@@ -4,7 +4,7 @@
 //
 //   bundles     built here with serverless.yml's esbuild options (bench/bundles.ts): an entry plus
 //               chunks (code splitting); sizes count what the entry loads at start, and all files
-//   package     `osls package --stage prod`, its zip read back (bench/zip.ts)
+//   package     `osls package --stage prod`, its zip read back (tools/support/zip.ts)
 //   cold        fresh `node` processes importing each bundle, interleaved (bench/children/cold.mjs)
 //   round trips every AWS call of the handler's requests, counted by an SDK middleware (bench/warm.ts)
 //   warm        handler vs the same AWS calls issued directly, interleaved (bench/warm.ts)
@@ -26,15 +26,15 @@ import { cpus, tmpdir } from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { readFileSync } from 'node:fs';
-import type { ApiEvent } from '../handlers/patch-user.ts';
-import { createAuthenticator } from '../lib/auth.ts';
-import { readConfig, type Config } from '../lib/config.ts';
-import { PROJECT_DIR } from '../scripts/local-stack.ts';
-import { arm64NodeCommand, unzipTo } from '../test/support/arm64.ts';
-import { startOwnEmulators, type Emulators } from '../test/support/emulators.ts';
-import { accessToken, makeKey, TEST_POOL, writeJwksFile } from '../test/support/tokens.ts';
+import type { ApiEvent } from '../src/functions/patch-user/handler.ts';
+import { createAuthenticator } from '../src/http/auth.ts';
+import { readConfig, type Config } from '../src/platform/config.ts';
+import { PROJECT_DIR } from '../tools/local/local-stack.ts';
+import { arm64NodeCommand, unzipTo } from '../tools/support/arm64.ts';
+import { startOwnEmulators, type Emulators } from '../tools/support/emulators.ts';
+import { accessToken, makeKey, TEST_POOL, writeJwksFile } from '../tools/support/tokens.ts';
 import { buildBundle, bundledPackages, OUT_DIR, ownCodeBytes, serverlessEsbuildOptions, type BuiltBundle } from './bundles.ts';
-import { readZip, relativeImports, staticClosure } from './zip.ts';
+import { readZip, relativeImports, staticClosure } from '../tools/support/zip.ts';
 import { decodedBodyBytes, jsonEvent, multipartEvent } from './events.ts';
 import { photoJpeg } from './fixtures.ts';
 import { imageBench } from './images.ts';
@@ -120,15 +120,15 @@ async function bundles() {
   log('building bundles with the esbuild options of serverless.yml');
   const [handler, deps, option, unbundled, warm, getUser] = await Promise.all([
     // What `osls package` deploys: the options of serverless.yml as they are.
-    buildBundle('handler', 'handlers/patch-user.ts'),
+    buildBundle('handler', 'src/functions/patch-user/handler.ts'),
     buildBundle('deps', 'bench/entries/deps.ts'),
     // The same handler built the other way: with splitting deployed, the single file it replaced.
-    buildBundle('option', 'handlers/patch-user.ts', { splitting: !deployedSplits }),
+    buildBundle('option', 'src/functions/patch-user/handler.ts', { splitting: !deployedSplits }),
     // Our own code in one file, every package imported from node_modules as Node resolves it.
-    buildBundle('unbundled', 'handlers/patch-user.ts', { packages: 'external', splitting: false }),
+    buildBundle('unbundled', 'src/functions/patch-user/handler.ts', { packages: 'external', splitting: false }),
     buildBundle('warm', 'bench/warm.ts'),
     // The GET function (serverless.yml getUser), deployed the same way.
-    buildBundle('getUser', 'handlers/get-user.ts'),
+    buildBundle('getUser', 'src/functions/get-user/handler.ts'),
   ]);
 
   section(`Bundle (esbuild, options of serverless.yml: ${deployedSplits ? 'entry + chunks' : 'one file'})`);
@@ -225,7 +225,7 @@ async function bundles() {
   });
   // The reads are a function of their own so that their cold start skips the PATCH-only parts.
   row({
-    figure: 'GET function (handlers/get-user.ts), loaded at start',
+    figure: 'GET function (src/functions/get-user/handler.ts), loaded at start',
     value: kb(getUser.startupBytes),
     floor: `${kb(handler.startupBytes)} PATCH handler`,
     ratio: times(getUser.startupBytes / handler.startupBytes),
@@ -269,10 +269,10 @@ async function oslsPackage(built: BuiltBundle): Promise<void> {
     const sources = new Map(files.map((f) => [f.name, f.data.toString('utf8')]));
     const bytes = new Map(files.map((f) => [f.name, f.data.length]));
     const size = (names: string[]) => names.reduce((total, name) => total + bytes.get(name)!, 0);
-    const entry = 'handlers/patch-user.mjs';
+    const entry = 'src/functions/patch-user/handler.mjs';
     const startup = sources.has(entry) ? staticClosure(entry, sources) : [];
     // The bundle's own files; node_modules/ holds sharp as npm installed it.
-    const unresolved = files.filter((f) => f.name.startsWith('handlers/')).flatMap((f) => {
+    const unresolved = files.filter((f) => f.name.startsWith('src/')).flatMap((f) => {
       const imports = relativeImports(f.name, sources.get(f.name)!);
       return [...imports.static, ...imports.dynamic].filter((name) => !sources.has(name));
     });
@@ -452,7 +452,7 @@ async function coldImport(built: { handler: BuiltBundle; deps: BuiltBundle; unbu
   });
   // createHandler of the GET function: its DynamoDB client and token verifier, no S3 client.
   row({
-    figure: 'GET function (handlers/get-user.ts) vs PATCH handler',
+    figure: 'GET function (src/functions/get-user/handler.ts) vs PATCH handler',
     value: ms(importMs('getUser')),
     floor: `${ms(handler)} PATCH`,
     ratio: times(importMs('getUser') / handler),

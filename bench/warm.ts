@@ -20,11 +20,11 @@ import {
 } from '@aws-sdk/client-s3';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import sharp from 'sharp';
-import { createHandler, type ApiEvent } from '../handlers/patch-user.ts';
-import { createAwsClients } from '../lib/aws-clients.ts';
-import { decodeBase64 } from '../lib/request-body.ts';
-import { subKey, userKey } from '../lib/user-record.ts';
-import { claimKey } from '../lib/username-keys.ts';
+import { createHandler, type ApiEvent } from '../src/functions/patch-user/handler.ts';
+import { createAwsClients } from '../src/store/aws-clients.ts';
+import { decodeBase64 } from '../src/http/request-body.ts';
+import { subKey, userKey } from '../src/users/user-record.ts';
+import { claimKey } from '../src/users/username-keys.ts';
 import { jsonEvent, multipartEvent } from './events.ts';
 import { directJpegPipeline } from './image-pipelines.ts';
 import type { BenchUser, CallRecord, RequestTrace, Timing, WarmInput, WarmResult } from './protocol.ts';
@@ -146,7 +146,7 @@ const TABLE = config.tableName;
 const BUCKET = config.mediaBucket;
 const S = (value: string) => ({ S: value });
 
-/** The owner check of every write: the user's sub index names it (lib/users-table.ts). */
+/** The owner check of every write: the user's sub index names it (src/store/users-table.ts). */
 const ownerCheck = (user: BenchUser) => ({
   ConditionCheck: {
     TableName: TABLE,
@@ -255,7 +255,7 @@ async function floorImage(user: BenchUser, field: 'avatar' | 'cover', body: stri
     }),
   );
   // After the write the handler is done: the table's stream tags the upload live and deletes the
-  // replaced image (handlers/media-events.ts), so the floor stops here too.
+  // replaced image (src/functions/media-events/handler.ts), so the floor stops here too.
   await updateUser(clients.dynamo, user, { [`${field}_key`]: key });
 }
 

@@ -12,18 +12,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
-import { createHandler, type ApiEvent, type Handler } from '../handlers/patch-user.ts';
-import { createMediaEventsHandler } from '../handlers/media-events.ts';
-import { createAwsClients, createS3Client, type AwsClients } from '../lib/aws-clients.ts';
-import { createEventBridgeClient } from '../lib/event-bus.ts';
-import { readConfig, type Config } from '../lib/config.ts';
-import { MediaObjects } from '../lib/media-objects.ts';
-import { readStreamConfig } from '../lib/stream-config.ts';
-import { startEventBridgeRecorder } from '../scripts/eventbridge-recorder.ts';
-import { createDynamoDbClient, ensureBucket, ensureTable, PROJECT_DIR } from '../scripts/local-stack.ts';
-import { StreamReader, streamArnOf, type LambdaStreamRecord } from '../scripts/stream-records.ts';
-import { startOwnEmulators } from '../test/support/emulators.ts';
-import { accessToken, makeKey, TEST_POOL, writeJwksFile } from '../test/support/tokens.ts';
+import { createHandler, type ApiEvent, type Handler } from '../src/functions/patch-user/handler.ts';
+import { createMediaEventsHandler } from '../src/functions/media-events/handler.ts';
+import { createAwsClients, createS3Client, type AwsClients } from '../src/store/aws-clients.ts';
+import { createEventBridgeClient } from '../src/functions/media-events/event-bus.ts';
+import { readConfig, type Config } from '../src/platform/config.ts';
+import { MediaObjects } from '../src/store/media-lifecycle.ts';
+import { readStreamConfig } from '../src/functions/media-events/config.ts';
+import { startEventBridgeRecorder } from '../tools/local/eventbridge-recorder.ts';
+import { createDynamoDbClient, ensureBucket, ensureTable, PROJECT_DIR } from '../tools/local/local-stack.ts';
+import { StreamReader, streamArnOf, type LambdaStreamRecord } from '../tools/local/stream-records.ts';
+import { startOwnEmulators } from '../tools/support/emulators.ts';
+import { accessToken, makeKey, TEST_POOL, writeJwksFile } from '../tools/support/tokens.ts';
 import { multipartEvent } from './events.ts';
 import { photoJpeg } from './fixtures.ts';
 
@@ -104,7 +104,7 @@ try {
   await ensureTable(admin, config.tableName);
   const setup = createAwsClients(config);
   await ensureBucket(setup.s3, config.mediaBucket);
-  const { seedUsers } = await import('../scripts/seed-users.ts');
+  const { seedUsers } = await import('../tools/local/seed-users.ts');
   const { DynamoDBDocumentClient } = await import('@aws-sdk/lib-dynamodb');
   await seedUsers(DynamoDBDocumentClient.from(setup.dynamo), config.tableName, [
     { id: 1, sub: 'bench-after', username: 'bench_after' },

@@ -3,9 +3,9 @@
 // runs, read the peak back. Prints one JSON line.
 // Input (environment): IMAGE_MEMORY_INPUT = { file, field, limits }.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { normalizeImage, loadSharp } from '../../lib/image-normalize.ts';
-import { inspectImage } from '../../lib/images.ts';
-import { imageRules } from '../../lib/patch-fields.ts';
+import { normalizeImage, loadSharp } from '../../src/images/normalize.ts';
+import { inspectImage } from '../../src/images/header-check.ts';
+import { imageRules } from '../../src/users/patch-fields.ts';
 
 const { file, field, limits } = JSON.parse(process.env.IMAGE_MEMORY_INPUT!);
 const statusKb = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(readFileSync('/proc/self/status', 'utf8'))![1]);

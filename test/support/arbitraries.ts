@@ -1,4 +1,4 @@
-// fast-check generators of whole requests to PATCH /api/v2/user/{id}/ for test/fuzz.test.ts.
+// fast-check generators of whole requests to PATCH /api/v2/user/{id}/ for test/integration/fuzz.test.ts.
 //
 // A generated request is plain data (a "spec") so that fast-check can shrink it and print it; the
 // builders at the bottom turn a spec into an API Gateway event's parts (body, isBase64Encoded,
@@ -33,7 +33,7 @@ import {
   vp8x,
   webp,
   XMP_WITH_GPS,
-} from './images.ts';
+} from '../../tools/support/images.ts';
 import { webpAnimated, webpExtended, webpLossless, webpLossy } from './sample-images.ts';
 
 // ---------------------------------------------------------------------------------------------

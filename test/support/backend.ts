@@ -8,15 +8,15 @@ import {
   ListObjectsV2Command,
   S3Client,
 } from '@aws-sdk/client-s3';
-import type { ApiEvent } from '../../handlers/patch-user.ts';
-import { createAwsClients } from '../../lib/aws-clients.ts';
-import { readConfig, type Config } from '../../lib/config.ts';
-import { userKey, type ClaimItem, type UserItem } from '../../lib/user-record.ts';
-import { claimKey } from '../../lib/username-keys.ts';
-import { createDynamoDbClient, ensureBucket, ensureTable } from '../../scripts/local-stack.ts';
-import { seedUsers } from '../../scripts/seed-users.ts';
-import { startTestEmulators, type Emulators } from './emulators.ts';
-import { TEST_POOL, writeJwksFile, type PoolSettings, type TestKey } from './tokens.ts';
+import type { ApiEvent } from '../../src/functions/patch-user/handler.ts';
+import { createAwsClients } from '../../src/store/aws-clients.ts';
+import { readConfig, type Config } from '../../src/platform/config.ts';
+import { userKey, type ClaimItem, type UserItem } from '../../src/users/user-record.ts';
+import { claimKey } from '../../src/users/username-keys.ts';
+import { createDynamoDbClient, ensureBucket, ensureTable } from '../../tools/local/local-stack.ts';
+import { seedUsers } from '../../tools/local/seed-users.ts';
+import { startTestEmulators, type Emulators } from '../../tools/support/emulators.ts';
+import { TEST_POOL, writeJwksFile, type PoolSettings, type TestKey } from '../../tools/support/tokens.ts';
 
 export interface TestBackend {
   config: Config;
@@ -164,7 +164,7 @@ export function fixtureEvent(
   return event;
 }
 
-export { multipartBody, type FormValue } from './multipart.ts';
+export { multipartBody, type FormValue } from '../../tools/support/multipart.ts';
 
 export interface SeededUser {
   id: number;

@@ -1,9 +1,9 @@
 // Real, decodable images (pixels of a real photo, encoded by libvips) carrying the metadata that
 // cameras, editors and attackers put where a deny list of chunk types does not look: each builder
-// adds its chunks by hand (test/support/images.ts), so every byte that must not survive is known.
+// adds its chunks by hand (tools/support/images.ts), so every byte that must not survive is known.
 import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
-import { EXIF_SECRETS, XMP_WITH_GPS, bytes, exif, jpegSegment, pngChunk, riffChunk, text, u16be, webp } from './images.ts';
+import { EXIF_SECRETS, XMP_WITH_GPS, bytes, exif, jpegSegment, pngChunk, riffChunk, text, u16be, webp } from '../../tools/support/images.ts';
 import { riffChunksOf } from './sample-images.ts';
 import { PHOTOS, animation } from './stored-images.ts';
 

@@ -3,7 +3,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findFreePorts, readLocalStackConfig, startLocalStack, type LocalStack } from '../../scripts/local-stack.ts';
+import { findFreePorts, readLocalStackConfig, startLocalStack, type LocalStack } from '../../tools/local/local-stack.ts';
 
 /** The stack, and its state directory: the caller stops the one and removes the other. */
 export async function startTestStack(name: string): Promise<{ stack: LocalStack; stateDir: string }> {

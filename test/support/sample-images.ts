@@ -2,7 +2,7 @@
 // followed by filler, which only a header parser accepts), made once with sharp and then taken
 // apart into chunks so a test can add metadata chunks around them.
 import sharp from 'sharp';
-import { riffChunk, VP8X_FLAGS, vp8x, webp } from './images.ts';
+import { riffChunk, VP8X_FLAGS, vp8x, webp } from '../../tools/support/images.ts';
 
 const solid = (width: number, height: number, shade: number, alpha = false) =>
   sharp({ create: { width, height, channels: alpha ? 4 : 3, background: { r: shade, g: 255 - shade, b: 90, alpha: alpha ? 0.6 : 1 } } });

@@ -5,14 +5,14 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
-import type { BatchResponse, StreamEvent } from '../../lib/media-events.ts';
-import { readStreamConfig, type StreamConfig } from '../../lib/stream-config.ts';
-import { createMediaEventsHandler } from '../../handlers/media-events.ts';
-import { createS3Client } from '../../lib/aws-clients.ts';
-import { createEventBridgeClient } from '../../lib/event-bus.ts';
-import { startEventBridgeRecorder } from '../../scripts/eventbridge-recorder.ts';
-import { createDynamoDbClient } from '../../scripts/local-stack.ts';
-import { StreamReader, streamArnOf, type LambdaStreamRecord } from '../../scripts/stream-records.ts';
+import type { BatchResponse, StreamEvent } from '../../src/functions/media-events/records.ts';
+import { readStreamConfig, type StreamConfig } from '../../src/functions/media-events/config.ts';
+import { createMediaEventsHandler } from '../../src/functions/media-events/handler.ts';
+import { createS3Client } from '../../src/store/aws-clients.ts';
+import { createEventBridgeClient } from '../../src/functions/media-events/event-bus.ts';
+import { startEventBridgeRecorder } from '../../tools/local/eventbridge-recorder.ts';
+import { createDynamoDbClient } from '../../tools/local/local-stack.ts';
+import { StreamReader, streamArnOf, type LambdaStreamRecord } from '../../tools/local/stream-records.ts';
 import type { TestBackend } from './backend.ts';
 
 export type StreamHandler = (event: StreamEvent) => Promise<BatchResponse>;

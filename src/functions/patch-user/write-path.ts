@@ -1,0 +1,137 @@
+// Applies a validated patch to a user: new images go to S3 first (tagged pending), then one
+// conditional DynamoDB write, a transaction that also checks the owner (src/store/users-table.ts; for a
+// new username, a read and then the transaction).
+//
+// After the write the handler touches S3 no more: the table's stream (src/functions/media-events/handler.ts)
+// tags the keys a user now holds live and deletes the ones it no longer holds. That is what makes
+// a lost answer harmless: whatever a retried write says, nothing it replaced is deleted here.
+//
+// Uploads are deleted only when the write definitely did not happen (a condition or a validation
+// said no, or it was never sent). When its outcome is unknown (a timeout, a lost connection, a 5xx,
+// the request deadline) they stay: if the write landed the stream marks them live, if not the
+// bucket's lifecycle rule expires them as pending.
+import { ApiError, WriteOutcomeUnknownError } from '../../http/errors.ts';
+import type { Logger } from '../../platform/log.ts';
+import type { MediaStore } from '../../store/media-uploads.ts';
+import type { ImageUpload, Patch } from '../../users/patch-fields.ts';
+import { isEmptyPatch } from '../../users/patch-fields.ts';
+import { imageKeyAttribute, IMAGE_FIELDS, type ImageField, type UserItem } from '../../users/user-record.ts';
+import { ConcurrentChangeError, type ItemChanges, type UsersTable } from '../../store/users-table.ts';
+
+export interface PatchUserDeps {
+  users: UsersTable;
+  media: MediaStore;
+  log: Logger;
+}
+
+export interface PatchUserInput {
+  id: number;
+  sub: string;
+  patch: Patch;
+}
+
+export async function patchUser(deps: PatchUserDeps, { id, sub, patch }: PatchUserInput): Promise<UserItem> {
+  const { users, media, log } = deps;
+  if (isEmptyPatch(patch)) return users.getOwnedUser(id, sub);
+
+  const uploads = plannedUploads(media, id, patch);
+  const changes = itemChanges(patch, uploads);
+
+  // The username path reads the user first; the uploads go out at the same time.
+  const [uploadResults, read] = await Promise.all([
+    Promise.allSettled(uploads.map((u) => media.putPending(u.key, u.image.bytes, u.image.info.mime))),
+    patch.username === undefined ? undefined : settle(users.getUserToRename(id, sub)),
+  ]);
+  const uploadFailure = uploadResults.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  // Every planned key, not only the confirmed ones: an upload whose answer was lost may exist.
+  const keys = uploads.map((u) => u.key);
+
+  if (uploadFailure || (read && !read.ok)) {
+    // The write was never sent: nothing can point at the uploads.
+    await cleanUp(log, keys, (key) => media.delete(key), 'delete_unused_upload');
+    throw uploadFailure ? uploadFailure.reason : (read as { error: unknown }).error;
+  }
+
+  try {
+    if (read === undefined || patch.username === undefined) return (await users.update(id, sub, changes)).after;
+    return (await users.rename(id, sub, patch.username, changes, read.value)).after;
+  } catch (error) {
+    if (keys.length === 0 || !saidNo(error)) throw error;
+    // A condition said no. If an earlier attempt of the same call was applied and only its answer
+    // was lost, the "no" may be about our own write (the SDK retries timeouts): the fresh keys
+    // tell, since only this request can have written them.
+    let held: string[];
+    try {
+      held = await users.heldImageKeys(id);
+    } catch {
+      // Cannot tell: leave the uploads to the stream or the lifecycle rule.
+      throw error;
+    }
+    if (keys.some((key) => held.includes(key))) throw new WriteOutcomeUnknownError(error);
+    await cleanUp(log, keys, (key) => media.delete(key), 'delete_unused_upload');
+    throw error;
+  }
+}
+
+/**
+ * The write was refused, so it was not applied: a failed condition (404, 403, a taken username,
+ * a precondition, a concurrent change) or a cancelled transaction. Anything else (timeouts, lost
+ * connections, 5xx, throttling past the retries, aborts, bugs) leaves its outcome unknown.
+ */
+function saidNo(error: unknown): boolean {
+  if (error instanceof ConcurrentChangeError) return true;
+  if (error instanceof ApiError) return error.status >= 400 && error.status < 500;
+  return error instanceof Error && error.name === 'TransactionCanceledException';
+}
+
+interface PlannedUpload {
+  field: ImageField;
+  key: string;
+  image: ImageUpload;
+}
+
+function plannedUploads(media: MediaStore, id: number, patch: Patch): PlannedUpload[] {
+  const planned: PlannedUpload[] = [];
+  for (const field of IMAGE_FIELDS) {
+    const image = patch.images[field];
+    if (image) planned.push({ field, key: media.newKey(field, id, image.info.ext), image });
+  }
+  return planned;
+}
+
+/** The attributes a patch sets and removes, with image fields pointing at their new keys. */
+export function itemChanges(patch: Patch, uploads: readonly PlannedUpload[]): ItemChanges {
+  const changes: ItemChanges = { set: {}, remove: [] };
+  for (const [field, value] of Object.entries(patch.text)) {
+    if (value === '') changes.remove.push(field);
+    else changes.set[field] = value;
+  }
+  for (const field of IMAGE_FIELDS) {
+    if (!(field in patch.images)) continue;
+    const upload = uploads.find((u) => u.field === field);
+    if (upload) changes.set[imageKeyAttribute(field)] = upload.key;
+    else changes.remove.push(imageKeyAttribute(field));
+  }
+  return changes;
+}
+
+/**
+ * Deletes uploads no write points at, in parallel. A failure is logged, not thrown: the write's
+ * outcome is what the caller must hear, and the lifecycle rule expires a pending object left over.
+ */
+async function cleanUp(log: Logger, keys: string[], action: (key: string) => Promise<void>, step: string) {
+  const results = await Promise.allSettled(keys.map(action));
+  results.forEach((result, i) => {
+    if (result.status === 'rejected') {
+      const error = result.reason as Error;
+      log.error('media clean-up failed', { step, key: keys[i], error: error?.name });
+    }
+  });
+}
+
+type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
+const settle = <T>(promise: Promise<T>): Promise<Settled<T>> =>
+  promise.then(
+    (value) => ({ ok: true as const, value }),
+    (error: unknown) => ({ ok: false as const, error }),
+  );

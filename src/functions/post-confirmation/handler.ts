@@ -1,0 +1,70 @@
+// Cognito Post confirmation trigger: the user of a confirmed sign-up gets its user, username claim
+// and sub index (src/functions/post-confirmation/sign-up.ts). A trigger answers Cognito with the event it received; a thrown
+// error fails the confirmation, and Cognito may invoke again, which creates nothing more.
+import { readSignUpConfig, type SignUpConfig } from '../../platform/config.ts';
+import { createDynamoClient } from '../../store/dynamo-client.ts';
+import { createLogger } from '../../platform/log.ts';
+import { SignUps } from './sign-up.ts';
+
+/** The parts of Cognito's Post confirmation event that are read; the rest is passed back as is. */
+export interface PostConfirmationEvent {
+  version?: string;
+  triggerSource: string;
+  region?: string;
+  userPoolId?: string;
+  userName?: string;
+  callerContext?: { awsSdkVersion?: string; clientId?: string };
+  request: { userAttributes: Record<string, string | undefined>; clientMetadata?: Record<string, string> };
+  response: Record<string, unknown>;
+}
+
+export interface TriggerContext {
+  awsRequestId?: string;
+}
+
+export type Handler = (event: PostConfirmationEvent, context?: TriggerContext) => Promise<PostConfirmationEvent>;
+
+/** The sign-up confirmation; `PostConfirmation_ConfirmForgotPassword` (a reset password) is not one. */
+export const CONFIRM_SIGN_UP = 'PostConfirmation_ConfirmSignUp';
+
+export function createHandler(config: SignUpConfig, signUps = new SignUps(createDynamoClient(config), config.tableName, undefined, config.reservedUsernames)): Handler {
+  return async (event, context) => {
+    const log = createLogger({ requestId: context?.awsRequestId });
+    if (event?.triggerSource !== CONFIRM_SIGN_UP) {
+      log.info('trigger ignored', { triggerSource: String(event?.triggerSource) });
+      return event;
+    }
+    const attributes = event.request?.userAttributes ?? {};
+    const sub = attributes.sub;
+    if (typeof sub !== 'string' || sub === '') {
+      log.error('sign-up without a sub', { triggerSource: event.triggerSource });
+      throw new Error('Post confirmation event without request.userAttributes.sub');
+    }
+    const started = performance.now();
+    try {
+      const result = await signUps.signUp({
+        sub,
+        email: attributes.email,
+        preferredUsername: attributes.preferred_username,
+      });
+      // Ids and outcome only: no e-mail, name or sub in the log.
+      log.info(result.restored ? 'user restored' : result.created ? 'user created' : 'user already created', {
+        userId: result.userId,
+        durationMs: Math.round((performance.now() - started) * 10) / 10,
+      });
+    } catch (error) {
+      const failure = error as Error & { code?: string };
+      log.error('sign-up failed', { error: failure?.name, code: failure?.code, detail: failure?.message });
+      throw error;
+    }
+    return event;
+  };
+}
+
+let cached: Handler | undefined;
+
+/** The Lambda entry: configuration and the client are made once per container, on first use. */
+export const handler: Handler = async (event, context) => {
+  cached ??= createHandler(readSignUpConfig());
+  return cached(event, context);
+};

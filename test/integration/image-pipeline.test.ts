@@ -1,0 +1,389 @@
+// Uploaded images through the real handler, against DynamoDB Local and the S3 emulator: real
+// camera and phone photos, files built to leak metadata past a deny list, trailers, bombs and
+// animations. Every stored object is fetched at the URL the answer gives and read back with
+// exiftool and a decoder; the expected sizes, orientation and absence of metadata are the
+// contract's ("Images").
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import sharp from 'sharp';
+import { createHandler, type Handler } from '../../src/functions/patch-user/handler.ts';
+import { ValidationError } from '../../src/http/errors.ts';
+import { normalizeImages } from '../../src/images/normalize.ts';
+import type { ImageInfo } from '../../src/images/header-check.ts';
+import { anmf, bytes, EOI, gif, jpeg, jpegSegment, riffChunk, vp8l, vp8x, VP8X_FLAGS, webp } from '../../tools/support/images.ts';
+import { fixtureEvent, multipartBody, startTestBackend, type FormValue, type TestBackend, userSeeder } from '../support/backend.ts';
+import { leakyAnimatedWebp, leakyGif, leakyJpeg, leakyPng, leakyWebp, SECRETS, withGifExtensions } from '../support/leaky-images.ts';
+import { animation, assertNoMetadata, decode, difference, exiftool, fingerprint, PHOTOS, type Decoded } from '../support/stored-images.ts';
+import { accessToken, makeKey } from '../../tools/support/tokens.ts';
+
+const key = makeKey();
+let backend: TestBackend;
+let handler: Handler;
+
+before(async () => {
+  backend = await startTestBackend({ keys: [key] });
+  handler = createHandler(backend.config);
+});
+after(() => backend?.stop());
+
+const AVATAR = 400;
+const COVER = 1600;
+const MIME: Record<string, string> = { jpg: 'image/jpeg', png: 'image/png', gif: 'image/gif', webp: 'image/webp' };
+const FORMAT_OF_EXT: Record<string, string> = { jpg: 'jpeg', png: 'png', gif: 'gif', webp: 'webp' };
+
+const newUser = userSeeder(() => backend, 'pictures', 30_000);
+
+interface Upload {
+  status: number;
+  body: Record<string, any>;
+  stored: Partial<Record<'avatar' | 'cover', Stored>>;
+  userId: number;
+}
+
+interface Stored {
+  url: string;
+  ext: string;
+  bytes: Buffer;
+  decoded: Decoded;
+}
+
+const file = (bytes: Buffer, name: string): FormValue => ({ bytes, filename: name, type: 'application/octet-stream' });
+
+/** One multipart PATCH of a fresh user; every image the answer points at is fetched and decoded. */
+async function upload(fields: Partial<Record<'avatar' | 'cover', Buffer>>, name = 'upload'): Promise<Upload> {
+  const user = await newUser();
+  const form = Object.entries(fields).map(([field, bytes]): [string, FormValue] => [field, file(bytes, name)]);
+  const response = await handler(fixtureEvent('multipart', { id: user.id, token: accessToken(key, { sub: user.sub }, backend.pool), ...multipartBody(form) }));
+  const body = JSON.parse(response.body) as Record<string, any>;
+  const stored: Upload['stored'] = {};
+  if (response.statusCode === 200) {
+    for (const field of Object.keys(fields) as ('avatar' | 'cover')[]) {
+      const url = body[field] as string;
+      const got = await fetch(url);
+      assert.equal(got.status, 200, `${field} is served`);
+      const ext = /\.(\w+)$/.exec(url)![1]!;
+      const bytes = Buffer.from(await got.arrayBuffer());
+      assert.equal(got.headers.get('content-type'), MIME[ext], `${name} ${field}: served with the type of its bytes`);
+      const decoded = await decode(bytes);
+      assert.equal(decoded.format, FORMAT_OF_EXT[ext], `${name} ${field}: the key's extension names the stored format`);
+      stored[field] = { url, ext, bytes, decoded };
+    }
+  }
+  return { status: response.statusCode, body, stored, userId: user.id };
+}
+
+function assertRefused(result: Upload, field: string, code: string, message?: RegExp) {
+  assert.equal(result.status, 400, JSON.stringify(result.body));
+  const entry = (result.body.errors as { field: string; messages: { code: string; message: string }[] }[]).find((e) => e.field === field);
+  assert.ok(entry, JSON.stringify(result.body));
+  assert.deepEqual(entry.messages.map((m) => m.code), [code]);
+  if (message) assert.match(entry.messages[0]!.message, message);
+}
+
+async function assertNothingStored(userId: number) {
+  assert.deepEqual([...(await backend.objectKeys(`avatar/${userId}/`)), ...(await backend.objectKeys(`cover/${userId}/`))], []);
+}
+
+/** exiftool finds only the file's structure in every stored object, and no secret is in its bytes. */
+async function assertClean(stored: { name: string; bytes: Buffer }[], secrets: readonly string[] = SECRETS) {
+  for (const report of await exiftool(stored)) assertNoMetadata(report);
+  for (const { name, bytes } of stored) {
+    for (const secret of secrets) assert.ok(!bytes.includes(secret), `${name} contains ${JSON.stringify(secret)}`);
+  }
+}
+
+const storedFiles = (result: Upload, name: string) =>
+  Object.entries(result.stored).map(([field, s]) => ({ name: `${name} (${field})`, bytes: s!.bytes }));
+
+/** The contract's sizes: a square of at most 400 px; a cover whose longer side is at most 1600 px; never up. */
+function expectedAvatar(width: number, height: number) {
+  const side = Math.min(AVATAR, width, height);
+  return { width: side, height: side };
+}
+function assertCoverSize(got: Decoded, width: number, height: number, label: string) {
+  const longer = Math.max(width, height);
+  if (longer <= COVER) {
+    assert.deepEqual([got.width, got.height], [width, height], `${label}: cover kept at its size`);
+    return;
+  }
+  const scale = COVER / longer;
+  assert.equal(Math.max(got.width, got.height), COVER, `${label}: longer side ${COVER}`);
+  assert.ok(Math.abs(got.width - width * scale) <= 1 && Math.abs(got.height - height * scale) <= 1, `${label}: aspect kept (${got.width}×${got.height} from ${width}×${height})`);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const photoFolders = ['gps', 'orientation', 'cameras', 'phones'];
+const photos = photoFolders.flatMap((folder) => readdirSync(new URL(`${folder}/`, PHOTOS)).sort().map((name) => `${folder}/${name}`));
+
+describe('real photos, as avatar and cover', () => {
+  const results = new Map<string, Upload>();
+
+  before(async () => {
+    for (const photo of photos) {
+      const bytes = readFileSync(new URL(photo, PHOTOS));
+      results.set(photo, await upload({ avatar: bytes, cover: bytes }, photo));
+    }
+  });
+
+  it('every photo is accepted and stored as a JPEG of the contract\'s sizes, upright', async () => {
+    assert.ok(photos.length >= 30, `${photos.length} photos`);
+    for (const photo of photos) {
+      const result = results.get(photo)!;
+      assert.equal(result.status, 200, `${photo}: ${JSON.stringify(result.body)}`);
+      const meta = await sharp(readFileSync(new URL(photo, PHOTOS))).metadata();
+      // Orientations 5-8 turn the picture a quarter: its displayed sides are swapped.
+      const turned = (meta.orientation ?? 1) >= 5;
+      const [width, height] = turned ? [meta.height, meta.width] : [meta.width, meta.height];
+      const { avatar, cover } = result.stored;
+      assert.equal(avatar!.ext, 'jpg');
+      assert.equal(cover!.ext, 'jpg');
+      assert.deepEqual([avatar!.decoded.width, avatar!.decoded.height], Object.values(expectedAvatar(width, height)), `${photo}: avatar`);
+      assertCoverSize(cover!.decoded, width, height, photo);
+    }
+  });
+
+  it('stored objects carry no GPS, make, model, serial, XMP, IPTC, ICC, comment, thumbnail or C2PA (exiftool)', async () => {
+    const stored = photos.flatMap((photo) => storedFiles(results.get(photo)!, photo));
+    assert.equal(stored.length, photos.length * 2);
+    // The sources do carry them: the check below is not vacuous.
+    const sources = await exiftool(photos.map((photo) => ({ name: photo, bytes: readFileSync(new URL(photo, PHOTOS)) })));
+    assert.ok(sources.filter((s) => Object.keys(s.tags).some((k) => k.startsWith('GPS:'))).length >= 10, 'the sources carry GPS');
+    await assertClean(stored, []);
+  });
+
+  it('photos with EXIF orientation 2-8 are stored turned upright: they show what orientation 1 shows', async () => {
+    for (const shape of ['portrait', 'landscape']) {
+      const upright = await fingerprint(results.get(`orientation/${shape}_1.jpg`)!.stored.cover!.bytes);
+      const source = await fingerprint(readFileSync(new URL(`orientation/${shape}_1.jpg`, PHOTOS)));
+      assert.ok(difference(upright, source) < 6, `${shape}_1 stored as it is`);
+      // A turned picture differs a lot from the upright one, so the comparisons below can fail.
+      const upsideDown = await sharp(upright, { raw: { width: 24, height: 24, channels: 1 } }).rotate(180).raw().toBuffer();
+      assert.ok(difference(upright, upsideDown) > 15, `${shape}: the fingerprint tells orientations apart`);
+      for (let orientation = 2; orientation <= 8; orientation++) {
+        const cover = results.get(`orientation/${shape}_${orientation}.jpg`)!.stored.cover!;
+        const expectedSides = shape === 'portrait' ? cover.decoded.height > cover.decoded.width : cover.decoded.width > cover.decoded.height;
+        assert.ok(expectedSides, `${shape}_${orientation} stored ${shape}: ${cover.decoded.width}×${cover.decoded.height}`);
+        const diff = difference(await fingerprint(cover.bytes), upright);
+        assert.ok(diff < 6, `${shape}_${orientation} stored upright (difference ${diff.toFixed(1)})`);
+      }
+    }
+  });
+
+  it('the HDR gain-map JPEG (MPF, a second JPEG after EOI) is accepted; only the primary image is stored', async () => {
+    const result = results.get('phones/apple-gainmap.jpg')!;
+    assert.equal(result.status, 200);
+    // The primary image is 384×512: never scaled up, the avatar is its 384×384 centre.
+    assert.deepEqual([result.stored.avatar!.decoded.width, result.stored.avatar!.decoded.height], [384, 384]);
+    assert.deepEqual([result.stored.cover!.decoded.width, result.stored.cover!.decoded.height], [384, 512]);
+    for (const s of Object.values(result.stored)) {
+      assert.equal(s!.bytes.indexOf(Buffer.from([0xff, 0xd8]), 2), -1, 'no second JPEG in the stored file');
+      assert.ok(!s!.bytes.includes('MPF'), 'no MPF index');
+    }
+  });
+
+  it('HEIF is refused with invalid_image naming the accepted formats, and nothing is stored', async () => {
+    const heif = readFileSync(new URL('unsupported/sample.heif', PHOTOS));
+    for (const field of ['avatar', 'cover'] as const) {
+      const result = await upload({ [field]: heif }, 'sample.heif');
+      assertRefused(result, field, 'invalid_image', /JPEG, PNG, GIF or WebP/);
+      await assertNothingStored(result.userId);
+    }
+  });
+
+  it('a 4608×1976 phone photo becomes a 400×400 avatar and a 1600-px cover', () => {
+    const { avatar, cover } = results.get('phones/nokia-8.3-gps.jpg')!.stored;
+    assert.deepEqual([avatar!.decoded.width, avatar!.decoded.height], [400, 400]);
+    assert.equal(cover!.decoded.width, 1600);
+    assert.ok(Math.abs(cover!.decoded.height - (1976 * 1600) / 4608) <= 1);
+    assert.ok(avatar!.bytes.length < 100_000, `avatar ${avatar!.bytes.length} bytes`);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+describe('metadata a deny list misses is not stored', () => {
+  const cases: [string, () => Promise<Buffer>, string][] = [
+    ['PNG exIf, zxIf, tXMP, caBX (C2PA), tIME, eXIf, tEXt, iTXt chunks and an ICC profile', leakyPng, 'png'],
+    ['WebP _PMX, LIST/INFO, IDIT, C2PA, EXIF and XMP chunks', leakyWebp, 'webp'],
+    ['WebP EXIF and XMP inside every ANMF frame', () => leakyAnimatedWebp(3), 'webp'],
+    ['GIF plain-text, comment, unknown and application (XMP, vendor) extensions', leakyGif, 'gif'],
+    ['animated GIF with the same extensions', async () => withGifExtensions(await animation('gif', 3, 80, 60)), 'gif'],
+    ['JPEG JFIF APP0 thumbnail, JFXX JPEG thumbnail, EXIF with GPS, XMP, IPTC, ICC and a comment', leakyJpeg, 'jpg'],
+  ];
+  for (const [name, build, ext] of cases) {
+    it(name, async () => {
+      const image = await build();
+      const sourceReport = (await exiftool([{ name, bytes: image }]))[0]!;
+      assert.throws(() => assertNoMetadata(sourceReport), 'exiftool sees metadata in the upload');
+      assert.ok(SECRETS.some((s) => image.includes(s)), 'the upload carries the secrets');
+      const result = await upload({ avatar: image, cover: image }, name);
+      assert.equal(result.status, 200, JSON.stringify(result.body));
+      for (const s of Object.values(result.stored)) assert.equal(s!.ext, ext, 'stored in the uploaded format');
+      await assertClean(storedFiles(result, name));
+    });
+  }
+
+  it('a P3 ICC profile is converted: the stored PNG has no profile and sRGB colours', async () => {
+    const red = await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: 255, g: 0, b: 0 } } }).withIccProfile('p3').png().toBuffer();
+    const result = await upload({ cover: red }, 'p3.png');
+    assert.equal(result.status, 200);
+    const stored = result.stored.cover!.bytes;
+    assert.equal((await sharp(stored).metadata()).hasProfile, false);
+    const { data } = await sharp(stored).raw().toBuffer({ resolveWithObject: true });
+    // Pure P3 red is outside sRGB: converted, it is clipped to sRGB red, not stored as the P3 numbers.
+    assert.ok(data[0]! > 240 && data[1]! < 40 && data[2]! < 40, `sRGB red, got ${[...data.subarray(0, 3)]}`);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+describe('trailers and bombs', () => {
+  const photo = () => readFileSync(new URL('gps/DSCN0010.jpg', PHOTOS));
+
+  it('a JPEG with one byte after its end marker is accepted and stored clean', async () => {
+    const result = await upload({ avatar: Buffer.concat([photo(), bytes(0x0a)]) }, 'one-byte.jpg');
+    assert.equal(result.status, 200, JSON.stringify(result.body));
+    assert.deepEqual([result.stored.avatar!.decoded.width, result.stored.avatar!.decoded.height], [400, 400]);
+    await assertClean(storedFiles(result, 'one-byte.jpg'), []);
+  });
+
+  it('a PNG with a script after IEND is stored without it', async () => {
+    const png = await sharp(photo()).resize(32, 24).png().toBuffer();
+    const result = await upload({ cover: Buffer.concat([png, Buffer.from('<script>alert(1)</script>')]) }, 'trailer.png');
+    assert.equal(result.status, 200);
+    assert.ok(!result.stored.cover!.bytes.includes('<script>'));
+  });
+
+  it('a progressive JPEG repeating one scan thousands of times is refused before decoding', async () => {
+    const scan = Buffer.concat([jpegSegment(0xda, bytes(1, 1, 0x00, 1, 5, 0)), bytes(0x3f)]);
+    const base = jpeg({ width: 8192, height: 4096, sof: 0xc2, scan: bytes(0x3f) });
+    const bomb = Buffer.concat([base.subarray(0, base.length - 2), ...Array.from({ length: 3000 }, () => scan), EOI]);
+    assert.ok(bomb.length < 200_000);
+    const result = await upload({ avatar: bomb }, 'scans.jpg');
+    // The pre-check's own message: libvips never saw the file.
+    assertRefused(result, 'avatar', 'invalid_image', /more than 64 scans/);
+    await assertNothingStored(result.userId);
+  });
+
+  it('a GIF with 120,000 frames is refused before decoding', async () => {
+    const frame = gif({ width: 1, height: 1 }).subarray(19, -1);
+    const head = gif({ width: 1, height: 1, loop: true, frames: [] }).subarray(0, -1);
+    const bomb = Buffer.concat([head, Buffer.concat(Array.from({ length: 120_000 }, () => frame)), bytes(0x3b)]);
+    assert.ok(bomb.length < 3 * 1024 * 1024);
+    const result = await upload({ avatar: bomb }, 'frames.gif');
+    assertRefused(result, 'avatar', 'image_too_large', /more than 300 frames/);
+    await assertNothingStored(result.userId);
+  });
+
+  it('3 MiB of 4-byte segments is answered, and stored without them', async () => {
+    const real = await sharp(photo()).resize(64, 48).jpeg().toBuffer();
+    const segments = Buffer.alloc(3 * 1024 * 1024 - real.length - 16);
+    for (let i = 0; i + 4 <= segments.length; i += 4) segments.set([0xff, 0xfe, 0x00, 0x02], i);
+    const image = Buffer.concat([real.subarray(0, 2), segments, real.subarray(2)]);
+    const result = await upload({ avatar: image }, 'segments.jpg');
+    assert.equal(result.status, 200, JSON.stringify(result.body));
+    assert.ok(result.stored.avatar!.bytes.length < 10_000);
+    await assertClean(storedFiles(result, 'segments.jpg'), []);
+  });
+
+  it('an animation over 300 frames or 60 megapixels across its frames is refused', async () => {
+    const frames = (n: number) => Array.from({ length: n }, () => ({ width: 1, height: 1 }));
+    const tooMany = await upload({ avatar: gif({ width: 2, height: 2, frames: frames(301) }) }, '301.gif');
+    assertRefused(tooMany, 'avatar', 'image_too_large', /more than 300 frames/);
+    const tooBig = await upload({ cover: gif({ width: 1000, height: 1000, frames: frames(61) }) }, '61mp.gif');
+    assertRefused(tooBig, 'cover', 'image_too_large', /60 megapixels across all frames/);
+  });
+
+  it('the time budget holds whatever the file: the worker decoding it is ended, and the answer is image_too_large', async () => {
+    // A GIF that keeps libvips busy for seconds (frames of 8192×2048 after a first frame that
+    // fits its 1×2048 screen), and one that libvips' own timeout would not stop: the avatar of
+    // such a file is 1×1 a frame, and the timeout is checked only as regions of output finish.
+    // It is handed over with the header facts the pre-check reported before it counted frames at
+    // their real size, so that nothing but the budget (1 s here) stands in the way.
+    const frames = [{ width: 1, height: 2048 }, ...Array.from({ length: 120 }, () => ({ width: 8192, height: 2048 }))];
+    const slow = gif({ width: 1, height: 2048, packed: true, frames });
+    const limits = { ...backend.config.images, timeoutSeconds: 1 };
+    const info: ImageInfo = { type: 'gif', mime: 'image/gif', ext: 'gif', width: 1, height: 2048, frames: frames.length, decodeBytes: 0 };
+    const started = performance.now();
+    const error = await normalizeImages({ text: {}, images: { avatar: { field: 'avatar', bytes: slow, info } } }, limits).then(
+      () => assert.fail('the budget should stop it'),
+      (e: unknown) => e,
+    );
+    const elapsed = performance.now() - started;
+    assert.ok(error instanceof ValidationError, String(error));
+    assert.deepEqual(error.fields.map((e) => [e.field, e.messages.map((m) => m.code)]), [['avatar', ['image_too_large']]]);
+    assert.ok(elapsed < 2000, `stopped after ${Math.round(elapsed)} ms, budget 1000 ms`);
+    // The next request gets a worker again, and a legitimate animation goes through.
+    const small = gif({ width: 8, height: 8, frames: [{ width: 8, height: 8 }, { width: 8, height: 8 }] });
+    const smallInfo: ImageInfo = { type: 'gif', mime: 'image/gif', ext: 'gif', width: 8, height: 8, frames: 2, decodeBytes: 256 };
+    const ok = await normalizeImages({ text: {}, images: { avatar: { field: 'avatar', bytes: small, info: smallInfo } } }, limits);
+    assert.equal(ok.images.avatar?.info.frames, 2);
+  });
+
+  it('a request whose images together would hold more than the memory bound is refused before decoding', async () => {
+    // An animated WebP of 2 frames on a 5477×5477 canvas (240 MB composed) and a progressive
+    // 8000×5000 greyscale JPEG (80 MB of coefficients): each fits alone, not both. Declared only.
+    const canvas = webp([
+      riffChunk('VP8X', vp8x(5477, 5477, VP8X_FLAGS.animation)),
+      riffChunk('ANIM', Buffer.alloc(6)),
+      ...Array.from({ length: 2 }, () => riffChunk('ANMF', anmf(0, 0, 1, 1, [riffChunk('VP8L', vp8l(1, 1))]))),
+    ]);
+    const progressive = jpeg({ width: 8000, height: 5000, sof: 0xc2, scan: Buffer.alloc(8) });
+    const result = await upload({ avatar: canvas, cover: progressive }, 'declared');
+    assertRefused(result, 'cover', 'image_too_large', /more than 256 MiB of memory together/);
+  });
+
+  it('a truncated real JPEG is invalid_image, not a 500', async () => {
+    const whole = photo();
+    const result = await upload({ avatar: whole.subarray(0, Math.floor(whole.length / 2)) }, 'truncated.jpg');
+    assertRefused(result, 'avatar', 'invalid_image');
+    await assertNothingStored(result.userId);
+  });
+
+  it('a WebP whose header parses but whose bitstream does not decode is invalid_image, not a 500', async () => {
+    const { riffChunk, vp8l, webp } = await import('../../tools/support/images.ts');
+    const result = await upload({ cover: webp([riffChunk('VP8L', vp8l(16, 16))]) }, 'filler.webp');
+    assertRefused(result, 'cover', 'invalid_image');
+    await assertNothingStored(result.userId);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+describe('animations', () => {
+  for (const format of ['gif', 'webp'] as const) {
+    it(`an animated ${format.toUpperCase()} stays animated: every frame cropped to the avatar, scaled for the cover`, async () => {
+      const image = await animation(format, 6, 640, 480);
+      const result = await upload({ avatar: image, cover: image }, `anim.${format}`);
+      assert.equal(result.status, 200, JSON.stringify(result.body));
+      const { avatar, cover } = result.stored;
+      assert.deepEqual(avatar!.decoded, { format, width: 400, height: 400, frames: 6 });
+      assert.deepEqual(cover!.decoded, { format, width: 640, height: 480, frames: 6 });
+      await assertClean(storedFiles(result, `anim.${format}`), []);
+    });
+  }
+
+  it('an animated WebP wider than 1600 px is scaled, every frame', async () => {
+    const image = await animation('webp', 3, 2000, 1000);
+    const result = await upload({ cover: image }, 'wide.webp');
+    assert.equal(result.status, 200);
+    assert.deepEqual(result.stored.cover!.decoded, { format: 'webp', width: 1600, height: 800, frames: 3 });
+  });
+
+  it('an animated PNG keeps its first frame', async () => {
+    // An APNG: acTL before IDAT, the default image (IDAT) is the first frame, then one fcTL/fdAT frame.
+    const { png, pngChunk, u32be } = await import('../../tools/support/images.ts');
+    const still = png({ width: 6, height: 4 });
+    const ihdrEnd = 8 + 25;
+    const fctl = (seq: number) => pngChunk('fcTL', Buffer.concat([u32be(seq), u32be(6), u32be(4), u32be(0), u32be(0), bytes(0, 1, 0, 10, 0, 0)]));
+    const idat = still.subarray(ihdrEnd, still.length - 12);
+    const fdat = pngChunk('fdAT', Buffer.concat([u32be(2), idat.subarray(8, idat.length - 4)]));
+    const apng = Buffer.concat([still.subarray(0, ihdrEnd), pngChunk('acTL', Buffer.concat([u32be(2), u32be(0)])), fctl(0), idat, fctl(1), fdat, still.subarray(still.length - 12)]);
+    const result = await upload({ cover: apng }, 'anim.png');
+    assert.equal(result.status, 200, JSON.stringify(result.body));
+    assert.deepEqual(result.stored.cover!.decoded, { format: 'png', width: 6, height: 4, frames: 1 });
+    assert.ok(!result.stored.cover!.bytes.includes('acTL'));
+  });
+});

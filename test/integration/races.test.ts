@@ -1,0 +1,101 @@
+// Concurrent requests through the real handler against DynamoDB Local: no two requests get one
+// name, a failed request leaves no claim behind, and no stored user is a mix of two requests.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createHandler, type Handler } from '../../src/functions/patch-user/handler.ts';
+import { checkInvariants } from '../../tools/cli/check-invariants.ts';
+import { fixtureEvent, startTestBackend, type TestBackend, userSeeder } from '../support/backend.ts';
+import { accessToken, makeKey } from '../../tools/support/tokens.ts';
+
+const key = makeKey();
+let backend: TestBackend;
+let handler: Handler;
+
+before(async () => {
+  backend = await startTestBackend({ keys: [key] });
+  handler = createHandler(backend.config);
+});
+after(async () => {
+  // Whatever the races did, the table and the bucket must still be consistent.
+  const report = await checkInvariants(backend.dynamo, backend.s3, backend.config);
+  assert.deepEqual(report.problems, []);
+  await backend.stop();
+});
+
+const newUsers = userSeeder(() => backend, 'racer', 1000).many;
+
+async function patch(user: { id: number; sub: string }, body: unknown) {
+  const response = await handler(
+    fixtureEvent('json', { id: user.id, token: accessToken(key, { sub: user.sub }, backend.pool), body: JSON.stringify(body) }),
+  );
+  return { status: response.statusCode, json: JSON.parse(response.body) as Record<string, any> };
+}
+
+const claimsOf = async (username: string) =>
+  (await backend.scanTable()).filter((item) => item.pk === `USERNAME#${username.toLowerCase()}`);
+
+describe('races', () => {
+  it('20 users claiming one name at once: exactly one wins', async () => {
+    const users = await newUsers(20);
+    const results = await Promise.all(users.map((user, i) => patch(user, { username: i % 2 ? 'TheOne' : 'theone' })));
+    const winners = results.filter((r) => r.status === 200);
+    const losers = results.filter((r) => r.status === 400);
+    assert.equal(winners.length, 1, JSON.stringify(results.map((r) => r.status)));
+    assert.equal(losers.length, 19);
+    for (const loser of losers) {
+      assert.deepEqual(loser.json.errors, [
+        { field: 'username', messages: [{ code: 'unique', message: 'A user with that username already exists.' }] },
+      ]);
+    }
+    const claims = await claimsOf('theone');
+    assert.equal(claims.length, 1);
+    assert.equal(claims[0]!.user_id, winners[0]!.json.id);
+    // The losers keep their names and claims.
+    for (const user of users.filter((u) => u.id !== winners[0]!.json.id)) {
+      assert.equal((await backend.getUser(user.id))?.username, user.username);
+      assert.equal((await backend.getClaim(user.username))?.user_id, user.id);
+    }
+  });
+
+  it('two concurrent renames by one user: one name ends up held, the other is free', async () => {
+    const [user] = await newUsers(1);
+    const results = await Promise.all([patch(user!, { username: 'first_choice' }), patch(user!, { username: 'second_choice' })]);
+    for (const r of results) assert.ok(r.status === 200 || r.status === 503, JSON.stringify(r));
+    const stored = await backend.getUser(user!.id);
+    assert.ok(['first_choice', 'second_choice'].includes(stored!.username));
+    const other = stored!.username === 'first_choice' ? 'second_choice' : 'first_choice';
+    assert.equal((await backend.getClaim(stored!.username))?.user_id, user!.id);
+    assert.equal(await backend.getClaim(other), undefined, 'the losing name is not left claimed');
+    assert.equal(await backend.getClaim(user!.username), undefined, 'the old name is freed');
+  });
+
+  it('concurrent patches of one user: the stored user equals one of them', async () => {
+    const [user] = await newUsers(1);
+    const bodies = Array.from({ length: 10 }, (_, i) => ({
+      real_name: `Name ${i}`,
+      bio: `Bio ${i}`,
+      location: `Place ${i}`,
+      ...(i % 3 === 0 && { username: `concurrent_${i}` }),
+    }));
+    const results = await Promise.all(bodies.map((body) => patch(user!, body)));
+    for (const r of results) assert.ok(r.status === 200 || r.status === 503, JSON.stringify(r));
+    const stored = await backend.getUser(user!.id);
+    const match = bodies.findIndex(
+      (b) => b.real_name === stored!.real_name && b.bio === stored!.bio && b.location === stored!.location,
+    );
+    assert.ok(match >= 0, `stored user is a mix: ${JSON.stringify(stored)}`);
+    // Every 200 answer is a user some request could have produced.
+    for (const r of results.filter((x) => x.status === 200)) {
+      assert.ok(bodies.some((b) => b.real_name === r.json.real_name && b.bio === r.json.bio));
+    }
+  });
+
+  it('a username freed by a rename is claimable at once', async () => {
+    const [a, b] = await newUsers(2);
+    assert.equal((await patch(a!, { username: 'passed_on' })).status, 200);
+    assert.equal((await patch(a!, { username: 'moved_away' })).status, 200);
+    const res = await patch(b!, { username: 'PASSED_ON' });
+    assert.equal(res.status, 200);
+    assert.equal((await backend.getClaim('passed_on'))?.user_id, b!.id);
+  });
+});

@@ -1,0 +1,56 @@
+// A text-only request never loads sharp or the image pipeline: the handler reaches them only through
+// import(). Checked on the bundle esbuild makes of the entry (code splitting, as deployed): what the
+// entry loads at start (its static imports, transitively) holds neither src/images/normalize.ts nor
+// an import of sharp, and the pipeline is in a chunk of its own.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { build, type Metafile } from 'esbuild';
+import { PROJECT_DIR } from '../../tools/local/local-stack.ts';
+
+async function metafile(): Promise<Metafile> {
+  const result = await build({
+    absWorkingDir: PROJECT_DIR,
+    entryPoints: ['src/functions/patch-user/handler.ts'],
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    outdir: 'out',
+    external: ['sharp'],
+    mainFields: ['module', 'main'],
+    metafile: true,
+    write: false,
+    logLevel: 'silent',
+  });
+  return result.metafile;
+}
+
+describe('the image pipeline is loaded lazily', () => {
+  it('the entry statically imports neither sharp nor src/images/normalize.ts', async () => {
+    const meta = await metafile();
+    const entry = Object.entries(meta.outputs).find(([, o]) => o.entryPoint === 'src/functions/patch-user/handler.ts')!;
+    assert.ok(entry, 'the entry is built');
+    const atStart = new Set<string>();
+    const staticImports: string[] = [];
+    const visit = (name: string) => {
+      if (atStart.has(name)) return;
+      atStart.add(name);
+      for (const imported of meta.outputs[name]!.imports) {
+        if (imported.kind !== 'import-statement') continue;
+        if (imported.external) staticImports.push(imported.path);
+        else visit(imported.path);
+      }
+    };
+    visit(entry[0]);
+    const inputsAtStart = [...atStart].flatMap((name) => Object.keys(meta.outputs[name]!.inputs));
+    assert.ok(inputsAtStart.includes('src/images/header-check.ts'), 'the header pre-check is loaded at start');
+    assert.ok(!inputsAtStart.includes('src/images/normalize.ts'), 'the pipeline is not loaded at start');
+    assert.ok(!inputsAtStart.some((input) => input.includes('node_modules/sharp/')), 'sharp is not bundled at start');
+    assert.ok(!staticImports.includes('sharp'), 'no static import of sharp');
+    // The pipeline exists, behind import(), and imports sharp only dynamically too.
+    const lazy = Object.entries(meta.outputs).find(([, o]) => 'src/images/normalize.ts' in o.inputs);
+    assert.ok(lazy, 'the pipeline is bundled');
+    assert.ok(!atStart.has(lazy[0]));
+    assert.ok(lazy[1].imports.some((i) => i.path === 'sharp' && i.kind === 'dynamic-import'), 'sharp is imported with import()');
+  });
+});

@@ -1,0 +1,425 @@
+// openapi.yaml: a well-formed OpenAPI 3.1 document (as far as can be checked without its meta
+// schema), true to the contract, and true to the service: real answers of the local stack
+// (`npm start`'s, through serverless-offline) validate against the schemas it gives for their status.
+import assert from 'node:assert/strict';
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
+import { parse } from 'yaml';
+import { renderUser, type UserItem } from '../../src/users/user-record.ts';
+import { signAccessToken } from '../../tools/local/keys.ts';
+import {
+  DEMO_USERS,
+  PROJECT_DIR,
+  type LocalStack,
+} from '../../tools/local/local-stack.ts';
+import { ERROR_CODES_BY_STATUS, FIELD_ERROR_CODES, USER_FIELDS } from '../support/contract.ts';
+import { pngImage } from '../../tools/support/images.ts';
+import { startTestStack } from '../support/local-stack.ts';
+
+type Json = any;
+
+const doc: Json = parse(await readFile(join(PROJECT_DIR, 'openapi.yaml'), 'utf8'));
+const OPERATION_PATH = '/api/v2/user/{id}/';
+const ME_PATH = '/api/v2/user/me/';
+const operation = (): Json => doc.paths[OPERATION_PATH].patch;
+/** Every operation of the document, as `[method path, operation]`. */
+const allOperations = (): [string, Json][] =>
+  Object.entries<Json>(doc.paths).flatMap(([path, item]) =>
+    ['get', 'patch'].filter((method) => item[method]).map((method): [string, Json] => [`${method} ${path}`, item[method]]),
+  );
+
+// ---------------------------------------------------------------------------------------------
+// Reading the document
+
+/** The value a local `$ref` (`#/a/b`) points at, or undefined. */
+function pointer(ref: string): Json {
+  assert.ok(ref.startsWith('#/'), `only local references are used: ${ref}`);
+  let value: Json = doc;
+  for (const raw of ref.slice(2).split('/')) {
+    const key = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (value === null || typeof value !== 'object' || !(key in value)) return undefined;
+    value = value[key];
+  }
+  return value;
+}
+
+const deref = (value: Json): Json => (value && typeof value.$ref === 'string' ? deref(pointer(value.$ref)) : value);
+
+function refsIn(value: Json, found: string[] = []): string[] {
+  if (Array.isArray(value)) for (const item of value) refsIn(item, found);
+  else if (value && typeof value === 'object') {
+    if (typeof value.$ref === 'string') found.push(value.$ref);
+    for (const item of Object.values(value)) refsIn(item, found);
+  }
+  return found;
+}
+
+/** The response object the document gives for `status`: exact code first, then its range. */
+function documentedResponse(status: number, op: Json = operation()): Json {
+  const responses = op.responses;
+  const response = responses[String(status)] ?? responses[`${String(status)[0]}XX`] ?? responses.default;
+  assert.ok(response, `status ${status} is not documented`);
+  return deref(response);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validating with the document's schemas (JSON Schema 2020-12, the dialect of OpenAPI 3.1)
+
+const SCHEMAS_ID = 'urn:openapi:components:schemas';
+
+/** `value` with references to component schemas pointing into the schema registered below. */
+function retarget(value: Json): Json {
+  if (Array.isArray(value)) return value.map(retarget);
+  if (value === null || typeof value !== 'object') return value;
+  const copy: Record<string, Json> = {};
+  for (const [key, item] of Object.entries(value)) {
+    copy[key] =
+      key === '$ref' && typeof item === 'string'
+        ? item.replace(/^#\/components\/schemas\//, `${SCHEMAS_ID}#/$defs/`)
+        : retarget(item);
+  }
+  return copy;
+}
+
+const ajv = new Ajv2020({ strict: true, allErrors: true, allowUnionTypes: true });
+addFormats.default(ajv);
+ajv.addSchema({ $id: SCHEMAS_ID, $defs: retarget(doc.components.schemas) });
+
+function assertValid(schema: Json, value: unknown, what: string): void {
+  const validate = ajv.compile(retarget(schema));
+  assert.ok(validate(value), `${what}: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(value).slice(0, 2000)}`);
+}
+
+/** Checks an HTTP answer against what the document says about its status, body and headers. */
+async function assertDocumented(response: Response, op: Json = operation()): Promise<Json> {
+  const documented = documentedResponse(response.status, op);
+  const text = await response.text();
+  const what = `${response.status} answer`;
+  if (!documented.content) {
+    // An answer documented without content (304) has none.
+    assert.equal(text, '', `${what}: a body where none is documented`);
+    assertHeaders(documented, response, what);
+    return undefined;
+  }
+  const mediaType = response.headers.get('content-type')?.split(';')[0]?.trim() ?? '';
+  const content = documented.content?.[mediaType];
+  assert.ok(content, `${what}: content type "${mediaType}" is not documented for it`);
+  const body = JSON.parse(text);
+  assertValid(content.schema, body, what);
+  assertHeaders(documented, response, what);
+  return body;
+}
+
+function assertHeaders(documented: Json, response: Response, what: string): void {
+  for (const [name, header] of Object.entries<Json>(documented.headers ?? {})) {
+    const definition = deref(header);
+    const value = response.headers.get(name);
+    if (definition.required) assert.ok(value !== null, `${what}: header ${name} missing`);
+    if (value !== null) assertValid(definition.schema, value, `${what}, header ${name}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+describe('openapi.yaml is a well-formed OpenAPI 3.1 document', () => {
+  test('version, info, servers and the only path', () => {
+    assert.match(doc.openapi, /^3\.1\.\d+$/);
+    assert.equal(typeof doc.info.title, 'string');
+    assert.equal(typeof doc.info.version, 'string');
+    for (const server of doc.servers) {
+      for (const [, name] of String(server.url).matchAll(/\{(\w+)\}/g)) {
+        assert.ok(server.variables?.[name!]?.default, `server variable ${name} has a default`);
+      }
+    }
+    assert.deepEqual(Object.keys(doc.paths), [OPERATION_PATH, ME_PATH]);
+    assert.deepEqual(Object.keys(doc.paths[OPERATION_PATH]).sort(), ['get', 'parameters', 'patch']);
+    assert.deepEqual(Object.keys(doc.paths[ME_PATH]).sort(), ['get', 'patch']);
+  });
+
+  test('only known top-level and component sections', () => {
+    const top = ['openapi', 'info', 'jsonSchemaDialect', 'servers', 'paths', 'webhooks', 'components', 'security', 'tags', 'externalDocs'];
+    for (const key of Object.keys(doc)) assert.ok(top.includes(key) || key.startsWith('x-'), `top-level ${key}`);
+    const sections = ['schemas', 'responses', 'parameters', 'examples', 'requestBodies', 'headers', 'securitySchemes', 'links', 'callbacks', 'pathItems'];
+    for (const key of Object.keys(doc.components)) assert.ok(sections.includes(key), `components.${key}`);
+  });
+
+  test('every $ref resolves', () => {
+    const refs = refsIn(doc);
+    assert.ok(refs.length > 20);
+    for (const ref of refs) assert.notEqual(pointer(ref), undefined, `unresolved ${ref}`);
+  });
+
+  test('every path template parameter is a required path parameter', () => {
+    for (const [path, item] of Object.entries<Json>(doc.paths)) {
+      const declared = [...(item.parameters ?? []), ...(item.patch?.parameters ?? [])].map(deref);
+      for (const [, name] of path.matchAll(/\{(\w+)\}/g)) {
+        const parameter = declared.find((p) => p.name === name && p.in === 'path');
+        assert.ok(parameter, `{${name}} declared`);
+        assert.equal(parameter.required, true);
+      }
+    }
+    const id = deref(doc.paths[OPERATION_PATH].parameters[0]);
+    assert.equal(id.schema.type, 'integer');
+  });
+
+  test('responses are status codes or ranges, each described', () => {
+    for (const [name, op] of allOperations()) {
+      for (const [status, response] of Object.entries<Json>(op.responses)) {
+        assert.match(status, /^([1-5]\d\d|[1-5]XX|default)$/);
+        assert.equal(typeof deref(response).description, 'string', `${name}: response ${status} described`);
+      }
+    }
+  });
+
+  test('security uses the declared bearer scheme', () => {
+    assert.deepEqual(doc.security, [{ cognitoAccessToken: [] }]);
+    assert.deepEqual(
+      { type: doc.components.securitySchemes.cognitoAccessToken.type, scheme: doc.components.securitySchemes.cognitoAccessToken.scheme },
+      { type: 'http', scheme: 'bearer' },
+    );
+  });
+
+  test('every schema compiles as JSON Schema 2020-12 (strict)', () => {
+    for (const name of Object.keys(doc.components.schemas)) {
+      assert.doesNotThrow(() => ajv.getSchema(`${SCHEMAS_ID}#/$defs/${name}`), name);
+    }
+    for (const [status, response] of Object.entries<Json>(operation().responses)) {
+      for (const media of Object.values<Json>(deref(response).content ?? {})) {
+        assert.doesNotThrow(() => ajv.compile(retarget(media.schema)), `response ${status}`);
+      }
+    }
+    for (const media of Object.values<Json>(operation().requestBody.content)) {
+      assert.doesNotThrow(() => ajv.compile(retarget(media.schema)));
+    }
+  });
+});
+
+describe('openapi.yaml says what the contract says', () => {
+  test('the three body types, the file parts binary', () => {
+    const content = operation().requestBody.content;
+    assert.deepEqual(Object.keys(content).sort(), ['application/json', 'application/x-www-form-urlencoded', 'multipart/form-data']);
+    const multipart = deref(content['multipart/form-data'].schema);
+    for (const field of ['avatar', 'cover']) {
+      assert.equal(multipart.properties[field].type, 'string');
+      assert.equal(multipart.properties[field].contentMediaType, 'application/octet-stream');
+    }
+  });
+
+  test('the User schema: exactly the contract’s fields, all required, nothing else', () => {
+    const user = doc.components.schemas.User;
+    assert.deepEqual(Object.keys(user.properties).sort(), [...USER_FIELDS].sort());
+    assert.deepEqual([...user.required].sort(), [...USER_FIELDS].sort());
+    assert.equal(user.additionalProperties, false);
+    assert.deepEqual(user.properties.connection_status, { type: 'null' });
+    for (const field of ['avatar', 'cover', 'ext_id']) assert.deepEqual(user.properties[field].type, ['string', 'null']);
+  });
+
+  test('a rendered user is a valid User, and a user with an internal key is not', () => {
+    const item: UserItem = {
+      pk: 'USER#7', id: 7, sub: 'sub-7', username: 'Seven', version: 3, date_joined: '2024-05-01T10:00:00.000Z',
+      avatar_key: 'avatar/7/x.png', bio: 'Hello',
+      tags: [{ id: 1, type: 'user', name: 'vip', description: '', color: '#fff', visible: true, visibility_boost: false, created_at: '2024-01-01T00:00:00Z', active: true, deleted: false }],
+    };
+    const user = renderUser(item, 'https://media.example.org', 'owner');
+    assertValid(doc.components.schemas.User, user, 'rendered user');
+    const validate = ajv.compile(retarget(doc.components.schemas.User));
+    assert.equal(validate({ ...user, sub: 'sub-7' }), false);
+  });
+
+  test('every status and error code of the contract is documented', () => {
+    const responses = operation().responses;
+    for (const status of ['200', ...Object.keys(ERROR_CODES_BY_STATUS)]) assert.ok(responses[status], `status ${status}`);
+    assert.deepEqual(doc.components.schemas.FieldErrorCode.enum, FIELD_ERROR_CODES);
+    for (const [status, codes] of Object.entries(ERROR_CODES_BY_STATUS)) {
+      const schema = deref(responses[status]).content['application/json'].schema;
+      for (const code of codes) {
+        assertValid(schema, { errors: [{ code, message: 'm' }] }, `${status} ${code}`);
+      }
+      assert.equal(ajv.compile(retarget(schema))({ errors: [{ code: 'no_such_code', message: 'm' }] }), false, `${status} refuses other codes`);
+    }
+    assertValid(deref(responses['400']).content['application/json'].schema, {
+      errors: [{ field: 'username', messages: [{ code: 'unique', message: 'A user with that username already exists.' }] }],
+    }, 'field errors');
+  });
+
+  test('a 401 carries WWW-Authenticate: Bearer', () => {
+    const header = deref(deref(operation().responses['401']).headers['WWW-Authenticate']);
+    assert.equal(header.required, true);
+    assert.equal(header.schema.const, 'Bearer');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+describe('answers of the local stack match openapi.yaml', { timeout: 120_000 }, () => {
+  let stack: LocalStack;
+  let stateDir: string;
+  const [demo, alice] = DEMO_USERS;
+  const url = (id: number | string) => `${stack.config.baseUrl}/api/v2/user/${id}/`;
+  const patch = (id: number | string, init: { token?: string; body?: string | FormData; contentType?: string } = {}) =>
+    fetch(url(id), {
+      method: 'PATCH',
+      headers: {
+        ...(init.token !== undefined && { Authorization: `Bearer ${init.token}` }),
+        ...(init.contentType && { 'Content-Type': init.contentType }),
+      },
+      body: init.body,
+    });
+  const json = (body: unknown) => ({ body: JSON.stringify(body), contentType: 'application/json' });
+
+  before(async () => {
+    ({ stack, stateDir } = await startTestStack('openapi'));
+  });
+
+  after(async () => {
+    if (stack) await stack.stop();
+    if (stateDir) await rm(stateDir, { recursive: true, force: true });
+  });
+
+  test('200 to a JSON patch', async () => {
+    const res = await patch(demo.id, { token: stack.demoToken, ...json({ real_name: 'Ada', website: 'https://example.org', date_of_birth: '1815-12-10' }) });
+    assert.equal(res.status, 200);
+    const user = await assertDocumented(res);
+    assert.equal(user.real_name, 'Ada');
+  });
+
+  test('200 to a multipart patch with an image, and to an empty one', async () => {
+    const form = new FormData();
+    form.append('description', 'with a picture');
+    form.append('avatar', new Blob([pngImage({ width: 3, height: 2 })], { type: 'image/png' }), 'me.png');
+    const res = await patch(demo.id, { token: stack.demoToken, body: form });
+    assert.equal(res.status, 200);
+    const user = await assertDocumented(res);
+    assert.match(user.avatar, /^http:\/\/localhost:\d+\/.+\/avatar\/1\/[0-9a-f-]+\.png$/);
+
+    const empty = await patch(demo.id, { token: stack.demoToken });
+    assert.equal(empty.status, 200);
+    await assertDocumented(empty);
+  });
+
+  test('400 field errors', async () => {
+    const res = await patch(demo.id, {
+      token: stack.demoToken,
+      ...json({ website: 'not a url', gender: 'Other', username: alice.username, sub: 'x', real_name: 5 }),
+    });
+    assert.equal(res.status, 400);
+    const body = await assertDocumented(res);
+    assert.deepEqual(body.errors.map((e: Json) => e.field).sort(), ['gender', 'real_name', 'sub', 'website']);
+  });
+
+  test('400 unique username, and invalid images', async () => {
+    const taken = await patch(demo.id, { token: stack.demoToken, ...json({ username: alice.username.toUpperCase() }) });
+    assert.equal(taken.status, 400);
+    assert.equal((await assertDocumented(taken)).errors[0].messages[0].code, 'unique');
+
+    const form = new FormData();
+    form.append('cover', new Blob(['<svg xmlns="http://www.w3.org/2000/svg"/>'], { type: 'image/svg+xml' }), 'x.svg');
+    const svg = await patch(demo.id, { token: stack.demoToken, body: form });
+    assert.equal(svg.status, 400);
+    assert.equal((await assertDocumented(svg)).errors[0].messages[0].code, 'invalid_image');
+  });
+
+  test('400 parse_error', async () => {
+    const res = await patch(demo.id, { token: stack.demoToken, body: '{"bio": ', contentType: 'application/json' });
+    assert.equal(res.status, 400);
+    assert.equal((await assertDocumented(res)).errors[0].code, 'parse_error');
+  });
+
+  test('401 without a token and with a bad one, with WWW-Authenticate', async () => {
+    const none = await patch(demo.id, json({ bio: 'x' }));
+    assert.equal(none.status, 401);
+    assert.equal((await assertDocumented(none)).errors[0].code, 'not_authenticated');
+    const bad = await patch(demo.id, { token: 'not.a.token', ...json({ bio: 'x' }) });
+    assert.equal(bad.status, 401);
+    assert.equal((await assertDocumented(bad)).errors[0].code, 'authentication_failed');
+  });
+
+  test('403 for another user’s id', async () => {
+    const res = await patch(alice.id, { token: stack.demoToken, ...json({ bio: 'x' }) });
+    assert.equal(res.status, 403);
+    assert.equal((await assertDocumented(res)).errors[0].code, 'permission_denied');
+  });
+
+  test('404 for an unknown id and a non-integer one', async () => {
+    for (const id of [987654, 'abc']) {
+      const res = await patch(id, { token: stack.demoToken, ...json({ bio: 'x' }) });
+      assert.equal(res.status, 404);
+      assert.equal((await assertDocumented(res)).errors[0].code, 'not_found');
+    }
+  });
+
+  test('413 for a body over 6 MB', async () => {
+    const form = new FormData();
+    form.append('cover', new Blob([Buffer.alloc(6_100_000, 1)], { type: 'image/png' }), 'big.png');
+    const res = await patch(demo.id, { token: stack.demoToken, body: form });
+    assert.equal(res.status, 413);
+    assert.equal((await assertDocumented(res)).errors[0].code, 'request_too_large');
+  });
+
+  test('415 for another content type', async () => {
+    const res = await patch(demo.id, { token: stack.demoToken, body: 'bio: x', contentType: 'text/yaml' });
+    assert.equal(res.status, 415);
+    assert.equal((await assertDocumented(res)).errors[0].code, 'unsupported_media_type');
+  });
+
+  const get = (path: string, headers: Record<string, string> = {}) =>
+    fetch(`${stack.config.baseUrl}/api/v2/user/${path}`, { headers: { Authorization: `Bearer ${stack.demoToken}`, ...headers } });
+  const getOp = doc.paths[OPERATION_PATH].get;
+  const meOp = doc.paths[ME_PATH].get;
+
+  test('GET: 200 with ETag at /me/ and /{id}/, 304, 404 and 401', async () => {
+    const me = await get('me/');
+    assert.equal(me.status, 200);
+    const etag = me.headers.get('etag')!;
+    assert.equal((await assertDocumented(me, meOp)).id, demo.id);
+    const byId = await get(`${alice.id}/`);
+    assert.equal(byId.status, 200);
+    assert.equal((await assertDocumented(byId, getOp)).id, alice.id);
+    const notModified = await get('me/', { 'If-None-Match': etag });
+    assert.equal(notModified.status, 304);
+    await assertDocumented(notModified, meOp);
+    const missing = await get('987654/');
+    assert.equal(missing.status, 404);
+    await assertDocumented(missing, getOp);
+    const anonymous = await fetch(`${stack.config.baseUrl}/api/v2/user/me/`);
+    assert.equal(anonymous.status, 401);
+    await assertDocumented(anonymous, meOp);
+  });
+
+  test('PATCH: 200 with the new ETag, 412 for a stale If-Match, 405 at /me/', async () => {
+    const etag = (await get(`${demo.id}/`)).headers.get('etag')!;
+    const conditional = (ifMatch: string) =>
+      fetch(url(demo.id), {
+        method: 'PATCH',
+        headers: { Authorization: `Bearer ${stack.demoToken}`, 'Content-Type': 'application/json', 'If-Match': ifMatch },
+        body: JSON.stringify({ location: `at ${ifMatch}` }),
+      });
+    const ok = await conditional(etag);
+    assert.equal(ok.status, 200);
+    await assertDocumented(ok);
+    const stale = await conditional(etag);
+    assert.equal(stale.status, 412);
+    assert.equal((await assertDocumented(stale)).errors[0].code, 'precondition_failed');
+    const refused = await patch('me', { token: stack.demoToken, ...json({ bio: 'x' }) });
+    assert.equal(refused.status, 405);
+    assert.equal((await assertDocumented(refused, doc.paths[ME_PATH].patch)).errors[0].code, 'method_not_allowed');
+  });
+
+  // Last: it stops the stack's DynamoDB Local.
+  test('503 when DynamoDB is unreachable', async () => {
+    process.kill(-stack.dynamodb.pid, 'SIGKILL');
+    await stack.dynamodb.exited;
+    const token = signAccessToken(stack.keys, {
+      sub: demo.sub,
+      region: stack.config.region,
+      userPoolId: stack.config.userPoolId,
+      clientId: stack.config.clientId,
+    });
+    const res = await patch(demo.id, { token, ...json({ bio: 'after the outage' }) });
+    assert.equal(res.status, 503);
+    assert.equal((await assertDocumented(res)).errors[0].code, 'service_unavailable');
+  });
+});

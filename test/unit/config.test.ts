@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ConfigError, DEFAULTS, readConfig } from '../../src/platform/config.ts';
+
+const REQUIRED = {
+  AWS_REGION: 'eu-west-1',
+  TABLE_NAME: 'users',
+  MEDIA_BUCKET: 'media',
+  MEDIA_BASE_URL: 'https://media.example.org/',
+  COGNITO_USER_POOL_ID: 'eu-west-1_abc',
+  COGNITO_CLIENT_ID: 'client',
+};
+
+describe('readConfig', () => {
+  it('reads the required settings and applies the defaults', () => {
+    const config = readConfig(REQUIRED);
+    assert.equal(config.tableName, 'users');
+    assert.equal(config.mediaBaseUrl, 'https://media.example.org', 'trailing slash dropped');
+    assert.equal(config.cognitoTokenUse, 'access');
+    assert.equal(config.images.avatarMaxBytes, DEFAULTS.avatarMaxBytes);
+    assert.equal(config.images.coverMaxBytes, 4 * 1024 * 1024);
+    assert.equal(config.maxBodyBytes, 6_000_000);
+    assert.equal(config.cognitoJwksFile, undefined);
+    assert.equal(config.dynamodbEndpoint, undefined);
+    assert.equal(config.s3Endpoint, undefined);
+  });
+  it('names every missing variable at once', () => {
+    assert.throws(() => readConfig({ AWS_REGION: 'eu-west-1' }), (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      for (const name of ['TABLE_NAME', 'MEDIA_BUCKET', 'MEDIA_BASE_URL', 'COGNITO_USER_POOL_ID', 'COGNITO_CLIENT_ID']) {
+        assert.match(error.message, new RegExp(name));
+      }
+      return true;
+    });
+  });
+  it('refuses limits that are not positive integers', () => {
+    for (const value of ['0', '-1', '1.5', 'lots']) {
+      assert.throws(() => readConfig({ ...REQUIRED, AVATAR_MAX_BYTES: value }), /AVATAR_MAX_BYTES/);
+    }
+    assert.equal(readConfig({ ...REQUIRED, COVER_MAX_BYTES: '1000' }).images.coverMaxBytes, 1000);
+  });
+  it('reads the image limits and sizes, with the contract\'s defaults', () => {
+    const { images } = readConfig(REQUIRED);
+    assert.deepEqual(
+      [images.maxFrames, images.maxAnimationPixels, images.maxJpegScans, images.avatarSize, images.coverMaxSide],
+      [300, 60_000_000, 64, 400, 1600],
+    );
+    const set = readConfig({
+      ...REQUIRED,
+      IMAGE_MAX_FRAMES: '10',
+      IMAGE_MAX_ANIMATION_PIXELS: '1000000',
+      JPEG_MAX_SCANS: '12',
+      AVATAR_SIZE: '256',
+      COVER_MAX_SIDE: '1024',
+      IMAGE_TIMEOUT_SECONDS: '3',
+    }).images;
+    assert.deepEqual(
+      [set.maxFrames, set.maxAnimationPixels, set.maxJpegScans, set.avatarSize, set.coverMaxSide, set.timeoutSeconds],
+      [10, 1_000_000, 12, 256, 1024, 3],
+    );
+    assert.throws(() => readConfig({ ...REQUIRED, JPEG_MAX_SCANS: '0' }), /JPEG_MAX_SCANS/);
+  });
+  it('accepts only access or id as token use', () => {
+    assert.equal(readConfig({ ...REQUIRED, COGNITO_TOKEN_USE: 'id' }).cognitoTokenUse, 'id');
+    assert.throws(() => readConfig({ ...REQUIRED, COGNITO_TOKEN_USE: 'refresh' }), /COGNITO_TOKEN_USE/);
+  });
+  it('refuses a media base URL that is not absolute', () => {
+    assert.throws(() => readConfig({ ...REQUIRED, MEDIA_BASE_URL: 'media.example.org' }), /MEDIA_BASE_URL/);
+  });
+  it('treats empty local-only settings as unset', () => {
+    const config = readConfig({ ...REQUIRED, DYNAMODB_ENDPOINT: '', S3_ENDPOINT: ' ', COGNITO_JWKS_FILE: '' });
+    assert.equal(config.dynamodbEndpoint, undefined);
+    assert.equal(config.s3Endpoint, undefined);
+    assert.equal(config.cognitoJwksFile, undefined);
+  });
+});
