@@ -60,7 +60,7 @@ before(async () => {
   taskDir = join(workDir, 'task');
   await mkdir(taskDir);
   await unzipTo(zip, taskDir);
-  await copyFile(new URL('support/arm64-invoke.mjs', import.meta.url), join(taskDir, 'arm64-invoke.mjs'));
+  await copyFile(new URL('../../tools/support/arm64-invoke.mjs', import.meta.url), join(taskDir, 'arm64-invoke.mjs'));
 
   await backend.seed([USER]);
   const token = accessToken(key, { sub: USER.sub }, backend.pool);
