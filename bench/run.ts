@@ -1,6 +1,6 @@
 // npm run bench: every performance figure of the handler next to its floor, measured side by side
 // in one run, printed as one table. It starts what it needs itself (DynamoDB Local, s3rver) and
-// stops it at the end. See README "Performance" for what the figures mean and which hold on AWS.
+// stops it at the end. docs/benchmarks.md says what the figures mean and which hold on AWS.
 //
 //   bundles     built here with serverless.yml's esbuild options (bench/bundles.ts): an entry plus
 //               chunks (code splitting); sizes count what the entry loads at start, and all files
@@ -17,9 +17,8 @@
 //               the stream took S3's follow-up, and the stream function's work per record
 //               (bench/write-path.ts, in a process of its own with its own emulators)
 //
-// Options: --quick (fewer samples, for trying the bench itself), --no-package (skip `osls package`),
-// --only=cold,package,warm,memory,jwks,images,stream (run only those parts; the bundles are always
-// built).
+// Options: see USAGE below (`npm run bench -- --help`). A whole run (no --only, --quick or
+// --no-package) writes its table to docs/performance.md: dated figures belong to the bench's output.
 import { execFile, spawn } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
@@ -41,10 +40,32 @@ import { imageBench } from './images.ts';
 import type { BenchUser, CallRecord, RequestTrace, WarmInput, WarmResult } from './protocol.ts';
 
 const execFileAsync = promisify(execFile);
+const PARTS = ['cold', 'package', 'warm', 'memory', 'jwks', 'images', 'stream'];
+const USAGE = `npm run bench [-- options]
+
+  --quick              fewer samples, for trying the bench itself
+  --no-package         skip \`osls package\` (part package)
+  --only=PART,...      run only these parts (the bundles are always built): ${PARTS.join(',')}
+  --docs               write docs/performance.md even for a partial run (--only, --quick, --no-package)
+  --no-docs            do not write docs/performance.md after a whole run
+  --help               this text
+
+The table goes to stdout, progress to stderr. A whole run writes the table to docs/performance.md.`;
 const args = new Set(process.argv.slice(2));
+if (args.has('--help') || args.has('-h')) {
+  console.log(USAGE);
+  process.exit(0);
+}
 const QUICK = args.has('--quick');
 const only = [...args].find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
+const unknownPart = only?.find((part) => !PARTS.includes(part));
+if (unknownPart !== undefined) {
+  console.error(`unknown part ${unknownPart}\n\n${USAGE}`);
+  process.exit(2);
+}
 const runs = (part: string) => !only || only.includes(part);
+const WHOLE = !only && !QUICK && !args.has('--no-package');
+const WRITE_DOCS = args.has('--docs') || (WHOLE && !args.has('--no-docs'));
 const COLD_SAMPLES = QUICK ? 5 : 21;
 const WARM_SAMPLES = QUICK ? 40 : 200;
 const WARM_UP = QUICK ? 5 : 25;
@@ -86,9 +107,11 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.max(0, Math.ceil(p * sorted.length) - 1)]!;
 }
 
-function printTable() {
+/** The table as Markdown lines: the same text on stdout and in docs/performance.md. */
+function tableLines(): string[] {
   const header: Row = { figure: 'figure', value: 'value', floor: 'floor', ratio: 'ratio', target: 'target' };
-  const cells = (r: Row, okText: string) => [r.figure, r.value, r.floor ?? '', r.ratio ?? '', r.target ?? '', okText];
+  const cells = (r: Row, okText: string) =>
+    [r.figure, r.value, r.floor ?? '', r.ratio ?? '', r.target ?? '', okText].map((cell) => cell.replaceAll('|', '\\|'));
   const okText = (r: Row) => (r.ok === undefined ? '' : r.ok ? 'ok' : 'MISSED');
   const all = [cells(header, 'ok'), ...rows.map((r) => cells(r, okText(r)))];
   const widths = all[0]!.map((_, c) => Math.max(...all.map((line) => line[c]!.length)));
@@ -100,13 +123,41 @@ function printTable() {
     out.push(line([`**${s.title}**`, '', '', '', '', '']));
     for (const r of s.rows) out.push(line(cells(r, okText(r))));
   }
-  console.log(out.join('\n'));
+  return out;
+}
+
+function summary(): string {
   const missed = rows.filter((r) => r.ok === false);
-  console.log(
-    missed.length
-      ? `\nMISSED ${missed.length} target(s): ${missed.map((r) => r.figure).join('; ')}`
-      : '\nEvery target met.',
-  );
+  return missed.length
+    ? `MISSED ${missed.length} target(s): ${missed.map((r) => r.figure).join('; ')}`
+    : 'Every target met.';
+}
+
+const PERFORMANCE_PAGE = join(PROJECT_DIR, 'docs', 'performance.md');
+
+/** docs/performance.md: this run's table with when and where it ran; the prose is docs/benchmarks.md. */
+async function writePerformancePage(when: string, machine: string, seconds: string): Promise<void> {
+  const partial = [
+    only && `parts ${only.join(', ')} only`,
+    QUICK && '--quick',
+    args.has('--no-package') && 'without osls package',
+  ].filter(Boolean);
+  const page = [
+    '<!-- Written by `npm run bench` (bench/run.ts) after a whole run: change the bench, not this page. -->',
+    '',
+    '# Performance',
+    '',
+    `The table of one run of \`npm run bench\`: ${when}, ${machine}, ${seconds} s` +
+      `${partial.length ? ` (${partial.join(', ')})` : ''}. What each figure measures, its floor, and`,
+    'which figures carry over to Lambda: [How the bench measures, and how to read it](benchmarks.md).',
+    '',
+    ...tableLines(),
+    '',
+    summary(),
+    '',
+  ];
+  await writeFile(PERFORMANCE_PAGE, page.join('\n'));
+  log(`wrote ${relative(PROJECT_DIR, PERFORMANCE_PAGE)}`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -415,13 +466,14 @@ async function coldImport(built: { handler: BuiltBundle; deps: BuiltBundle; unbu
     target: '≤ 1.15× deps',
     ok: handler / deps <= 1.15,
   });
+  // No target: what a cold start pays is the row above (the bundle against the bare dependencies).
+  // Node 24 loads node_modules faster than Node 20 did, so a fixed "≥ 3× faster than unbundled" was
+  // missed every run while the bundle stayed within its floor: it measured Node, not the bundle.
   row({
-    figure: 'unbundled (node_modules) vs bundled',
+    figure: 'unbundled (node_modules), what bundling saves',
     value: ms(unbundled),
     floor: `${ms(handler)} bundled`,
-    ratio: `${(unbundled / handler).toFixed(2)}× faster`,
-    target: '≥ 3× faster',
-    ok: unbundled / handler >= 3,
+    ratio: `bundled ${(unbundled / handler).toFixed(2)}× faster`,
   });
   const option = importMs('option');
   row({
@@ -924,8 +976,12 @@ async function main() {
     await stop();
   }
   log('done');
-  console.log(`\n${new Date().toISOString().slice(0, 10)} · ${machine} · ${((performance.now() - started) / 1000).toFixed(0)} s\n`);
-  printTable();
+  const when = new Date().toISOString().slice(0, 10);
+  const seconds = ((performance.now() - started) / 1000).toFixed(0);
+  console.log(`\n${when} · ${machine} · ${seconds} s\n`);
+  console.log(tableLines().join('\n'));
+  console.log(`\n${summary()}`);
+  if (WRITE_DOCS) await writePerformancePage(when, machine, seconds);
 }
 
 await main();
