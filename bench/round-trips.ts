@@ -1,0 +1,125 @@
+// Parts round trips and warm: the rows made of the warm child's traces and timings (bench/warm.ts).
+import type { CallRecord, RequestTrace, WarmResult } from './protocol.ts';
+import { median, ms, percentile, row, section, times } from './table.ts';
+
+/** Longest chain of calls each starting after the previous one ended: round trips waited for. */
+function sequentialRounds(calls: CallRecord[]): number {
+  const sorted = [...calls].sort((a, b) => a.end - b.end);
+  const depth = new Map<CallRecord, number>();
+  for (const call of sorted) {
+    let best = 0;
+    for (const before of sorted) if (before.end <= call.start) best = Math.max(best, depth.get(before) ?? 0);
+    depth.set(call, best + 1);
+  }
+  return Math.max(0, ...depth.values());
+}
+
+const overlap = (a: CallRecord, b: CallRecord) => a.start < b.end && b.start < a.end;
+const WRITES = new Set(['UpdateItem', 'TransactWriteItems']);
+
+function describeCalls(calls: CallRecord[]): string {
+  const counts = new Map<string, number>();
+  for (const call of calls) counts.set(call.command, (counts.get(call.command) ?? 0) + 1);
+  return [...counts].map(([command, n]) => (n > 1 ? `${command}×${n}` : command)).join(' + ') || 'none';
+}
+
+export function roundTripRows(traces: RequestTrace[]) {
+  section('AWS round trips per request (SDK middleware, every HTTP attempt)');
+  const checks: Record<string, { target: string; ok: (calls: CallRecord[]) => boolean }> = {
+    // A transaction returns no item: the answer is one consistent read after it.
+    'text patch': { target: '1 TransactWriteItems, then the answer’s GetItem', ok: (c) => shape(c, ['TransactWriteItems', 'GetItem']) },
+    'empty patch': { target: '1 GetItem', ok: (c) => c.length === 1 && c[0]!.command === 'GetItem' },
+    'not the owner (403)': { target: '1 TransactWriteItems, no read', ok: (c) => shape(c, ['TransactWriteItems']) },
+    'no such user (404)': { target: '1 TransactWriteItems, no read', ok: (c) => shape(c, ['TransactWriteItems']) },
+    'username change': { target: '≤ 2: read + transaction', ok: (c) => c.length <= 2 },
+    'username taken (400)': { target: '≤ 2: read + transaction', ok: (c) => c.length <= 2 },
+    'case-only rename': { target: '≤ 3: read + transaction + the answer’s read', ok: (c) => c.length <= 3 },
+    // After a committed write the handler makes no S3 call: the stream tags and deletes (docs/write-path.md).
+    'avatar replaced': {
+      target: '1 put, then the transaction; only the answer’s read after',
+      ok: (c) => shape(c, ['PutObject', 'TransactWriteItems', 'GetItem']),
+    },
+    'avatar removed': { target: '1 TransactWriteItems; only the answer’s read after', ok: (c) => shape(c, ['TransactWriteItems', 'GetItem']) },
+    'username + avatar + cover': {
+      target: 'puts ∥ read; ≤ 2 DynamoDB; nothing after',
+      ok: (c) => {
+        const read = c.find((x) => x.command === 'GetItem');
+        const puts = c.filter((x) => x.command === 'PutObject');
+        const dynamo = c.filter((x) => x.service === 'dynamodb');
+        return !!read && puts.length === 2 && puts.every((p) => overlap(p, read)) && dynamo.length <= 2 && roundsAfterWrite(c) === 0;
+      },
+    },
+  };
+  for (const trace of traces) {
+    const check = checks[trace.scenario];
+    const ok = answerReadOnlyAfterWrite(trace.calls) && (check ? check.ok(trace.calls) : true);
+    row({
+      figure: `${trace.scenario} → ${trace.status}`,
+      value: describeCalls(trace.calls),
+      floor: `${sequentialRounds(trace.calls)} sequential`,
+      target: check?.target ?? '',
+      ok: check ? ok : undefined,
+    });
+  }
+  const more = traces.filter((t) => !answerReadOnlyAfterWrite(t.calls)).map((t) => t.scenario);
+  row({
+    figure: 'after a write, anything but the answer’s one read, any request',
+    value: more.length ? more.join(', ') : 'none',
+    target: 'none',
+    ok: more.length === 0,
+  });
+}
+
+/**
+ * After the write, at most the one consistent read of the answer (a transaction returns no item),
+ * and never S3: the stream tags and deletes.
+ */
+function answerReadOnlyAfterWrite(calls: CallRecord[]): boolean {
+  const after = calls.filter((call) => calls.some((w) => WRITES.has(w.command) && w.start < call.start));
+  return after.length <= 1 && after.every((call) => call.command === 'GetItem');
+}
+
+/** Exactly these calls, one after the other. */
+const shape = (calls: CallRecord[], commands: string[]) =>
+  calls.length === commands.length && [...calls].sort((a, b) => a.start - b.start).every((c, i) => c.command === commands[i]) && sequentialRounds(calls) === commands.length;
+
+/** Round trips the caller waits for after the DynamoDB write has answered. */
+function roundsAfterWrite(calls: CallRecord[]): number {
+  const write = calls.filter((c) => WRITES.has(c.command)).at(-1);
+  if (!write) return 0;
+  return sequentialRounds(calls.filter((c) => c.start >= write.end));
+}
+
+export function warmRows(result: WarmResult) {
+  section(`Warm handler on the local stack (n requests after warm-up; floor = same AWS calls issued directly)`);
+  for (const timing of result.timings) {
+    const p50 = [median(timing.handler), median(timing.floor)] as const;
+    const p99 = [percentile(timing.handler, 0.99), percentile(timing.floor, 0.99)] as const;
+    const sameCalls = JSON.stringify(sortKeys(timing.handlerCalls)) === JSON.stringify(sortKeys(timing.floorCalls));
+    row({
+      figure: `${timing.scenario} p50 (n=${timing.handler.length})`,
+      value: ms(p50[0]),
+      floor: ms(p50[1]),
+      ratio: times(p50[0] / p50[1]),
+      target: '≤ 1.2× floor',
+      ok: p50[0] / p50[1] <= 1.2 && sameCalls,
+    });
+    row({ figure: `${timing.scenario} p99`, value: ms(p99[0]), floor: ms(p99[1]), ratio: times(p99[0] / p99[1]) });
+    // Time outside the HTTP attempts: ours, plus the SDK's serializing and signing (in both).
+    row({
+      figure: `${timing.scenario}: outside the HTTP calls, p50`,
+      value: ms(median(timing.own)),
+      floor: ms(median(timing.floorOwn)),
+    });
+    if (!sameCalls) {
+      row({
+        figure: `${timing.scenario}: floor issues other calls`,
+        value: JSON.stringify(timing.handlerCalls),
+        floor: JSON.stringify(timing.floorCalls),
+        ok: false,
+      });
+    }
+  }
+}
+
+const sortKeys = (o: Record<string, number>) => Object.fromEntries(Object.entries(o).sort());
