@@ -35,7 +35,7 @@ import { startOwnEmulators, type Emulators } from '../tools/support/emulators.ts
 import { accessToken, makeKey, TEST_POOL, writeJwksFile } from '../tools/support/tokens.ts';
 import { buildBundle, bundledPackages, OUT_DIR, ownCodeBytes, serverlessEsbuildOptions, type BuiltBundle } from './bundles.ts';
 import { readZip, relativeImports, staticClosure } from '../tools/support/zip.ts';
-import { decodedBodyBytes, jsonEvent, multipartEvent } from './events.ts';
+import { decodedBodyBytes, jsonEvent, multipartEvent } from '../tools/support/api-events.ts';
 import { photoJpeg } from './fixtures.ts';
 import { imageBench } from './images.ts';
 import type { BenchUser, CallRecord, RequestTrace, WarmInput, WarmResult } from './protocol.ts';
