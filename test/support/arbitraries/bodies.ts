@@ -2,7 +2,7 @@
 
 import fc from 'fast-check';
 import { READ_ONLY_NAMES, SPECIAL_NAMES, TEXT_FIELD_NAMES, type TextFieldName, WRITABLE_NAMES } from './pool.ts';
-import { ALL_IMAGES, type FileContent, goodImageArb, type Mutation, mutationArb } from './images.ts';
+import { type FileContent, goodImageArb, mutatedImage, type Mutation, mutationArb } from './images.ts';
 import { anyJson, anyString, base64ImageArb, GOOD_PREFIXES, fileArb, invalidText, invalidUsername, type Json, type Pair, validText, validUsername, type Value } from './values.ts';
 
 export type Transport = 'plain' | 'base64' | 'lieBase64' | 'lieText';
@@ -326,14 +326,7 @@ export const wildBodyArb: fc.Arbitrary<BodyRequest> = fc.record({
 /** Bodies that carry images, mostly mutated ones: the header pre-check and libvips, through the handler. */
 const mutatedImageArb: fc.Arbitrary<FileContent> = fc.oneof(
   { weight: 1, arbitrary: goodImageArb },
-  {
-    weight: 4,
-    arbitrary: fc.record({
-      kind: fc.constant('image' as const),
-      image: fc.constantFrom(...ALL_IMAGES),
-      mutations: fc.array(mutationArb, { minLength: 1, maxLength: 4 }),
-    }),
-  },
+  { weight: 4, arbitrary: mutatedImage({ minLength: 1, maxLength: 4 }) },
 );
 
 export const imageBodyArb: fc.Arbitrary<BodyRequest> = fc.oneof(

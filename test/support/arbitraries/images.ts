@@ -11,7 +11,7 @@ export type ImageName =
 
 /** Images that are accepted as they are. */
 export const GOOD_IMAGES = ['png', 'pngText', 'jpeg', 'jpegExif', 'gif', 'gifAnim', 'webpLossy', 'webpLossless', 'webpExt', 'webpAnim'] as const;
-export const ALL_IMAGES: readonly ImageName[] = [...GOOD_IMAGES, 'pngHuge', 'webpHuge', 'gifOffscreen', 'gifWideFrames', 'pngInterlaced16', 'webpCanvas', 'svg'];
+const ALL_IMAGES: readonly ImageName[] = [...GOOD_IMAGES, 'pngHuge', 'webpHuge', 'gifOffscreen', 'gifWideFrames', 'pngInterlaced16', 'webpCanvas', 'svg'];
 
 // Decodable WebP bitstreams, made once (libvips decodes every good image now).
 const REAL_WEBP = {
@@ -159,16 +159,17 @@ export const goodImageArb: fc.Arbitrary<FileContent> = fc.record({
   mutations: fc.constant([] as Mutation[]),
 });
 
+/** Any image, good or past a limit, changed by `count` mutations. */
+export const mutatedImage = (count: { minLength: number; maxLength: number }): fc.Arbitrary<FileContent> =>
+  fc.record({
+    kind: fc.constant('image' as const),
+    image: fc.constantFrom(...ALL_IMAGES),
+    mutations: fc.array(mutationArb, count),
+  });
+
 export const fileContentArb: fc.Arbitrary<FileContent> = fc.oneof(
   { weight: 3, arbitrary: goodImageArb },
-  {
-    weight: 6,
-    arbitrary: fc.record({
-      kind: fc.constant('image' as const),
-      image: fc.constantFrom(...ALL_IMAGES),
-      mutations: fc.array(mutationArb, { minLength: 0, maxLength: 3 }),
-    }),
-  },
+  { weight: 6, arbitrary: mutatedImage({ minLength: 0, maxLength: 3 }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('bytes' as const), bytes: fc.uint8Array({ maxLength: 64 }) }) },
   {
     weight: 1,
