@@ -29,7 +29,7 @@ import { seedUsers } from '../tools/local/seed-users.ts';
 import { anmf, gif, riffChunk, vp8x, VP8X_FLAGS, webp } from '../tools/support/images.ts';
 import { accessToken, type TestKey } from '../tools/support/tokens.ts';
 import { OUT_DIR } from './bundles.ts';
-import { multipartEvent } from './events.ts';
+import { multipartEvent } from '../tools/support/api-events.ts';
 import { directJpegPipeline } from './image-pipelines.ts';
 
 export interface BenchTable {

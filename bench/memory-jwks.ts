@@ -6,7 +6,7 @@ import { createAuthenticator } from '../src/http/auth.ts';
 import { readConfig, type Config } from '../src/platform/config.ts';
 import { PROJECT_DIR } from '../tools/local/local-stack.ts';
 import { deployedSplits, OPTION } from './bundle-figures.ts';
-import { decodedBodyBytes, jsonEvent, multipartEvent } from './events.ts';
+import { decodedBodyBytes, jsonEvent, multipartEvent } from '../tools/support/api-events.ts';
 import { photoJpeg } from './fixtures.ts';
 import { deployedEnv, key, runChild, template, token, type EventTemplates } from './local-setup.ts';
 import { log, MB } from './options.ts';

@@ -25,7 +25,7 @@ import { createAwsClients } from '../src/store/aws-clients.ts';
 import { decodeBase64 } from '../src/http/request-body.ts';
 import { subKey, userKey } from '../src/users/user-record.ts';
 import { claimKey } from '../src/users/username-keys.ts';
-import { jsonEvent, multipartEvent } from './events.ts';
+import { jsonEvent, multipartEvent } from '../tools/support/api-events.ts';
 import { directJpegPipeline } from './image-pipelines.ts';
 import type { BenchUser, CallRecord, RequestTrace, Timing, WarmInput, WarmResult } from './protocol.ts';
 

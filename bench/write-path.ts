@@ -24,7 +24,7 @@ import { createDynamoDbClient, ensureBucket, ensureTable, PROJECT_DIR } from '..
 import { StreamReader, streamArnOf, type LambdaStreamRecord } from '../tools/local/stream-records.ts';
 import { startOwnEmulators } from '../tools/support/emulators.ts';
 import { accessToken, makeKey, TEST_POOL, writeJwksFile } from '../tools/support/tokens.ts';
-import { multipartEvent } from './events.ts';
+import { multipartEvent } from '../tools/support/api-events.ts';
 import { photoJpeg } from './fixtures.ts';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 40);

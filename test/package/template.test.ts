@@ -11,7 +11,7 @@ import { dirname, join, relative } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { jsonEvent } from '../../bench/events.ts';
+import { jsonEvent } from '../../tools/support/api-events.ts';
 import { readZip, relativeImports, staticClosure } from '../../tools/support/zip.ts';
 import { PROJECT_DIR } from '../../tools/local/local-stack.ts';
 import { readConfig, readSignUpConfig } from '../../src/platform/config.ts';

@@ -19,12 +19,11 @@ import {
 } from '../../src/users/user-record.ts';
 import type { ClaimItem, Tag, UserItem } from '../../src/users/user-record.ts';
 import { claimKey } from '../../src/users/username-keys.ts';
+import { isValidUsername } from '../../src/users/usernames.ts';
 
 export class SeedError extends Error {
   override name = 'SeedError';
 }
-
-export const USERNAME_PATTERN = /^[A-Za-z0-9_-]{1,255}$/;
 
 /** A validated seed entry: everything of the user item except what depends on the stored one. */
 export type SeedUser = Omit<UserItem, 'pk' | 'version' | 'date_joined' | 'avatar_key' | 'cover_key'> & {
@@ -89,13 +88,10 @@ export function parseSeedUser(value: unknown, index: number, options: SeedOption
   if (typeof sub !== 'string' || sub.trim() === '') {
     throw new SeedError(`${where}: sub must be a non-empty string`);
   }
-  if (
-    typeof username !== 'string' ||
-    !USERNAME_PATTERN.test(username) ||
-    !/[A-Za-z0-9]/.test(username)
-  ) {
+  // The contract's username rule, from the one place the functions read it too.
+  if (typeof username !== 'string' || !isValidUsername(username)) {
     throw new SeedError(
-      `${where}: username must match ${USERNAME_PATTERN.source} and contain a letter or digit, ` +
+      `${where}: username must be 1-255 of a-z A-Z 0-9 _ - with a letter or digit, ` +
         `got ${JSON.stringify(username)}`,
     );
   }

@@ -10,6 +10,7 @@ import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
+import { LOCAL_CREDENTIALS } from '../../src/store/dynamo-client.ts';
 import { StreamReader, streamArnOf, type LambdaStreamEvent, type LambdaStreamRecord, type ShardCursor } from './stream-records.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -180,7 +181,7 @@ export class StreamPoller {
   readonly stats: StreamPollerStats = { invocations: 0, recordsDone: 0, deadLettered: 0 };
 
   constructor(options: StreamPollerOptions) {
-    const { clients, credentials = { accessKeyId: 'local', secretAccessKey: 'local' }, ...settings } = options;
+    const { clients, credentials = LOCAL_CREDENTIALS, ...settings } = options;
     this.#options = {
       batchSize: 10,
       maximumRetryAttempts: 3,

@@ -1,7 +1,7 @@
-// API Gateway events for the benchmark, made from a recorded REST API event (test/fixtures/events)
+// API Gateway events for the benchmark and tests, made from a recorded REST API event (test/fixtures/events)
 // so headers and shape are the real ones. No heavy imports: the children bundle this file.
-import type { ApiEvent } from '../src/functions/patch-user/handler.ts';
-import { multipartBody, type FormValue } from '../tools/support/multipart.ts';
+import type { ApiEvent } from '../../src/functions/patch-user/handler.ts';
+import { multipartBody, type FormValue } from './multipart.ts';
 
 function withRequest(template: ApiEvent, id: number | string, token: string, contentType: string, body: string, base64: boolean): ApiEvent {
   const event = structuredClone(template);
