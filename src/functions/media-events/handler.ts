@@ -9,6 +9,7 @@ import { createSqsClient, FileDeadLetters, QueueDeadLetters } from './dead-lette
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { createEventBridgeClient, EventBus } from './event-bus.ts';
+import { lambdaEntry } from '../../platform/entry.ts';
 import { createLogger } from '../../platform/log.ts';
 import { processStreamBatch, type BatchResponse, type StreamEvent } from './records.ts';
 import { MediaObjects } from '../../store/media-lifecycle.ts';
@@ -51,13 +52,8 @@ export function createMediaEventsHandler(
   };
 }
 
-let cached: MediaEventsHandler | undefined;
-
 /**
  * The Lambda entry. A configuration error throws: the whole batch is retried and the error shows
  * in the function's error metric, rather than records being dropped.
  */
-export const handler: MediaEventsHandler = async (event, context) => {
-  cached ??= createMediaEventsHandler(readStreamConfig());
-  return cached(event, context);
-};
+export const handler: MediaEventsHandler = lambdaEntry(() => createMediaEventsHandler(readStreamConfig()));

@@ -3,6 +3,7 @@
 // error fails the confirmation, and Cognito may invoke again, which creates nothing more.
 import { readSignUpConfig, type SignUpConfig } from '../../platform/config.ts';
 import { createDynamoClient } from '../../store/dynamo-client.ts';
+import { lambdaEntry } from '../../platform/entry.ts';
 import { createLogger } from '../../platform/log.ts';
 import { SignUps } from './sign-up.ts';
 
@@ -61,10 +62,5 @@ export function createHandler(config: SignUpConfig, signUps = new SignUps(create
   };
 }
 
-let cached: Handler | undefined;
-
 /** The Lambda entry: configuration and the client are made once per container, on first use. */
-export const handler: Handler = async (event, context) => {
-  cached ??= createHandler(readSignUpConfig());
-  return cached(event, context);
-};
+export const handler: Handler = lambdaEntry(() => createHandler(readSignUpConfig()));
