@@ -11,7 +11,7 @@ import { startTestBackend, type TestBackend } from '../support/backend.ts';
 import { makeKey } from '../../tools/support/tokens.ts';
 
 const FIXTURE = JSON.parse(
-  readFileSync(new URL('fixtures/events/cognito-post-confirmation.json', import.meta.url), 'utf8'),
+  readFileSync(new URL('../fixtures/events/cognito-post-confirmation.json', import.meta.url), 'utf8'),
 ) as PostConfirmationEvent;
 
 let backend: TestBackend;
