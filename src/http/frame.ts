@@ -9,7 +9,7 @@ import { logRequest } from './request-log.ts';
 import { allowedMethods, errorResponse, headerValue, type HttpResponse } from './response.ts';
 import type { Config } from '../platform/config.ts';
 import { lambdaEntry } from '../platform/entry.ts';
-import { createLogger, type Logger } from '../platform/log.ts';
+import { invocationLogger, type Logger } from '../platform/log.ts';
 
 export type { ApiEvent, LambdaContext };
 
@@ -52,7 +52,7 @@ export function apiFunction(config: Config, { routes, vary = [] }: ApiFunctionOp
 
   return async (event, context) => {
     const started = performance.now();
-    const log = createLogger({ requestId: context?.awsRequestId ?? event.requestContext?.requestId });
+    const log = invocationLogger(context, event.requestContext?.requestId);
     const pathId = rawPathId(event);
     const header = (name: string) => headerValue(event.headers, name);
     const request: ApiRequest = { event, context, log, sub: '', pathId, header, userId: userIdOf(pathId) };

@@ -2,7 +2,7 @@
 // first use. A configuration that fails is logged with its reason and made again on the next
 // invocation (a fixed deployment heals without a cold start); what the caller gets is the
 // function's own kind of failure.
-import { createLogger } from './log.ts';
+import { invocationLogger, invocationStarted, type InvocationContext } from './log.ts';
 
 export type LambdaHandler<E, C, R> = (event: E, context?: C) => Promise<R>;
 
@@ -11,16 +11,17 @@ export type LambdaHandler<E, C, R> = (event: E, context?: C) => Promise<R>;
  * Without it the error is thrown: a stream batch is then retried and a trigger fails, and either
  * shows in the function's error metric rather than records or sign-ups being dropped.
  */
-export function lambdaEntry<E, C, R>(
+export function lambdaEntry<E, C extends InvocationContext, R>(
   create: () => LambdaHandler<E, C, R>,
   failed?: (error: unknown) => R,
 ): LambdaHandler<E, C, R> {
   let cached: LambdaHandler<E, C, R> | undefined;
   return async (event, context) => {
+    invocationStarted();
     try {
       cached ??= create();
     } catch (error) {
-      createLogger().error('configuration failed', { error: (error as Error).message });
+      invocationLogger(context).error('configuration failed', { error: (error as Error).message });
       if (failed) return failed(error);
       throw error;
     }

@@ -10,12 +10,12 @@ import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { createEventBridgeClient, EventBus } from './event-bus.ts';
 import { lambdaEntry } from '../../platform/entry.ts';
-import { createLogger } from '../../platform/log.ts';
+import { invocationLogger, type InvocationContext } from '../../platform/log.ts';
 import { processStreamBatch, type BatchResponse, type StreamEvent } from './records.ts';
 import { MediaObjects } from '../../store/media-lifecycle.ts';
 import { readStreamConfig, type StreamConfig } from './config.ts';
 
-export type MediaEventsHandler = (event: StreamEvent, context?: { awsRequestId?: string }) => Promise<BatchResponse>;
+export type MediaEventsHandler = (event: StreamEvent, context?: InvocationContext) => Promise<BatchResponse>;
 
 export interface MediaEventsClients {
   s3: S3Client;
@@ -42,7 +42,7 @@ export function createMediaEventsHandler(
     ? new CloudFrontCdn(clients.cloudFront ?? createCloudFrontClient(config), config.cdnDistributionId)
     : undefined;
   return async (event, context) => {
-    const log = createLogger({ requestId: context?.awsRequestId });
+    const log = invocationLogger(context);
     const response = await processStreamBatch({ media, events, deadLetters, cdn, mediaBaseUrl: config.mediaBaseUrl, log }, event);
     log.info('stream batch handled', {
       records: event.Records?.length ?? 0,

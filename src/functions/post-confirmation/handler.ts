@@ -4,7 +4,7 @@
 import { readSignUpConfig, type SignUpConfig } from '../../platform/config.ts';
 import { createDynamoClient } from '../../store/dynamo-client.ts';
 import { lambdaEntry } from '../../platform/entry.ts';
-import { createLogger } from '../../platform/log.ts';
+import { invocationLogger } from '../../platform/log.ts';
 import { SignUps } from './sign-up.ts';
 
 /** The parts of Cognito's Post confirmation event that are read; the rest is passed back as is. */
@@ -21,6 +21,7 @@ export interface PostConfirmationEvent {
 
 export interface TriggerContext {
   awsRequestId?: string;
+  functionName?: string;
 }
 
 export type Handler = (event: PostConfirmationEvent, context?: TriggerContext) => Promise<PostConfirmationEvent>;
@@ -30,7 +31,7 @@ export const CONFIRM_SIGN_UP = 'PostConfirmation_ConfirmSignUp';
 
 export function createHandler(config: SignUpConfig, signUps = new SignUps(createDynamoClient(config), config.tableName, undefined, config.reservedUsernames)): Handler {
   return async (event, context) => {
-    const log = createLogger({ requestId: context?.awsRequestId });
+    const log = invocationLogger(context);
     if (event?.triggerSource !== CONFIRM_SIGN_UP) {
       log.info('trigger ignored', { triggerSource: String(event?.triggerSource) });
       return event;
