@@ -15,7 +15,7 @@ import { processStreamBatch, type BatchResponse, type StreamEvent } from './reco
 import { MediaObjects } from '../../store/media-lifecycle.ts';
 import { readStreamConfig, type StreamConfig } from './config.ts';
 
-export type MediaEventsHandler = (event: StreamEvent, context?: InvocationContext) => Promise<BatchResponse>;
+export type Handler = (event: StreamEvent, context?: InvocationContext) => Promise<BatchResponse>;
 
 export interface MediaEventsClients {
   s3: S3Client;
@@ -26,13 +26,13 @@ export interface MediaEventsClients {
   cloudFront?: CloudFrontClient;
 }
 
-export function createMediaEventsHandler(
+export function createHandler(
   config: StreamConfig,
   clients: MediaEventsClients = {
     s3: createS3Client(config, config.s3Endpoint),
     eventBridge: createEventBridgeClient(config, config.eventBridgeEndpoint),
   },
-): MediaEventsHandler {
+): Handler {
   const media = new MediaObjects(clients.s3, config.mediaBucket);
   const events = new EventBus(clients.eventBridge, config.eventBusName);
   const deadLetters = config.deadLetterQueueUrl
@@ -56,4 +56,4 @@ export function createMediaEventsHandler(
  * The Lambda entry. A configuration error throws: the whole batch is retried and the error shows
  * in the function's error metric, rather than records being dropped.
  */
-export const handler: MediaEventsHandler = lambdaEntry(() => createMediaEventsHandler(readStreamConfig()));
+export const handler: Handler = lambdaEntry(() => createHandler(readStreamConfig()));
