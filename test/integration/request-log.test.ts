@@ -8,6 +8,7 @@ import { createLogger } from '../../src/platform/log.ts';
 import { fixtureEvent, multipartBody, startTestBackend, type TestBackend } from '../support/backend.ts';
 import { pngImage } from '../../tools/support/images.ts';
 import { accessToken, makeKey } from '../../tools/support/tokens.ts';
+import { logLines } from '../support/log-lines.ts';
 
 const key = makeKey();
 let backend: TestBackend;
@@ -17,25 +18,6 @@ before(async () => {
   handler = createHandler(backend.config);
 });
 after(() => backend.stop());
-
-/** Runs `action` and returns the JSON lines it wrote to stdout. */
-async function logLines(action: () => Promise<unknown>): Promise<Record<string, unknown>[]> {
-  const written: string[] = [];
-  const write = process.stdout.write;
-  // Node 24's test runner reports to its parent through stdout in binary frames (Buffers): pass
-  // those on, keep the log's text lines.
-  process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
-    if (typeof chunk !== 'string') return (write as (...args: unknown[]) => boolean).call(process.stdout, chunk, ...rest);
-    written.push(chunk);
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    await action();
-  } finally {
-    process.stdout.write = write;
-  }
-  return written.join('').split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
-}
 
 describe('request log', () => {
   it('logs one line with request id, user id, outcome and duration, and no personal data', async () => {

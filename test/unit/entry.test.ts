@@ -5,23 +5,7 @@ import { describe, it } from 'node:test';
 import { lambdaEntry } from '../../src/platform/entry.ts';
 import { invocationLogger } from '../../src/platform/log.ts';
 import { apiEntry } from '../../src/http/frame.ts';
-
-/** Runs `action` and returns the JSON lines it wrote to stdout. */
-async function logLines(action: () => Promise<unknown>): Promise<Record<string, unknown>[]> {
-  const written: string[] = [];
-  const write = process.stdout.write;
-  process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
-    if (typeof chunk !== 'string') return (write as (...args: unknown[]) => boolean).call(process.stdout, chunk, ...rest);
-    written.push(chunk);
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    await action();
-  } finally {
-    process.stdout.write = write;
-  }
-  return written.join('').split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
-}
+import { logLines } from '../support/log-lines.ts';
 
 describe('lambdaEntry', () => {
   it('logs cold_start on the container\'s first invocation only (this file\'s first test: one container)', async () => {
