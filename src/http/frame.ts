@@ -30,6 +30,14 @@ export interface ApiRequest {
    * another (`me`). Set it before a step that may throw, so a failure is logged with it too.
    */
   userId: number | undefined;
+  /**
+   * Ends the AWS calls of a write in time for an answer. Each call attempt has its own timeout, but
+   * a slow DynamoDB after a slow S3 could still add up past the Lambda timeout: this signal fires
+   * when the invocation has only enough time left for one more call (deleting the uploads of a
+   * write that was never sent, or a read that tells a refused write from our own), and the answer
+   * is a 503 with `Retry-After`. Undefined outside Lambda (no remaining time to read).
+   */
+  deadline(): AbortSignal | undefined;
 }
 
 export interface RouteAnswer {
@@ -55,7 +63,8 @@ export function apiFunction(config: Config, { routes, vary = [] }: ApiFunctionOp
     const log = invocationLogger(context, event.requestContext?.requestId);
     const pathId = rawPathId(event);
     const header = (name: string) => headerValue(event.headers, name);
-    const request: ApiRequest = { event, context, log, sub: '', pathId, header, userId: userIdOf(pathId) };
+    const deadline = () => requestDeadline(config, context);
+    const request: ApiRequest = { event, context, log, sub: '', pathId, header, userId: userIdOf(pathId), deadline };
     let response: HttpResponse;
     let failure: unknown;
     let outcome = '';
@@ -84,6 +93,12 @@ export function apiFunction(config: Config, { routes, vary = [] }: ApiFunctionOp
     });
     return response;
   };
+}
+
+function requestDeadline(config: Config, context: LambdaContext | undefined): AbortSignal | undefined {
+  const remaining = context?.getRemainingTimeInMillis?.();
+  if (remaining === undefined) return undefined;
+  return AbortSignal.timeout(Math.max(0, remaining - config.awsRequestTimeoutMs - 500));
 }
 
 /** An API function's Lambda entry: a failed configuration is answered as a server error. */

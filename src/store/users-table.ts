@@ -51,7 +51,7 @@ const MARSHALL_OPTIONS = { removeUndefinedValues: true } as const;
 const RENAME_ATTEMPTS = 5;
 
 export interface UsersTableOptions {
-  /** Ends every call when the request's time is up (see src/functions/patch-user/handler.ts). */
+  /** Ends every call when the request's time is up (see `deadline` in src/http/frame.ts). */
   abortSignal?: AbortSignal;
   /**
    * The request's `If-Match`: every write is conditioned on the stored version being one of these

@@ -23,7 +23,7 @@ export function createHandler(config: Config, clients: AwsClients = createAwsCli
   const maxFileBytes = Math.max(config.images.avatarMaxBytes, config.images.coverMaxBytes);
   const isReserved = reservedNames(config.reservedUsernames);
 
-  async function patch({ event, context, log, sub, pathId, header }: ApiRequest) {
+  async function patch({ event, log, sub, pathId, header, deadline }: ApiRequest) {
     const id = parseUserId(pathId);
     const ifMatch = parseIfMatch(header('if-match'));
     const ifNoneMatch = parseWriteIfNoneMatch(header('if-none-match'));
@@ -32,7 +32,7 @@ export function createHandler(config: Config, clients: AwsClients = createAwsCli
       { maxBodyBytes: config.maxBodyBytes, maxFileBytes },
     );
     const patch = await normalizeImages(buildPatch(fields, config.images, isReserved), config);
-    const sendOptions = { abortSignal: requestDeadline(config, context) };
+    const sendOptions = { abortSignal: deadline() };
     const users = new UsersTable(clients.dynamo, config.tableName, { ...sendOptions, ifMatch, ifNoneMatch });
     const media = new MediaStore(clients.s3, config.mediaBucket, sendOptions);
     const user = await patchUser({ users, media, log }, { id, sub, patch });
@@ -51,18 +51,6 @@ async function normalizeImages(patch: Patch, config: Config): Promise<Patch> {
   if (!Object.values(patch.images).some(Boolean)) return patch;
   const { normalizeImages: normalize } = await import('../../images/normalize.ts');
   return normalize(patch, config.images);
-}
-
-/**
- * Each AWS call attempt has its own timeout, but a slow DynamoDB after a slow S3 could still add
- * up past the Lambda timeout. Uploads and writes stop when the invocation has only enough time
- * left for one more call (deleting the uploads of a write that was never sent, or a read that
- * tells a refused write from our own), and the answer is a 503 with `Retry-After`.
- */
-function requestDeadline(config: Config, context: LambdaContext | undefined): AbortSignal | undefined {
-  const remaining = context?.getRemainingTimeInMillis?.();
-  if (remaining === undefined) return undefined;
-  return AbortSignal.timeout(Math.max(0, remaining - config.awsRequestTimeoutMs - 500));
 }
 
 function parseUserId(raw: string | undefined): number {
