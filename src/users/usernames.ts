@@ -4,7 +4,6 @@
 
 /** The contract's username rule: `a-z A-Z 0-9 _ -`, at least one letter or digit, at most 255. */
 export const MAX_USERNAME_LENGTH = 255;
-export const USERNAME_RULE = `1 to ${MAX_USERNAME_LENGTH} of a-z A-Z 0-9 _ - with a letter or digit`;
 const USERNAME = /^[A-Za-z0-9_-]+$/;
 const LETTER_OR_DIGIT = /[A-Za-z0-9]/;
 

@@ -19,11 +19,12 @@ import {
 } from '../../src/users/user-record.ts';
 import type { ClaimItem, Tag, UserItem } from '../../src/users/user-record.ts';
 import { claimKey } from '../../src/users/username-keys.ts';
-import { isValidUsername, USERNAME_RULE } from '../../src/users/usernames.ts';
 
 export class SeedError extends Error {
   override name = 'SeedError';
 }
+
+export const USERNAME_PATTERN = /^[A-Za-z0-9_-]{1,255}$/;
 
 /** A validated seed entry: everything of the user item except what depends on the stored one. */
 export type SeedUser = Omit<UserItem, 'pk' | 'version' | 'date_joined' | 'avatar_key' | 'cover_key'> & {
@@ -88,8 +89,15 @@ export function parseSeedUser(value: unknown, index: number, options: SeedOption
   if (typeof sub !== 'string' || sub.trim() === '') {
     throw new SeedError(`${where}: sub must be a non-empty string`);
   }
-  if (typeof username !== 'string' || !isValidUsername(username)) {
-    throw new SeedError(`${where}: username must be ${USERNAME_RULE}, got ${JSON.stringify(username)}`);
+  if (
+    typeof username !== 'string' ||
+    !USERNAME_PATTERN.test(username) ||
+    !/[A-Za-z0-9]/.test(username)
+  ) {
+    throw new SeedError(
+      `${where}: username must match ${USERNAME_PATTERN.source} and contain a letter or digit, ` +
+        `got ${JSON.stringify(username)}`,
+    );
   }
 
   const unknown = Object.keys(value).filter((key) => !KNOWN_FIELDS.has(key));
