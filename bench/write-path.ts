@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { createHandler, type ApiEvent, type Handler } from '../src/functions/patch-user/handler.ts';
-import { createMediaEventsHandler } from '../src/functions/media-events/handler.ts';
+import { createHandler as createMediaEventsHandler } from '../src/functions/media-events/handler.ts';
 import { createAwsClients, createS3Client, type AwsClients } from '../src/store/aws-clients.ts';
 import { createEventBridgeClient } from '../src/functions/media-events/event-bus.ts';
 import { readConfig, type Config } from '../src/platform/config.ts';

@@ -14,6 +14,7 @@ export interface ApiEvent {
 
 export interface LambdaContext {
   awsRequestId?: string;
+  functionName?: string;
   getRemainingTimeInMillis?(): number;
 }
 

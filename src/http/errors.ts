@@ -65,6 +65,18 @@ export class ValidationError extends ApiError {
   }
 }
 
+/** The claim of the username asked for is held by another user (Django's unique check). */
+export class UsernameTakenError extends ValidationError {
+  constructor() {
+    super([
+      {
+        field: 'username',
+        messages: [{ code: 'unique', message: 'A user with that username already exists.' }],
+      },
+    ]);
+  }
+}
+
 /** Collects field errors so that every invalid field is reported at once. */
 export class FieldErrors {
   private readonly byField = new Map<string, FieldMessage[]>();
@@ -73,14 +85,6 @@ export class FieldErrors {
     const messages = this.byField.get(field) ?? [];
     messages.push({ code, message });
     this.byField.set(field, messages);
-  }
-
-  has(field: string): boolean {
-    return this.byField.has(field);
-  }
-
-  get size(): number {
-    return this.byField.size;
   }
 
   throwIfAny(): void {
@@ -162,6 +166,13 @@ export class ServiceUnavailableError extends ApiError {
   readonly code = 'service_unavailable';
   constructor(message = 'The service is temporarily unavailable, try again later.', options?: { cause?: unknown }) {
     super(message, options);
+  }
+}
+
+/** The user changed between a read and a conditional write; the write is tried again or reported. */
+export class ConcurrentChangeError extends ServiceUnavailableError {
+  constructor() {
+    super('The user is being changed by another request; try again.');
   }
 }
 

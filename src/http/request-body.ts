@@ -4,6 +4,7 @@
 import busboy from 'busboy';
 // Before any body is decoded: busboy's UTF-16 decoding must not reach Node 24's faulty decoder.
 import './utf16-decoding.ts';
+import { leastDecodedBytes } from './base64.ts';
 import {
   echoed,
   ParseError,
@@ -76,7 +77,7 @@ export function decodeBody(input: BodyInput, maxBodyBytes: number): Buffer {
     return bytes;
   }
   // Decide from the encoded length before allocating the decoded copy.
-  if (Math.floor((body.length * 3) / 4) - 2 > maxBodyBytes) throw tooLarge(maxBodyBytes);
+  if (leastDecodedBytes(body.length) > maxBodyBytes) throw tooLarge(maxBodyBytes);
   const bytes = decodeBase64(body);
   if (bytes.length > maxBodyBytes) throw tooLarge(maxBodyBytes);
   return bytes;

@@ -14,16 +14,18 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import {
+  ConcurrentChangeError,
   NotFoundError,
   PermissionDeniedError,
   PreconditionFailedError,
   ServiceUnavailableError,
-  ValidationError,
+  UsernameTakenError,
   WriteOutcomeUnknownError,
 } from '../http/errors.ts';
 import { matches, type EntityTagCondition } from '../http/etag.ts';
 import { readUserItem } from '../users/user-item.ts';
-import { heldClaimKey, subKey, userKey, type SubIndexItem, type UserItem } from '../users/user-record.ts';
+import { userIdOfSub } from './sub-index.ts';
+import { heldClaimKey, subKey, userKey, type UserItem } from '../users/user-record.ts';
 
 /** Attributes to set (non-empty values) and to remove (cleared fields). */
 export interface ItemChanges {
@@ -39,17 +41,6 @@ export function applyChanges(item: UserItem, changes: ItemChanges, username?: st
   return next as unknown as UserItem;
 }
 
-export class UsernameTakenError extends ValidationError {
-  constructor() {
-    super([
-      {
-        field: 'username',
-        messages: [{ code: 'unique', message: 'A user with that username already exists.' }],
-      },
-    ]);
-  }
-}
-
 /** As the document client was configured: an absent optional value is left out, not an error. */
 const MARSHALL_OPTIONS = { removeUndefinedValues: true } as const;
 
@@ -60,7 +51,7 @@ const MARSHALL_OPTIONS = { removeUndefinedValues: true } as const;
 const RENAME_ATTEMPTS = 5;
 
 export interface UsersTableOptions {
-  /** Ends every call when the request's time is up (see src/functions/patch-user/handler.ts). */
+  /** Ends every call when the request's time is up (see `deadline` in src/http/frame.ts). */
   abortSignal?: AbortSignal;
   /**
    * The request's `If-Match`: every write is conditioned on the stored version being one of these
@@ -99,12 +90,8 @@ export class UsersTable {
   }
 
   /** The id of the user a Cognito sub signed up as (its sub index item); one consistent read. */
-  async userIdOfSub(sub: string): Promise<number | undefined> {
-    const { Item } = await this.dynamo.send(
-      new GetItemCommand({ TableName: this.tableName, Key: marshall({ pk: subKey(sub) }), ConsistentRead: true }),
-      this.sendOptions,
-    );
-    return Item ? (unmarshall(Item) as SubIndexItem).user_id : undefined;
+  userIdOfSub(sub: string): Promise<number | undefined> {
+    return userIdOfSub(this.dynamo, this.tableName, sub, this.sendOptions);
   }
 
   /**
@@ -406,13 +393,6 @@ export class UsersTable {
       }),
       this.sendOptions,
     );
-  }
-}
-
-/** The user changed between a read and a conditional write; the write is tried again or reported. */
-export class ConcurrentChangeError extends ServiceUnavailableError {
-  constructor() {
-    super('The user is being changed by another request; try again.');
   }
 }
 

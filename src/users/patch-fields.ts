@@ -1,6 +1,7 @@
 // What the raw values of a body mean: the rule of every writable field, applied with valibot, and
 // the images checked from their bytes. The result is a typed patch, or every field error at once.
 import * as v from 'valibot';
+import { leastDecodedBytes } from '../http/base64.ts';
 import { echoed, FieldErrors, ParseError } from '../http/errors.ts';
 import { ImageError, INVALID_IMAGE_MESSAGE, inspectImage, type ImageInfo, type ImageRules } from '../images/header-check.ts';
 import type { ImageLimits } from '../platform/config.ts';
@@ -306,7 +307,7 @@ function readBase64Image(
     return undefined;
   }
   // Refuse an oversized image before decoding it.
-  if (Math.floor((data.length * 3) / 4) - 2 > rules.maxBytes) {
+  if (leastDecodedBytes(data.length) > rules.maxBytes) {
     errors.add(field, 'file_too_large', tooLargeMessage(rules.maxBytes));
     return undefined;
   }

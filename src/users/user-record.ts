@@ -8,8 +8,6 @@
 //   SUB#<cognito sub>          the sub index: the id of the user that sub signed up as
 //   COUNTER#user               the last user id given out (`last_id`)
 
-export const PK = 'pk';
-
 export const userKey = (id: number): string => `USER#${id}`;
 /** The claim key of the first scheme, the lower-case name: what users without `username_claim` hold. */
 export const legacyClaimKey = (username: string): string => `USERNAME#${username.toLowerCase()}`;
@@ -123,11 +121,6 @@ export interface ClaimItem {
 export interface SubIndexItem {
   pk: string;
   user_id: number;
-}
-
-export interface CounterItem {
-  pk: string;
-  last_id: number;
 }
 
 /** The contract's User object. */

@@ -8,7 +8,7 @@ import { createServer, type Server } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { ThrottlingException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { createHandler } from '../../src/functions/patch-user/handler.ts';
-import { createMediaEventsHandler } from '../../src/functions/media-events/handler.ts';
+import { createHandler as createMediaEventsHandler } from '../../src/functions/media-events/handler.ts';
 import { createAwsClients, type AwsClients } from '../../src/store/aws-clients.ts';
 import type { Config } from '../../src/platform/config.ts';
 import { checkInvariants } from '../../tools/cli/check-invariants.ts';

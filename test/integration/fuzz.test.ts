@@ -17,7 +17,7 @@ import fc from 'fast-check';
 import { createHandler, type ApiEvent, type Handler } from '../../src/functions/patch-user/handler.ts';
 import type { HttpResponse } from '../../src/http/response.ts';
 import type { UserItem } from '../../src/users/user-record.ts';
-import { createMediaEventsHandler, type MediaEventsHandler } from '../../src/functions/media-events/handler.ts';
+import { createHandler as createMediaEventsHandler, type Handler as MediaEventsHandler } from '../../src/functions/media-events/handler.ts';
 import { checkInvariants } from '../../tools/cli/check-invariants.ts';
 import { startEventBridgeRecorder, type EventBridgeRecorder } from '../../tools/local/eventbridge-recorder.ts';
 import { accessTokenPayload } from '../../tools/local/keys.ts';

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { createHandler } from '../../src/functions/patch-user/handler.ts';
-import { createMediaEventsHandler, type MediaEventsHandler } from '../../src/functions/media-events/handler.ts';
+import { createHandler as createMediaEventsHandler, type Handler as MediaEventsHandler } from '../../src/functions/media-events/handler.ts';
 import { createAwsClients, createS3Client, type AwsClients } from '../../src/store/aws-clients.ts';
 import { createEventBridgeClient } from '../../src/functions/media-events/event-bus.ts';
 import type { HttpResponse } from '../../src/http/response.ts';

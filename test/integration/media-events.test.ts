@@ -11,7 +11,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { createHandler, type Handler } from '../../src/functions/patch-user/handler.ts';
-import { createMediaEventsHandler, type MediaEventsHandler } from '../../src/functions/media-events/handler.ts';
+import { createHandler as createMediaEventsHandler, type Handler as MediaEventsHandler } from '../../src/functions/media-events/handler.ts';
 import { createS3Client } from '../../src/store/aws-clients.ts';
 import { createEventBridgeClient } from '../../src/functions/media-events/event-bus.ts';
 import type { StreamConfig } from '../../src/functions/media-events/config.ts';

@@ -1,5 +1,5 @@
-// The handler's log: one JSON line per request with request id, user id, outcome and duration,
-// and nothing of the caller's token, body or profile.
+// The handler's log: one JSON line per request with the keys Lambda tooling searches by (request
+// id, function, trace), user id, outcome and duration, and nothing of the caller's token, body or profile.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createHandler, type Handler } from '../../src/functions/patch-user/handler.ts';
@@ -8,6 +8,7 @@ import { createLogger } from '../../src/platform/log.ts';
 import { fixtureEvent, multipartBody, startTestBackend, type TestBackend } from '../support/backend.ts';
 import { pngImage } from '../../tools/support/images.ts';
 import { accessToken, makeKey } from '../../tools/support/tokens.ts';
+import { logLines } from '../support/log-lines.ts';
 
 const key = makeKey();
 let backend: TestBackend;
@@ -17,25 +18,6 @@ before(async () => {
   handler = createHandler(backend.config);
 });
 after(() => backend.stop());
-
-/** Runs `action` and returns the JSON lines it wrote to stdout. */
-async function logLines(action: () => Promise<unknown>): Promise<Record<string, unknown>[]> {
-  const written: string[] = [];
-  const write = process.stdout.write;
-  // Node 24's test runner reports to its parent through stdout in binary frames (Buffers): pass
-  // those on, keep the log's text lines.
-  process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
-    if (typeof chunk !== 'string') return (write as (...args: unknown[]) => boolean).call(process.stdout, chunk, ...rest);
-    written.push(chunk);
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    await action();
-  } finally {
-    process.stdout.write = write;
-  }
-  return written.join('').split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
-}
 
 describe('request log', () => {
   it('logs one line with request id, user id, outcome and duration, and no personal data', async () => {
@@ -48,11 +30,19 @@ describe('request log', () => {
       token,
       ...multipartBody({ bio: secretBio, avatar: { bytes: pngImage(), filename: 'me.png', type: 'image/png' } }),
     });
-    const lines = await logLines(() => handler(event, { awsRequestId: 'req-123' }));
+    process.env._X_AMZN_TRACE_ID = 'Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1';
+    const lines = await logLines(() => handler(event, { awsRequestId: 'req-123', functionName: 'patchUser' })).finally(
+      () => delete process.env._X_AMZN_TRACE_ID,
+    );
     assert.equal(lines.length, 1);
     const [line] = lines;
     assert.equal(line!.level, 'info');
-    assert.equal(line!.requestId, 'req-123');
+    assert.equal(line!.function_request_id, 'req-123');
+    assert.equal(line!.function_name, 'patchUser');
+    assert.equal(line!.service, 'selfcommunity-user-patch');
+    assert.equal(line!.xray_trace_id, '1-5759e988-bd862e3fe1be46a994272793');
+    assert.equal(typeof line!.cold_start, 'boolean');
+    assert.equal(line!.message, 'request handled');
     assert.equal(line!.userId, 31);
     assert.equal(line!.status, 200);
     assert.equal(line!.outcome, 'updated');
@@ -86,10 +76,10 @@ describe('request log', () => {
 
   it('writes JSON lines with the level and timestamp keys Lambda reads', () => {
     const written: string[] = [];
-    createLogger({ requestId: 'r' }, (line) => written.push(line)).warn('w', { a: 1 });
+    createLogger({ function_request_id: 'r' }, (line) => written.push(line)).warn('w', { a: 1 });
     const entry = JSON.parse(written[0]!) as Record<string, unknown>;
     assert.equal(entry.level, 'warn');
-    assert.equal(entry.requestId, 'r');
+    assert.equal(entry.function_request_id, 'r');
     assert.match(String(entry.timestamp), /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
   });
 });

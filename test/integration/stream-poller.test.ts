@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { DeleteItemCommand, PutItemCommand, UpdateItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { createMediaEventsHandler } from '../../src/functions/media-events/handler.ts';
+import { createHandler as createMediaEventsHandler } from '../../src/functions/media-events/handler.ts';
 import type { StreamEvent } from '../../src/functions/media-events/records.ts';
 import { readStreamConfig } from '../../src/functions/media-events/config.ts';
 import { createDynamoDbClient, ensureTable, offlineEnvironment, readLocalStackConfig } from '../../tools/local/local-stack.ts';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import type { BatchResponse, StreamEvent } from '../../src/functions/media-events/records.ts';
 import { readStreamConfig, type StreamConfig } from '../../src/functions/media-events/config.ts';
-import { createMediaEventsHandler } from '../../src/functions/media-events/handler.ts';
+import { createHandler as createMediaEventsHandler } from '../../src/functions/media-events/handler.ts';
 import { createS3Client } from '../../src/store/aws-clients.ts';
 import { createEventBridgeClient } from '../../src/functions/media-events/event-bus.ts';
 import { startEventBridgeRecorder } from '../../tools/local/eventbridge-recorder.ts';

@@ -9,12 +9,13 @@ import { createSqsClient, FileDeadLetters, QueueDeadLetters } from './dead-lette
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { createEventBridgeClient, EventBus } from './event-bus.ts';
-import { createLogger } from '../../platform/log.ts';
+import { lambdaEntry } from '../../platform/entry.ts';
+import { invocationLogger, type InvocationContext } from '../../platform/log.ts';
 import { processStreamBatch, type BatchResponse, type StreamEvent } from './records.ts';
 import { MediaObjects } from '../../store/media-lifecycle.ts';
 import { readStreamConfig, type StreamConfig } from './config.ts';
 
-export type MediaEventsHandler = (event: StreamEvent, context?: { awsRequestId?: string }) => Promise<BatchResponse>;
+export type Handler = (event: StreamEvent, context?: InvocationContext) => Promise<BatchResponse>;
 
 export interface MediaEventsClients {
   s3: S3Client;
@@ -25,13 +26,13 @@ export interface MediaEventsClients {
   cloudFront?: CloudFrontClient;
 }
 
-export function createMediaEventsHandler(
+export function createHandler(
   config: StreamConfig,
   clients: MediaEventsClients = {
     s3: createS3Client(config, config.s3Endpoint),
     eventBridge: createEventBridgeClient(config, config.eventBridgeEndpoint),
   },
-): MediaEventsHandler {
+): Handler {
   const media = new MediaObjects(clients.s3, config.mediaBucket);
   const events = new EventBus(clients.eventBridge, config.eventBusName);
   const deadLetters = config.deadLetterQueueUrl
@@ -41,7 +42,7 @@ export function createMediaEventsHandler(
     ? new CloudFrontCdn(clients.cloudFront ?? createCloudFrontClient(config), config.cdnDistributionId)
     : undefined;
   return async (event, context) => {
-    const log = createLogger({ requestId: context?.awsRequestId });
+    const log = invocationLogger(context);
     const response = await processStreamBatch({ media, events, deadLetters, cdn, mediaBaseUrl: config.mediaBaseUrl, log }, event);
     log.info('stream batch handled', {
       records: event.Records?.length ?? 0,
@@ -51,13 +52,8 @@ export function createMediaEventsHandler(
   };
 }
 
-let cached: MediaEventsHandler | undefined;
-
 /**
  * The Lambda entry. A configuration error throws: the whole batch is retried and the error shows
  * in the function's error metric, rather than records being dropped.
  */
-export const handler: MediaEventsHandler = async (event, context) => {
-  cached ??= createMediaEventsHandler(readStreamConfig());
-  return cached(event, context);
-};
+export const handler: Handler = lambdaEntry(() => createHandler(readStreamConfig()));

@@ -1,19 +1,16 @@
-// PATCH /api/v2/user/{id}/ — parse, authenticate, validate, act, answer.
-import { rawPathId, requestMethod, userIdOf, type ApiEvent, type LambdaContext } from '../../http/api-event.ts';
-import { lambdaEntry, type ApiHandler } from '../../http/api-entry.ts';
-import { createAuthenticator } from '../../http/auth.ts';
+// PATCH /api/v2/user/{id}/ — parse, validate, act, answer (src/http/frame.ts authenticates,
+// routes, maps errors, adds CORS and logs).
+import { userIdOf, type ApiEvent, type LambdaContext } from '../../http/api-event.ts';
+import { apiEntry, apiFunction, type ApiHandler, type ApiRequest } from '../../http/frame.ts';
 import { createAwsClients, type AwsClients } from '../../store/aws-clients.ts';
 import { readConfig, type Config } from '../../platform/config.ts';
-import { corsHeaders } from '../../http/cors.ts';
 import { entityTag, parseIfMatch, parseWriteIfNoneMatch } from '../../http/etag.ts';
-import { MethodNotAllowedError, NotFoundError } from '../../http/errors.ts';
-import { allowedMethods, errorResponse, headerValue, jsonResponse, type HttpResponse } from '../../http/response.ts';
-import { createLogger } from '../../platform/log.ts';
+import { NotFoundError } from '../../http/errors.ts';
+import { jsonResponse } from '../../http/response.ts';
 import { MediaStore } from '../../store/media-uploads.ts';
 import { buildPatch, type Patch } from '../../users/patch-fields.ts';
 import { patchUser } from './write-path.ts';
 import { parseBody } from '../../http/request-body.ts';
-import { logRequest } from '../../http/request-log.ts';
 import { renderUser } from '../../users/user-record.ts';
 import { reservedNames } from '../../users/username-keys.ts';
 import { UsersTable } from '../../store/users-table.ts';
@@ -23,58 +20,27 @@ export type { ApiEvent, LambdaContext };
 export type Handler = ApiHandler;
 
 export function createHandler(config: Config, clients: AwsClients = createAwsClients(config)): Handler {
-  const authenticate = createAuthenticator(config);
   const maxFileBytes = Math.max(config.images.avatarMaxBytes, config.images.coverMaxBytes);
   const isReserved = reservedNames(config.reservedUsernames);
 
-  return async (event, context) => {
-    const started = performance.now();
-    const requestId = context?.awsRequestId ?? event.requestContext?.requestId;
-    const log = createLogger({ requestId });
-    const pathId = rawPathId(event);
-    let response: HttpResponse;
-    let failure: unknown;
-    try {
-      // Authentication comes first: without a valid token the answer is 401 whatever the path,
-      // id or method (Django REST Framework authenticates before it looks for the method's handler).
-      const sub = await authenticate(headerValue(event.headers, 'authorization'));
-      const method = requestMethod(event);
-      const path = event.path ?? event.rawPath ?? '';
-      // `/me/` is read-only: a PATCH there is refused, not taken for a user called "me".
-      if (method !== 'PATCH' || !allowedMethods(path).includes('PATCH')) {
-        throw new MethodNotAllowedError(method, path);
-      }
-      const id = parseUserId(pathId);
-      const ifMatch = parseIfMatch(headerValue(event.headers, 'if-match'));
-      const ifNoneMatch = parseWriteIfNoneMatch(headerValue(event.headers, 'if-none-match'));
-      const fields = await parseBody(
-        {
-          body: event.body,
-          isBase64Encoded: event.isBase64Encoded,
-          contentType: headerValue(event.headers, 'content-type'),
-        },
-        { maxBodyBytes: config.maxBodyBytes, maxFileBytes },
-      );
-      const patch = await normalizeImages(buildPatch(fields, config.images, isReserved), config);
-      const sendOptions = { abortSignal: requestDeadline(config, context) };
-      const users = new UsersTable(clients.dynamo, config.tableName, { ...sendOptions, ifMatch, ifNoneMatch });
-      const media = new MediaStore(clients.s3, config.mediaBucket, sendOptions);
-      const user = await patchUser({ users, media, log }, { id, sub, patch });
-      response = jsonResponse(200, renderUser(user, config.mediaBaseUrl, 'owner'), { ETag: entityTag(user.version) });
-    } catch (error) {
-      failure = error;
-      response = errorResponse(error);
-    }
-    Object.assign(response.headers, corsHeaders(config.corsAllowedOrigins, headerValue(event.headers, 'origin')));
-    logRequest(log, {
-      response,
-      failure,
-      userId: userIdOf(pathId) ?? null,
-      success: 'updated',
-      durationMs: performance.now() - started,
-    });
-    return response;
-  };
+  async function patch({ event, log, sub, pathId, header, deadline }: ApiRequest) {
+    const id = parseUserId(pathId);
+    const ifMatch = parseIfMatch(header('if-match'));
+    const ifNoneMatch = parseWriteIfNoneMatch(header('if-none-match'));
+    const fields = await parseBody(
+      { body: event.body, isBase64Encoded: event.isBase64Encoded, contentType: header('content-type') },
+      { maxBodyBytes: config.maxBodyBytes, maxFileBytes },
+    );
+    const patch = await normalizeImages(buildPatch(fields, config.images, isReserved), config);
+    const sendOptions = { abortSignal: deadline() };
+    const users = new UsersTable(clients.dynamo, config.tableName, { ...sendOptions, ifMatch, ifNoneMatch });
+    const media = new MediaStore(clients.s3, config.mediaBucket, sendOptions);
+    const user = await patchUser({ users, media, log }, { id, sub, patch });
+    const response = jsonResponse(200, renderUser(user, config.mediaBaseUrl, 'owner'), { ETag: entityTag(user.version) });
+    return { response, outcome: 'updated' };
+  }
+
+  return apiFunction(config, { routes: { PATCH: patch } });
 }
 
 /**
@@ -87,18 +53,6 @@ async function normalizeImages(patch: Patch, config: Config): Promise<Patch> {
   return normalize(patch, config.images);
 }
 
-/**
- * Each AWS call attempt has its own timeout, but a slow DynamoDB after a slow S3 could still add
- * up past the Lambda timeout. Uploads and writes stop when the invocation has only enough time
- * left for one more call (deleting the uploads of a write that was never sent, or a read that
- * tells a refused write from our own), and the answer is a 503 with `Retry-After`.
- */
-function requestDeadline(config: Config, context: LambdaContext | undefined): AbortSignal | undefined {
-  const remaining = context?.getRemainingTimeInMillis?.();
-  if (remaining === undefined) return undefined;
-  return AbortSignal.timeout(Math.max(0, remaining - config.awsRequestTimeoutMs - 500));
-}
-
 function parseUserId(raw: string | undefined): number {
   const id = userIdOf(raw);
   if (id === undefined) throw new NotFoundError();
@@ -106,4 +60,4 @@ function parseUserId(raw: string | undefined): number {
 }
 
 /** The Lambda entry: configuration and clients are made once per container, on first use. */
-export const handler: Handler = lambdaEntry(() => createHandler(readConfig()));
+export const handler: Handler = apiEntry(() => createHandler(readConfig()));

@@ -16,7 +16,8 @@ import type { MediaStore } from '../../store/media-uploads.ts';
 import type { ImageUpload, Patch } from '../../users/patch-fields.ts';
 import { isEmptyPatch } from '../../users/patch-fields.ts';
 import { imageKeyAttribute, IMAGE_FIELDS, type ImageField, type UserItem } from '../../users/user-record.ts';
-import { ConcurrentChangeError, type ItemChanges, type UsersTable } from '../../store/users-table.ts';
+import { ConcurrentChangeError } from '../../http/errors.ts';
+import type { ItemChanges, UsersTable } from '../../store/users-table.ts';
 
 export interface PatchUserDeps {
   users: UsersTable;
@@ -48,7 +49,7 @@ export async function patchUser(deps: PatchUserDeps, { id, sub, patch }: PatchUs
 
   if (uploadFailure || (read && !read.ok)) {
     // The write was never sent: nothing can point at the uploads.
-    await cleanUp(log, keys, (key) => media.delete(key), 'delete_unused_upload');
+    await deleteUnusedUploads(log, media, keys);
     throw uploadFailure ? uploadFailure.reason : (read as { error: unknown }).error;
   }
 
@@ -68,7 +69,7 @@ export async function patchUser(deps: PatchUserDeps, { id, sub, patch }: PatchUs
       throw error;
     }
     if (keys.some((key) => held.includes(key))) throw new WriteOutcomeUnknownError(error);
-    await cleanUp(log, keys, (key) => media.delete(key), 'delete_unused_upload');
+    await deleteUnusedUploads(log, media, keys);
     throw error;
   }
 }
@@ -119,12 +120,12 @@ export function itemChanges(patch: Patch, uploads: readonly PlannedUpload[]): It
  * Deletes uploads no write points at, in parallel. A failure is logged, not thrown: the write's
  * outcome is what the caller must hear, and the lifecycle rule expires a pending object left over.
  */
-async function cleanUp(log: Logger, keys: string[], action: (key: string) => Promise<void>, step: string) {
-  const results = await Promise.allSettled(keys.map(action));
+async function deleteUnusedUploads(log: Logger, media: MediaStore, keys: string[]) {
+  const results = await Promise.allSettled(keys.map((key) => media.delete(key)));
   results.forEach((result, i) => {
     if (result.status === 'rejected') {
       const error = result.reason as Error;
-      log.error('media clean-up failed', { step, key: keys[i], error: error?.name });
+      log.error('media clean-up failed', { step: 'delete_unused_upload', key: keys[i], error: error?.name });
     }
   });
 }

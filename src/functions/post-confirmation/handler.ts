@@ -3,7 +3,8 @@
 // error fails the confirmation, and Cognito may invoke again, which creates nothing more.
 import { readSignUpConfig, type SignUpConfig } from '../../platform/config.ts';
 import { createDynamoClient } from '../../store/dynamo-client.ts';
-import { createLogger } from '../../platform/log.ts';
+import { lambdaEntry } from '../../platform/entry.ts';
+import { invocationLogger } from '../../platform/log.ts';
 import { SignUps } from './sign-up.ts';
 
 /** The parts of Cognito's Post confirmation event that are read; the rest is passed back as is. */
@@ -20,6 +21,7 @@ export interface PostConfirmationEvent {
 
 export interface TriggerContext {
   awsRequestId?: string;
+  functionName?: string;
 }
 
 export type Handler = (event: PostConfirmationEvent, context?: TriggerContext) => Promise<PostConfirmationEvent>;
@@ -29,7 +31,7 @@ export const CONFIRM_SIGN_UP = 'PostConfirmation_ConfirmSignUp';
 
 export function createHandler(config: SignUpConfig, signUps = new SignUps(createDynamoClient(config), config.tableName, undefined, config.reservedUsernames)): Handler {
   return async (event, context) => {
-    const log = createLogger({ requestId: context?.awsRequestId });
+    const log = invocationLogger(context);
     if (event?.triggerSource !== CONFIRM_SIGN_UP) {
       log.info('trigger ignored', { triggerSource: String(event?.triggerSource) });
       return event;
@@ -61,10 +63,5 @@ export function createHandler(config: SignUpConfig, signUps = new SignUps(create
   };
 }
 
-let cached: Handler | undefined;
-
 /** The Lambda entry: configuration and the client are made once per container, on first use. */
-export const handler: Handler = async (event, context) => {
-  cached ??= createHandler(readSignUpConfig());
-  return cached(event, context);
-};
+export const handler: Handler = lambdaEntry(() => createHandler(readSignUpConfig()));

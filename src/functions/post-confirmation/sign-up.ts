@@ -14,6 +14,7 @@ import {
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { claimKeysToCheck, reservedNames } from '../../users/username-keys.ts';
 import { usernameCandidates } from '../../users/usernames.ts';
+import { userIdOfSub } from '../../store/sub-index.ts';
 import {
   COUNTER_FIELDS,
   subKey,
@@ -211,11 +212,8 @@ export class SignUps {
     }
   }
 
-  private async userIdOfSub(sub: string): Promise<number | undefined> {
-    const { Item } = await this.dynamo.send(
-      new GetItemCommand({ TableName: this.tableName, Key: marshall({ pk: subKey(sub) }), ConsistentRead: true }),
-    );
-    return Item ? (unmarshall(Item) as SubIndexItem).user_id : undefined;
+  private userIdOfSub(sub: string): Promise<number | undefined> {
+    return userIdOfSub(this.dynamo, this.tableName, sub);
   }
 
   /** The next user id: the counter's `last_id` plus one, atomically (the first id is 1). */

@@ -1,0 +1,107 @@
+// The frame every API function runs in: the caller is authenticated, the method routed, what is
+// thrown becomes the contract's envelope (src/http/response.ts), CORS headers are added, and one
+// request line is logged. A route is left with only its own steps: parse, validate, act, answer.
+import { rawPathId, requestMethod, userIdOf, type ApiEvent, type LambdaContext } from './api-event.ts';
+import { createAuthenticator } from './auth.ts';
+import { corsHeaders } from './cors.ts';
+import { MethodNotAllowedError } from './errors.ts';
+import { logRequest } from './request-log.ts';
+import { allowedMethods, errorResponse, headerValue, type HttpResponse } from './response.ts';
+import type { Config } from '../platform/config.ts';
+import { lambdaEntry } from '../platform/entry.ts';
+import { invocationLogger, type Logger } from '../platform/log.ts';
+
+export type { ApiEvent, LambdaContext };
+
+export type ApiHandler = (event: ApiEvent, context?: LambdaContext) => Promise<HttpResponse>;
+
+/** What a route is given: the request, its caller and the request's logger. */
+export interface ApiRequest {
+  event: ApiEvent;
+  context: LambdaContext | undefined;
+  log: Logger;
+  /** The caller's Cognito sub, from a verified access token. */
+  sub: string;
+  /** The `{id}` segment of the path as sent (`me` included). */
+  pathId: string | undefined;
+  header(name: string): string | undefined;
+  /**
+   * The user the request is about, for the request log: the path's id unless the route found
+   * another (`me`). Set it before a step that may throw, so a failure is logged with it too.
+   */
+  userId: number | undefined;
+  /**
+   * Ends the AWS calls of a write in time for an answer. Each call attempt has its own timeout, but
+   * a slow DynamoDB after a slow S3 could still add up past the Lambda timeout: this signal fires
+   * when the invocation has only enough time left for one more call (deleting the uploads of a
+   * write that was never sent, or a read that tells a refused write from our own), and the answer
+   * is a 503 with `Retry-After`. Undefined outside Lambda (no remaining time to read).
+   */
+  deadline(): AbortSignal | undefined;
+}
+
+export interface RouteAnswer {
+  response: HttpResponse;
+  /** The request log's outcome of a success, e.g. `updated` or `read`. */
+  outcome: string;
+}
+
+export type Route = (request: ApiRequest) => Promise<RouteAnswer>;
+
+export interface ApiFunctionOptions {
+  /** The function's routes by method; a method not here, or not served on the path, is a 405. */
+  routes: Partial<Record<string, Route>>;
+  /** Request headers every answer depends on beyond CORS's Origin (added to `Vary`). */
+  vary?: readonly string[];
+}
+
+export function apiFunction(config: Config, { routes, vary = [] }: ApiFunctionOptions): ApiHandler {
+  const authenticate = createAuthenticator(config);
+
+  return async (event, context) => {
+    const started = performance.now();
+    const log = invocationLogger(context, event.requestContext?.requestId);
+    const pathId = rawPathId(event);
+    const header = (name: string) => headerValue(event.headers, name);
+    const deadline = () => requestDeadline(config, context);
+    const request: ApiRequest = { event, context, log, sub: '', pathId, header, userId: userIdOf(pathId), deadline };
+    let response: HttpResponse;
+    let failure: unknown;
+    let outcome = '';
+    try {
+      // Authentication comes first: without a valid token the answer is 401 whatever the path, id
+      // or method (Django REST Framework authenticates before it looks for the method's handler).
+      request.sub = await authenticate(header('authorization'));
+      const method = requestMethod(event);
+      const path = event.path ?? event.rawPath ?? '';
+      const route = Object.hasOwn(routes, method) ? routes[method] : undefined;
+      // `/me/` is read-only: a PATCH there is refused, not taken for a user called "me".
+      if (!route || !allowedMethods(path).includes(method)) throw new MethodNotAllowedError(method, path);
+      ({ response, outcome } = await route(request));
+    } catch (error) {
+      failure = error;
+      response = errorResponse(error);
+    }
+    Object.assign(response.headers, corsHeaders(config.corsAllowedOrigins, header('origin')));
+    if (vary.length > 0) response.headers.Vary = [response.headers.Vary, ...vary].filter(Boolean).join(', ');
+    logRequest(log, {
+      response,
+      failure,
+      userId: request.userId ?? null,
+      success: outcome,
+      durationMs: performance.now() - started,
+    });
+    return response;
+  };
+}
+
+function requestDeadline(config: Config, context: LambdaContext | undefined): AbortSignal | undefined {
+  const remaining = context?.getRemainingTimeInMillis?.();
+  if (remaining === undefined) return undefined;
+  return AbortSignal.timeout(Math.max(0, remaining - config.awsRequestTimeoutMs - 500));
+}
+
+/** An API function's Lambda entry: a failed configuration is answered as a server error. */
+export function apiEntry(create: () => ApiHandler): ApiHandler {
+  return lambdaEntry(create, errorResponse);
+}
