@@ -6,7 +6,6 @@ import { echoed, FieldErrors, ParseError } from '../http/errors.ts';
 import { ImageError, INVALID_IMAGE_MESSAGE, inspectImage, type ImageInfo, type ImageRules } from '../images/header-check.ts';
 import type { ImageLimits } from '../platform/config.ts';
 import type { RawFields, RawValue } from '../http/request-body.ts';
-import { reservedNames } from './username-keys.ts';
 import { inUsernameAlphabet, MAX_USERNAME_LENGTH } from './usernames.ts';
 import {
   IMAGE_FIELDS,
@@ -186,7 +185,8 @@ export const imageRules = (field: ImageField, limits: ImageLimits): ImageRules =
 export function buildPatch(
   fields: RawFields,
   limits: ImageLimits,
-  isReserved: (username: string) => boolean = reservedNames(),
+  /** The reserved-name check (./username-keys.ts), which callers load only for a body with a username. */
+  isReserved: (username: string) => boolean,
 ): Patch {
   const errors = new FieldErrors();
   const patch: Patch = { text: {}, images: {} };

@@ -12,7 +12,6 @@ import { buildPatch, type Patch } from '../../users/patch-fields.ts';
 import { patchUser } from './write-path.ts';
 import { parseBody } from '../../http/request-body.ts';
 import { renderUser } from '../../users/user-record.ts';
-import { reservedNames } from '../../users/username-keys.ts';
 import { UsersTable } from '../../store/users-table.ts';
 
 export type { ApiEvent, LambdaContext };
@@ -21,7 +20,11 @@ export type Handler = ApiHandler;
 
 export function createHandler(config: Config, clients: AwsClients = createAwsClients(config)): Handler {
   const maxFileBytes = Math.max(config.images.avatarMaxBytes, config.images.coverMaxBytes);
-  const isReserved = reservedNames(config.reservedUsernames);
+  // The reserved-name check carries Unicode's confusables (about 120 KB): loaded by the first
+  // request that sends a username, so a cold start and every other patch never read it.
+  let reserved: Promise<(username: string) => boolean> | undefined;
+  const reservedCheck = () =>
+    (reserved ??= import('../../users/username-keys.ts').then(({ reservedNames }) => reservedNames(config.reservedUsernames)));
 
   async function patch({ event, log, sub, pathId, header, deadline }: ApiRequest) {
     const id = parseUserId(pathId);
@@ -31,6 +34,7 @@ export function createHandler(config: Config, clients: AwsClients = createAwsCli
       { body: event.body, isBase64Encoded: event.isBase64Encoded, contentType: header('content-type') },
       { maxBodyBytes: config.maxBodyBytes, maxFileBytes },
     );
+    const isReserved = fields.has('username') ? await reservedCheck() : NO_USERNAME_SENT;
     const patch = await normalizeImages(buildPatch(fields, config.images, isReserved), config);
     const sendOptions = { abortSignal: deadline() };
     const users = new UsersTable(clients.dynamo, config.tableName, { ...sendOptions, ifMatch, ifNoneMatch });
@@ -52,6 +56,11 @@ async function normalizeImages(patch: Patch, config: Config): Promise<Patch> {
   const { normalizeImages: normalize } = await import('../../images/normalize.ts');
   return normalize(patch, config.images);
 }
+
+/** For a body without a username, whose validation never asks. */
+const NO_USERNAME_SENT = (): boolean => {
+  throw new Error('the reserved-name check was not loaded for a body with a username');
+};
 
 function parseUserId(raw: string | undefined): number {
   const id = userIdOf(raw);
