@@ -115,7 +115,7 @@ async function main() {
     const built = await bundles();
     if (runs('stream')) await writePath();
     if (runs('cold')) await coldImport(built);
-    await oslsPackage(built.handler, built.deps);
+    await oslsPackage(built.handler);
     if (runs('warm') || runs('memory') || runs('jwks') || runs('images')) {
       await onTheLocalStack(built, dir, (started) => (emulators = started));
     }

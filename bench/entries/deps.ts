@@ -1,6 +1,6 @@
 // The bare dependencies of the handler, for the floor of the bundle size and of the cold import:
-// every package import of src/ that the PATCH handler bundles (keep the two in step; the bench's
-// bundles part warns when the handler bundle contains a package this one does not), and `createClients` making what the
+// every package import of lib/ and handlers/ (keep the two in step; bench/run.ts warns when the
+// handler bundle contains a package this one does not), and `createClients` making what the
 // handler makes at start: both AWS clients with the same options and the token verifier.
 import {
   ConditionalCheckFailedException,
@@ -16,7 +16,6 @@ import { CognitoJwtVerifier } from 'aws-jwt-verify';
 import { FetchError, JwtBaseError } from 'aws-jwt-verify/error';
 import { SimpleJwksCache } from 'aws-jwt-verify/jwk';
 import busboy from 'busboy';
-import confusables from 'unhomoglyph/data.json' with { type: 'json' };
 import * as v from 'valibot';
 
 export const used = {
@@ -35,7 +34,6 @@ export const used = {
   SimpleJwksCache,
   busboy,
   valibot: [v.pipe, v.string, v.trim, v.check, v.nonEmpty, v.safeParse],
-  confusables,
 };
 
 export interface DepsConfig {
