@@ -1025,7 +1025,10 @@ describe('osls package --stage dev with MEDIA_BASE_URL', () => {
 
 describe('serverless.yml', () => {
   test('holds no account id, pool id, client id or key', async () => {
-    const text = await readFile(join(PROJECT_DIR, 'serverless.yml'), 'utf8');
+    // The configuration and the resource files it includes (infra/).
+    const files = ['serverless.yml', ...(await readdir(join(PROJECT_DIR, 'infra'), { recursive: true })).map((file) => join('infra', file))];
+    const texts = await Promise.all(files.filter((file) => /\.(ya?ml|c?js)$/.test(file)).map((file) => readFile(join(PROJECT_DIR, file), 'utf8')));
+    const text = texts.join('\n');
     assert.doesNotMatch(text, /\b\d{12}\b/, 'an AWS account id');
     assert.doesNotMatch(text, /\b[a-z]{2}(-[a-z]+)+-\d_[0-9A-Za-z]{9}\b/, 'a user pool id');
     assert.doesNotMatch(text, /arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d/, 'an ARN with an account');
