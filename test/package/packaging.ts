@@ -225,7 +225,9 @@ async function packagedDir(): Promise<string> {
     } catch {
       // Another process packages: wait for it, unless it died holding the lock.
       const owner = Number(await readFile(join(lock, 'pid'), 'utf8').catch(() => ''));
-      if (owner && !isAlive(owner)) await rm(lock, { recursive: true, force: true });
+      const age = Date.now() - ((await stat(lock).catch(() => undefined))?.mtimeMs ?? Date.now());
+      // No pid a minute after the lock was made: its maker died between the two steps.
+      if (owner ? !isAlive(owner) : age > 60_000) await rm(lock, { recursive: true, force: true });
       if (Date.now() > deadline) throw new Error(`packaging: waited ${WAIT_MS} ms for ${lock}`);
       await sleep(500);
       continue;
