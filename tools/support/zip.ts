@@ -1,5 +1,6 @@
 // The files of a deployment zip (what `osls package` writes), read without an unzip tool, and the
-// part of a split ESM build that a cold start loads. Used by bench/run.ts and test/package/template.test.ts.
+// part of a split ESM build that a cold start loads. Used by bench/run.ts and
+// test/package/template-{artifact,functions}.test.ts.
 import { inflateRawSync } from 'node:zlib';
 import { posix } from 'node:path';
 

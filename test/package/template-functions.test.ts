@@ -1,0 +1,341 @@
+// The GET function and the sign-up trigger, and each function's environment.
+import assert from 'node:assert/strict';
+import { createServer, type AddressInfo } from 'node:net';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { describe, test } from 'node:test';
+import { readZip, staticClosure } from '../../tools/support/zip.ts';
+import { PROJECT_DIR } from '../../tools/local/local-stack.ts';
+import { readConfig, readSignUpConfig } from '../../src/platform/config.ts';
+import { readStreamConfig } from '../../src/functions/media-events/config.ts';
+import { accessToken, makeKey, TEST_POOL } from '../../tools/support/tokens.ts';
+import { type Json, type Template, SIGNUP_USER_POOL_ID, prod, demo, dev, local, workDir, LOCAL_ONLY } from './packaging.ts';
+import { ENTRY, resource, resourcesOfType, environmentOf, condition, actionsOf, functionRole, splitStatements, ENTRIES, mayCall, run } from './template-support.ts';
+
+describe('GET function and sign-up trigger (osls package)', () => {
+  test('getUser serves GET /me, GET /{id} and the 405 of PATCH /me, and may only read users and sub index items', async () => {
+    const fn = resource(prod.template, 'GetUserLambdaFunction', 'AWS::Lambda::Function');
+    assert.equal(fn.Properties.Handler, 'src/functions/get-user/handler.handler');
+    const routes = resourcesOfType(prod.template, 'AWS::ApiGateway::Method')
+      .filter(([, r]) => JSON.stringify(r.Properties.Integration).includes('GetUserLambdaFunction'))
+      .map(([id, r]) => `${r.Properties.HttpMethod} ${id}`)
+      .sort();
+    assert.deepEqual(routes, [
+      'ANY ApiGatewayMethodApiV2UserIdVarAny',
+      'ANY ApiGatewayMethodApiV2UserMeAny',
+      'GET ApiGatewayMethodApiV2UserIdVarGet',
+      'GET ApiGatewayMethodApiV2UserMeGet',
+    ]);
+    const statements = functionRole(prod.template, 'GetUserLambdaFunction', 'GetUserRole');
+    const { logs, keys } = splitStatements(statements);
+    assert.deepEqual(Object.keys(keys), ['dynamodb:GetItem']);
+    for (const s of logs) assert.match(s.Resource['Fn::Sub'], /:log-group:\/aws\/lambda\/selfcommunity-user-patch-prod-getUser:\*$/);
+    // The data model's items, as IAM decides a GetItem of each: users and sub index items only.
+    // `USER#*` alone would match username claims (`USERNAME#…`) too.
+    for (const [key, allowed] of [
+      ['USER#5', true],
+      ['USER#123456789012345', true],
+      ['SUB#0b5c5e3a-1c1d-4f4e-9c1b-6a8f7f0e2d11', true],
+      ['USERNAME#alice', false],
+      ['USERNAME#user#5', false],
+      ['USERNAME#', false],
+      ['COUNTER#user', false],
+      ['user#5', false],
+    ] as const) {
+      assert.equal(mayCall(statements, 'dynamodb:GetItem', key), allowed, `GetItem of ${key}`);
+    }
+    for (const action of ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Scan', 'dynamodb:Query']) {
+      assert.equal(mayCall(statements, action, 'USER#5'), false, `${action} of USER#5`);
+    }
+  });
+
+  test('every method of the API’s paths reaches a function: GET and PATCH their own, any other getUser', () => {
+    const methods = resourcesOfType(prod.template, 'AWS::ApiGateway::Method').map(([, r]) => r.Properties);
+    const target = (m: Json) => {
+      assert.equal(m.Integration.Type, 'AWS_PROXY');
+      assert.equal(m.AuthorizationType, 'NONE', 'the function authenticates, so 401 comes before 405');
+      return JSON.stringify(m.Integration.Uri).match(/"(\w+)LambdaFunction"/)?.[1];
+    };
+    const routes = Object.fromEntries(methods.map((m) => [`${m.HttpMethod} ${m.ResourceId.Ref}`, target(m)]));
+    assert.deepEqual(routes, {
+      'GET ApiGatewayResourceApiV2UserIdVar': 'GetUser',
+      'PATCH ApiGatewayResourceApiV2UserIdVar': 'PatchUser',
+      // API Gateway prefers a method's own route over ANY: DELETE, POST, PUT, HEAD, OPTIONS, …
+      'ANY ApiGatewayResourceApiV2UserIdVar': 'GetUser',
+      'GET ApiGatewayResourceApiV2UserMe': 'GetUser',
+      'ANY ApiGatewayResourceApiV2UserMe': 'GetUser',
+    });
+    // So API Gateway's own 404 (MISSING_AUTHENTICATION_TOKEN) is left for paths the API lacks.
+    const paths = resourcesOfType(prod.template, 'AWS::ApiGateway::Resource').map(([id, r]) => `${id} ${r.Properties.PathPart}`);
+    assert.deepEqual(paths.sort(), [
+      'ApiGatewayResourceApi api',
+      'ApiGatewayResourceApiV2 v2',
+      'ApiGatewayResourceApiV2User user',
+      'ApiGatewayResourceApiV2UserIdVar {id}',
+      'ApiGatewayResourceApiV2UserMe me',
+    ]);
+    // API Gateway may invoke getUser for any method and path of this API.
+    const permission = resourcesOfType(prod.template, 'AWS::Lambda::Permission').find(
+      ([, r]) => JSON.stringify(r.Properties.FunctionName).includes('GetUserLambdaFunction') && r.Properties.Principal === 'apigateway.amazonaws.com',
+    );
+    assert.ok(permission, 'API Gateway may invoke getUser');
+    assert.match(JSON.stringify(permission[1].Properties.SourceArn), /\/\*\/\*"\]\]\}$/);
+  });
+
+  test('what getUser loads at start holds no body parser, no S3 client, no image code and no confusables data', () => {
+    const sources = new Map(readZip(prod.artifact).map((f) => [f.name, f.data.toString('utf8')]));
+    const getStart = staticClosure(ENTRIES.getUser, sources);
+    const patchStart = staticClosure(ENTRY, sources);
+    const text = getStart.map((name) => sources.get(name)!).join('\n');
+    const patchText = patchStart.map((name) => sources.get(name)!).join('\n');
+    // Markers of busboy, the S3 client, the image header checks and the confusables data (Cherokee
+    // Ꭺ to Latin A, src/users/username-keys.ts), as found in PATCH's start files.
+    for (const marker of ['Unexpected end of form', 'PutObjectTagging', 'Malformed part header', '\\u13AA:"A"']) {
+      assert.ok(patchText.includes(marker), `${marker} is a marker PATCH loads`);
+      assert.ok(!text.includes(marker), `${marker} is loaded by getUser at start`);
+    }
+    const size = (names: string[]) => names.reduce((sum, name) => sum + sources.get(name)!.length, 0);
+    assert.ok(size(getStart) < size(patchStart) * 0.8, `getUser loads ${size(getStart)} bytes at start, patchUser ${size(patchStart)}`);
+  });
+
+  test('postConfirmation may take an id, read a sub index and its user, put the three items, check the index and the name’s old claim key, nothing more', async () => {
+    const fn = resource(prod.template, 'PostConfirmationLambdaFunction', 'AWS::Lambda::Function');
+    assert.equal(fn.Properties.Handler, 'src/functions/post-confirmation/handler.handler');
+    assert.ok(fn.Properties.Timeout <= 5, 'Cognito waits 5 s for a trigger');
+    const { logs, keys } = splitStatements(functionRole(prod.template, 'PostConfirmationLambdaFunction', 'PostConfirmationRole'));
+    assert.deepEqual(Object.keys(keys).sort(), await actionsOf(['src/functions/post-confirmation/sign-up.ts']));
+    assert.deepEqual(keys, {
+      'dynamodb:GetItem': ['SUB#*', 'USER#*'],
+      'dynamodb:ConditionCheckItem': ['SUB#*', 'USERNAME#*'],
+      'dynamodb:UpdateItem': ['COUNTER#user'],
+      'dynamodb:PutItem': ['SUB#*', 'USER#*', 'USERNAME#*'],
+    });
+    for (const s of logs) assert.match(s.Resource['Fn::Sub'], /:log-group:\/aws\/lambda\/selfcommunity-user-patch-prod-postConfirmation:\*$/);
+    // Without SIGNUP_USER_POOL_ID no pool may invoke it on prod (there is no demo pool either).
+    assert.equal(condition(prod.template, 'SignUpUserPoolGiven'), false);
+    assert.equal(prod.template.Resources.PostConfirmationExistingPoolPermission?.Condition, 'SignUpUserPoolGiven');
+    assert.equal(prod.template.Resources.PostConfirmationDemoPoolPermission?.Condition, 'CreateDemoUserPool');
+  });
+
+  test('postConfirmation’s AWS calls give up inside Cognito’s 5 s: two calls that hang both fail in time', () => {
+    for (const template of [prod.template, demo.template, dev.template]) {
+      const fn = resource(template, 'PostConfirmationLambdaFunction', 'AWS::Lambda::Function').Properties;
+      const env = fn.Environment.Variables;
+      const attempts = Number(env.AWS_MAX_ATTEMPTS);
+      const attemptMs = Number(env.AWS_REQUEST_TIMEOUT_MS);
+      assert.ok(attempts >= 2, `a failed attempt is retried once at least (${attempts})`);
+      assert.ok(attemptMs >= 500, `an attempt has time for a cold TLS handshake (${attemptMs} ms)`);
+      // Every sign-up reads the sub index first and takes an id next: both may hang.
+      assert.ok(2 * attempts * attemptMs < fn.Timeout * 1000, `${attempts} × ${attemptMs} ms per call, timeout ${fn.Timeout} s`);
+      assert.equal(fn.Timeout, 5);
+    }
+    // The API functions keep theirs (3 × 2 s within 10 s).
+    const api = environmentOf(prod.template);
+    assert.deepEqual([api.AWS_MAX_ATTEMPTS, api.AWS_REQUEST_TIMEOUT_MS], ['3', '2000']);
+  });
+
+  test('the demo pool invokes postConfirmation after a confirmed sign-up, and may', () => {
+    const pool = resource(demo.template, 'DemoUserPool', 'AWS::Cognito::UserPool');
+    const fn = resource(demo.template, 'PostConfirmationLambdaFunction', 'AWS::Lambda::Function');
+    assert.equal(fn.Properties.FunctionName, 'selfcommunity-user-patch-demo-postConfirmation');
+    assert.deepEqual(pool.Properties.LambdaConfig, {
+      PostConfirmation: {
+        'Fn::Sub': `arn:\${AWS::Partition}:lambda:\${AWS::Region}:\${AWS::AccountId}:function:${fn.Properties.FunctionName}`,
+      },
+    });
+    const permission = resource(demo.template, 'PostConfirmationDemoPoolPermission', 'AWS::Lambda::Permission');
+    assert.equal(condition(demo.template, permission.Condition!), true);
+    assert.deepEqual(permission.Properties, {
+      Action: 'lambda:InvokeFunction',
+      FunctionName: { 'Fn::GetAtt': ['PostConfirmationLambdaFunction', 'Arn'] },
+      Principal: 'cognito-idp.amazonaws.com',
+      SourceAccount: { Ref: 'AWS::AccountId' },
+      SourceArn: { 'Fn::GetAtt': ['DemoUserPool', 'Arn'] },
+    });
+    assert.equal(condition(demo.template, 'SignUpUserPoolGiven'), false);
+  });
+
+  test('an existing pool named by SIGNUP_USER_POOL_ID may invoke it', () => {
+    const permission = resource(dev.template, 'PostConfirmationExistingPoolPermission', 'AWS::Lambda::Permission');
+    assert.equal(condition(dev.template, permission.Condition!), true);
+    assert.equal(permission.Properties.Principal, 'cognito-idp.amazonaws.com');
+    assert.deepEqual(permission.Properties.FunctionName, { 'Fn::GetAtt': ['PostConfirmationLambdaFunction', 'Arn'] });
+    assert.equal(
+      permission.Properties.SourceArn['Fn::Sub'],
+      `arn:\${AWS::Partition}:cognito-idp:\${AWS::Region}:\${AWS::AccountId}:userpool/${SIGNUP_USER_POOL_ID}`,
+    );
+    assert.equal(condition(dev.template, 'CreateDemoUserPool'), false);
+    assert.ok(dev.template.Outputs.PostConfirmationFunctionArn, 'the ARN to attach is an output');
+  });
+
+  test('from their start files alone, as on Lambda, both entries run', async () => {
+    const files = readZip(prod.artifact);
+    const sources = new Map(files.map((f) => [f.name, f.data.toString('utf8')]));
+    const dir = join(workDir, 'prod-entries');
+    const needed = new Set([...staticClosure(ENTRIES.getUser, sources), ...staticClosure(ENTRIES.postConfirmation, sources)]);
+    for (const f of files.filter((file) => needed.has(file.name))) {
+      await mkdir(join(dir, dirname(f.name)), { recursive: true });
+      await writeFile(join(dir, f.name), f.data);
+    }
+    const closedPort = await new Promise<number>((resolve) => {
+      const server = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as AddressInfo;
+        server.close(() => resolve(port));
+      });
+    });
+    const fixture = await readFile(join(PROJECT_DIR, 'test', 'fixtures', 'events', 'cognito-post-confirmation.json'), 'utf8');
+    const key = makeKey();
+    const jwksFile = join(workDir, 'entries-jwks.json');
+    await writeFile(jwksFile, JSON.stringify({ keys: [key.jwk] }));
+    const script = `
+      const get = await import('./${ENTRIES.getUser}');
+      const signUp = await import('./${ENTRIES.postConfirmation}');
+      const event = JSON.parse(process.env.FIXTURE);
+      const reset = { ...event, triggerSource: 'PostConfirmation_ConfirmForgotPassword' };
+      const ignored = JSON.stringify(await signUp.handler(reset)) === JSON.stringify(reset);
+      const failed = await signUp.handler(event).then(() => 'created', (error) => error.name);
+      const read = await get.handler({ httpMethod: 'GET', path: '/api/v2/user/me/', headers: { Authorization: 'Bearer ' + process.env.TOKEN } });
+      // What API Gateway's ANY routes to getUser: a DELETE, with a token and without.
+      const pathParameters = { id: '5' };
+      const del = await get.handler({ httpMethod: 'DELETE', path: '/api/v2/user/5/', pathParameters, headers: { Authorization: 'Bearer ' + process.env.TOKEN } });
+      const anonymous = await get.handler({ httpMethod: 'DELETE', path: '/api/v2/user/5/', pathParameters, headers: {} });
+      const answer = (r) => ({ status: r.statusCode, allow: r.headers.Allow, auth: r.headers['WWW-Authenticate'], code: JSON.parse(r.body).errors[0].code });
+      console.log('RESULT ' + JSON.stringify({ ignored, failed, read: read.statusCode, del: answer(del), anonymous: answer(anonymous) }));`;
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: dir,
+      env: {
+        PATH: process.env.PATH,
+        FIXTURE: fixture,
+        TOKEN: accessToken(key, { sub: 'someone' }),
+        AWS_REGION: TEST_POOL.region,
+        AWS_ACCESS_KEY_ID: 'ASIAEXAMPLEEXAMPLE00',
+        AWS_SECRET_ACCESS_KEY: 'example-secret',
+        AWS_SESSION_TOKEN: 'example-session-token',
+        AWS_ENDPOINT_URL_DYNAMODB: `http://127.0.0.1:${closedPort}`,
+        TABLE_NAME: 'users',
+        MEDIA_BUCKET: 'media',
+        MEDIA_BASE_URL: 'https://media.example.org',
+        COGNITO_USER_POOL_ID: TEST_POOL.userPoolId,
+        COGNITO_CLIENT_ID: TEST_POOL.clientId,
+        COGNITO_JWKS_FILE: jwksFile,
+        AWS_MAX_ATTEMPTS: '1',
+        AWS_REQUEST_TIMEOUT_MS: '1000',
+      },
+    });
+    const line = stdout.split('\n').find((l) => l.startsWith('RESULT '));
+    assert.ok(line, stdout);
+    // DynamoDB unreachable: the trigger fails (Cognito retries), the read is a 503; no missing chunk.
+    const result = JSON.parse(line.slice('RESULT '.length));
+    assert.equal(result.ignored, true);
+    assert.notEqual(result.failed, 'created');
+    assert.doesNotMatch(result.failed, /ERR_MODULE_NOT_FOUND/);
+    assert.equal(result.read, 503);
+    // The contract: authentication first, then 405 with the path's methods.
+    assert.deepEqual(result.del, { status: 405, allow: 'GET, PATCH', code: 'method_not_allowed' });
+    assert.deepEqual(result.anonymous, { status: 401, auth: 'Bearer', code: 'not_authenticated' });
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Each function's environment: what its configuration reader reads, nothing of the others'
+
+type Reader = (env: Record<string, string | undefined>) => unknown;
+const READERS: Record<string, { id: string; reader: Reader }> = {
+  patchUser: { id: 'PatchUserLambdaFunction', reader: readConfig },
+  getUser: { id: 'GetUserLambdaFunction', reader: readConfig },
+  postConfirmation: { id: 'PostConfirmationLambdaFunction', reader: readSignUpConfig },
+  mediaEvents: { id: 'MediaEventsLambdaFunction', reader: readStreamConfig },
+};
+
+/**
+ * Runs `reader` on `env` (plus AWS_REGION, which Lambda sets) and returns the names it looked at;
+ * it throws when a required setting is missing or invalid. Values CloudFormation resolves at
+ * deploy time stand in as an https URL, which every setting of that kind accepts.
+ */
+function namesRead(reader: Reader, env: Record<string, Json>): Set<string> {
+  const values: Record<string, string> = { AWS_REGION: 'eu-west-1' };
+  for (const [name, value] of Object.entries(env)) values[name] = typeof value === 'string' ? value : 'https://resolved.example';
+  const read = new Set<string>();
+  const recorder = new Proxy(values, {
+    get(target, name) {
+      if (typeof name === 'string') read.add(name);
+      return Reflect.get(target, name);
+    },
+  });
+  reader(recorder);
+  return read;
+}
+
+describe('each function’s environment (osls package and osls print --stage local)', () => {
+  const deployedEnv = (template: Template, name: string) =>
+    resource(template, READERS[name]!.id, 'AWS::Lambda::Function').Properties.Environment.Variables as Record<string, Json>;
+  const API_CALLS = ['AWS_MAX_ATTEMPTS', 'AWS_REQUEST_TIMEOUT_MS'];
+  const IMAGE_AND_BODY_LIMITS = [
+    'AVATAR_MAX_BYTES', 'AVATAR_SIZE', 'COVER_MAX_BYTES', 'COVER_MAX_SIDE', 'IMAGE_MAX_ANIMATION_PIXELS', 'IMAGE_MAX_FRAMES',
+    'IMAGE_MAX_PIXELS', 'IMAGE_MAX_SIDE', 'IMAGE_TIMEOUT_SECONDS', 'JPEG_MAX_SCANS', 'MAX_BODY_BYTES',
+  ];
+  const COGNITO = ['COGNITO_CLIENT_ID', 'COGNITO_TOKEN_USE', 'COGNITO_USER_POOL_ID'];
+  const DEPLOYED: Record<string, string[]> = {
+    patchUser: [...API_CALLS, ...COGNITO, ...IMAGE_AND_BODY_LIMITS, 'CORS_ALLOWED_ORIGINS', 'MEDIA_BASE_URL', 'MEDIA_BUCKET', 'TABLE_NAME'],
+    // readConfig requires the bucket; the image and body limits have defaults a read never uses.
+    getUser: [...API_CALLS, ...COGNITO, 'CORS_ALLOWED_ORIGINS', 'MEDIA_BASE_URL', 'MEDIA_BUCKET', 'TABLE_NAME'],
+    postConfirmation: [...API_CALLS, 'TABLE_NAME'],
+    mediaEvents: [...API_CALLS, 'CDN_DISTRIBUTION_ID', 'DEAD_LETTER_QUEUE_URL', 'EVENT_BUS_NAME', 'MEDIA_BASE_URL', 'MEDIA_BUCKET'],
+  };
+  /** Deployed resources the local stack has none of: locally a dead-letter file, no CDN. */
+  const DEPLOYED_ONLY: Record<string, string[]> = { mediaEvents: ['CDN_DISTRIBUTION_ID', 'DEAD_LETTER_QUEUE_URL'] };
+  const LOCAL_ADDS: Record<string, Array<keyof typeof LOCAL_ONLY>> = {
+    patchUser: ['COGNITO_JWKS_FILE', 'DYNAMODB_ENDPOINT', 'S3_ENDPOINT'],
+    getUser: ['COGNITO_JWKS_FILE', 'DYNAMODB_ENDPOINT'],
+    postConfirmation: ['DYNAMODB_ENDPOINT'],
+    mediaEvents: ['DEAD_LETTER_FILE', 'EVENTBRIDGE_ENDPOINT', 'S3_ENDPOINT'],
+  };
+
+  test('deployed, each function has exactly the settings its reader reads, and the reader accepts them', () => {
+    for (const template of [prod.template, demo.template, dev.template]) {
+      for (const [name, { reader }] of Object.entries(READERS)) {
+        const env = deployedEnv(template, name);
+        assert.deepEqual(Object.keys(env).sort(), [...DEPLOYED[name]!].sort(), `${name}'s environment`);
+        const read = namesRead(reader, env);
+        for (const key of Object.keys(env)) assert.ok(read.has(key), `${name} is given ${key}, which its reader never reads`);
+      }
+    }
+    // No provider-level environment gives every function the API's settings.
+    const sls = JSON.stringify(prod.template.Resources.GetUserLambdaFunction);
+    for (const key of [...IMAGE_AND_BODY_LIMITS, 'S3_ENDPOINT']) assert.ok(!sls.includes(key), `getUser has ${key}`);
+  });
+
+  test('the values: the table and bucket of the stack, the pool of the stage, the same media URL everywhere', () => {
+    for (const template of [prod.template, demo.template]) {
+      const patch = deployedEnv(template, 'patchUser');
+      for (const name of ['getUser', 'postConfirmation', 'mediaEvents']) {
+        const env = deployedEnv(template, name);
+        for (const [key, value] of Object.entries(env)) {
+          if ((name === 'postConfirmation' && API_CALLS.includes(key)) || key === 'EVENT_BUS_NAME') continue;
+          if (DEPLOYED_ONLY[name]?.includes(key)) continue;
+          assert.deepEqual(value, patch[key], `${name}'s ${key} is the API's`);
+        }
+      }
+    }
+    assert.deepEqual(deployedEnv(demo.template, 'getUser').COGNITO_USER_POOL_ID, { Ref: 'DemoUserPool' });
+    assert.equal(deployedEnv(demo.template, 'getUser').CORS_ALLOWED_ORIGINS, 'https://app.example.org,https://admin.example.org');
+    assert.deepEqual(deployedEnv(prod.template, 'postConfirmation').TABLE_NAME, { Ref: 'UsersTable' });
+  });
+
+  test('on the local stage (npm start), each function also gets the local endpoints its reader reads, and only those', () => {
+    for (const [name, { reader }] of Object.entries(READERS)) {
+      const env = local.functions[name]!.environment;
+      const deployed = DEPLOYED[name]!.filter((key) => !DEPLOYED_ONLY[name]?.includes(key));
+      assert.deepEqual(Object.keys(env).sort(), [...deployed, ...LOCAL_ADDS[name]!].sort(), `${name}'s local environment`);
+      for (const key of LOCAL_ADDS[name]!) assert.equal(env[key], LOCAL_ONLY[key], `${name}'s ${key}`);
+      const read = namesRead(reader, env);
+      for (const key of Object.keys(env)) assert.ok(read.has(key), `${name} is given ${key}, which its reader never reads`);
+    }
+    // No Cognito waits locally, and DynamoDB Local may be slow: the trigger calls as the API does
+    // (a timed-out counter ADD that landed would skip an id; the demo users' ids are fixed).
+    const { patchUser, postConfirmation } = local.functions;
+    for (const key of ['AWS_MAX_ATTEMPTS', 'AWS_REQUEST_TIMEOUT_MS']) {
+      assert.equal(postConfirmation!.environment[key], patchUser!.environment[key], key);
+    }
+  });
+});
