@@ -1,6 +1,8 @@
 // The bare dependencies of the handler, for the floor of the bundle size and of the cold import:
-// every package import of lib/ and handlers/ (keep the two in step; bench/run.ts warns when the
-// handler bundle contains a package this one does not), and `createClients` making what the
+// every package import of src/ that the PATCH handler bundles (keep the two in step; the bench's
+// bundles part warns when the handler bundle contains a package this one does not), loaded as the
+// handler loads it (the confusables only by import(), for a body with a username), and
+// `createClients` making what the
 // handler makes at start: both AWS clients with the same options and the token verifier.
 import {
   ConditionalCheckFailedException,
@@ -34,6 +36,7 @@ export const used = {
   SimpleJwksCache,
   busboy,
   valibot: [v.pipe, v.string, v.trim, v.check, v.nonEmpty, v.safeParse],
+  confusables: () => import('unhomoglyph/data.json', { with: { type: 'json' } }),
 };
 
 export interface DepsConfig {

@@ -11,6 +11,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Sharp, SharpOptions } from 'sharp';
 import type { ImageLimits } from '../platform/config.ts';
+import { isImageWorker, WORKER_FLAG } from './worker-flag.ts';
 import { FieldErrors } from '../http/errors.ts';
 import {
   FORMATS,
@@ -98,8 +99,7 @@ type WorkerReply =
   | { id: number; ok: false; code: ImageErrorCode; message: string }
   | { id: number; ok: false; bug: string };
 
-/** Marks the child process started by startWorker; lib/image-worker.ts checks it. */
-export const WORKER_FLAG = '--selfcommunity-image-worker';
+export { WORKER_FLAG } from './worker-flag.ts';
 
 let worker: ChildProcess | undefined;
 let jobs = 0;
@@ -238,7 +238,7 @@ function serveJobs(): void {
   process.on('disconnect', () => process.exit(0));
 }
 
-if (process.argv[2] === WORKER_FLAG && process.send) serveJobs();
+if (isImageWorker()) serveJobs();
 
 /** One image, decoded, oriented, converted to sRGB, cropped/scaled and re-encoded (in the worker). */
 export async function normalizeImage(upload: ImageUpload, field: ImageField, limits: ImageLimits): Promise<ImageUpload> {

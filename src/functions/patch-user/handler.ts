@@ -13,6 +13,12 @@ import { patchUser } from './write-path.ts';
 import { parseBody } from '../../http/request-body.ts';
 import { renderUser } from '../../users/user-record.ts';
 import { UsersTable } from '../../store/users-table.ts';
+import { isImageWorker } from '../../images/worker-flag.ts';
+
+// The image pipeline forks the file it was bundled into as its worker: its own chunk in the
+// deployed (code-split) artifact, this entry in a single-file build, where loading it starts the
+// worker's loop.
+if (isImageWorker()) await import('../../images/normalize.ts');
 
 export type { ApiEvent, LambdaContext };
 
