@@ -53,22 +53,26 @@ const RENAME_ATTEMPTS = 5;
 export interface UsersTableOptions {
   /** Ends every call when the request's time is up (see `deadline` in src/http/frame.ts). */
   abortSignal?: AbortSignal;
+}
+
+/** A request's preconditions, given to each call that reads or writes for it. */
+export interface Preconditions {
   /**
-   * The request's `If-Match`: every write is conditioned on the stored version being one of these
-   * (and a read for an empty patch compares it), else PreconditionFailedError and nothing changes.
+   * `If-Match`: every write is conditioned on the stored version being one of these (and a read
+   * for an empty patch compares it), else PreconditionFailedError and nothing changes.
    */
   ifMatch?: EntityTagCondition;
   /**
-   * The request's `If-None-Match`: every write is conditioned on the stored version being none of
-   * these (`*`: on there being no user, so no write of an existing user), else 412 (RFC 9110).
+   * `If-None-Match`: every write is conditioned on the stored version being none of these (`*`:
+   * on there being no user, so no write of an existing user), else 412 (RFC 9110).
    */
   ifNoneMatch?: EntityTagCondition;
 }
 
+const NONE: Preconditions = {};
+
 export class UsersTable {
   private readonly sendOptions: { abortSignal?: AbortSignal };
-  private readonly ifMatch: EntityTagCondition | undefined;
-  private readonly ifNoneMatch: EntityTagCondition | undefined;
 
   constructor(
     private readonly dynamo: DynamoDBClient,
@@ -76,8 +80,6 @@ export class UsersTable {
     options: UsersTableOptions = {},
   ) {
     this.sendOptions = options.abortSignal ? { abortSignal: options.abortSignal } : {};
-    this.ifMatch = options.ifMatch;
-    this.ifNoneMatch = options.ifNoneMatch;
   }
 
   /** A user by id, whoever owns it; undefined when there is none. One consistent read. */
@@ -98,8 +100,8 @@ export class UsersTable {
    * The user if it exists and belongs to `sub`: 404 first, then 403, as DRF checks them; then the
    * request's If-Match and If-None-Match (412).
    */
-  async getOwnedUser(id: number, sub: string): Promise<UserItem> {
-    return this.preconditionHolds(ownedOrThrow(await this.getUser(id), sub));
+  async getOwnedUser(id: number, sub: string, preconditions: Preconditions = NONE): Promise<UserItem> {
+    return preconditionHolds(preconditions, ownedOrThrow(await this.getUser(id), sub));
   }
 
   /**
@@ -108,50 +110,6 @@ export class UsersTable {
    */
   async getUserToRename(id: number, sub: string): Promise<UserItem> {
     return ownedOrThrow(await this.getUser(id), sub);
-  }
-
-  private preconditionHolds(item: UserItem): UserItem {
-    if (!this.preconditionsAllow(item.version)) throw new PreconditionFailedError();
-    return item;
-  }
-
-  /** Whether the request's If-Match and If-None-Match let a write of a user at `version` through. */
-  private preconditionsAllow(version: number | undefined): boolean {
-    if (this.ifMatch !== undefined && !matches(this.ifMatch, version)) return false;
-    return this.ifNoneMatch === undefined || !matches(this.ifNoneMatch, version);
-  }
-
-  /**
-   * The If-Match and If-None-Match part of a write's condition, so that the check is the write's
-   * own, not a read before it. A failed one still returns the item, which tells 404 and 403 from 412.
-   */
-  private versionCondition(names: Record<string, string>, values: Record<string, unknown>): string | undefined {
-    const parts: string[] = [];
-    // If-Match `*`: the user exists, which every write's `attribute_exists(pk)` says.
-    if (this.ifMatch !== undefined && this.ifMatch !== '*') {
-      // A header of only foreign or weak tags names no version: -1 is none, so the write fails.
-      parts.push(`#version IN (${this.versionOperands(this.ifMatch.length ? this.ifMatch : [-1], 'ifMatch', values)})`);
-    }
-    if (this.ifNoneMatch === '*') {
-      // Every existing user matches `*`: no write of one may succeed.
-      parts.push('attribute_not_exists(pk)');
-    } else if (this.ifNoneMatch?.length) {
-      // A user stored without a version counts as version 0 (matches()); IN never holds for it.
-      if (this.ifNoneMatch.includes(0)) parts.push('attribute_exists(#version)');
-      parts.push(`NOT (#version IN (${this.versionOperands(this.ifNoneMatch, 'ifNoneMatch', values)}))`);
-    }
-    if (parts.length === 0) return undefined;
-    names['#version'] = 'version';
-    return parts.join(' AND ');
-  }
-
-  private versionOperands(versions: readonly number[], prefix: string, values: Record<string, unknown>): string {
-    return versions
-      .map((version, i) => {
-        values[`:${prefix}${i}`] = version;
-        return `:${prefix}${i}`;
-      })
-      .join(', ');
   }
 
   /**
@@ -177,7 +135,13 @@ export class UsersTable {
    * user, conditioned on its existence and the request's preconditions, and the owner check. Then
    * one consistent read of the user for the answer: a transaction returns no item.
    */
-  async update(id: number, sub: string, changes: ItemChanges, expectedUsername?: string): Promise<{ after: UserItem }> {
+  async update(
+    id: number,
+    sub: string,
+    changes: ItemChanges,
+    preconditions: Preconditions = NONE,
+    expectedUsername?: string,
+  ): Promise<{ after: UserItem }> {
     const expression = updateExpression(changes);
     let condition = 'attribute_exists(pk)';
     if (expectedUsername !== undefined) {
@@ -185,8 +149,8 @@ export class UsersTable {
       expression.values[':expectedUsername'] = expectedUsername;
       condition += ' AND #username = :expectedUsername';
     }
-    const versionCondition = this.versionCondition(expression.names, expression.values);
-    if (versionCondition) condition += ` AND ${versionCondition}`;
+    const version = versionCondition(preconditions, expression.names, expression.values);
+    if (version) condition += ` AND ${version}`;
     const command = () =>
       new TransactWriteItemsCommand({
         TransactItems: [
@@ -227,8 +191,8 @@ export class UsersTable {
           // attempt refused is a 412 even then: a client repeating a request with its old ETag
           // must hear it.
           const retried = (error.$metadata?.attempts ?? 1) > 1;
-          if (retried && this.isThisWriteApplied(current, changes)) throw new WriteOutcomeUnknownError(error);
-          this.preconditionHolds(current);
+          if (retried && isThisWriteApplied(preconditions, current, changes)) throw new WriteOutcomeUnknownError(error);
+          preconditionHolds(preconditions, current);
           throw new ConcurrentChangeError();
         }
         // The user's condition held, so the user exists: the caller's sub index names another
@@ -261,14 +225,7 @@ export class UsersTable {
     };
   }
 
-  private isThisWriteApplied(item: UserItem, changes: ItemChanges): boolean {
-    if (this.preconditionsAllow(item.version) || !this.preconditionsAllow(item.version - 1)) return false;
-    const stored = item as unknown as Record<string, unknown>;
-    return (
-      Object.entries(changes.set).every(([name, value]) => stored[name] === value) &&
-      changes.remove.every((name) => stored[name] === undefined)
-    );
-  }
+
 
   /**
    * Gives a user the username `username` and applies `changes`, in one transaction: the new claim
@@ -281,15 +238,16 @@ export class UsersTable {
     username: string,
     changes: ItemChanges,
     read: UserItem,
+    preconditions: Preconditions = NONE,
   ): Promise<{ after: UserItem }> {
     let current = read;
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.renameFrom(id, sub, username, changes, current);
+        return await this.renameFrom(id, sub, username, changes, current, preconditions);
       } catch (error) {
         if (!(error instanceof ConcurrentChangeError)) throw error;
         if (attempt >= RENAME_ATTEMPTS) throw error;
-        current = await this.getOwnedUser(id, sub);
+        current = await this.getOwnedUser(id, sub, preconditions);
       }
     }
   }
@@ -301,6 +259,7 @@ export class UsersTable {
     username: string,
     changes: ItemChanges,
     current: UserItem,
+    preconditions: Preconditions,
   ): Promise<{ after: UserItem }> {
     const held = heldClaimKey(current);
     // By import(): the read function uses this module too, and must not load the confusables data.
@@ -310,10 +269,10 @@ export class UsersTable {
       // Same name, or one that only looks like it (a case-only rename): the claim stays; the
       // condition guards against a rename that happened since the read.
       const withName = current.username === username ? changes : { ...changes, set: { ...changes.set, username } };
-      return this.update(id, sub, withName, current.username);
+      return this.update(id, sub, withName, preconditions, current.username);
     }
     try {
-      await this.transactRename(id, sub, username, changes, current, held, keys);
+      await this.transactRename(id, sub, username, changes, current, held, keys, preconditions);
       return { after: applyChanges(current, { ...changes, set: { ...changes.set, username_claim: keys.claim } }, username) };
     } catch (error) {
       if (!(error instanceof TransactionCanceledException)) throw error;
@@ -336,12 +295,13 @@ export class UsersTable {
     current: UserItem,
     heldClaim: string,
     keys: { claim: string; legacy?: string },
+    preconditions: Preconditions,
   ): Promise<void> {
     const expression = updateExpression({ ...changes, set: { ...changes.set, username, username_claim: keys.claim } });
     const readVersion =
       current.version === undefined ? 'attribute_not_exists(#version)' : '#version = :readVersion';
-    const ifMatch = this.versionCondition(expression.names, expression.values);
-    const versionCondition = ifMatch ? `${readVersion} AND ${ifMatch}` : readVersion;
+    const requested = versionCondition(preconditions, expression.names, expression.values);
+    const version = requested ? `${readVersion} AND ${requested}` : readVersion;
     await this.dynamo.send(
       new TransactWriteItemsCommand({
         TransactItems: [
@@ -365,7 +325,7 @@ export class UsersTable {
               TableName: this.tableName,
               Key: marshall({ pk: userKey(id) }),
               UpdateExpression: expression.text,
-              ConditionExpression: `attribute_exists(pk) AND ${versionCondition}`,
+              ConditionExpression: `attribute_exists(pk) AND ${version}`,
               ExpressionAttributeNames: expression.names,
               ExpressionAttributeValues: marshall(
                 { ...expression.values, ...(current.version !== undefined && { ':readVersion': current.version }) },
@@ -430,4 +390,61 @@ function updateExpression(changes: ItemChanges): {
   if (sets.length) text = `SET ${sets.join(', ')} ${text}`;
   if (removes.length) text += ` REMOVE ${removes.join(', ')}`;
   return { text, names, values };
+}
+
+function preconditionHolds(pre: Preconditions, item: UserItem): UserItem {
+if (!preconditionsAllow(pre, item.version)) throw new PreconditionFailedError();
+  return item;
+}
+
+/** Whether the request's If-Match and If-None-Match let a write of a user at `version` through. */
+function preconditionsAllow({ ifMatch, ifNoneMatch }: Preconditions, version: number | undefined): boolean {
+if (ifMatch !== undefined && !matches(ifMatch, version)) return false;
+return ifNoneMatch === undefined || !matches(ifNoneMatch, version);
+}
+
+/**
+ * The If-Match and If-None-Match part of a write's condition, so that the check is the write's
+ * own, not a read before it. A failed one still returns the item, which tells 404 and 403 from 412.
+ */
+function versionCondition(
+{ ifMatch, ifNoneMatch }: Preconditions,
+names: Record<string, string>,
+values: Record<string, unknown>,
+): string | undefined {
+  const parts: string[] = [];
+  // If-Match `*`: the user exists, which every write's `attribute_exists(pk)` says.
+  if (ifMatch !== undefined && ifMatch !== '*') {
+    // A header of only foreign or weak tags names no version: -1 is none, so the write fails.
+    parts.push(`#version IN (${versionOperands(ifMatch.length ? ifMatch : [-1], 'ifMatch', values)})`);
+  }
+  if (ifNoneMatch === '*') {
+    // Every existing user matches `*`: no write of one may succeed.
+    parts.push('attribute_not_exists(pk)');
+  } else if (ifNoneMatch?.length) {
+    // A user stored without a version counts as version 0 (matches()); IN never holds for it.
+    if (ifNoneMatch.includes(0)) parts.push('attribute_exists(#version)');
+    parts.push(`NOT (#version IN (${versionOperands(ifNoneMatch, 'ifNoneMatch', values)}))`);
+  }
+  if (parts.length === 0) return undefined;
+  names['#version'] = 'version';
+  return parts.join(' AND ');
+}
+
+function versionOperands(versions: readonly number[], prefix: string, values: Record<string, unknown>): string {
+  return versions
+    .map((version, i) => {
+      values[`:${prefix}${i}`] = version;
+      return `:${prefix}${i}`;
+    })
+    .join(', ');
+}
+
+function isThisWriteApplied(pre: Preconditions, item: UserItem, changes: ItemChanges): boolean {
+  if (preconditionsAllow(pre, item.version) || !preconditionsAllow(pre, item.version - 1)) return false;
+  const stored = item as unknown as Record<string, unknown>;
+  return (
+    Object.entries(changes.set).every(([name, value]) => stored[name] === value) &&
+    changes.remove.every((name) => stored[name] === undefined)
+  );
 }

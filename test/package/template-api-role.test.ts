@@ -114,6 +114,7 @@ describe('the API function’s role holds what a decoder exploit could do to the
   /** Every DynamoDB request the code sends on the paths of a PATCH: owner check, patch, rename, held keys, answer. */
   async function requestsTheCodeSends(): Promise<AwsRequest[]> {
     const { UsersTable } = await import('../../src/store/users-table.ts');
+    type Preconditions = import('../../src/store/users-table.ts').Preconditions;
     const { marshall } = await import('@aws-sdk/util-dynamodb');
     const sent: { constructor: { name: string }; input: Json }[] = [];
     const dynamo = {
@@ -126,18 +127,15 @@ describe('the API function’s role holds what a decoder exploit could do to the
     assert.ok(TEXT.includes('bio') && TEXT.includes('real_name'), `text fields of the contract: ${TEXT}`);
     const everyField = { set: Object.fromEntries([...TEXT, ...IMAGE_KEYS].map((name) => [name, 'value'])), remove: [] };
     const clearEverything = { set: {}, remove: [...TEXT, ...IMAGE_KEYS] };
-    const tables = [
-      new UsersTable(dynamo, 'users'),
-      new UsersTable(dynamo, 'users', { ifMatch: [3] }),
-      new UsersTable(dynamo, 'users', { ifMatch: '*', ifNoneMatch: [2] }),
-    ];
-    for (const users of tables) {
-      const read = await users.getOwnedUser(5, SUB);
+    const users = new UsersTable(dynamo, 'users');
+    const preconditions: Preconditions[] = [{}, { ifMatch: [3] }, { ifMatch: '*', ifNoneMatch: [2] }];
+    for (const pre of preconditions) {
+      const read = await users.getOwnedUser(5, SUB, pre);
       await users.heldImageKeys(5);
-      await users.update(5, SUB, everyField);
-      await users.update(5, SUB, clearEverything);
-      await users.rename(5, SUB, 'grace', everyField, read); // a new name: the transaction
-      await users.rename(5, SUB, 'ADA', clearEverything, read); // a case-only rename: the update's transaction
+      await users.update(5, SUB, everyField, pre);
+      await users.update(5, SUB, clearEverything, pre);
+      await users.rename(5, SUB, 'grace', everyField, read, pre); // a new name: the transaction
+      await users.rename(5, SUB, 'ADA', clearEverything, read, pre); // a case-only rename: the update's transaction
     }
     const kinds = new Set(sent.map((c) => c.constructor.name));
     assert.deepEqual([...kinds].sort(), ['GetItemCommand', 'TransactWriteItemsCommand']);

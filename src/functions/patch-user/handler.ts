@@ -43,9 +43,9 @@ export function createHandler(config: Config, clients: AwsClients = createAwsCli
     const isReserved = fields.has('username') ? await reservedCheck() : NO_USERNAME_SENT;
     const patch = await normalizeImages(buildPatch(fields, config.images, isReserved), config);
     const sendOptions = { abortSignal: deadline() };
-    const users = new UsersTable(clients.dynamo, config.tableName, { ...sendOptions, ifMatch, ifNoneMatch });
+    const users = new UsersTable(clients.dynamo, config.tableName, sendOptions);
     const media = new MediaStore(clients.s3, config.mediaBucket, sendOptions);
-    const user = await patchUser({ users, media, log }, { id, sub, patch });
+    const user = await patchUser({ users, media, log }, { id, sub, patch, preconditions: { ifMatch, ifNoneMatch } });
     const response = jsonResponse(200, renderUser(user, config.mediaBaseUrl, 'owner'), { ETag: entityTag(user.version) });
     return { response, outcome: 'updated' };
   }

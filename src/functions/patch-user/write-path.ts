@@ -17,7 +17,7 @@ import type { ImageUpload, Patch } from '../../users/patch-fields.ts';
 import { isEmptyPatch } from '../../users/patch-fields.ts';
 import { imageKeyAttribute, IMAGE_FIELDS, type ImageField, type UserItem } from '../../users/user-record.ts';
 import { ConcurrentChangeError } from '../../http/errors.ts';
-import type { ItemChanges, UsersTable } from '../../store/users-table.ts';
+import type { ItemChanges, Preconditions, UsersTable } from '../../store/users-table.ts';
 
 export interface PatchUserDeps {
   users: UsersTable;
@@ -29,11 +29,13 @@ export interface PatchUserInput {
   id: number;
   sub: string;
   patch: Patch;
+  /** The request's If-Match and If-None-Match, part of the write's own condition. */
+  preconditions?: Preconditions;
 }
 
-export async function patchUser(deps: PatchUserDeps, { id, sub, patch }: PatchUserInput): Promise<UserItem> {
+export async function patchUser(deps: PatchUserDeps, { id, sub, patch, preconditions }: PatchUserInput): Promise<UserItem> {
   const { users, media, log } = deps;
-  if (isEmptyPatch(patch)) return users.getOwnedUser(id, sub);
+  if (isEmptyPatch(patch)) return users.getOwnedUser(id, sub, preconditions);
 
   const uploads = plannedUploads(media, id, patch);
   const changes = itemChanges(patch, uploads);
@@ -54,8 +56,8 @@ export async function patchUser(deps: PatchUserDeps, { id, sub, patch }: PatchUs
   }
 
   try {
-    if (read === undefined || patch.username === undefined) return (await users.update(id, sub, changes)).after;
-    return (await users.rename(id, sub, patch.username, changes, read.value)).after;
+    if (read === undefined || patch.username === undefined) return (await users.update(id, sub, changes, preconditions)).after;
+    return (await users.rename(id, sub, patch.username, changes, read.value, preconditions)).after;
   } catch (error) {
     if (keys.length === 0 || !saidNo(error)) throw error;
     // A condition said no. If an earlier attempt of the same call was applied and only its answer
