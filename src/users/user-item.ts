@@ -25,7 +25,8 @@ const REQUIRED_ATTRIBUTES = ['pk', 'id', 'sub', 'username', 'version', 'date_joi
 const INTEGER_ATTRIBUTES = ['id', 'version', 'reputation', ...COUNTER_FIELDS];
 const BOOLEAN_ATTRIBUTES = ['community_badge', 'reg_approved', 'deleted'];
 const KNOWN = new Set([...STRING_ATTRIBUTES, ...INTEGER_ATTRIBUTES, ...BOOLEAN_ATTRIBUTES, 'tags']);
-const TAG_SHAPE: Record<string, 'string' | 'integer' | 'boolean'> = {
+/** The stored shape of a tag (the User object's `tags`), for readers of items and for seeds. */
+export const TAG_SHAPE: Record<string, 'string' | 'integer' | 'boolean'> = {
   id: 'integer',
   type: 'string',
   name: 'string',

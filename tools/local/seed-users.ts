@@ -19,6 +19,7 @@ import {
 } from '../../src/users/user-record.ts';
 import type { ClaimItem, Tag, UserItem } from '../../src/users/user-record.ts';
 import { claimKey } from '../../src/users/username-keys.ts';
+import { TAG_SHAPE } from '../../src/users/user-item.ts';
 import { isValidUsername } from '../../src/users/usernames.ts';
 
 export class SeedError extends Error {
@@ -35,18 +36,6 @@ export interface SeedOptions {
   warn?: (message: string) => void;
 }
 
-const TAG_FIELDS: { [K in keyof Tag]: 'number' | 'string' | 'boolean' } = {
-  id: 'number',
-  type: 'string',
-  name: 'string',
-  description: 'string',
-  color: 'string',
-  visible: 'boolean',
-  visibility_boost: 'boolean',
-  created_at: 'string',
-  active: 'boolean',
-  deleted: 'boolean',
-};
 
 const KNOWN_FIELDS = new Set<string>([
   'sub',
@@ -64,12 +53,12 @@ function parseTags(value: unknown, where: string): Tag[] {
   return value.map((tag: unknown, index) => {
     const at = `${where}: tags[${index}]`;
     if (!isRecord(tag)) throw new SeedError(`${at} must be an object`);
-    const unknown = Object.keys(tag).filter((key) => !(key in TAG_FIELDS));
+    const unknown = Object.keys(tag).filter((key) => !(key in TAG_SHAPE));
     if (unknown.length) throw new SeedError(`${at} has unknown fields: ${unknown.join(', ')}`);
-    for (const [key, type] of Object.entries(TAG_FIELDS)) {
-      if (typeof tag[key] !== type) throw new SeedError(`${at}.${key} must be a ${type}`);
+    for (const [key, kind] of Object.entries(TAG_SHAPE)) {
+      const fits = kind === 'integer' ? Number.isSafeInteger(tag[key]) : typeof tag[key] === kind;
+      if (!fits) throw new SeedError(`${at}.${key} must be ${kind === 'integer' ? 'an integer' : `a ${kind}`}`);
     }
-    if (!Number.isSafeInteger(tag.id)) throw new SeedError(`${at}.id must be an integer`);
     return { ...tag } as unknown as Tag;
   });
 }
