@@ -17,12 +17,19 @@ import {
   ConcurrentChangeError,
   NotFoundError,
   PermissionDeniedError,
-  PreconditionFailedError,
   ServiceUnavailableError,
   UsernameTakenError,
   WriteOutcomeUnknownError,
 } from '../http/errors.ts';
-import { matches, type EntityTagCondition } from '../http/etag.ts';
+import {
+  NO_PRECONDITIONS,
+  preconditionHolds,
+  preconditionsAllow,
+  versionCondition,
+  type Preconditions,
+} from './preconditions.ts';
+
+export type { Preconditions };
 import { readUserItem } from '../users/user-item.ts';
 import { userIdOfSub } from './sub-index.ts';
 import { heldClaimKey, subKey, userKey, type UserItem } from '../users/user-record.ts';
@@ -55,21 +62,6 @@ export interface UsersTableOptions {
   abortSignal?: AbortSignal;
 }
 
-/** A request's preconditions, given to each call that reads or writes for it. */
-export interface Preconditions {
-  /**
-   * `If-Match`: every write is conditioned on the stored version being one of these (and a read
-   * for an empty patch compares it), else PreconditionFailedError and nothing changes.
-   */
-  ifMatch?: EntityTagCondition;
-  /**
-   * `If-None-Match`: every write is conditioned on the stored version being none of these (`*`:
-   * on there being no user, so no write of an existing user), else 412 (RFC 9110).
-   */
-  ifNoneMatch?: EntityTagCondition;
-}
-
-const NONE: Preconditions = {};
 
 export class UsersTable {
   private readonly sendOptions: { abortSignal?: AbortSignal };
@@ -100,7 +92,7 @@ export class UsersTable {
    * The user if it exists and belongs to `sub`: 404 first, then 403, as DRF checks them; then the
    * request's If-Match and If-None-Match (412).
    */
-  async getOwnedUser(id: number, sub: string, preconditions: Preconditions = NONE): Promise<UserItem> {
+  async getOwnedUser(id: number, sub: string, preconditions: Preconditions = NO_PRECONDITIONS): Promise<UserItem> {
     return preconditionHolds(preconditions, ownedOrThrow(await this.getUser(id), sub));
   }
 
@@ -139,7 +131,7 @@ export class UsersTable {
     id: number,
     sub: string,
     changes: ItemChanges,
-    preconditions: Preconditions = NONE,
+    preconditions: Preconditions = NO_PRECONDITIONS,
     expectedUsername?: string,
   ): Promise<{ after: UserItem }> {
     const expression = updateExpression(changes);
@@ -238,7 +230,7 @@ export class UsersTable {
     username: string,
     changes: ItemChanges,
     read: UserItem,
-    preconditions: Preconditions = NONE,
+    preconditions: Preconditions = NO_PRECONDITIONS,
   ): Promise<{ after: UserItem }> {
     let current = read;
     for (let attempt = 1; ; attempt++) {
@@ -390,54 +382,6 @@ function updateExpression(changes: ItemChanges): {
   if (sets.length) text = `SET ${sets.join(', ')} ${text}`;
   if (removes.length) text += ` REMOVE ${removes.join(', ')}`;
   return { text, names, values };
-}
-
-function preconditionHolds(pre: Preconditions, item: UserItem): UserItem {
-if (!preconditionsAllow(pre, item.version)) throw new PreconditionFailedError();
-  return item;
-}
-
-/** Whether the request's If-Match and If-None-Match let a write of a user at `version` through. */
-function preconditionsAllow({ ifMatch, ifNoneMatch }: Preconditions, version: number | undefined): boolean {
-if (ifMatch !== undefined && !matches(ifMatch, version)) return false;
-return ifNoneMatch === undefined || !matches(ifNoneMatch, version);
-}
-
-/**
- * The If-Match and If-None-Match part of a write's condition, so that the check is the write's
- * own, not a read before it. A failed one still returns the item, which tells 404 and 403 from 412.
- */
-function versionCondition(
-{ ifMatch, ifNoneMatch }: Preconditions,
-names: Record<string, string>,
-values: Record<string, unknown>,
-): string | undefined {
-  const parts: string[] = [];
-  // If-Match `*`: the user exists, which every write's `attribute_exists(pk)` says.
-  if (ifMatch !== undefined && ifMatch !== '*') {
-    // A header of only foreign or weak tags names no version: -1 is none, so the write fails.
-    parts.push(`#version IN (${versionOperands(ifMatch.length ? ifMatch : [-1], 'ifMatch', values)})`);
-  }
-  if (ifNoneMatch === '*') {
-    // Every existing user matches `*`: no write of one may succeed.
-    parts.push('attribute_not_exists(pk)');
-  } else if (ifNoneMatch?.length) {
-    // A user stored without a version counts as version 0 (matches()); IN never holds for it.
-    if (ifNoneMatch.includes(0)) parts.push('attribute_exists(#version)');
-    parts.push(`NOT (#version IN (${versionOperands(ifNoneMatch, 'ifNoneMatch', values)}))`);
-  }
-  if (parts.length === 0) return undefined;
-  names['#version'] = 'version';
-  return parts.join(' AND ');
-}
-
-function versionOperands(versions: readonly number[], prefix: string, values: Record<string, unknown>): string {
-  return versions
-    .map((version, i) => {
-      values[`:${prefix}${i}`] = version;
-      return `:${prefix}${i}`;
-    })
-    .join(', ');
 }
 
 function isThisWriteApplied(pre: Preconditions, item: UserItem, changes: ItemChanges): boolean {
