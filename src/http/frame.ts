@@ -20,8 +20,10 @@ export interface ApiRequest {
   event: ApiEvent;
   context: LambdaContext | undefined;
   log: Logger;
-  /** The caller's Cognito sub, from a verified access token. */
+  /** The caller's Cognito sub, from a verified access token; '' for an anonymous caller. */
   sub: string;
+  /** No Authorization header, on a route that lets anonymous callers in (ApiFunctionOptions.anonymous). */
+  anonymous: boolean;
   /** The `{id}` segment of the path as sent (`me` included). */
   pathId: string | undefined;
   header(name: string): string | undefined;
@@ -53,9 +55,15 @@ export interface ApiFunctionOptions {
   routes: Partial<Record<string, Route>>;
   /** Request headers every answer depends on beyond CORS's Origin (added to `Vary`). */
   vary?: readonly string[];
+  /**
+   * Whether a request without an Authorization header may go on as an anonymous caller (no
+   * token verified, no key fetched). A header that is sent is always verified: a bad token is a
+   * 401, never silently anonymous.
+   */
+  anonymous?: (request: ApiRequest) => boolean;
 }
 
-export function apiFunction(config: Config, { routes, vary = [] }: ApiFunctionOptions): ApiHandler {
+export function apiFunction(config: Config, { routes, vary = [], anonymous }: ApiFunctionOptions): ApiHandler {
   const authenticate = createAuthenticator(config);
 
   return async (event, context) => {
@@ -64,14 +72,16 @@ export function apiFunction(config: Config, { routes, vary = [] }: ApiFunctionOp
     const pathId = rawPathId(event);
     const header = (name: string) => headerValue(event.headers, name);
     const deadline = () => requestDeadline(config, context);
-    const request: ApiRequest = { event, context, log, sub: '', pathId, header, userId: userIdOf(pathId), deadline };
+    const request: ApiRequest = { event, context, log, sub: '', anonymous: false, pathId, header, userId: userIdOf(pathId), deadline };
     let response: HttpResponse;
     let failure: unknown;
     let outcome = '';
     try {
       // Authentication comes first: without a valid token the answer is 401 whatever the path, id
       // or method (Django REST Framework authenticates before it looks for the method's handler).
-      request.sub = await authenticate(header('authorization'));
+      const authorization = header('authorization');
+      if (authorization === undefined && anonymous?.(request)) request.anonymous = true;
+      else request.sub = await authenticate(authorization);
       const method = requestMethod(event);
       const path = event.path ?? event.rawPath ?? '';
       const route = Object.hasOwn(routes, method) ? routes[method] : undefined;

@@ -58,6 +58,11 @@ export interface Config {
   corsAllowedOrigins: string[];
   /** Names nobody may take: the contract's list plus RESERVED_USERNAMES (comma-separated). */
   reservedUsernames: string[];
+  /**
+   * `GET /api/v2/user/{id}/` needs a token (READ_REQUIRES_TOKEN=true: a private community). By
+   * default it does not, as in the reference: a logged-out visitor reads the public view.
+   */
+  readRequiresToken: boolean;
 }
 
 export class ConfigError extends Error {
@@ -173,7 +178,13 @@ export function readConfig(env: Env = process.env): Config {
       .map((origin) => origin.trim().replace(/\/+$/, ''))
       .filter(Boolean),
     reservedUsernames: reservedUsernames(optional('RESERVED_USERNAMES')),
+    readRequiresToken: false,
   };
+  const requiresToken = optional('READ_REQUIRES_TOKEN') ?? 'false';
+  if (requiresToken !== 'true' && requiresToken !== 'false') {
+    read.problem(`READ_REQUIRES_TOKEN must be "true" or "false", got "${requiresToken}"`);
+  }
+  config.readRequiresToken = requiresToken === 'true';
 
   read.check();
   return config;

@@ -125,12 +125,15 @@ describe('GET /api/v2/user/me/ and /{id}/', () => {
     assert.equal(res.statusCode, 404);
   });
 
-  it('401 first, whatever the id, with WWW-Authenticate', async () => {
+  it('a bad token is a 401 first, whatever the id, with WWW-Authenticate; no token, at /me/ only', async () => {
+    // The contract ("Reading a user"): /{id}/ needs no token (a visitor's unknown id is a 404),
+    // /me/ does; a token that is sent is always checked.
+    const none = await get('/api/v2/user/me/', undefined);
+    assert.equal(none.statusCode, 401);
+    assert.equal(none.json!.errors[0].code, 'not_authenticated');
+    assert.equal(none.headers['WWW-Authenticate'], 'Bearer');
+    for (const path of ['/api/v2/user/999999/', '/api/v2/user/abc/']) assert.equal((await get(path, undefined)).statusCode, 404, path);
     for (const path of ['/api/v2/user/me/', '/api/v2/user/999999/', '/api/v2/user/abc/']) {
-      const none = await get(path, undefined);
-      assert.equal(none.statusCode, 401, path);
-      assert.equal(none.json!.errors[0].code, 'not_authenticated');
-      assert.equal(none.headers['WWW-Authenticate'], 'Bearer');
       const bad = await get(path, undefined, { Authorization: 'Bearer not.a.token' });
       assert.equal(bad.statusCode, 401);
       assert.equal(bad.json!.errors[0].code, 'authentication_failed');

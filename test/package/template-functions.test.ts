@@ -284,7 +284,7 @@ describe('each function’s environment (osls package and osls print --stage loc
   const DEPLOYED: Record<string, string[]> = {
     patchUser: [...API_CALLS, ...COGNITO, ...IMAGE_AND_BODY_LIMITS, 'CORS_ALLOWED_ORIGINS', 'MEDIA_BASE_URL', 'MEDIA_BUCKET', 'TABLE_NAME'],
     // readConfig requires the bucket; the image and body limits have defaults a read never uses.
-    getUser: [...API_CALLS, ...COGNITO, 'CORS_ALLOWED_ORIGINS', 'MEDIA_BASE_URL', 'MEDIA_BUCKET', 'TABLE_NAME'],
+    getUser: [...API_CALLS, ...COGNITO, 'CORS_ALLOWED_ORIGINS', 'MEDIA_BASE_URL', 'MEDIA_BUCKET', 'READ_REQUIRES_TOKEN', 'TABLE_NAME'],
     postConfirmation: [...API_CALLS, 'TABLE_NAME'],
     mediaEvents: [...API_CALLS, 'CDN_DISTRIBUTION_ID', 'DEAD_LETTER_QUEUE_URL', 'EVENT_BUS_NAME', 'MEDIA_BASE_URL', 'MEDIA_BUCKET'],
   };
@@ -317,7 +317,7 @@ describe('each function’s environment (osls package and osls print --stage loc
       for (const name of ['getUser', 'postConfirmation', 'mediaEvents']) {
         const env = deployedEnv(template, name);
         for (const [key, value] of Object.entries(env)) {
-          if ((name === 'postConfirmation' && API_CALLS.includes(key)) || key === 'EVENT_BUS_NAME') continue;
+          if ((name === 'postConfirmation' && API_CALLS.includes(key)) || key === 'EVENT_BUS_NAME' || key === 'READ_REQUIRES_TOKEN') continue;
           if (DEPLOYED_ONLY[name]?.includes(key)) continue;
           assert.deepEqual(value, patch[key], `${name}'s ${key} is the API's`);
         }
@@ -325,6 +325,8 @@ describe('each function’s environment (osls package and osls print --stage loc
     }
     assert.deepEqual(deployedEnv(demo.template, 'getUser').COGNITO_USER_POOL_ID, { Ref: 'DemoUserPool' });
     assert.equal(deployedEnv(demo.template, 'getUser').CORS_ALLOWED_ORIGINS, 'https://app.example.org,https://admin.example.org');
+    // Profiles are public unless the stage says otherwise (contract, "Reading a user").
+    assert.equal(deployedEnv(prod.template, 'getUser').READ_REQUIRES_TOKEN, 'false');
     assert.deepEqual(deployedEnv(prod.template, 'postConfirmation').TABLE_NAME, { Ref: 'UsersTable' });
   });
 

@@ -278,6 +278,27 @@ describe('from sign-up to an edited profile (npm run signup, GET, PATCH)', () =>
     }
   });
 
+  it('a logged-out visitor reads a profile with getSpecificUser (no token): the public view', async () => {
+    const before = await UserService.getSpecificUser(demo.id);
+    await UserService.userPatch(demo.id, { date_of_birth: '1990-04-01', position_lat_lng: '45.4642,9.19' });
+    http.setAuthorizeToken(''); // the client then sends no Authorization header
+    try {
+      const visitor = await UserService.getSpecificUser(demo.id);
+      assert.equal(visitor.id, demo.id);
+      assert.equal(visitor.username, demo.username);
+      assert.equal(visitor.date_of_birth, '');
+      assert.equal(visitor.position_lat_lng, '');
+      const me = await UserService.getCurrentUser().then(
+        () => assert.fail('/me/ needs a token'),
+        (e: { response?: { status?: number } }) => e.response?.status,
+      );
+      assert.equal(me, 401);
+    } finally {
+      http.setAuthorizeToken(stack.demoToken!);
+      await UserService.userPatch(demo.id, { date_of_birth: before.date_of_birth, position_lat_lng: before.position_lat_lng });
+    }
+  });
+
   it('a taken preferred name falls back to the e-mail; the same sub signs up once', async () => {
     const first = await signup('--email', 'demo.other@example.org', '--preferred-username', demo.username.toUpperCase());
     assert.equal(first.username, 'demo_other');

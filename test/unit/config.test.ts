@@ -24,6 +24,14 @@ describe('readConfig', () => {
     assert.equal(config.dynamodbEndpoint, undefined);
     assert.equal(config.s3Endpoint, undefined);
   });
+  it('reads need no token unless READ_REQUIRES_TOKEN is "true"; another value is refused', () => {
+    assert.equal(readConfig(REQUIRED).readRequiresToken, false);
+    assert.equal(readConfig({ ...REQUIRED, READ_REQUIRES_TOKEN: 'true' }).readRequiresToken, true);
+    assert.equal(readConfig({ ...REQUIRED, READ_REQUIRES_TOKEN: 'false' }).readRequiresToken, false);
+    for (const value of ['yes', '1', 'TRUE']) {
+      assert.throws(() => readConfig({ ...REQUIRED, READ_REQUIRES_TOKEN: value }), /READ_REQUIRES_TOKEN/);
+    }
+  });
   it('names every missing variable at once', () => {
     assert.throws(() => readConfig({ AWS_REGION: 'eu-west-1' }), (error: unknown) => {
       assert.ok(error instanceof ConfigError);

@@ -1,6 +1,7 @@
 // GET /api/v2/user/me/ and GET /api/v2/user/{id}/ — read, answer with an ETag (src/http/frame.ts
 // authenticates, routes, maps errors, adds CORS and logs).
 // A function of its own: its cold start loads no body parser, image code or S3 client.
+import { requestMethod } from '../../http/api-event.ts';
 import { apiEntry, apiFunction, type ApiHandler, type ApiRequest } from '../../http/frame.ts';
 import { readConfig, type Config } from '../../platform/config.ts';
 import { createDynamoClient } from '../../store/dynamo-client.ts';
@@ -14,7 +15,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 export type Handler = ApiHandler;
 
 // A user's answer may be stored by the browser but never used without asking again (the ETag
-// makes asking again cheap); shared caches never store it, as it was read with a token.
+// makes asking again cheap); shared caches never store it, as it may have been read with a token.
 const READ_CACHE_CONTROL = 'private, no-cache';
 
 export function createHandler(config: Config, dynamo: DynamoDBClient = createDynamoClient(config)): Handler {
@@ -25,7 +26,7 @@ export function createHandler(config: Config, dynamo: DynamoDBClient = createDyn
     const user = request.userId === undefined ? undefined : await users.getUser(request.userId);
     if (!user) throw new NotFoundError();
     // The owner's own fields (date of birth, current position) go to the owner's token only.
-    const view = user.sub === sub ? 'owner' : 'public';
+    const view = !request.anonymous && user.sub === sub ? 'owner' : 'public';
     const cacheHeaders = { ETag: entityTag(user.version), 'Cache-Control': READ_CACHE_CONTROL };
     const ifNoneMatch = parseIfNoneMatch(header('if-none-match'));
     if (ifNoneMatch !== undefined && matches(ifNoneMatch, user.version)) {
@@ -36,7 +37,11 @@ export function createHandler(config: Config, dynamo: DynamoDBClient = createDyn
 
   // One ETag, two bodies (the owner's view has the private fields): a browser must not answer
   // one token's request with what it kept from another's, not even after a 304.
-  return apiFunction(config, { routes: { GET: read }, vary: ['Authorization'] });
+  // A logged-out visitor reads a profile, as in the reference (contract, "Reading a user"), unless
+  // the stage requires a token; `/me/` always needs one. An anonymous read is one consistent read.
+  const anonymous = ({ event, pathId }: ApiRequest) =>
+    !config.readRequiresToken && requestMethod(event) === 'GET' && pathId !== 'me';
+  return apiFunction(config, { routes: { GET: read }, vary: ['Authorization'], anonymous });
 }
 
 /** The Lambda entry: configuration and clients are made once per container, on first use. */
