@@ -78,7 +78,8 @@ export function apiFunction(config: Config, { routes, vary = [], anonymous }: Ap
     let outcome = '';
     try {
       // Authentication comes first: without a valid token the answer is 401 whatever the path, id
-      // or method (Django REST Framework authenticates before it looks for the method's handler).
+      // or method (Django REST Framework authenticates before it looks for the method's handler),
+      // except where the function lets a request without any Authorization header in.
       const authorization = header('authorization');
       if (authorization === undefined && anonymous?.(request)) request.anonymous = true;
       else request.sub = await authenticate(authorization);

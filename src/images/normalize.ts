@@ -99,8 +99,6 @@ type WorkerReply =
   | { id: number; ok: false; code: ImageErrorCode; message: string }
   | { id: number; ok: false; bug: string };
 
-export { WORKER_FLAG } from './worker-flag.ts';
-
 let worker: ChildProcess | undefined;
 let jobs = 0;
 
