@@ -22,14 +22,6 @@ export function requestMethod(event: ApiEvent): string {
   return (event.httpMethod ?? event.requestContext?.http?.method ?? '').toUpperCase();
 }
 
-/** The `{id}` segment of `/api/v2/user/{id}/` as sent (`me` included), from the route or the path. */
-export function rawPathId(event: ApiEvent): string | undefined {
-  const fromParams = event.pathParameters?.id;
-  if (fromParams !== undefined) return fromParams;
-  const path = event.path ?? event.rawPath ?? '';
-  return /\/api\/v2\/user\/([^/]+)\/?$/.exec(path)?.[1];
-}
-
 /**
  * Django's `<int:id>`: digits only, leading zeros allowed (`007` is user 7); anything else is not
  * a route to a user. At most 15 significant digits: every such number is exact as a JS number.

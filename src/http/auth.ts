@@ -9,7 +9,13 @@ import { SimpleFetcher, type Fetcher } from 'aws-jwt-verify/https';
 import type { Config } from '../platform/config.ts';
 import { AuthenticationError, ServiceUnavailableError } from './errors.ts';
 
-export type Authenticate = (authorization: string | undefined) => Promise<string>;
+/** The verified caller: who (`sub`) and the pool groups the token names (`cognito:groups`). */
+export interface Caller {
+  sub: string;
+  groups: readonly string[];
+}
+
+export type Authenticate = (authorization: string | undefined) => Promise<Caller>;
 
 export interface AuthenticatorOptions {
   /** Fetches the pool's JWKS on deployed stages; aws-jwt-verify's HTTPS fetcher by default. */
@@ -50,8 +56,9 @@ export function createAuthenticator(config: Config, options: AuthenticatorOption
     if (known) return known;
     try {
       const payload = await verifier.verify(token);
-      verified.add(token, payload.sub as string, payload.exp, payload.nbf);
-      return payload.sub as string;
+      const caller = { sub: payload.sub as string, groups: groupsOf(payload['cognito:groups']) };
+      verified.add(token, caller, payload.exp, payload.nbf);
+      return caller;
     } catch (error) {
       // The pool's key endpoint out of reach is our outage, not the caller's fault.
       if (error instanceof FetchError && !localJwks) {
@@ -75,10 +82,10 @@ const VERIFIED_TOKENS_KEPT = 1000;
  * check, the largest part of the handler's own work on a warm request, is done once per token.
  */
 class VerifiedTokens {
-  private readonly entries = new Map<string, { sub: string; exp: number; nbf: number }>();
+  private readonly entries = new Map<string, { caller: Caller; exp: number; nbf: number }>();
   constructor(private readonly capacity: number) {}
 
-  get(token: string): string | undefined {
+  get(token: string): Caller | undefined {
     const entry = this.entries.get(token);
     if (!entry) return undefined;
     const now = Date.now() / 1000;
@@ -87,15 +94,20 @@ class VerifiedTokens {
       this.entries.delete(token);
       return undefined;
     }
-    return entry.sub;
+    return entry.caller;
   }
 
-  add(token: string, sub: string, exp: unknown, nbf: unknown): void {
+  add(token: string, caller: Caller, exp: unknown, nbf: unknown): void {
     if (typeof exp !== 'number') return;
     // Oldest first: Map keeps insertion order.
     if (this.entries.size >= this.capacity) this.entries.delete(this.entries.keys().next().value!);
-    this.entries.set(token, { sub, exp, nbf: typeof nbf === 'number' ? nbf : -Infinity });
+    this.entries.set(token, { caller, exp, nbf: typeof nbf === 'number' ? nbf : -Infinity });
   }
+}
+
+/** `cognito:groups` as Cognito writes it (an array of names); anything else names no group. */
+function groupsOf(claim: unknown): readonly string[] {
+  return Array.isArray(claim) ? claim.filter((group): group is string => typeof group === 'string') : [];
 }
 
 class MissingClaimError extends Error {

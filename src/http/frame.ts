@@ -1,12 +1,13 @@
 // The frame every API function runs in: the caller is authenticated, the method routed, what is
 // thrown becomes the contract's envelope (src/http/response.ts), CORS headers are added, and one
 // request line is logged. A route is left with only its own steps: parse, validate, act, answer.
-import { rawPathId, requestMethod, userIdOf, type ApiEvent, type LambdaContext } from './api-event.ts';
+import { requestMethod, userIdOf, type ApiEvent, type LambdaContext } from './api-event.ts';
 import { createAuthenticator } from './auth.ts';
 import { corsHeaders } from './cors.ts';
-import { MethodNotAllowedError } from './errors.ts';
+import { MethodNotAllowedError, NotFoundError } from './errors.ts';
+import { matchPath, type PathName } from './paths.ts';
 import { logRequest } from './request-log.ts';
-import { allowedMethods, errorResponse, headerValue, type HttpResponse } from './response.ts';
+import { errorResponse, headerValue, type HttpResponse } from './response.ts';
 import type { Config } from '../platform/config.ts';
 import { lambdaEntry } from '../platform/entry.ts';
 import { invocationLogger, type Logger } from '../platform/log.ts';
@@ -22,9 +23,13 @@ export interface ApiRequest {
   log: Logger;
   /** The caller's Cognito sub, from a verified access token; '' for an anonymous caller. */
   sub: string;
+  /** The pool groups the caller's token names (`cognito:groups`); none for an anonymous caller. */
+  groups: readonly string[];
+  /** Which of the service's paths (src/http/paths.ts) the request is for; undefined for none. */
+  path: PathName | undefined;
   /** No Authorization header, on a route that lets anonymous callers in (ApiFunctionOptions.anonymous). */
   anonymous: boolean;
-  /** The `{id}` segment of the path as sent (`me` included). */
+  /** The `{id}` segment of the path as sent (`me` for `/me/`); undefined on paths without one. */
   pathId: string | undefined;
   header(name: string): string | undefined;
   /**
@@ -50,9 +55,15 @@ export interface RouteAnswer {
 
 export type Route = (request: ApiRequest) => Promise<RouteAnswer>;
 
+/** A function's routes: by path (src/http/paths.ts), then by method. */
+export type Routes = Partial<Record<PathName, Partial<Record<string, Route>>>>;
+
 export interface ApiFunctionOptions {
-  /** The function's routes by method; a method not here, or not served on the path, is a 405. */
-  routes: Partial<Record<string, Route>>;
+  /**
+   * The function's routes; a method the path does not serve, or that this function does not (API
+   * Gateway sends it to another), is a 405 with the path's `Allow`.
+   */
+  routes: Routes;
   /** Request headers every answer depends on beyond CORS's Origin (added to `Vary`). */
   vary?: readonly string[];
   /**
@@ -69,10 +80,25 @@ export function apiFunction(config: Config, { routes, vary = [], anonymous }: Ap
   return async (event, context) => {
     const started = performance.now();
     const log = invocationLogger(context, event.requestContext?.requestId);
-    const pathId = rawPathId(event);
+    const requestPath = event.path ?? event.rawPath ?? '';
+    const matched = matchPath(requestPath);
+    // `me` is a name of its own, but it stands for the caller's id, as `{id}` would.
+    const pathId = matched?.path.name === 'me' ? 'me' : (event.pathParameters?.id ?? matched?.id);
     const header = (name: string) => headerValue(event.headers, name);
     const deadline = () => requestDeadline(config, context);
-    const request: ApiRequest = { event, context, log, sub: '', anonymous: false, pathId, header, userId: userIdOf(pathId), deadline };
+    const request: ApiRequest = {
+      event,
+      context,
+      log,
+      sub: '',
+      groups: [],
+      path: matched?.path.name,
+      anonymous: false,
+      pathId,
+      header,
+      userId: userIdOf(pathId),
+      deadline,
+    };
     let response: HttpResponse;
     let failure: unknown;
     let outcome = '';
@@ -82,12 +108,14 @@ export function apiFunction(config: Config, { routes, vary = [], anonymous }: Ap
       // except where the function lets a request without any Authorization header in.
       const authorization = header('authorization');
       if (authorization === undefined && anonymous?.(request)) request.anonymous = true;
-      else request.sub = await authenticate(authorization);
+      else ({ sub: request.sub, groups: request.groups } = await authenticate(authorization));
+      // API Gateway routes only the service's paths here; anything else came another way.
+      if (!matched) throw new NotFoundError();
       const method = requestMethod(event);
-      const path = event.path ?? event.rawPath ?? '';
-      const route = Object.hasOwn(routes, method) ? routes[method] : undefined;
+      const byMethod = routes[matched.path.name] ?? {};
+      const route = Object.hasOwn(byMethod, method) ? byMethod[method] : undefined;
       // `/me/` is read-only: a PATCH there is refused, not taken for a user called "me".
-      if (!route || !allowedMethods(path).includes(method)) throw new MethodNotAllowedError(method, path);
+      if (!route || !matched.path.methods.includes(method)) throw new MethodNotAllowedError(method, requestPath);
       ({ response, outcome } = await route(request));
     } catch (error) {
       failure = error;

@@ -1,6 +1,7 @@
 // API Gateway proxy responses, and the one place where an error becomes a status and an envelope.
 import { isAwsUnavailable } from '../store/aws-errors.ts';
 import { ApiError, MethodNotAllowedError, ServiceUnavailableError } from './errors.ts';
+import { allowedMethods } from './paths.ts';
 
 export interface HttpResponse {
   statusCode: number;
@@ -41,22 +42,6 @@ function errorHeaders(error: ApiError): Record<string, string> {
   if (error.status === 503) return { 'Retry-After': String(RETRY_AFTER_SECONDS) };
   if (error instanceof MethodNotAllowedError) return { Allow: allowedMethods(error.path).join(', ') };
   return {};
-}
-
-/**
- * The methods each API path serves, for a 405's `Allow`. API Gateway routes only these paths to
- * the functions (every method of them: GET and PATCH to their own functions, any other to getUser
- * through an ANY route), so one table here covers every 405 the service can answer.
- */
-const ROUTES: ReadonlyArray<{ path: RegExp; methods: readonly string[] }> = [
-  { path: /^\/api\/v2\/user\/me\/?$/, methods: ['GET'] },
-  { path: /^\/api\/v2\/user\/[^/]+\/?$/, methods: ['GET', 'PATCH'] },
-];
-
-export function allowedMethods(path: string): readonly string[] {
-  // A stage prefix (`/dev/api/...`) or none: match on the API's own part of the path.
-  const apiPath = path.slice(Math.max(0, path.indexOf('/api/')));
-  return ROUTES.find((route) => route.path.test(apiPath))?.methods ?? ['GET', 'PATCH'];
 }
 
 /** A header's value, whatever case the client or API Gateway gave its name. */

@@ -13,17 +13,31 @@ import { type Json, type Template, SIGNUP_USER_POOL_ID, prod, demo, dev, local, 
 import { ENTRY, resource, resourcesOfType, environmentOf, condition, actionsOf, functionRole, splitStatements, ENTRIES, mayCall, run } from './template-support.ts';
 
 describe('GET function and sign-up trigger (osls package)', () => {
-  test('getUser serves GET /me, GET /{id} and the 405 of PATCH /me, and may only read users and sub index items', async () => {
+  test('getUser serves the reads of every path and the 405s, and may only read users and sub index items', async () => {
     const fn = resource(prod.template, 'GetUserLambdaFunction', 'AWS::Lambda::Function');
     assert.equal(fn.Properties.Handler, 'src/functions/get-user/handler.handler');
     const routes = resourcesOfType(prod.template, 'AWS::ApiGateway::Method')
       .filter(([, r]) => JSON.stringify(r.Properties.Integration).includes('GetUserLambdaFunction'))
       .map(([id, r]) => `${r.Properties.HttpMethod} ${id}`)
       .sort();
+    // The reads of every path, and every method of every path that no write names (ANY).
     assert.deepEqual(routes, [
+      'ANY ApiGatewayMethodApiV2UserAvatarAny',
+      'ANY ApiGatewayMethodApiV2UserHiddenusersAny',
+      'ANY ApiGatewayMethodApiV2UserHiddenusersidAny',
       'ANY ApiGatewayMethodApiV2UserIdVarAny',
+      'ANY ApiGatewayMethodApiV2UserIdVarHideAny',
+      'ANY ApiGatewayMethodApiV2UserIdVarIshiddenAny',
+      'ANY ApiGatewayMethodApiV2UserIdVarIshiddenbyAny',
+      'ANY ApiGatewayMethodApiV2UserIdVarSettingsAny',
       'ANY ApiGatewayMethodApiV2UserMeAny',
+      'GET ApiGatewayMethodApiV2UserAvatarGet',
+      'GET ApiGatewayMethodApiV2UserHiddenusersGet',
+      'GET ApiGatewayMethodApiV2UserHiddenusersidGet',
       'GET ApiGatewayMethodApiV2UserIdVarGet',
+      'GET ApiGatewayMethodApiV2UserIdVarIshiddenGet',
+      'GET ApiGatewayMethodApiV2UserIdVarIshiddenbyGet',
+      'GET ApiGatewayMethodApiV2UserIdVarSettingsGet',
       'GET ApiGatewayMethodApiV2UserMeGet',
     ]);
     const statements = functionRole(prod.template, 'GetUserLambdaFunction', 'GetUserRole');
@@ -49,7 +63,7 @@ describe('GET function and sign-up trigger (osls package)', () => {
     }
   });
 
-  test('every method of the API’s paths reaches a function: GET and PATCH their own, any other getUser', () => {
+  test('every method of the API’s paths reaches a function: reads getUser, writes patchUser, any other getUser', () => {
     const methods = resourcesOfType(prod.template, 'AWS::ApiGateway::Method').map(([, r]) => r.Properties);
     const target = (m: Json) => {
       assert.equal(m.Integration.Type, 'AWS_PROXY');
@@ -57,21 +71,39 @@ describe('GET function and sign-up trigger (osls package)', () => {
       return JSON.stringify(m.Integration.Uri).match(/"(\w+)LambdaFunction"/)?.[1];
     };
     const routes = Object.fromEntries(methods.map((m) => [`${m.HttpMethod} ${m.ResourceId.Ref}`, target(m)]));
-    assert.deepEqual(routes, {
-      'GET ApiGatewayResourceApiV2UserIdVar': 'GetUser',
-      'PATCH ApiGatewayResourceApiV2UserIdVar': 'PatchUser',
-      // API Gateway prefers a method's own route over ANY: DELETE, POST, PUT, HEAD, OPTIONS, …
-      'ANY ApiGatewayResourceApiV2UserIdVar': 'GetUser',
-      'GET ApiGatewayResourceApiV2UserMe': 'GetUser',
-      'ANY ApiGatewayResourceApiV2UserMe': 'GetUser',
-    });
+    // The contract's paths and methods ("Paths, methods and browsers"): reads to getUser, writes to
+    // patchUser, and API Gateway prefers a method's own route over ANY (DELETE, PUT, HEAD, OPTIONS, …).
+    const contract: Record<string, { GET?: true; PATCH?: true; POST?: true; DELETE?: true }> = {
+      ApiGatewayResourceApiV2UserMe: { GET: true },
+      ApiGatewayResourceApiV2UserIdVar: { GET: true, PATCH: true },
+      ApiGatewayResourceApiV2UserAvatar: { GET: true, POST: true, PATCH: true, DELETE: true },
+      ApiGatewayResourceApiV2UserHiddenusers: { GET: true },
+      ApiGatewayResourceApiV2UserHiddenusersid: { GET: true },
+      ApiGatewayResourceApiV2UserIdVarSettings: { GET: true, PATCH: true },
+      ApiGatewayResourceApiV2UserIdVarHide: { POST: true },
+      ApiGatewayResourceApiV2UserIdVarIshidden: { GET: true },
+      ApiGatewayResourceApiV2UserIdVarIshiddenby: { GET: true },
+    };
+    const expected: Record<string, string> = {};
+    for (const [resourceId, methods] of Object.entries(contract)) {
+      for (const method of Object.keys(methods)) expected[`${method} ${resourceId}`] = method === 'GET' ? 'GetUser' : 'PatchUser';
+      expected[`ANY ${resourceId}`] = 'GetUser';
+    }
+    assert.deepEqual(routes, expected);
     // So API Gateway's own 404 (MISSING_AUTHENTICATION_TOKEN) is left for paths the API lacks.
     const paths = resourcesOfType(prod.template, 'AWS::ApiGateway::Resource').map(([id, r]) => `${id} ${r.Properties.PathPart}`);
     assert.deepEqual(paths.sort(), [
       'ApiGatewayResourceApi api',
       'ApiGatewayResourceApiV2 v2',
       'ApiGatewayResourceApiV2User user',
+      'ApiGatewayResourceApiV2UserAvatar avatar',
+      'ApiGatewayResourceApiV2UserHiddenusers hidden_users',
+      'ApiGatewayResourceApiV2UserHiddenusersid hidden_users_id',
       'ApiGatewayResourceApiV2UserIdVar {id}',
+      'ApiGatewayResourceApiV2UserIdVarHide hide',
+      'ApiGatewayResourceApiV2UserIdVarIshidden is_hidden',
+      'ApiGatewayResourceApiV2UserIdVarIshiddenby is_hidden_by',
+      'ApiGatewayResourceApiV2UserIdVarSettings settings',
       'ApiGatewayResourceApiV2UserMe me',
     ]);
     // API Gateway may invoke getUser for any method and path of this API.

@@ -39,11 +39,21 @@ async function refused(authorization: string | undefined, code = 'authentication
 }
 
 describe('authenticate', () => {
-  it('returns the sub of a valid access token', async () => {
-    assert.equal(await authenticate(`Bearer ${accessToken(key, { sub: SUB })}`), SUB);
+  it('returns the sub of a valid access token, in no group when it names none', async () => {
+    assert.deepEqual(await authenticate(`Bearer ${accessToken(key, { sub: SUB })}`), { sub: SUB, groups: [] });
+  });
+  it('returns the groups the token names (cognito:groups)', async () => {
+    const token = accessToken(key, { sub: SUB, groups: ['admin', 'readers'] });
+    assert.deepEqual(await authenticate(`Bearer ${token}`), { sub: SUB, groups: ['admin', 'readers'] });
+  });
+  it('takes a cognito:groups that is not a list of names for no group', async () => {
+    for (const claim of ['admin', 42, { admin: true }, [7, null]]) {
+      const token = accessToken(key, { sub: SUB, claims: { 'cognito:groups': claim } });
+      assert.deepEqual((await authenticate(`Bearer ${token}`)).groups, [], JSON.stringify(claim));
+    }
   });
   it('accepts the scheme in any case', async () => {
-    assert.equal(await authenticate(`bearer ${accessToken(key, { sub: SUB })}`), SUB);
+    assert.equal((await authenticate(`bearer ${accessToken(key, { sub: SUB })}`)).sub, SUB);
   });
   it('refuses a missing header with not_authenticated', async () => {
     await refused(undefined, 'not_authenticated');
@@ -120,7 +130,7 @@ describe('authenticate with COGNITO_TOKEN_USE=id', () => {
     const idAuth = createAuthenticator({ ...config, cognitoTokenUse: 'id' });
     const { client_id, ...rest } = payload();
     const idToken = signToken({ alg: 'RS256', kid: key.kid }, { ...rest, token_use: 'id', aud: client_id }, { key: key.privateKey });
-    assert.equal(await idAuth(`Bearer ${idToken}`), SUB);
+    assert.equal((await idAuth(`Bearer ${idToken}`)).sub, SUB);
   });
 });
 
@@ -143,15 +153,15 @@ describe('authenticate on a deployed stage (JWKS fetched from the pool)', () => 
     const fetcher = countingFetcher();
     const auth = createAuthenticator(deployed, { jwksFetcher: fetcher });
     const tokens = Array.from({ length: 5 }, () => `Bearer ${accessToken(key, { sub: SUB })}`);
-    assert.deepEqual(await Promise.all(tokens.map(auth)), tokens.map(() => SUB));
-    assert.equal(await auth(`Bearer ${accessToken(key, { sub: SUB })}`), SUB);
+    assert.deepEqual((await Promise.all(tokens.map(auth))).map((caller) => caller.sub), tokens.map(() => SUB));
+    assert.equal((await auth(`Bearer ${accessToken(key, { sub: SUB })}`)).sub, SUB);
     assert.deepEqual(fetcher.calls, [`https://cognito-idp.${TEST_POOL.region}.amazonaws.com/${TEST_POOL.userPoolId}/.well-known/jwks.json`]);
   });
 
   it('two tokens with unknown kids at once cause one key fetch, not two', async () => {
     const fetcher = countingFetcher();
     const auth = createAuthenticator(deployed, { jwksFetcher: fetcher });
-    assert.equal(await auth(`Bearer ${accessToken(key, { sub: SUB })}`), SUB);
+    assert.equal((await auth(`Bearer ${accessToken(key, { sub: SUB })}`)).sub, SUB);
     assert.equal(fetcher.calls.length, 1);
     const unknown = (kid: string) => `Bearer ${signToken({ alg: 'RS256', kid }, payload(), { key: otherKey.privateKey })}`;
     const results = await Promise.allSettled([auth(unknown('kid-a')), auth(unknown('kid-b'))]);
@@ -194,16 +204,16 @@ describe('authenticate: verified tokens are remembered until they expire', () =>
     const auth = createAuthenticator(config);
     const now = Date.now();
     const token = `Bearer ${rs256({ iat: Math.floor(now / 1000), exp: Math.floor(now / 1000) + 60 })}`;
-    assert.equal(await auth(token), SUB);
+    assert.equal((await auth(token)).sub, SUB);
     t.mock.timers.enable({ apis: ['Date'], now: now + 30_000 });
-    assert.equal(await auth(token), SUB, 'still valid: answered from memory');
+    assert.equal((await auth(token)).sub, SUB, 'still valid: answered from memory');
     t.mock.timers.setTime(now + 61_000);
     await assert.rejects(auth(token), (e: unknown) => e instanceof AuthenticationError && /Expired/.test(e.reason));
   });
   it('remembers the exact token only: a tampered copy of a remembered token is refused', async () => {
     const auth = createAuthenticator(config);
     const token = rs256();
-    assert.equal(await auth(`Bearer ${token}`), SUB);
+    assert.equal((await auth(`Bearer ${token}`)).sub, SUB);
     const [h, , s] = token.split('.');
     const forged = Buffer.from(JSON.stringify(payload({ sub: 'someone-else' }))).toString('base64url');
     await assert.rejects(auth(`Bearer ${h}.${forged}.${s}`), AuthenticationError);
@@ -212,7 +222,7 @@ describe('authenticate: verified tokens are remembered until they expire', () =>
     const auth = createAuthenticator(config);
     const tokens = Array.from({ length: 1005 }, (_, i) => `Bearer ${accessToken(key, { sub: `sub-${i}` })}`);
     for (const token of tokens) await auth(token);
-    assert.equal(await auth(tokens[0]!), 'sub-0');
-    assert.equal(await auth(tokens[1004]!), 'sub-1004');
+    assert.equal((await auth(tokens[0]!)).sub, 'sub-0');
+    assert.equal((await auth(tokens[1004]!)).sub, 'sub-1004');
   });
 });

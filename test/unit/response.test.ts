@@ -103,6 +103,16 @@ describe('405 after authentication', () => {
     ['getUser', 'OPTIONS', '/api/v2/user/5', 'GET, PATCH'],
     ['getUser', 'PATCH', '/api/v2/user/me/', 'GET'],
     ['getUser', 'PUT', '/api/v2/user/me', 'GET'],
+    // The profile paths the stock UI calls (contract, "Avatars", "User settings", "Hidden users").
+    ['getUser', 'PUT', '/api/v2/user/avatar/', 'GET, POST, PATCH, DELETE'],
+    ['getUser', 'DELETE', '/api/v2/user/5/settings/', 'GET, PATCH'],
+    ['getUser', 'GET', '/api/v2/user/5/hide/', 'POST'],
+    ['getUser', 'DELETE', '/api/v2/user/5/hide', 'POST'],
+    ['getUser', 'POST', '/api/v2/user/5/is_hidden/', 'GET'],
+    ['getUser', 'PATCH', '/api/v2/user/5/is_hidden_by/', 'GET'],
+    ['getUser', 'DELETE', '/api/v2/user/hidden_users/', 'GET'],
+    ['getUser', 'POST', '/dev/api/v2/user/hidden_users_id', 'GET'],
+    ['patchUser', 'PUT', '/api/v2/user/avatar', 'GET, POST, PATCH, DELETE'],
   ] as const;
   for (const [name, method, path, allow] of cases) {
     it(`${name}: ${method} ${path} with a valid token: 405 method_not_allowed with Allow: ${allow}`, async () => {

@@ -151,6 +151,8 @@ export interface AccessTokenOptions {
   expiresInSeconds?: number;
   /** Issue time in seconds since the epoch; default now. */
   issuedAt?: number;
+  /** The pool groups the user is in (`cognito:groups`); absent when none, as Cognito does. */
+  groups?: readonly string[];
   /** Extra or replacing payload claims, for tests of malformed tokens. */
   claims?: Record<string, unknown>;
 }
@@ -186,6 +188,7 @@ export function accessTokenPayload(options: AccessTokenOptions): AccessTokenPayl
     iat,
     jti: randomUUID(),
     username: options.username ?? options.sub,
+    ...(options.groups?.length ? { 'cognito:groups': [...options.groups] } : {}),
     ...options.claims,
   };
 }

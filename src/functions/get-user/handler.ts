@@ -39,9 +39,9 @@ export function createHandler(config: Config, dynamo: DynamoDBClient = createDyn
   // one token's request with what it kept from another's, not even after a 304.
   // A logged-out visitor reads a profile, as in the reference (contract, "Reading a user"), unless
   // the stage requires a token; `/me/` always needs one. An anonymous read is one consistent read.
-  const anonymous = ({ event, pathId }: ApiRequest) =>
-    !config.readRequiresToken && requestMethod(event) === 'GET' && pathId !== 'me';
-  return apiFunction(config, { routes: { GET: read }, vary: ['Authorization'], anonymous });
+  const anonymous = ({ event, path }: ApiRequest) =>
+    !config.readRequiresToken && requestMethod(event) === 'GET' && path === 'user';
+  return apiFunction(config, { routes: { user: { GET: read }, me: { GET: read } }, vary: ['Authorization'], anonymous });
 }
 
 /** The Lambda entry: configuration and clients are made once per container, on first use. */

@@ -50,7 +50,7 @@ export function createHandler(config: Config, clients: AwsClients = createAwsCli
     return { response, outcome: 'updated' };
   }
 
-  return apiFunction(config, { routes: { PATCH: patch } });
+  return apiFunction(config, { routes: { user: { PATCH: patch } } });
 }
 
 /**
