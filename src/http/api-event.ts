@@ -6,10 +6,13 @@ export interface ApiEvent {
   path?: string;
   rawPath?: string;
   pathParameters?: Record<string, string | undefined> | null;
+  queryStringParameters?: Record<string, string | undefined> | null;
+  multiValueQueryStringParameters?: Record<string, string[] | undefined> | null;
   headers?: Record<string, string | undefined> | null;
   body?: string | null;
   isBase64Encoded?: boolean;
-  requestContext?: { requestId?: string; http?: { method?: string } };
+  /** `path`: the path the client called, with the stage (REST API); `path` above lacks it. */
+  requestContext?: { requestId?: string; path?: string; http?: { method?: string } };
 }
 
 export interface LambdaContext {
