@@ -93,6 +93,12 @@ export class FieldErrors {
   }
 }
 
+/** 400 about the request as a whole, not one of its fields: `{"errors": [{"code": "invalid", …}]}`. */
+export class InvalidRequestError extends ApiError {
+  readonly status = 400;
+  readonly code = 'invalid';
+}
+
 export class ParseError extends ApiError {
   readonly status = 400;
   readonly code = 'parse_error';

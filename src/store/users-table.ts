@@ -207,14 +207,7 @@ export class UsersTable {
    * function may do").
    */
   private ownerCheck(id: number, sub: string) {
-    return {
-      ConditionCheck: {
-        TableName: this.tableName,
-        Key: marshall({ pk: subKey(sub) }),
-        ConditionExpression: 'user_id = :id',
-        ExpressionAttributeValues: marshall({ ':id': id }),
-      },
-    };
+    return ownerCheck(this.tableName, id, sub);
   }
 
 
@@ -348,13 +341,28 @@ export class UsersTable {
   }
 }
 
+/**
+ * A transaction's owner check (every write of a user has one): the caller's sub index item names
+ * user `id`. It reads only the index, never the user's `sub`.
+ */
+export function ownerCheck(tableName: string, id: number, sub: string) {
+  return {
+    ConditionCheck: {
+      TableName: tableName,
+      Key: marshall({ pk: subKey(sub) }),
+      ConditionExpression: 'user_id = :id',
+      ExpressionAttributeValues: marshall({ ':id': id }),
+    },
+  };
+}
+
 function ownedOrThrow(item: UserItem | undefined, sub: string): UserItem {
   if (!item) throw new NotFoundError();
   if (item.sub !== sub) throw new PermissionDeniedError();
   return item;
 }
 
-const isConflict = (error: TransactionCanceledException) =>
+export const isConflict = (error: TransactionCanceledException) =>
   (error.CancellationReasons ?? []).some((reason) => reason.Code === 'TransactionConflict');
 
 function updateExpression(changes: ItemChanges): {

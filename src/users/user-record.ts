@@ -7,6 +7,7 @@
 //                              says which it holds)
 //   SUB#<cognito sub>          the sub index: the id of the user that sub signed up as
 //   COUNTER#user               the last user id given out (`last_id`)
+//   HIDDEN#<id>                the ids user <id> hides (`hidden`, a number set; absent when none)
 
 export const userKey = (id: number): string => `USER#${id}`;
 /** The claim key of the first scheme, the lower-case name: what users without `username_claim` hold. */
@@ -16,6 +17,7 @@ export const heldClaimKey = (item: Pick<UserItem, 'username' | 'username_claim'>
   item.username_claim ?? legacyClaimKey(item.username);
 export const subKey = (sub: string): string => `SUB#${sub}`;
 export const USER_ID_COUNTER_KEY = 'COUNTER#user';
+export const hiddenKey = (id: number): string => `HIDDEN#${id}`;
 
 /** Text fields a user may write; stored only when non-empty. */
 export const TEXT_FIELDS = [

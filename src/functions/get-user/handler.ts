@@ -1,5 +1,5 @@
 // GET /api/v2/user/me/ and GET /api/v2/user/{id}/ — read, answer with an ETag (src/http/frame.ts
-// authenticates, routes, maps errors, adds CORS and logs).
+// authenticates, routes, maps errors, adds CORS and logs). Settings and hidden users: ./settings-hidden.ts.
 // A function of its own: its cold start loads no body parser, image code or S3 client.
 import { requestMethod } from '../../http/api-event.ts';
 import { apiEntry, apiFunction, type ApiHandler, type ApiRequest } from '../../http/frame.ts';
@@ -10,6 +10,7 @@ import { NotFoundError } from '../../http/errors.ts';
 import { jsonResponse } from '../../http/response.ts';
 import { renderUser } from '../../users/user-record.ts';
 import { UsersTable } from '../../store/users-table.ts';
+import { settingsAndHiddenReads } from './settings-hidden.ts';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 
 export type Handler = ApiHandler;
@@ -41,7 +42,8 @@ export function createHandler(config: Config, dynamo: DynamoDBClient = createDyn
   // the stage requires a token; `/me/` always needs one. An anonymous read is one consistent read.
   const anonymous = ({ event, path }: ApiRequest) =>
     !config.readRequiresToken && requestMethod(event) === 'GET' && path === 'user';
-  return apiFunction(config, { routes: { user: { GET: read }, me: { GET: read } }, vary: ['Authorization'], anonymous });
+  const routes = { user: { GET: read }, me: { GET: read }, ...settingsAndHiddenReads(config, dynamo) };
+  return apiFunction(config, { routes, vary: ['Authorization'], anonymous });
 }
 
 /** The Lambda entry: configuration and clients are made once per container, on first use. */

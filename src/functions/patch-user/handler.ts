@@ -1,5 +1,5 @@
 // PATCH /api/v2/user/{id}/ — parse, validate, act, answer (src/http/frame.ts authenticates,
-// routes, maps errors, adds CORS and logs).
+// routes, maps errors, adds CORS and logs). Settings and hiding users: ./settings-hidden.ts.
 import { userIdOf, type ApiEvent, type LambdaContext } from '../../http/api-event.ts';
 import { apiEntry, apiFunction, type ApiHandler, type ApiRequest } from '../../http/frame.ts';
 import { createAwsClients, type AwsClients } from '../../store/aws-clients.ts';
@@ -14,6 +14,7 @@ import { parseBody } from '../../http/request-body.ts';
 import { renderUser } from '../../users/user-record.ts';
 import { UsersTable } from '../../store/users-table.ts';
 import { isImageWorker } from '../../images/worker-flag.ts';
+import { settingsAndHiddenWrites } from './settings-hidden.ts';
 
 // The image pipeline forks the file it was bundled into as its worker: its own chunk in the
 // deployed (code-split) artifact, this entry in a single-file build, where loading it starts the
@@ -50,7 +51,7 @@ export function createHandler(config: Config, clients: AwsClients = createAwsCli
     return { response, outcome: 'updated' };
   }
 
-  return apiFunction(config, { routes: { user: { PATCH: patch } } });
+  return apiFunction(config, { routes: { user: { PATCH: patch }, ...settingsAndHiddenWrites(config, clients.dynamo) } });
 }
 
 /**

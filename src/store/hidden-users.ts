@@ -1,0 +1,148 @@
+// The users a user hides (contract, "Hidden users"): one item per user who hides anyone,
+// `HIDDEN#<id>` with the hidden ids as a number set, apart from the user item so that reading a
+// user never carries up to a thousand ids (docs/settings-and-hidden-users.md). The stream
+// function ignores these items (it reads USER# items only): hiding someone emits no event.
+import {
+  BatchGetItemCommand,
+  ConditionalCheckFailedException,
+  GetItemCommand,
+  UpdateItemCommand,
+  type AttributeValue,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import { ConcurrentChangeError, InvalidRequestError, ServiceUnavailableError } from '../http/errors.ts';
+import { readUserItem } from '../users/user-item.ts';
+import { hiddenKey, userKey, type UserItem } from '../users/user-record.ts';
+
+/** The attribute of a `HIDDEN#` item that holds the ids. */
+const HIDDEN = 'hidden';
+
+/**
+ * Writes of one toggle: the first is decided from a read; a condition that fails for another
+ * reason than "already as wanted" (a change between the read and the write) is tried again.
+ */
+const TOGGLE_ATTEMPTS = 4;
+
+/** Rounds of a batch read's unprocessed keys (DynamoDB returns them when throttled or too large). */
+const BATCH_ROUNDS = 5;
+const BATCH_RETRY_BASE_MS = 25;
+
+type SendOptions = { abortSignal?: AbortSignal };
+
+export class HiddenUsers {
+  constructor(
+    private readonly dynamo: DynamoDBClient,
+    private readonly tableName: string,
+    private readonly sendOptions: SendOptions = {},
+  ) {}
+
+  /** The ids user `id` hides, ascending. One consistent read. */
+  async hiddenBy(id: number): Promise<number[]> {
+    const { Item } = await this.dynamo.send(
+      new GetItemCommand({ TableName: this.tableName, Key: marshall({ pk: hiddenKey(id) }), ConsistentRead: true }),
+      this.sendOptions,
+    );
+    return [...idsOf(Item)].sort((a, b) => a - b);
+  }
+
+  /**
+   * Hides `target` from `caller`, or shows them again when hidden: decided from one read, then one
+   * conditional write of that decision. A condition that fails because the set already is as
+   * wanted is the answer too: an SDK retry of a write that was applied (its answer lost), and two
+   * tabs toggling from the same state together, both end with the state they asked for. Hiding
+   * more than `max` users is refused (InvalidRequestError), whatever the concurrent hides.
+   */
+  async toggle(caller: number, target: number, max: number): Promise<'hidden' | 'shown'> {
+    const hide = !(await this.hiddenIdSet(caller)).has(target);
+    const wanted = hide ? 'hidden' : 'shown';
+    for (let attempt = 1; ; attempt++) {
+      let now: Set<number>;
+      try {
+        await this.dynamo.send(this.toggleCommand(caller, target, hide, max), this.sendOptions);
+        return wanted;
+      } catch (error) {
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+        // The item as the failed condition saw it (ALL_OLD), or as it is now.
+        now = error.Item ? idsOf(error.Item) : await this.hiddenIdSet(caller);
+      }
+      if (now.has(target) === hide) return wanted;
+      if (hide && now.size >= max) throw tooManyHidden(max);
+      if (attempt >= TOGGLE_ATTEMPTS) throw new ConcurrentChangeError();
+    }
+  }
+
+  private toggleCommand(caller: number, target: number, hide: boolean, max: number) {
+    const common = {
+      TableName: this.tableName,
+      Key: marshall({ pk: hiddenKey(caller) }),
+      ExpressionAttributeNames: { '#hidden': HIDDEN },
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+    };
+    if (hide) {
+      return new UpdateItemCommand({
+        ...common,
+        UpdateExpression: 'ADD #hidden :ids',
+        // The limit is the write's own condition, so concurrent hides never pass it together.
+        ConditionExpression: 'attribute_not_exists(#hidden) OR (NOT contains(#hidden, :id) AND size(#hidden) < :max)',
+        ExpressionAttributeValues: marshall({ ':ids': new Set([target]), ':id': target, ':max': max }),
+      });
+    }
+    return new UpdateItemCommand({
+      ...common,
+      UpdateExpression: 'DELETE #hidden :ids',
+      ConditionExpression: 'contains(#hidden, :id)',
+      ExpressionAttributeValues: marshall({ ':ids': new Set([target]), ':id': target }),
+    });
+  }
+
+  private async hiddenIdSet(id: number): Promise<Set<number>> {
+    return new Set(await this.hiddenBy(id));
+  }
+}
+
+export const tooManyHidden = (max: number) => new InvalidRequestError(`You can hide at most ${max} users.`);
+
+/** The ids of a `HIDDEN#` item (none when there is no item or no set). */
+function idsOf(item: Record<string, AttributeValue> | undefined): Set<number> {
+  const values = item ? (unmarshall(item)[HIDDEN] as Set<unknown> | undefined) : undefined;
+  return new Set([...(values ?? [])].filter((value): value is number => Number.isSafeInteger(value)));
+}
+
+/** Whether a user `id` exists: one consistent read of its key alone. */
+export async function userExists(dynamo: DynamoDBClient, tableName: string, id: number, sendOptions: SendOptions = {}): Promise<boolean> {
+  const { Item } = await dynamo.send(
+    new GetItemCommand({
+      TableName: tableName,
+      Key: marshall({ pk: userKey(id) }),
+      ConsistentRead: true,
+      ProjectionExpression: 'pk',
+    }),
+    sendOptions,
+  );
+  return Item !== undefined;
+}
+
+/**
+ * The users of `ids` (at most 100, one BatchGetItem), in the order of `ids`; ids with no user are
+ * left out. Keys DynamoDB leaves unprocessed are asked for again, a few rounds with a growing
+ * pause, then the answer is a 503.
+ */
+export async function usersByIds(dynamo: DynamoDBClient, tableName: string, ids: readonly number[], sendOptions: SendOptions = {}): Promise<UserItem[]> {
+  const found = new Map<number, UserItem>();
+  let keys: Record<string, AttributeValue>[] = ids.map((id) => marshall({ pk: userKey(id) }));
+  for (let round = 1; keys.length > 0; round++) {
+    if (round > BATCH_ROUNDS) throw new ServiceUnavailableError();
+    if (round > 1) await new Promise((resolve) => setTimeout(resolve, BATCH_RETRY_BASE_MS * 2 ** (round - 2)));
+    const { Responses, UnprocessedKeys } = await dynamo.send(
+      new BatchGetItemCommand({ RequestItems: { [tableName]: { Keys: keys, ConsistentRead: true } } }),
+      sendOptions,
+    );
+    for (const attributes of Responses?.[tableName] ?? []) {
+      const user = readUserItem(attributes);
+      found.set(user.id, user);
+    }
+    keys = UnprocessedKeys?.[tableName]?.Keys ?? [];
+  }
+  return ids.flatMap((id) => found.get(id) ?? []);
+}
