@@ -7,7 +7,8 @@
 //   - no live image that no user points at, and none without a state tag (the lifecycle rule
 //     expires only pending ones: such an object would stay forever);
 //   - every user has exactly one sub index item and it points back; no sub index without its user;
-//     the id counter is at least the highest user id (tools/local/sub-index.ts).
+//     the id counter is at least the highest user id (tools/local/sub-index.ts);
+//   - every hidden-users item `HIDDEN#<id>` belongs to a user, and hides only other users that exist.
 // The image checks hold once the table's stream has caught up: the stream function tags held keys
 // live and deletes released ones. Objects no user points at that are still pending (an upload
 // whose write was refused late, or whose outcome was unknown) are listed, not problems: the
@@ -49,11 +50,13 @@ export async function checkInvariants(
   const users = new Map<number, UserItem>();
   const claims = new Map<string, ClaimItem>();
   const subIndex = new SubIndexItems();
+  const hidden = new Map<string, Record<string, unknown>>();
   const problems: string[] = [];
   for (const item of items) {
     const pk = String(item.pk);
     if (pk.startsWith('USER#')) users.set(Number(pk.slice(5)), item as unknown as UserItem);
     else if (pk.startsWith('USERNAME#')) claims.set(pk, item as unknown as ClaimItem);
+    else if (pk.startsWith('HIDDEN#')) hidden.set(pk, item);
     else if (!subIndex.take(item)) problems.push(`unexpected item ${pk}`);
   }
   const subIndexReport = checkSubIndex(users, subIndex);
@@ -74,6 +77,21 @@ export async function checkInvariants(
     if (!owner) problems.push(`claim ${pk} points at missing user ${claim.user_id}`);
     else if (heldClaimKey(owner) !== pk) {
       problems.push(`claim ${pk} points at user ${claim.user_id}, whose username is ${owner.username}`);
+    }
+  }
+
+  for (const [pk, item] of hidden) {
+    const owner = Number(pk.slice('HIDDEN#'.length));
+    if (!users.has(owner)) problems.push(`${pk} belongs to no user`);
+    const ids = item.hidden;
+    if (ids === undefined) continue;
+    if (!(ids instanceof Set)) {
+      problems.push(`${pk}: hidden is not a number set`);
+      continue;
+    }
+    for (const id of ids as Set<unknown>) {
+      if (id === owner) problems.push(`${pk} hides its own user`);
+      else if (!users.has(Number(id))) problems.push(`${pk} hides missing user ${String(id)}`);
     }
   }
 
