@@ -6,6 +6,8 @@ import { createHandler, type Handler } from '../../src/functions/patch-user/hand
 import { checkInvariants } from '../../tools/cli/check-invariants.ts';
 import { fixtureEvent, startTestBackend, type TestBackend, userSeeder } from '../support/backend.ts';
 import { accessToken, makeKey } from '../../tools/support/tokens.ts';
+import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { profileEvent } from '../support/profile-requests.ts';
 
 const key = makeKey();
 let backend: TestBackend;
@@ -97,5 +99,53 @@ describe('races', () => {
     const res = await patch(b!, { username: 'PASSED_ON' });
     assert.equal(res.status, 200);
     assert.equal((await backend.getClaim('passed_on'))?.user_id, b!.id);
+  });
+});
+
+describe('races: hiding users', () => {
+  const hideHandler = () => createHandler(backend.config);
+  async function hide(caller: { id: number; sub: string }, id: number, handler = hideHandler()) {
+    const response = await handler(
+      profileEvent({ path: `${id}/hide/`, method: 'POST', token: accessToken(key, { sub: caller.sub }, backend.pool) }),
+    );
+    return { status: response.statusCode, json: response.body ? (JSON.parse(response.body) as Record<string, any>) : undefined };
+  }
+  const hiddenSet = async (id: number) => {
+    const { Item } = await backend.dynamo.send(new GetCommand({ TableName: backend.config.tableName, Key: { pk: `HIDDEN#${id}` }, ConsistentRead: true }));
+    return [...((Item?.hidden as Set<number> | undefined) ?? [])].sort((a, b) => a - b);
+  };
+
+  it('two toggles from the same state at once: both 204, and the user ends as both asked (hidden, then shown)', async () => {
+    const [me, them] = await newUsers(2);
+    const handlers = [hideHandler(), hideHandler()];
+    const hides = await Promise.all(handlers.map((h) => hide(me!, them!.id, h)));
+    assert.deepEqual(hides.map((r) => r.status), [204, 204], JSON.stringify(hides));
+    assert.deepEqual(await hiddenSet(me!.id), [them!.id]);
+    const shows = await Promise.all(handlers.map((h) => hide(me!, them!.id, h)));
+    assert.deepEqual(shows.map((r) => r.status), [204, 204], JSON.stringify(shows));
+    assert.deepEqual(await hiddenSet(me!.id), []);
+  });
+
+  it('the 1000-user limit holds under concurrent hides: exactly the free places are taken, the rest 400 invalid', async () => {
+    const [me, ...others] = await newUsers(16);
+    // 995 hidden already (ids of no user: removed again below, before the invariants are checked).
+    const prefilled = Array.from({ length: 995 }, (_, i) => 5_000_000 + i);
+    await backend.dynamo.send(new PutCommand({ TableName: backend.config.tableName, Item: { pk: `HIDDEN#${me!.id}`, hidden: new Set(prefilled) } }));
+    try {
+      assert.equal(backend.config.maxHiddenUsers, 1000, 'the default limit');
+      const results = await Promise.all(others.map((other) => hide(me!, other.id)));
+      const taken = results.filter((r) => r.status === 204);
+      const refused = results.filter((r) => r.status === 400);
+      assert.equal(taken.length, 5, JSON.stringify(results.map((r) => r.status)));
+      assert.equal(refused.length, 10);
+      for (const r of refused) assert.equal(r.json!.errors[0].code, 'invalid');
+      const stored = await hiddenSet(me!.id);
+      assert.equal(stored.length, 1000);
+      // Exactly the users whose hide was answered 204 are hidden.
+      const winners = others.filter((_, i) => results[i]!.status === 204).map((u) => u.id);
+      assert.deepEqual(stored.filter((id) => id < 5_000_000), winners);
+    } finally {
+      await backend.dynamo.send(new DeleteCommand({ TableName: backend.config.tableName, Key: { pk: `HIDDEN#${me!.id}` } }));
+    }
   });
 });
