@@ -18,6 +18,8 @@ import { pngImage } from '../../tools/support/images.ts';
 import { dynamoOperation, s3Operation, startLossyProxy, type Fate, type LossyProxy, type SeenRequest } from '../support/lossy-proxy.ts';
 import { openTableStream, streamConfigFor, type TableStream } from '../support/stream.ts';
 import { accessToken, makeKey } from '../../tools/support/tokens.ts';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { profileEvent } from '../support/profile-requests.ts';
 
 const TIMEOUT_MS = 400;
 const key = makeKey();
@@ -359,5 +361,55 @@ describe('lost answers: the stream function', () => {
     const events = recorder.events().filter((e) => e.detail.id === user.id);
     assert.ok(events.length >= 2, 'delivered more than once');
     assert.equal(new Set(events.map((e) => `${e.detail.id}@${e.detail.version}`)).size, 1, 'one change once deduplicated');
+  });
+});
+
+describe('lost answers: settings and hidden users', () => {
+  const tokenOf = (user: { sub: string }) => accessToken(key, { sub: user.sub }, backend.pool);
+  const hiddenSet = async (id: number) => {
+    const { Item } = await backend.dynamo.send(new GetCommand({ TableName: backend.config.tableName, Key: { pk: `HIDDEN#${id}` }, ConsistentRead: true }));
+    return [...((Item?.hidden as Set<number> | undefined) ?? [])];
+  };
+
+  for (const [what, startHidden] of [['hide', false], ['show', true]] as const) {
+    it(`a toggle (${what}) applied, its answer lost: the SDK's retry finds the set as wanted, 204, not toggled back`, async () => {
+      const [me, them] = [await seedUser(), await seedUser()];
+      const toggle = (handler: ReturnType<typeof createHandler>) =>
+        handler(profileEvent({ path: `${them.id}/hide/`, method: 'POST', token: tokenOf(me) }));
+      if (startHidden) assert.equal((await toggle(createHandler(backend.config))).statusCode, 204);
+      const clients = createAwsClients(backend.config);
+      loseAnswers(clients.dynamo, 'UpdateItemCommand', 1);
+      const response = await toggle(createHandler(backend.config, clients));
+      assert.equal(response.statusCode, 204, response.body);
+      assert.deepEqual(await hiddenSet(me.id), startHidden ? [] : [them.id]);
+    });
+  }
+
+  it('a settings write applied, its answer lost once: the retry succeeds; 200 with the settings, the ETag untouched', async () => {
+    const user = await seedUser();
+    const version = (await backend.getUser(user.id))!.version;
+    const clients = createAwsClients(backend.config);
+    loseAnswers(clients.dynamo, 'TransactWriteItemsCommand', 1);
+    const response = await createHandler(backend.config, clients)(
+      profileEvent({ path: `${user.id}/settings/`, method: 'PATCH', token: tokenOf(user), body: '{"qa_frequency": 0}', contentType: 'application/json' }),
+    );
+    assert.equal(response.statusCode, 200, response.body);
+    assert.equal(JSON.parse(response.body).qa_frequency, 0);
+    const stored = (await backend.getUser(user.id))! as unknown as Record<string, unknown>;
+    assert.equal(stored.qa_frequency, 0);
+    assert.equal(stored.version, version);
+  });
+
+  it('a settings write whose every answer is lost: 503 with Retry-After, the settings as before or exactly as after', async () => {
+    const user = await seedUser();
+    const clients = createAwsClients(backend.config);
+    loseAnswers(clients.dynamo, 'TransactWriteItemsCommand');
+    const response = await createHandler(backend.config, clients)(
+      profileEvent({ path: `${user.id}/settings/`, method: 'PATCH', token: tokenOf(user), body: 'show_toast_notifications=0', contentType: 'application/x-www-form-urlencoded' }),
+    );
+    assert.equal(response.statusCode, 503, response.body);
+    assert.equal(response.headers['Retry-After'], '1');
+    const stored = (await backend.getUser(user.id))! as unknown as Record<string, unknown>;
+    assert.ok([undefined, 0].includes(stored.show_toast_notifications as number | undefined));
   });
 });
