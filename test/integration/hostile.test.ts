@@ -425,3 +425,36 @@ describe('hostile display text', () => {
   hostile('a bio with line breaks and tabs', (u) => json(u, { bio: 'one\ntwo\r\n\tthree' }), { status: 200 });
   hostile('a real_name in Hebrew and Latin (no override)', (u) => json(u, { real_name: 'עדה Lovelace' }), { status: 200 });
 });
+
+describe('hostile settings bodies (PATCH /api/v2/user/{id}/settings/)', () => {
+  /** The same request, sent to the user's settings. */
+  const toSettings = (event: ApiEvent, id: number | string = event.pathParameters!.id!): ApiEvent => ({
+    ...event,
+    path: `/api/v2/user/${id}/settings/`,
+    pathParameters: { id: String(id) },
+  });
+  const huge = 'x'.repeat(100_000);
+  hostile('no token', (u) => toSettings(json(u, { qa_frequency: 0 }, '')), UNAUTHORIZED('not_authenticated'));
+  hostile('a garbage token', (u) => toSettings(json(u, { qa_frequency: 0 }, 'Bearer !!garbage!!')), UNAUTHORIZED());
+  hostile('a valid token of another user: 403', async (u) => toSettings(json(u, { qa_frequency: 0 }, bearer(await newUser()))), { status: 403, code: 'permission_denied' });
+  hostile('an id that is not an integer', (u) => toSettings(json(u, { qa_frequency: 0 }), `${u.id}%00`), { status: 404, code: 'not_found' });
+  hostile('malformed JSON', (u) => toSettings(json(u, '{"qa_frequency": 0')), { status: 400, code: 'parse_error' });
+  hostile('a JSON array', (u) => toSettings(json(u, [{ qa_frequency: 0 }])), { status: 400, code: 'parse_error' });
+  hostile('text/plain', (u) => toSettings(raw(u, '{"qa_frequency":0}', 'text/plain')), { status: 415, code: 'unsupported_media_type' });
+  hostile('a __proto__ key in JSON', (u) => toSettings(json(u, '{"__proto__": {"qa_frequency": 0}, "qa_frequency": 0}')), FIELD('__proto__', 'unknown_field'));
+  hostile('constructor as a form field', (u) => toSettings(form(u, [['constructor', '1']])), FIELD('constructor', 'unknown_field'));
+  hostile('a User field sent to the settings', (u) => toSettings(json(u, { bio: 'x', qa_frequency: 0 })), FIELD('bio', 'unknown_field'));
+  hostile('an object as a value', (u) => toSettings(json(u, { qa_frequency: { valueOf: 1 } })), FIELD('qa_frequency', 'invalid_choice'));
+  hostile('an array as a value', (u) => toSettings(json(u, { qa_frequency: [1] })), FIELD('qa_frequency', 'invalid_choice'));
+  hostile('a number beyond doubles', (u) => toSettings(json(u, '{"qa_frequency": 1e999}')), FIELD('qa_frequency', 'invalid_choice'));
+  hostile('a fraction', (u) => toSettings(json(u, { show_toast_notifications: 0.5 })), FIELD('show_toast_notifications', 'invalid_choice'));
+  hostile('a value with spaces', (u) => toSettings(form(u, { qa_frequency: ' 1' })), FIELD('qa_frequency', 'invalid_choice'));
+  hostile('a 100 KB value', (u) => toSettings(json(u, { qa_frequency: huge })), { ...FIELD('qa_frequency', 'invalid_choice'), echoed: true });
+  hostile('a file as a value', (u) => toSettings(form(u, { qa_frequency: file(pngImage()) })), FIELD('qa_frequency', 'invalid_choice'));
+  hostile('a 3 MB file as a value', (u) => toSettings(form(u, { qa_frequency: file(pngImage({ padTo: 3 * 1024 * 1024 })) })), FIELD('qa_frequency', 'invalid_choice'));
+  hostile('a setting sent twice', (u) => toSettings(form(u, [['qa_frequency', '1'], ['qa_frequency', '0']])), FIELD('qa_frequency', 'duplicate_field'));
+  hostile('5000 fields', (u) => toSettings(form(u, Array.from({ length: 5000 }, (_, i): [string, FormValue] => [`f${i}`, '1']))), { status: 413, code: 'request_too_large' });
+  hostile('a body over 6 MB', (u) => toSettings(raw(u, Buffer.alloc(6_000_001, 0x41), 'application/json', true)), { status: 413, code: 'request_too_large' });
+  hostile('a good setting beside a bad one changes nothing', (u) => toSettings(json(u, { qa_frequency: 0, email_notification_not_qa: 2 })), FIELD('email_notification_not_qa', 'invalid_choice'));
+  hostile('isBase64Encoded true for a form', (u) => toSettings(raw(u, 'qa_frequency=0', 'application/x-www-form-urlencoded', true)), { status: 200 });
+});
