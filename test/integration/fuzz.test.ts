@@ -32,13 +32,19 @@ import {
   isValidAuth,
   requestArb,
   resolvePathId,
+  SETTING_DEFAULTS,
+  formPairs,
+  settingsRequestArb,
+  settingsVerdict,
+  type SettingsRequest,
   type AuthSpec,
   type BuiltBody,
   type FileContent,
   type FuzzRequest,
   type Pair,
 } from '../support/arbitraries.ts';
-import { fixtureEvent, startTestBackend, type TestBackend } from '../support/backend.ts';
+import { fixtureEvent, multipartBody, startTestBackend, type TestBackend } from '../support/backend.ts';
+import { profileEvent } from '../support/profile-requests.ts';
 import { FIELD_ERROR_CODES, MAX_ERROR_MESSAGE_CHARS, USER_FIELDS as CONTRACT_USER_FIELDS } from '../support/contract.ts';
 import { displayTextAllowed, expectedUser, isReservedUsername, mediaTypeVerdict, PRIVATE_USER_FIELDS } from '../support/oracle.ts';
 import { openTableStream, streamConfigFor, type TableStream } from '../support/stream.ts';
@@ -781,3 +787,55 @@ describe('fuzz: afterwards', () => {
     assert.equal(report.claims, POOL.length);
   });
 });
+
+// ---------------------------------------------------------------------------------------------
+// PATCH /api/v2/user/{id}/settings/ (contract, "User settings"): any body, token and id; the answer
+// is the oracle's (test/support/arbitraries/settings.ts), the stored settings follow the 200s only,
+// and no request moves a user's version.
+
+const SETTINGS_RUNS = Number(process.env.SETTINGS_FUZZ_RUNS ?? 300);
+
+describe('fuzz: PATCH /api/v2/user/{id}/settings/ through the real handler', () => {
+  it(`answers ${SETTINGS_RUNS} random settings requests as the contract says`, async () => {
+    const model = new Map(POOL.map((u) => [u.id, { ...SETTING_DEFAULTS }]));
+    const token = (sub: string) => accessToken(key, { sub }, backend.pool);
+    const versions = async () => Promise.all(POOL.map(async (u) => (await backend.getUser(u.id))!.version));
+    const property = async (request: SettingsRequest) => {
+      const target = typeof request.target === 'number' ? POOL[request.target]! : undefined;
+      const id = target?.id ?? (request.target === 'unknown' ? 999_999_999 : 'me1');
+      const other = POOL[((typeof request.target === 'number' ? request.target : 0) + 1) % POOL.length]!;
+      const sub = { owner: target?.sub ?? POOL[0]!.sub, other: other.sub, stranger: STRANGER_SUB, none: undefined }[request.caller];
+      let body: { body: string; contentType: string; isBase64Encoded?: boolean };
+      if (request.encoding === 'json') {
+        body = { body: `{${request.pairs.map(([n, v]) => `${JSON.stringify(n)}:${JSON.stringify(v)}`).join(',')}}`, contentType: 'application/json' };
+      } else if (request.encoding === 'urlencoded') {
+        body = { body: new URLSearchParams(formPairs(request)).toString(), contentType: 'application/x-www-form-urlencoded' };
+      } else {
+        body = multipartBody(formPairs(request));
+      }
+      const before = await versions();
+      const current = target ? model.get(target.id)! : SETTING_DEFAULTS;
+      const expected = settingsVerdict(request, current);
+      const response = await handler(
+        profileEvent({ path: `${id}/settings/`, method: 'PATCH', ...(sub !== undefined && { token: token(sub) }), ...body }),
+      );
+      const json = JSON.parse(response.body) as Record<string, any>;
+      assert.equal(response.statusCode, expected.status, `${response.body} for ${JSON.stringify(request)}`);
+      if (expected.status === 200) {
+        assert.deepEqual(json, expected.settings);
+        model.set(target!.id, expected.settings);
+      } else if (expected.status === 400) {
+        const got = Object.fromEntries((json.errors as { field: string; messages: { code: string }[] }[]).map((e) => [e.field, e.messages.map((m) => m.code).join()]));
+        assert.deepEqual(got, expected.fields);
+      }
+      assert.deepEqual(await versions(), before, 'a settings request moves no version');
+      if (target) assert.deepEqual(settingsOf((await backend.getUser(target.id))!), model.get(target.id));
+    };
+    await fc.assert(fc.asyncProperty(settingsRequestArb, property), { numRuns: SETTINGS_RUNS, includeErrorInReport: true });
+  });
+});
+
+const settingsOf = (item: UserItem): Record<string, number> => {
+  const stored = item as unknown as Record<string, number | undefined>;
+  return Object.fromEntries(Object.keys(SETTING_DEFAULTS).map((name) => [name, stored[name] ?? SETTING_DEFAULTS[name]!]));
+};

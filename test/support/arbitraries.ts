@@ -20,3 +20,4 @@ export * from './arbitraries/values.ts';
 export * from './arbitraries/bodies.ts';
 export * from './arbitraries/requests.ts';
 export * from './arbitraries/encode.ts';
+export * from './arbitraries/settings.ts';
