@@ -3,7 +3,6 @@
 // user never carries up to a thousand ids (docs/settings-and-hidden-users.md). The stream
 // function ignores these items (it reads USER# items only): hiding someone emits no event.
 import {
-  BatchGetItemCommand,
   ConditionalCheckFailedException,
   GetItemCommand,
   UpdateItemCommand,
@@ -11,9 +10,8 @@ import {
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
-import { ConcurrentChangeError, InvalidRequestError, ServiceUnavailableError } from '../http/errors.ts';
-import { readUserItem } from '../users/user-item.ts';
-import { hiddenKey, userKey, type UserItem } from '../users/user-record.ts';
+import { ConcurrentChangeError, InvalidRequestError } from '../http/errors.ts';
+import { hiddenKey, userKey } from '../users/user-record.ts';
 
 /** The attribute of a `HIDDEN#` item that holds the ids. */
 const HIDDEN = 'hidden';
@@ -23,10 +21,6 @@ const HIDDEN = 'hidden';
  * reason than "already as wanted" (a change between the read and the write) is tried again.
  */
 const TOGGLE_ATTEMPTS = 4;
-
-/** Rounds of a batch read's unprocessed keys (DynamoDB returns them when throttled or too large). */
-const BATCH_ROUNDS = 5;
-const BATCH_RETRY_BASE_MS = 25;
 
 type SendOptions = { abortSignal?: AbortSignal };
 
@@ -121,28 +115,4 @@ export async function userExists(dynamo: DynamoDBClient, tableName: string, id: 
     sendOptions,
   );
   return Item !== undefined;
-}
-
-/**
- * The users of `ids` (at most 100, one BatchGetItem), in the order of `ids`; ids with no user are
- * left out. Keys DynamoDB leaves unprocessed are asked for again, a few rounds with a growing
- * pause, then the answer is a 503.
- */
-export async function usersByIds(dynamo: DynamoDBClient, tableName: string, ids: readonly number[], sendOptions: SendOptions = {}): Promise<UserItem[]> {
-  const found = new Map<number, UserItem>();
-  let keys: Record<string, AttributeValue>[] = ids.map((id) => marshall({ pk: userKey(id) }));
-  for (let round = 1; keys.length > 0; round++) {
-    if (round > BATCH_ROUNDS) throw new ServiceUnavailableError();
-    if (round > 1) await new Promise((resolve) => setTimeout(resolve, BATCH_RETRY_BASE_MS * 2 ** (round - 2)));
-    const { Responses, UnprocessedKeys } = await dynamo.send(
-      new BatchGetItemCommand({ RequestItems: { [tableName]: { Keys: keys, ConsistentRead: true } } }),
-      sendOptions,
-    );
-    for (const attributes of Responses?.[tableName] ?? []) {
-      const user = readUserItem(attributes);
-      found.set(user.id, user);
-    }
-    keys = UnprocessedKeys?.[tableName]?.Keys ?? [];
-  }
-  return ids.flatMap((id) => found.get(id) ?? []);
 }

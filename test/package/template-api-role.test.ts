@@ -117,11 +117,16 @@ describe('the API function’s role holds what a decoder exploit could do to the
     type Preconditions = import('../../src/store/users-table.ts').Preconditions;
     const { marshall } = await import('@aws-sdk/util-dynamodb');
     const sent: { constructor: { name: string }; input: Json }[] = [];
+    // The caller's hidden users: none at first (a hide), then the one hidden (a show).
+    let hiddenIds: number[] = [];
     const dynamo = {
       send: async (command: { constructor: { name: string }; input: Json }) => {
         sent.push(command);
-        if (command.constructor.name === 'GetItemCommand') return { Item: marshall(stored) };
-        return {};
+        if (command.constructor.name !== 'GetItemCommand') return {};
+        const pk = command.input.Key.pk.S as string;
+        if (pk.startsWith('SUB#')) return { Item: marshall({ pk, user_id: 5 }) };
+        if (pk.startsWith('HIDDEN#')) return { Item: marshall({ pk, ...(hiddenIds.length && { hidden: new Set(hiddenIds) }) }) };
+        return { Item: marshall(stored) };
       },
     } as never;
     assert.ok(TEXT.includes('bio') && TEXT.includes('real_name'), `text fields of the contract: ${TEXT}`);
@@ -137,12 +142,26 @@ describe('the API function’s role holds what a decoder exploit could do to the
       await users.rename(5, SUB, 'grace', everyField, read, pre); // a new name: the transaction
       await users.rename(5, SUB, 'ADA', clearEverything, read, pre); // a case-only rename: the update's transaction
     }
+    // Settings (src/store/user-settings.ts) and hiding a user (src/store/hidden-users.ts), as
+    // src/functions/patch-user/settings-hidden.ts calls them.
+    const { writeSettings } = await import('../../src/store/user-settings.ts');
+    const { HiddenUsers, userExists } = await import('../../src/store/hidden-users.ts');
+    const { userIdOfSub } = await import('../../src/store/sub-index.ts');
+    const { SETTINGS } = await import('../../src/users/settings.ts');
+    await writeSettings(dynamo, 'users', 5, SUB, Object.fromEntries(Object.keys(SETTINGS).map((name) => [name, 0])));
+    await users.getOwnedUser(5, SUB);
+    await userIdOfSub(dynamo, 'users', SUB);
+    await userExists(dynamo, 'users', 6);
+    const hidden = new HiddenUsers(dynamo, 'users');
+    assert.equal(await hidden.toggle(5, 6, 1000), 'hidden');
+    hiddenIds = [6];
+    assert.equal(await hidden.toggle(5, 6, 1000), 'shown');
     const kinds = new Set(sent.map((c) => c.constructor.name));
-    assert.deepEqual([...kinds].sort(), ['GetItemCommand', 'TransactWriteItemsCommand']);
+    assert.deepEqual([...kinds].sort(), ['GetItemCommand', 'TransactWriteItemsCommand', 'UpdateItemCommand']);
     return sent.flatMap(requestsOf);
   }
 
-  test('every table request of a PATCH is allowed', async () => {
+  test('every table request of a PATCH, a settings write and a hide is allowed', async () => {
     const statements = roleStatements(prod.template, 'PatchUserLambdaFunction');
     const requests = await requestsTheCodeSends();
     assert.deepEqual([...new Set(requests.map((r) => r.action))].sort(), [
@@ -195,7 +214,12 @@ describe('the API function’s role holds what a decoder exploit could do to the
       ['repoint a sub index item', request('dynamodb:UpdateItem', 'SUB#attacker', ['pk', 'user_id'])],
       ['put a sub index item', request('dynamodb:PutItem', 'SUB#attacker', ['pk', 'user_id'])],
       ['delete a sub index item', request('dynamodb:DeleteItem', `SUB#${SUB}`, ['pk'])],
-      ['read the sub index', request('dynamodb:GetItem', `SUB#${SUB}`, ['pk'])],
+      ['read a username claim', request('dynamodb:GetItem', 'USERNAME#admin', ['pk'])],
+      ['write a hidden set on a user', request('dynamodb:UpdateItem', 'USER#6', ['hidden', 'pk'])],
+      ['write a profile field on a hidden-users item', request('dynamodb:UpdateItem', 'HIDDEN#6', ['bio', 'pk'])],
+      ['put a hidden-users item whole', request('dynamodb:PutItem', 'HIDDEN#6', ['hidden', 'pk'])],
+      ['delete a hidden-users item', request('dynamodb:DeleteItem', 'HIDDEN#6', ['pk'])],
+      ['write a sub index item as a hidden set', request('dynamodb:UpdateItem', `SUB#${SUB}`, ['hidden', 'pk'])],
       ['move the id counter', request('dynamodb:UpdateItem', 'COUNTER#user', ['pk', 'last_id'])],
       ['approve a user', request('dynamodb:UpdateItem', 'USER#6', ['pk', 'reg_approved'])],
       ['undelete a user', request('dynamodb:UpdateItem', 'USER#6', ['pk', 'deleted'])],

@@ -8,12 +8,57 @@ import { readZip, staticClosure } from '../../tools/support/zip.ts';
 import { PROJECT_DIR } from '../../tools/local/local-stack.ts';
 import { readConfig, readSignUpConfig } from '../../src/platform/config.ts';
 import { readStreamConfig } from '../../src/functions/media-events/config.ts';
-import { accessToken, makeKey, TEST_POOL } from '../../tools/support/tokens.ts';
+import { accessToken, makeKey, TEST_POOL, writeJwksFile } from '../../tools/support/tokens.ts';
 import { type Json, type Template, SIGNUP_USER_POOL_ID, prod, demo, dev, local, workDir, LOCAL_ONLY } from './packaging.ts';
-import { ENTRY, resource, resourcesOfType, environmentOf, condition, actionsOf, functionRole, splitStatements, ENTRIES, mayCall, run } from './template-support.ts';
+import { ENTRY, resource, resourcesOfType, environmentOf, condition, actionsOf, functionRole, splitStatements, ENTRIES, mayCall, run, ACTIONS_OF_COMMAND } from './template-support.ts';
+import { profileEvent } from '../support/profile-requests.ts';
+
+/**
+ * The table calls getUser's code makes, by running its handler over every path it reads with a
+ * table that answers each read (a user, the caller's sub index item, a hidden-users item).
+ */
+async function getUserCalls(): Promise<{ action: string; keys: string[] }[]> {
+  const { createHandler } = await import('../../src/functions/get-user/handler.ts');
+  const { marshall, unmarshall } = await import('@aws-sdk/util-dynamodb');
+  const key = makeKey();
+  const config = readConfig({
+    AWS_REGION: TEST_POOL.region,
+    TABLE_NAME: 'users',
+    MEDIA_BUCKET: 'media',
+    MEDIA_BASE_URL: 'https://media.example',
+    COGNITO_USER_POOL_ID: TEST_POOL.userPoolId,
+    COGNITO_CLIENT_ID: TEST_POOL.clientId,
+    COGNITO_JWKS_FILE: writeJwksFile([key]),
+  });
+  const user = (pk: string) => ({ pk, id: Number(pk.slice(5)), sub: 'sub-5', username: `u${pk.slice(5)}`, version: 1, date_joined: '2024-01-01T00:00:00Z' });
+  const item = (pk: string) =>
+    pk.startsWith('SUB#') ? { pk, user_id: 5 } : pk.startsWith('HIDDEN#') ? { pk, hidden: new Set([6, 7]) } : user(pk);
+  const calls: { action: string; keys: string[] }[] = [];
+  const dynamo = {
+    send: async (command: { constructor: { name: string }; input: Json }) => {
+      const [action] = ACTIONS_OF_COMMAND[command.constructor.name] ?? [command.constructor.name];
+      if (command.constructor.name === 'BatchGetItemCommand') {
+        const [table, { Keys }] = Object.entries(command.input.RequestItems as Record<string, { Keys: Json[] }>)[0]!;
+        const pks = Keys.map((k: Json) => unmarshall(k).pk as string);
+        calls.push({ action: action!, keys: pks });
+        return { Responses: { [table]: pks.map((pk: string) => marshall(item(pk))) } };
+      }
+      const pk = unmarshall(command.input.Key).pk as string;
+      calls.push({ action: action!, keys: [pk] });
+      return { Item: marshall(item(pk)) };
+    },
+  };
+  const handler = createHandler(config, dynamo as never);
+  const token = accessToken(key, { sub: 'sub-5' }, TEST_POOL);
+  for (const path of ['5/', 'me/', '5/settings/', '6/is_hidden/', '6/is_hidden_by/', 'hidden_users/', 'hidden_users_id/']) {
+    const response = await handler(profileEvent({ path, method: 'GET', token }));
+    assert.equal(response.statusCode, 200, `${path}: ${response.body}`);
+  }
+  return calls;
+}
 
 describe('GET function and sign-up trigger (osls package)', () => {
-  test('getUser serves the reads of every path and the 405s, and may only read users and sub index items', async () => {
+  test('getUser serves the reads of every path and the 405s, and may only read users, sub index and hidden-users items, and batch-read users', async () => {
     const fn = resource(prod.template, 'GetUserLambdaFunction', 'AWS::Lambda::Function');
     assert.equal(fn.Properties.Handler, 'src/functions/get-user/handler.handler');
     const routes = resourcesOfType(prod.template, 'AWS::ApiGateway::Method')
@@ -42,24 +87,32 @@ describe('GET function and sign-up trigger (osls package)', () => {
     ]);
     const statements = functionRole(prod.template, 'GetUserLambdaFunction', 'GetUserRole');
     const { logs, keys } = splitStatements(statements);
-    assert.deepEqual(Object.keys(keys), ['dynamodb:GetItem']);
+    // Exactly the calls its code makes on every path it reads, each allowed on the keys it names.
+    const calls = await getUserCalls();
+    assert.deepEqual(Object.keys(keys).sort(), [...new Set(calls.map((c) => c.action))].sort());
+    for (const { action, keys: names } of calls) {
+      for (const name of names) assert.ok(mayCall(statements, action, name), `getUser's own ${action} of ${name} is denied`);
+    }
     for (const s of logs) assert.match(s.Resource['Fn::Sub'], /:log-group:\/aws\/lambda\/selfcommunity-user-patch-prod-getUser:\*$/);
-    // The data model's items, as IAM decides a GetItem of each: users and sub index items only.
-    // `USER#*` alone would match username claims (`USERNAME#…`) too.
-    for (const [key, allowed] of [
-      ['USER#5', true],
-      ['USER#123456789012345', true],
-      ['SUB#0b5c5e3a-1c1d-4f4e-9c1b-6a8f7f0e2d11', true],
-      ['USERNAME#alice', false],
-      ['USERNAME#user#5', false],
-      ['USERNAME#', false],
-      ['COUNTER#user', false],
-      ['user#5', false],
+    // The data model's items, as IAM decides a GetItem of each: users, sub index items and
+    // hidden-users items only; a BatchGetItem (a page of hidden users) of users only. `USER#*`
+    // alone would match username claims (`USERNAME#…`) too.
+    for (const [key, get, batch] of [
+      ['USER#5', true, true],
+      ['USER#123456789012345', true, true],
+      ['SUB#0b5c5e3a-1c1d-4f4e-9c1b-6a8f7f0e2d11', true, false],
+      ['HIDDEN#5', true, false],
+      ['USERNAME#alice', false, false],
+      ['USERNAME#user#5', false, false],
+      ['USERNAME#', false, false],
+      ['COUNTER#user', false, false],
+      ['user#5', false, false],
     ] as const) {
-      assert.equal(mayCall(statements, 'dynamodb:GetItem', key), allowed, `GetItem of ${key}`);
+      assert.equal(mayCall(statements, 'dynamodb:GetItem', key), get, `GetItem of ${key}`);
+      assert.equal(mayCall(statements, 'dynamodb:BatchGetItem', key), batch, `BatchGetItem of ${key}`);
     }
     for (const action of ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Scan', 'dynamodb:Query']) {
-      assert.equal(mayCall(statements, action, 'USER#5'), false, `${action} of USER#5`);
+      for (const key of ['USER#5', 'HIDDEN#5']) assert.equal(mayCall(statements, action, key), false, `${action} of ${key}`);
     }
   });
 
@@ -314,7 +367,7 @@ describe('each function’s environment (osls package and osls print --stage loc
   ];
   const COGNITO = ['COGNITO_CLIENT_ID', 'COGNITO_TOKEN_USE', 'COGNITO_USER_POOL_ID'];
   const DEPLOYED: Record<string, string[]> = {
-    patchUser: [...API_CALLS, ...COGNITO, ...IMAGE_AND_BODY_LIMITS, 'CORS_ALLOWED_ORIGINS', 'MEDIA_BASE_URL', 'MEDIA_BUCKET', 'TABLE_NAME'],
+    patchUser: [...API_CALLS, ...COGNITO, ...IMAGE_AND_BODY_LIMITS, 'CORS_ALLOWED_ORIGINS', 'MAX_HIDDEN_USERS', 'MEDIA_BASE_URL', 'MEDIA_BUCKET', 'TABLE_NAME'],
     // readConfig requires the bucket; the image and body limits have defaults a read never uses.
     getUser: [...API_CALLS, ...COGNITO, 'CORS_ALLOWED_ORIGINS', 'MEDIA_BASE_URL', 'MEDIA_BUCKET', 'READ_REQUIRES_TOKEN', 'TABLE_NAME'],
     postConfirmation: [...API_CALLS, 'TABLE_NAME'],

@@ -119,6 +119,7 @@ export function roleStatements(template: Template, functionId: string): Statemen
 // Both the plain client's commands and the document client's (@aws-sdk/lib-dynamodb) wrappers.
 export const ACTIONS_OF_COMMAND: Record<string, string[]> = {
   GetItemCommand: ['dynamodb:GetItem'],
+  BatchGetItemCommand: ['dynamodb:BatchGetItem'],
   GetCommand: ['dynamodb:GetItem'],
   UpdateItemCommand: ['dynamodb:UpdateItem'],
   UpdateCommand: ['dynamodb:UpdateItem'],
