@@ -25,10 +25,19 @@ const doc: Json = parse(await readFile(join(PROJECT_DIR, 'openapi.yaml'), 'utf8'
 const OPERATION_PATH = '/api/v2/user/{id}/';
 const ME_PATH = '/api/v2/user/me/';
 const operation = (): Json => doc.paths[OPERATION_PATH].patch;
+/** The paths of the contract's "User settings" and "Hidden users". */
+const SETTINGS_AND_HIDDEN_PATHS = [
+  '/api/v2/user/{id}/settings/',
+  '/api/v2/user/{id}/hide/',
+  '/api/v2/user/{id}/is_hidden/',
+  '/api/v2/user/{id}/is_hidden_by/',
+  '/api/v2/user/hidden_users/',
+  '/api/v2/user/hidden_users_id/',
+];
 /** Every operation of the document, as `[method path, operation]`. */
 const allOperations = (): [string, Json][] =>
   Object.entries<Json>(doc.paths).flatMap(([path, item]) =>
-    ['get', 'patch'].filter((method) => item[method]).map((method): [string, Json] => [`${method} ${path}`, item[method]]),
+    ['get', 'post', 'patch', 'delete'].filter((method) => item[method]).map((method): [string, Json] => [`${method} ${path}`, item[method]]),
   );
 
 // ---------------------------------------------------------------------------------------------
@@ -134,7 +143,7 @@ describe('openapi.yaml is a well-formed OpenAPI 3.1 document', () => {
         assert.ok(server.variables?.[name!]?.default, `server variable ${name} has a default`);
       }
     }
-    assert.deepEqual(Object.keys(doc.paths), [OPERATION_PATH, ME_PATH]);
+    for (const path of [OPERATION_PATH, ME_PATH, ...SETTINGS_AND_HIDDEN_PATHS]) assert.ok(doc.paths[path], `${path} documented`);
     assert.deepEqual(Object.keys(doc.paths[OPERATION_PATH]).sort(), ['get', 'parameters', 'patch']);
     assert.deepEqual(Object.keys(doc.paths[ME_PATH]).sort(), ['get', 'patch']);
   });
@@ -406,6 +415,60 @@ describe('answers of the local stack match openapi.yaml', { timeout: 120_000 }, 
     const refused = await patch('me', { token: stack.demoToken, ...json({ bio: 'x' }) });
     assert.equal(refused.status, 405);
     assert.equal((await assertDocumented(refused, doc.paths[ME_PATH].patch)).errors[0].code, 'method_not_allowed');
+  });
+
+  test('settings and hidden users: every operation answers as documented', async () => {
+    const aliceToken = signAccessToken(stack.keys, { sub: alice.sub, region: stack.config.region, userPoolId: stack.config.userPoolId, clientId: stack.config.clientId });
+    const seen = new Set<string>();
+    /** Calls `method path` and checks the answer against the operation of `documented` (a path of the document). */
+    const check = async (method: string, path: string, documented: string, init: { token?: string | null; body?: string; contentType?: string } = {}) => {
+      const token = init.token === undefined ? stack.demoToken : init.token;
+      const res = await fetch(`${stack.config.baseUrl}/api/v2/user/${path}`, {
+        method,
+        headers: { ...(token !== null && { Authorization: `Bearer ${token}` }), ...(init.contentType && { 'Content-Type': init.contentType }) },
+        body: init.body,
+      });
+      const op = doc.paths[documented][method.toLowerCase()];
+      assert.ok(op, `${method} ${documented} documented`);
+      seen.add(`${method.toLowerCase()} ${documented}`);
+      return { status: res.status, body: await assertDocumented(res, op) };
+    };
+    const S = '/api/v2/user/{id}/settings/';
+    assert.equal((await check('GET', `${demo.id}/settings/`, S)).status, 200);
+    assert.equal((await check('GET', `${alice.id}/settings/`, S)).status, 403);
+    assert.equal((await check('GET', '987654/settings/', S)).status, 404);
+    assert.equal((await check('GET', `${demo.id}/settings/`, S, { token: null })).status, 401);
+    const patched = await check('PATCH', `${demo.id}/settings/`, S, { body: '{"qa_frequency": -1}', contentType: 'application/json' });
+    assert.deepEqual([patched.status, patched.body.qa_frequency], [200, -1]);
+    assert.equal((await check('PATCH', `${demo.id}/settings/`, S, { body: 'qa_frequency=1', contentType: 'application/x-www-form-urlencoded' })).status, 200);
+    const invalid = await check('PATCH', `${demo.id}/settings/`, S, { body: '{"qa_frequency": 7, "theme": 1}', contentType: 'application/json' });
+    assert.equal(invalid.status, 400);
+    assert.deepEqual(invalid.body.errors.map((e: Json) => e.messages[0].code), ['invalid_choice', 'unknown_field']);
+    assert.equal((await check('PATCH', `${demo.id}/settings/`, S, { body: '{"qa', contentType: 'application/json' })).status, 400);
+    assert.equal((await check('PATCH', `${demo.id}/settings/`, S, { body: 'x', contentType: 'text/plain' })).status, 415);
+    assert.equal((await check('PATCH', `${alice.id}/settings/`, S, { body: '{}', contentType: 'application/json' })).status, 403);
+    assert.equal((await check('PATCH', '987654/settings/', S, { body: '{}', contentType: 'application/json' })).status, 404);
+
+    const H = '/api/v2/user/{id}/hide/';
+    assert.equal((await check('POST', `${alice.id}/hide/`, H)).status, 204);
+    const own = await check('POST', `${demo.id}/hide/`, H);
+    assert.deepEqual([own.status, own.body.errors[0].code], [400, 'invalid']);
+    assert.equal((await check('POST', '987654/hide/', H)).status, 404);
+    assert.equal((await check('POST', `${alice.id}/hide/`, H, { token: null })).status, 401);
+    assert.deepEqual((await check('GET', `${alice.id}/is_hidden/`, '/api/v2/user/{id}/is_hidden/')).body, { is_hidden: true });
+    assert.equal((await check('GET', '987654/is_hidden/', '/api/v2/user/{id}/is_hidden/')).status, 404);
+    assert.deepEqual((await check('GET', `${demo.id}/is_hidden_by/`, '/api/v2/user/{id}/is_hidden_by/', { token: aliceToken })).body, { is_hidden_by: true });
+    assert.equal((await check('GET', `${demo.id}/is_hidden_by/`, '/api/v2/user/{id}/is_hidden_by/', { token: null })).status, 401);
+    const list = await check('GET', 'hidden_users/?limit=1', '/api/v2/user/hidden_users/');
+    assert.deepEqual(list.body.results.map((u: Json) => u.id), [alice.id]);
+    assert.equal((await check('GET', 'hidden_users/', '/api/v2/user/hidden_users/', { token: null })).status, 401);
+    assert.deepEqual((await check('GET', 'hidden_users_id/', '/api/v2/user/hidden_users_id/')).body, [alice.id]);
+    assert.equal((await check('GET', 'hidden_users_id/', '/api/v2/user/hidden_users_id/', { token: 'nope' })).status, 401);
+    assert.equal((await check('POST', `${alice.id}/hide/`, H)).status, 204);
+    assert.deepEqual((await check('GET', 'hidden_users_id/', '/api/v2/user/hidden_users_id/')).body, []);
+    // Every operation of these paths was called.
+    const documented = allOperations().map(([name]) => name).filter((name) => SETTINGS_AND_HIDDEN_PATHS.some((path) => name.endsWith(` ${path}`)));
+    assert.deepEqual([...seen].sort(), documented.sort());
   });
 
   // Last: it stops the stack's DynamoDB Local.
