@@ -1,6 +1,6 @@
 // tools/cli/check-invariants.ts finds each broken invariant of the data model (design.md), on a real
 // table and bucket: claims and sub index items without their user, held images missing or not
-// live, live images nobody holds.
+// live, live images nobody holds, hidden-users items of no user.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { PutObjectCommand, PutObjectTaggingCommand } from '@aws-sdk/client-s3';
@@ -79,6 +79,23 @@ describe('check-invariants', () => {
       for (const pk of [`USER#${id}`, `USERNAME#${username.toLowerCase()}`, `SUB#sub-${id}`]) {
         await backend.dynamo.send(new DeleteCommand({ TableName: backend.config.tableName, Key: { pk } }));
       }
+    }
+  });
+
+  it('takes a hidden-users item that hides other users; finds one of no user, one hiding its own user or a missing one', async () => {
+    await backend.seed([{ id: 50, sub: 'sub-50', username: 'fifty' }, { id: 51, sub: 'sub-51', username: 'fiftyone' }]);
+    await put({ pk: 'HIDDEN#50', hidden: new Set([51]) });
+    await put({ pk: 'HIDDEN#51' });
+    assert.deepEqual(await problems(), []);
+    await put({ pk: 'HIDDEN#52', hidden: new Set([50]) });
+    await put({ pk: 'HIDDEN#51', hidden: new Set([51, 404]) });
+    assert.deepEqual((await problems()).sort(), [
+      'HIDDEN#51 hides its own user',
+      'HIDDEN#51 hides missing user 404',
+      'HIDDEN#52 belongs to no user',
+    ]);
+    for (const pk of ['HIDDEN#50', 'HIDDEN#51', 'HIDDEN#52']) {
+      await backend.dynamo.send(new DeleteCommand({ TableName: backend.config.tableName, Key: { pk } }));
     }
   });
 
