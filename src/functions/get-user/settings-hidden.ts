@@ -27,49 +27,58 @@ export function settingsAndHiddenReads(config: Config, dynamo: DynamoDBClient): 
     return id;
   };
 
-  /** The path's `{id}`, a user that exists (404 otherwise), read beside `also`. */
-  async function withPathUser<T>(request: ApiRequest, also: Promise<T>): Promise<[number, T]> {
-    const id = userIdOf(request.pathId);
+  /** The path's `{id}`; not an integer: 404. */
+  const pathUserId = ({ pathId }: ApiRequest): number => {
+    const id = userIdOf(pathId);
     if (id === undefined) throw new NotFoundError();
+    return id;
+  };
+
+  /** `also`, read beside the check that user `id` exists (404 otherwise). */
+  async function whileCheckingUser<T>(id: number, also: Promise<T>): Promise<T> {
     const [exists, value] = await Promise.all([userExists(dynamo, tableName, id), also]);
     if (!exists) throw new NotFoundError();
-    return [id, value];
+    return value;
+  }
+
+  /** The ids the caller hides; the request log names the caller, the user these lists are about. */
+  async function callersHidden(request: ApiRequest): Promise<number[]> {
+    request.userId = await callerId(request);
+    return hidden.hiddenBy(request.userId);
   }
 
   return {
     settings: {
       // One consistent read: unknown 404, another user's 403 (existence before ownership).
-      GET: async ({ pathId, sub }) => {
-        const id = userIdOf(pathId);
-        if (id === undefined) throw new NotFoundError();
-        return answer(readSettings(await new UsersTable(dynamo, tableName).getOwnedUser(id, sub)));
+      GET: async (request) => {
+        const user = await new UsersTable(dynamo, tableName).getOwnedUser(pathUserId(request), request.sub);
+        return answer(readSettings(user));
       },
     },
     is_hidden: {
       GET: async (request) => {
-        const [target, caller] = await withPathUser(request, callerId(request));
+        const target = pathUserId(request);
+        const caller = await whileCheckingUser(target, callerId(request));
         return answer({ is_hidden: (await hidden.hiddenBy(caller)).includes(target) });
       },
     },
     is_hidden_by: {
+      // Both reads need only the path's id and the caller's: all three at once.
       GET: async (request) => {
-        // Both reads need only the path's id and the caller's: all three at once.
-        const target = userIdOf(request.pathId);
-        if (target === undefined) throw new NotFoundError();
-        const [, [caller, hides]] = await withPathUser(request, Promise.all([callerId(request), hidden.hiddenBy(target)]));
+        const target = pathUserId(request);
+        const [caller, hides] = await whileCheckingUser(target, Promise.all([callerId(request), hidden.hiddenBy(target)]));
         return answer({ is_hidden_by: hides.includes(caller) });
       },
     },
     hidden_users: {
       GET: async (request) => {
-        const ids = await hidden.hiddenBy(await callerId(request));
-        const list = page(request.event, pageRequest(queryParameters(request.event)), ids);
+        const list = page(request.event, pageRequest(queryParameters(request.event)), await callersHidden(request));
         const users = await usersByIds(dynamo, tableName, list.results);
         return answer({ ...list, results: users.map((user) => renderUser(user, config.mediaBaseUrl, 'public')) });
       },
     },
     hidden_users_id: {
-      GET: async (request) => answer(await hidden.hiddenBy(await callerId(request))),
+      GET: async (request) => answer(await callersHidden(request)),
     },
   };
 }
