@@ -8,6 +8,7 @@ import { fixtureEvent, startTestBackend, type TestBackend, userSeeder } from '..
 import { accessToken, makeKey } from '../../tools/support/tokens.ts';
 import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { profileEvent } from '../support/profile-requests.ts';
+import { createAwsClients } from '../../src/store/aws-clients.ts';
 
 const key = makeKey();
 let backend: TestBackend;
@@ -115,12 +116,37 @@ describe('races: hiding users', () => {
     return [...((Item?.hidden as Set<number> | undefined) ?? [])].sort((a, b) => a - b);
   };
 
+  /**
+   * Two handlers whose toggle writes wait for each other: both have read the state before either
+   * writes, as two tabs' requests can (without it, one could read after the other wrote).
+   */
+  function handlersThatReadTogether(count: number) {
+    let arrived = 0;
+    let release!: () => void;
+    const together = new Promise<void>((resolve) => (release = resolve));
+    return Array.from({ length: count }, () => {
+      const clients = createAwsClients(backend.config);
+      clients.dynamo.middlewareStack.add(
+        (next, context) => async (args) => {
+          if (context.commandName === 'UpdateItemCommand') {
+            if (++arrived === count) release();
+            await together;
+          }
+          return next(args);
+        },
+        { step: 'initialize', name: 'readTogether' },
+      );
+      return createHandler(backend.config, clients);
+    });
+  }
+
   it('two toggles from the same state at once: both 204, and the user ends as both asked (hidden, then shown)', async () => {
     const [me, them] = await newUsers(2);
-    const handlers = [hideHandler(), hideHandler()];
+    let handlers = handlersThatReadTogether(2);
     const hides = await Promise.all(handlers.map((h) => hide(me!, them!.id, h)));
     assert.deepEqual(hides.map((r) => r.status), [204, 204], JSON.stringify(hides));
     assert.deepEqual(await hiddenSet(me!.id), [them!.id]);
+    handlers = handlersThatReadTogether(2);
     const shows = await Promise.all(handlers.map((h) => hide(me!, them!.id, h)));
     assert.deepEqual(shows.map((r) => r.status), [204, 204], JSON.stringify(shows));
     assert.deepEqual(await hiddenSet(me!.id), []);
