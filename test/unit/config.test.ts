@@ -32,6 +32,13 @@ describe('readConfig', () => {
       assert.throws(() => readConfig({ ...REQUIRED, READ_REQUIRES_TOKEN: value }), /READ_REQUIRES_TOKEN/);
     }
   });
+  it('hides at most 1000 users unless MAX_HIDDEN_USERS says otherwise; not a positive integer is refused', () => {
+    assert.equal(readConfig(REQUIRED).maxHiddenUsers, 1000);
+    assert.equal(readConfig({ ...REQUIRED, MAX_HIDDEN_USERS: '25' }).maxHiddenUsers, 25);
+    for (const value of ['0', '-1', 'many', '1.5']) {
+      assert.throws(() => readConfig({ ...REQUIRED, MAX_HIDDEN_USERS: value }), /MAX_HIDDEN_USERS/);
+    }
+  });
   it('names every missing variable at once', () => {
     assert.throws(() => readConfig({ AWS_REGION: 'eu-west-1' }), (error: unknown) => {
       assert.ok(error instanceof ConfigError);
