@@ -38,9 +38,11 @@ export const SERVICE_PATHS: readonly ServicePath[] = [
   { name: 'is_hidden_by', resource: '/api/v2/user/{id}/is_hidden_by', methods: ['GET'] },
 ];
 
+// An empty `{id}` (`/api/v2/user//`) is a path of ours with an id that is not one, as `abc` is:
+// authenticated, then 405 for a method the path does not serve, then 404.
 const MATCHERS = SERVICE_PATHS.map((path) => ({
   path,
-  pattern: new RegExp(`^${path.resource.replace('{id}', '([^/]+)')}/?$`),
+  pattern: new RegExp(`^${path.resource.replace('{id}', '([^/]*)')}/?$`),
 }));
 
 export interface MatchedPath {
