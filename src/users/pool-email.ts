@@ -12,6 +12,7 @@ export function poolEmail(attributes: Readonly<Record<string, unknown>>): PoolEm
   const email = attributes.email;
   return {
     email: typeof email === 'string' ? email : '',
-    email_verified: String(attributes.email_verified) === 'true',
+    // The string Cognito sends, or a boolean from a caller that parsed it; nothing else is true.
+    email_verified: attributes.email_verified === 'true' || attributes.email_verified === true,
   };
 }

@@ -90,6 +90,8 @@ describe('/me/’s private fields (contract, "Reading a user")', () => {
     assert.deepEqual(poolEmail({ email: 'a@example.org', email_verified: 'false' }), { email: 'a@example.org', email_verified: false });
     assert.deepEqual(poolEmail({ email: 'a@example.org' }), { email: 'a@example.org', email_verified: false });
     assert.deepEqual(poolEmail({ phone_number: '+390000000' }), { email: '', email_verified: false });
+    assert.deepEqual(poolEmail({ email: ['a@example.org'], email_verified: ['true'] }), { email: '', email_verified: false });
+    assert.deepEqual(poolEmail({ email: 'a@example.org', email_verified: 'TRUE' }), { email: 'a@example.org', email_verified: false });
   });
 });
 
