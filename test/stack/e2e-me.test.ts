@@ -3,7 +3,8 @@
 // users signed up and signed in by `npm run signup` and `npm run token` as a developer runs them.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { rm } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
@@ -146,5 +147,20 @@ describe('npm run signup --group and npm run token: the local pool’s e-mail an
     assert.equal((await as(moderator, () => UserService.getCurrentUser())).role, 'moderator');
     const stranger = (await npmRun('token', '--sub', 'not-a-local-person')).trim();
     assert.equal(tokenClaims(stranger)['cognito:groups'], undefined);
+  });
+
+  it('a seeded user carries its e-mail, and npm run token finds it', async () => {
+    const file = join(stateDir, 'seed-me.json');
+    await writeFile(file, JSON.stringify([
+      { id: 900, sub: 'sub-seeded-900', username: 'seeded900', email: 'seeded.900@example.org' },
+      { id: 901, sub: 'sub-seeded-901', username: 'seeded901', email: 'seeded.901@example.org', email_verified: false },
+    ]));
+    await npmRun('seed', file);
+    const first = await as((await npmRun('token', '--sub', 'sub-seeded-900')).trim(), () => UserService.getCurrentUser());
+    assert.deepEqual([first.id, first.email, first.email_isvalid, first.role], [900, 'seeded.900@example.org', true, null]);
+    // Its sign-in keeps what the seed said of the address.
+    const second = await as((await npmRun('token', '--sub', 'sub-seeded-901')).trim(), () => UserService.getCurrentUser());
+    assert.deepEqual([second.email, second.email_isvalid], ['seeded.901@example.org', false]);
+    assert.equal((await readLocalUsers(stateDir))['sub-seeded-900']?.email, 'seeded.900@example.org');
   });
 });

@@ -25,7 +25,9 @@ try {
   // Their e-mail where `npm run token` finds it: a token for them is a sign-in that keeps it.
   const known = await readLocalUsers(config.stateDir);
   for (const user of parseSeedUsers(users, { warn: () => {} })) {
-    if (user.email !== undefined) await rememberLocalUser(config.stateDir, user.sub, { email: user.email, groups: known[user.sub]?.groups ?? [] });
+    if (user.email === undefined) continue;
+    const { email, email_verified: emailVerified } = user;
+    await rememberLocalUser(config.stateDir, user.sub, { email, ...(emailVerified === false && { emailVerified }), groups: known[user.sub]?.groups ?? [] });
   }
   console.log(`Loaded ${count} user${count === 1 ? '' : 's'} into ${config.tableName} (${config.dynamodbEndpoint})`);
 } catch (error) {

@@ -54,7 +54,7 @@ try {
   // a person with no e-mail on record, only skips the refresh.
   const lambdaPort = Number(process.env.LAMBDA_PORT) || (await readLambdaPort(config.stateDir, config.port));
   if (known && lambdaPort) {
-    await signInLocally(lambdaPort, config, { sub, email: known.email }).catch((error: unknown) => {
+    await signInLocally(lambdaPort, config, { sub, email: known.email, ...(known.emailVerified === false && { emailVerified: false }) }).catch((error: unknown) => {
       console.error(`token: warning: the sign-in trigger failed: ${(error as Error).message}`);
     });
   }

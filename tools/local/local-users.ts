@@ -8,6 +8,8 @@ import { join } from 'node:path';
 
 export interface LocalUser {
   email: string;
+  /** The pool's `email_verified`; true when absent (the local pool confirms every address). */
+  emailVerified?: boolean;
   /** The pool groups the person is in (`admin`, `moderator`, `editor` give /me/ its role). */
   groups: string[];
 }
@@ -27,7 +29,8 @@ export async function readLocalUsers(stateDir: string): Promise<Record<string, L
 /** Records (or replaces) one person; the file is rewritten through a rename, never half-written. */
 export async function rememberLocalUser(stateDir: string, sub: string, user: LocalUser): Promise<void> {
   await mkdir(stateDir, { recursive: true });
-  const users = { ...(await readLocalUsers(stateDir)), [sub]: { email: user.email, groups: [...new Set(user.groups)] } };
+  const entry: LocalUser = { email: user.email, ...(user.emailVerified === false && { emailVerified: false }), groups: [...new Set(user.groups)] };
+  const users = { ...(await readLocalUsers(stateDir)), [sub]: entry };
   const file = localUsersFile(stateDir);
   const temporary = `${file}.${process.pid}.${randomUUID()}.tmp`;
   await writeFile(temporary, `${JSON.stringify(users, null, 2)}\n`, { mode: 0o600 });

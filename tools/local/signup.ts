@@ -49,11 +49,18 @@ export function postConfirmationEvent(pool: PoolSettings, input: SignUpInput & {
   };
 }
 
+export interface SignInInput {
+  sub: string;
+  email: string;
+  /** The pool's `email_verified`; default true. */
+  emailVerified?: boolean;
+}
+
 /** The serverless function name of the sign-in trigger (serverless.yml). */
 export const SIGN_IN_FUNCTION = 'postAuthentication';
 
 /** A Post authentication event for a completed sign-in, field for field as Cognito sends it. */
-export function postAuthenticationEvent(pool: PoolSettings, input: { sub: string; email: string }) {
+export function postAuthenticationEvent(pool: PoolSettings, input: SignInInput) {
   return {
     version: '1',
     region: pool.region,
@@ -64,7 +71,7 @@ export function postAuthenticationEvent(pool: PoolSettings, input: { sub: string
     request: {
       userAttributes: {
         sub: input.sub,
-        email_verified: 'true',
+        email_verified: String(input.emailVerified ?? true),
         'cognito:user_status': 'CONFIRMED',
         'cognito:email_alias': input.email,
         email: input.email,
@@ -134,7 +141,7 @@ export async function signUpLocally(
  * endpoint, which refreshes the e-mail the user mirrors for /me/. The trigger must answer with
  * the event it received.
  */
-export async function signInLocally(lambdaPort: number, pool: PoolSettings, input: { sub: string; email: string }): Promise<void> {
+export async function signInLocally(lambdaPort: number, pool: PoolSettings, input: SignInInput): Promise<void> {
   const event = postAuthenticationEvent(pool, input);
   const answer = await invokeLocalFunction(lambdaPort, SIGN_IN_FUNCTION, event);
   if (JSON.stringify(answer) !== JSON.stringify(event)) {
