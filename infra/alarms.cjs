@@ -11,6 +11,9 @@ const lambda = (name) => ({
   Dimensions: [{ Name: 'FunctionName', Value: { Ref: `${name}LambdaFunction` } }],
 });
 
+/** The metric the sign-in trigger's error lines feed (a metric filter on its log group). */
+const REFRESH_FAILURES = { namespace: '${self:service}/${sls:stage}', name: 'PostAuthenticationRefreshFailures' };
+
 /** Logical id → what differs. Statistic defaults to Sum and Threshold to 1. */
 const ALARMS = {
   ApiServerErrorsAlarm: {
@@ -50,6 +53,26 @@ const ALARMS = {
     description: 'Invocations of the sign-up trigger were throttled; those sign-ups failed.',
     ...lambda('PostConfirmation'),
     MetricName: 'Throttles',
+  },
+  PostAuthenticationErrorsAlarm: {
+    description:
+      'The sign-in trigger crashed or timed out (Lambda Errors): Cognito refused those sign-ins (README, alarms).',
+    ...lambda('PostAuthentication'),
+    MetricName: 'Errors',
+  },
+  PostAuthenticationThrottlesAlarm: {
+    description: 'Invocations of the sign-in trigger were throttled; those sign-ins failed.',
+    ...lambda('PostAuthentication'),
+    MetricName: 'Throttles',
+  },
+  // The trigger never fails a sign-in for what it can catch (its error metric stays quiet then):
+  // it logs an error line, which the metric filter below counts.
+  PostAuthenticationRefreshFailedAlarm: {
+    description:
+      "A sign-in's e-mail refresh failed and was logged (the sign-in went through): /me/ may show an e-mail older than the pool's until the next sign-in.",
+    Namespace: REFRESH_FAILURES.namespace,
+    MetricName: REFRESH_FAILURES.name,
+    Dimensions: [],
   },
   MediaEventsErrorsAlarm: {
     description: 'The stream function crashed or timed out (Lambda Errors); its batches are being retried.',
@@ -112,6 +135,15 @@ module.exports = () => ({
       Properties: { TopicArn: { Ref: 'AlarmTopic' }, Protocol: 'email', Endpoint: '${param:alarmEmail}' },
     },
     ...Object.fromEntries(Object.entries(ALARMS).map(([id, row]) => [id, alarm(row)])),
+    PostAuthenticationRefreshFailedMetricFilter: {
+      Type: 'AWS::Logs::MetricFilter',
+      Properties: {
+        LogGroupName: { Ref: 'PostAuthenticationLogGroup' },
+        // The JSON lines of src/platform/log.ts: `level` is lower-case.
+        FilterPattern: '{ $.level = "error" }',
+        MetricTransformations: [{ MetricNamespace: REFRESH_FAILURES.namespace, MetricName: REFRESH_FAILURES.name, MetricValue: '1' }],
+      },
+    },
   },
   Outputs: {
     AlarmTopicArn: { Value: { Ref: 'AlarmTopic' } },

@@ -20,10 +20,10 @@ export class UnreadableItemError extends Error {
   }
 }
 
-const STRING_ATTRIBUTES = ['pk', 'sub', 'username', 'date_joined', 'ext_id', ...TEXT_FIELDS, ...IMAGE_FIELDS.map(imageKeyAttribute)];
+const STRING_ATTRIBUTES = ['pk', 'sub', 'username', 'date_joined', 'ext_id', 'email', ...TEXT_FIELDS, ...IMAGE_FIELDS.map(imageKeyAttribute)];
 const REQUIRED_ATTRIBUTES = ['pk', 'id', 'sub', 'username', 'version', 'date_joined'];
 const INTEGER_ATTRIBUTES = ['id', 'version', 'reputation', ...COUNTER_FIELDS];
-const BOOLEAN_ATTRIBUTES = ['community_badge', 'reg_approved', 'deleted'];
+const BOOLEAN_ATTRIBUTES = ['community_badge', 'reg_approved', 'deleted', 'email_verified'];
 const KNOWN = new Set([...STRING_ATTRIBUTES, ...INTEGER_ATTRIBUTES, ...BOOLEAN_ATTRIBUTES, 'tags']);
 /** The stored shape of a tag (the User object's `tags`), for readers of items and for seeds. */
 export const TAG_SHAPE: Record<string, 'string' | 'integer' | 'boolean'> = {

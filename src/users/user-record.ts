@@ -113,6 +113,12 @@ export interface UserItem {
   language?: string;
   company_name?: string;
   company_role?: string;
+  /**
+   * The pool's `email` and `email_verified` as of the sign-up or the latest sign-in (the Post
+   * confirmation and Post authentication triggers write them); shown in `/me/` only.
+   */
+  email?: string;
+  email_verified?: boolean;
 }
 
 export interface ClaimItem {
@@ -171,10 +177,50 @@ export const mediaUrl = (baseUrl: string, key: string): string => `${baseUrl}/${
  */
 export const PRIVATE_FIELDS = ['date_of_birth', 'position_lat_lng'] as const satisfies readonly TextField[];
 
-/** Who reads: the user's owner (their own token, their own PATCH) or anyone else, events included. */
-export type UserView = 'owner' | 'public';
+/**
+ * Who reads: anyone (other users, visitors, lists, events), the owner (their own token on
+ * `/{id}/`, their own PATCH's answer), or the owner through `/me/`, the one answer that also
+ * carries the caller's private fields (CurrentUser).
+ */
+export type UserView = 'owner' | 'public' | 'me';
 
-export function renderUser(item: UserItem, mediaBaseUrl: string, view: UserView): User {
+/** The roles `/me/` names, first the one that wins when the token names several groups. */
+export const ROLES = ['admin', 'moderator', 'editor'] as const;
+export type Role = (typeof ROLES)[number];
+
+/**
+ * The caller's role from the token's `cognito:groups`: a group named exactly `admin`, `moderator`
+ * or `editor` (Cognito's group names are case-sensitive, and these are written lower-case),
+ * else null. Any other group, `Admin` included, is no role.
+ */
+export const roleOf = (groups: readonly string[]): Role | null => ROLES.find((role) => groups.includes(role)) ?? null;
+
+/** `/me/`'s answer: the User object plus the caller's private fields, which appear nowhere else. */
+export interface CurrentUser extends User {
+  email: string;
+  email_isvalid: boolean;
+  role: Role | null;
+}
+
+export function renderUser(item: UserItem, mediaBaseUrl: string, view: 'owner' | 'public'): User;
+export function renderUser(item: UserItem, mediaBaseUrl: string, view: 'me', caller: { groups: readonly string[] }): CurrentUser;
+export function renderUser(
+  item: UserItem,
+  mediaBaseUrl: string,
+  view: UserView,
+  caller?: { groups: readonly string[] },
+): User | CurrentUser {
+  const user = renderUserObject(item, mediaBaseUrl, view === 'public' ? 'public' : 'owner');
+  if (view !== 'me') return user;
+  return {
+    ...user,
+    email: item.email ?? '',
+    email_isvalid: item.email_verified === true,
+    role: roleOf(caller?.groups ?? []),
+  };
+}
+
+function renderUserObject(item: UserItem, mediaBaseUrl: string, view: 'owner' | 'public'): User {
   const hidden = new Set<TextField>(view === 'owner' ? [] : PRIVATE_FIELDS);
   const text = (field: TextField): string => (hidden.has(field) ? '' : (item[field] ?? ''));
   const image = (field: ImageField): string | null => {

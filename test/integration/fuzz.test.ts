@@ -839,3 +839,44 @@ const settingsOf = (item: UserItem): Record<string, number> => {
   const stored = item as unknown as Record<string, number | undefined>;
   return Object.fromEntries(Object.keys(SETTING_DEFAULTS).map((name) => [name, stored[name] ?? SETTING_DEFAULTS[name]!]));
 };
+describe('fuzz: /me’s private fields', () => {
+  it('any pool e-mail a sign-in brings and any groups a token names: /me/ answers them as the contract says, nothing else does', async () => {
+    const { createHandler: createGet } = await import('../../src/functions/get-user/handler.ts');
+    const { createHandler: createSignIn } = await import('../../src/functions/post-authentication/handler.ts');
+    const { readSignUpConfig } = await import('../../src/platform/config.ts');
+    const get = createGet(backend.config);
+    const signIn = createSignIn(readSignUpConfig({ AWS_REGION: backend.config.region, TABLE_NAME: backend.config.tableName, DYNAMODB_ENDPOINT: backend.emulators.dynamodbEndpoint }));
+    const person = POOL[0]!;
+    const read = async (path: string, groups: string[]) => {
+      const event = fixtureEvent('json', { id: 0, token: accessToken(key, { sub: person.sub, groups }, backend.pool) });
+      Object.assign(event, { httpMethod: 'GET', path, pathParameters: path.includes('/me/') ? null : { id: String(person.id) }, body: null });
+      const response = await get(event);
+      assert.equal(response.statusCode, 200, response.body);
+      return JSON.parse(response.body) as Record<string, unknown>;
+    };
+    // The contract's names, in other cases and with other text around them, beside anything else.
+    const roleLike = fc.constantFrom('admin', 'moderator', 'editor', 'Admin', 'EDITOR', 'admins', ' moderator', 'editor\u200b');
+    const groupsArb = fc.array(fc.oneof(roleLike, fc.string({ maxLength: 12 })), { maxLength: 6 });
+    const emailArb = fc.oneof(fc.emailAddress(), fc.string({ maxLength: 40 }));
+    await fc.assert(
+      fc.asyncProperty(groupsArb, emailArb, fc.constantFrom('true', 'false', 'True', ''), async (groups, email, verified) => {
+        const event = { triggerSource: 'PostAuthentication_Authentication', request: { userAttributes: { sub: person.sub, email, email_verified: verified } }, response: {} };
+        assert.deepEqual(await signIn(structuredClone(event) as never), event);
+        const me = await read('/api/v2/user/me/', groups);
+        assert.equal(me.email, email);
+        assert.equal(me.email_isvalid, verified === 'true');
+        const expected = ['admin', 'moderator', 'editor'].find((role) => groups.includes(role)) ?? null;
+        assert.equal(me.role, expected, JSON.stringify(groups));
+        const byId = await read(`/api/v2/user/${person.id}/`, groups);
+        for (const name of ['email', 'email_isvalid', 'role']) assert.ok(!(name in byId), name);
+      }),
+      { numRuns: Math.min(RUNS, 150) },
+    );
+    const { deadLetters } = await stream.drain(mediaEvents);
+    assert.deepEqual(deadLetters, []);
+    for (const event of recorder.events()) {
+      const user = (event.detail as { user?: Record<string, unknown> }).user ?? {};
+      for (const name of ['email', 'email_isvalid', 'email_verified', 'role']) assert.ok(!(name in user), `${name} in an event`);
+    }
+  });
+});

@@ -458,3 +458,43 @@ describe('hostile settings bodies (PATCH /api/v2/user/{id}/settings/)', () => {
   hostile('a good setting beside a bad one changes nothing', (u) => toSettings(json(u, { qa_frequency: 0, email_notification_not_qa: 2 })), FIELD('email_notification_not_qa', 'invalid_choice'));
   hostile('isBase64Encoded true for a form', (u) => toSettings(raw(u, 'qa_frequency=0', 'application/x-www-form-urlencoded', true)), { status: 200 });
 });
+
+describe('hostile: /me/’s role and the sign-in trigger’s event', () => {
+  it('a cognito:groups claim that is no list of names gives no role; a huge list is read once', async () => {
+    const { createHandler: createGet } = await import('../../src/functions/get-user/handler.ts');
+    const get = createGet(backend.config);
+    const user = await newUser();
+    const read = async (groups: unknown) => {
+      const event = fixtureEvent('json', { id: 0, token: accessToken(key, { sub: user.sub, claims: { 'cognito:groups': groups } }, backend.pool) });
+      Object.assign(event, { httpMethod: 'GET', path: '/api/v2/user/me/', pathParameters: null, body: null });
+      const response = await get(event);
+      assert.equal(response.statusCode, 200, response.body);
+      return JSON.parse(response.body).role as unknown;
+    };
+    for (const groups of ['admin', { 0: 'admin' }, [['admin']], [{ name: 'admin' }], [null, 5, true], 'admin,moderator', ['admin\u0000'], ['ａｄｍｉｎ'], ['admin ']]) {
+      assert.equal(await read(groups), null, JSON.stringify(groups));
+    }
+    assert.equal(await read([...Array.from({ length: 5000 }, (_, i) => `group-${i}`), 'editor']), 'editor');
+  });
+
+  it('a sign-in event of odd shapes is answered and changes nothing it should not', async () => {
+    const { createHandler: createSignIn } = await import('../../src/functions/post-authentication/handler.ts');
+    const { readSignUpConfig } = await import('../../src/platform/config.ts');
+    const signIn = createSignIn(readSignUpConfig({ AWS_REGION: backend.config.region, TABLE_NAME: backend.config.tableName, DYNAMODB_ENDPOINT: backend.emulators.dynamodbEndpoint }));
+    const user = await newUser();
+    const stored = await backend.getUser(user.id);
+    for (const attributes of [{ sub: 42 }, { sub: ['x'] }, { sub: '' }, {}]) {
+      const event = { triggerSource: 'PostAuthentication_Authentication', request: { userAttributes: attributes }, response: {} } as never;
+      assert.deepEqual(await signIn(structuredClone(event)), event);
+    }
+    for (const event of [null, {}, { triggerSource: 'PostAuthentication_Authentication' }, { triggerSource: 'PostAuthentication_Authentication', request: null }]) {
+      assert.deepEqual(await signIn(structuredClone(event) as never), event);
+    }
+    assert.deepEqual(await backend.getUser(user.id), stored);
+    // A value that is not a string is no address: the mirror holds "" and false, never the object.
+    const odd = { triggerSource: 'PostAuthentication_Authentication', request: { userAttributes: { sub: user.sub, email: { S: 'x@example.org' }, email_verified: ['true'] } }, response: {} } as never;
+    assert.deepEqual(await signIn(structuredClone(odd)), odd);
+    const after = await backend.getUser(user.id);
+    assert.deepEqual([after?.email, after?.email_verified], ['', false]);
+  });
+});

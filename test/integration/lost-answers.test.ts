@@ -413,3 +413,50 @@ describe('lost answers: settings and hidden users', () => {
     assert.ok([undefined, 0].includes(stored.show_toast_notifications as number | undefined));
   });
 });
+
+describe('the sign-in trigger’s refresh, its answer lost', () => {
+  async function signInSetUp(id: number) {
+    const { createHandler: createSignIn } = await import('../../src/functions/post-authentication/handler.ts');
+    const { readSignUpConfig } = await import('../../src/platform/config.ts');
+    const { createDynamoClient } = await import('../../src/store/dynamo-client.ts');
+    const config = readSignUpConfig({
+      AWS_REGION: backend.config.region,
+      TABLE_NAME: backend.config.tableName,
+      DYNAMODB_ENDPOINT: backend.emulators.dynamodbEndpoint,
+      AWS_MAX_ATTEMPTS: '2',
+      AWS_REQUEST_TIMEOUT_MS: String(TIMEOUT_MS),
+    });
+    const dynamo = createDynamoClient(config);
+    const sub = `sub-${id}`;
+    const event = {
+      triggerSource: 'PostAuthentication_Authentication',
+      request: { userAttributes: { sub, email: `lost${id}@example.org`, email_verified: 'true' } },
+      response: {},
+    };
+    return { signIn: createSignIn(config, dynamo), dynamo, event };
+  }
+
+  it('the update applied and its answer lost: the retry finds the values there, the version moved once, the sign-in answered', async () => {
+    const user = await seedUser();
+    const before = (await backend.getUser(user.id))!.version;
+    const { signIn, dynamo, event } = await signInSetUp(user.id);
+    loseAnswers(dynamo as unknown as AwsClients['dynamo'], 'UpdateItemCommand', 1);
+    assert.deepEqual(await signIn(structuredClone(event)), event);
+    const stored = (await backend.getUser(user.id))!;
+    assert.equal(stored.email, `lost${user.id}@example.org`);
+    assert.equal(stored.version, before + 1, 'a retried refresh is no second write');
+    dynamo.destroy();
+  });
+
+  it('every answer lost: the sign-in still goes through; the write that landed stays', async () => {
+    const user = await seedUser();
+    const before = (await backend.getUser(user.id))!.version;
+    const { signIn, dynamo, event } = await signInSetUp(user.id);
+    loseAnswers(dynamo as unknown as AwsClients['dynamo'], 'UpdateItemCommand');
+    assert.deepEqual(await signIn(structuredClone(event)), event);
+    const stored = (await backend.getUser(user.id))!;
+    assert.equal(stored.email, `lost${user.id}@example.org`);
+    assert.equal(stored.version, before + 1);
+    dynamo.destroy();
+  });
+});

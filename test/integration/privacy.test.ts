@@ -77,7 +77,11 @@ describe('privacy: date_of_birth and position_lat_lng are the owner’s alone', 
       assert.equal(own.statusCode, 200, path);
       assert.equal(own.json.date_of_birth, PRIVATE.date_of_birth, path);
       assert.equal(own.json.position_lat_lng, PRIVATE.position_lat_lng, path);
+      // The third view: the caller's e-mail and role are /me/'s alone, not /{id}/'s even for the owner.
+      for (const name of ['email', 'email_isvalid', 'role']) assert.equal(name in own.json, path.endsWith('/me/'), `${name} in ${path}`);
     }
+    for (const name of ['email', 'email_isvalid', 'role']) assert.ok(!(name in seen.json), name);
+    for (const name of ['email', 'email_isvalid', 'role']) assert.ok(!(name in patched.json), name);
   });
 
   it('walking sequential ids gives nobody’s private fields', async () => {

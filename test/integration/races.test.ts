@@ -175,3 +175,33 @@ describe('races: hiding users', () => {
     }
   });
 });
+
+describe('races: a sign-in’s e-mail refresh beside the owner’s writes', () => {
+  it('sign-ins with new e-mails racing patches and renames: every write lands, none undoes another', async () => {
+    const { createHandler: createSignIn } = await import('../../src/functions/post-authentication/handler.ts');
+    const { readSignUpConfig } = await import('../../src/platform/config.ts');
+    const signIn = createSignIn(
+      readSignUpConfig({ AWS_REGION: backend.config.region, TABLE_NAME: backend.config.tableName, DYNAMODB_ENDPOINT: backend.emulators.dynamodbEndpoint }),
+    );
+    const [user] = await newUsers(1);
+    const event = (n: number) => ({
+      triggerSource: 'PostAuthentication_Authentication',
+      request: { userAttributes: { sub: user!.sub, email: `racer${n}@example.org`, email_verified: 'true' } },
+      response: {},
+    });
+    const before = (await backend.getUser(user!.id))!.version;
+    const results = await Promise.all([
+      ...Array.from({ length: 6 }, (_, n) => patch(user!, n % 2 ? { bio: `bio ${n}` } : { username: `racer_name_${n}`, bio: `bio ${n}` })),
+      ...Array.from({ length: 6 }, (_, n) => signIn(event(n)).then(() => ({ status: 200, json: {} }))),
+    ]);
+    assert.deepEqual(results.map((r) => r.status), Array(12).fill(200));
+    const stored = (await backend.getUser(user!.id))!;
+    assert.match(String(stored.email), /^racer[0-5]@example\.org$/);
+    assert.match(String(stored.bio), /^bio [0-5]$/);
+    assert.match(stored.username, /^racer_name_[024]$/);
+    // Each write that changed something moved the version once: 6 patches, and each refresh that
+    // found another address than the last one written (at least the first).
+    assert.ok(stored.version >= before + 7 && stored.version <= before + 12, `${before} → ${stored.version}`);
+    assert.equal((await backend.getClaim(stored.username))?.user_id, user!.id);
+  });
+});

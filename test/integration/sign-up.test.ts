@@ -79,6 +79,9 @@ describe('post confirmation trigger', () => {
     assert.deepEqual(await backend.getClaim('grace_hopper'), { pk: 'USERNAME#grace_hopper', user_id: user.id });
     // Defaults: no profile text, no images.
     for (const field of ['real_name', 'bio', 'website', 'avatar_key', 'cover_key']) assert.equal(user[field], undefined);
+    // The pool's e-mail and its verification, mirrored for /me/ (contract, "Reading a user").
+    assert.equal(user.email, 'grace@example.org');
+    assert.equal(user.email_verified, true);
   });
 
   it('gives increasing ids from the counter', async () => {
@@ -120,6 +123,7 @@ describe('post confirmation trigger', () => {
     assert.equal(restored.sub, sub);
     assert.equal(restored.username, 'back_again');
     assert.equal(restored.version, 1);
+    assert.deepEqual([restored.email, restored.email_verified], ['back.again@example.org', true]);
     assert.deepEqual(await backend.getClaim('back_again'), { pk: 'USERNAME#back_again', user_id: id });
     // The user and its claim gone: a name from the same candidates. Several invocations at once
     // restore it once.

@@ -197,6 +197,23 @@ describe('the API function’s role holds what a decoder exploit could do to the
     }
   });
 
+  test('the e-mail the pool’s triggers mirror (email, email_verified): no API function writes it, nor may it', async () => {
+    const userWrites = (await requestsTheCodeSends()).filter(
+      (r) => r.action !== 'dynamodb:GetItem' && (r.context['dynamodb:LeadingKeys'] as string[])[0]!.startsWith('USER#'),
+    );
+    assert.ok(userWrites.length > 0);
+    const patchUser = roleStatements(prod.template, 'PatchUserLambdaFunction');
+    const getUser = roleStatements(prod.template, 'GetUserLambdaFunction');
+    for (const request of userWrites) {
+      for (const attribute of ['email', 'email_verified']) {
+        assert.ok(!(request.context['dynamodb:Attributes'] as string[]).includes(attribute), `names ${attribute}: ${JSON.stringify(request)}`);
+        const withIt = { ...request, context: { ...request.context, 'dynamodb:Attributes': [...(request.context['dynamodb:Attributes'] as string[]), attribute] } };
+        assert.equal(decide(patchUser, withIt), false, `a compromised patchUser may write ${attribute}: ${JSON.stringify(withIt)}`);
+        assert.equal(decide(getUser, withIt), false, `getUser may write ${attribute}`);
+      }
+    }
+  });
+
   test('the table: no user put or deleted whole, no sub index or counter touched, no attribute beyond a patch’s', () => {
     const statements = roleStatements(prod.template, 'PatchUserLambdaFunction');
     const request = (action: string, pk: string, attributes: string[]): AwsRequest => ({

@@ -23,7 +23,7 @@ describe('osls package --stage prod: the artifact', () => {
     assert.ok(sources.has(ENTRY), `${ENTRY} in the artifact`);
     for (const name of sources.keys()) {
       assert.ok(
-        /^src\/functions\/(patch-user|get-user|post-confirmation|media-events)\/(handler|chunks\/[\w-]+)\.mjs$/.test(name) || name === MEDIA_EVENTS_ENTRY,
+        /^src\/functions\/(patch-user|get-user|post-confirmation|post-authentication|media-events)\/(handler|chunks\/[\w-]+)\.mjs$/.test(name) || name === MEDIA_EVENTS_ENTRY,
         `${name} in the artifact`,
       );
     }
@@ -35,11 +35,12 @@ describe('osls package --stage prod: the artifact', () => {
       }
     }
     const total = files.reduce((sum, f) => sum + f.data.length, 0);
-    // All four functions' bundles together (each function loads only its own closure, checked
+    // All five functions' bundles together (each function loads only its own closure, checked
     // below and in the bench); the stream function's SQS and CloudFront clients and the
     // confusables data of the username rules (a chunk of its own, loaded by renames and sign-up
-    // only) took it past 2 MB.
-    assert.ok(total < 2_500_000, `bundle of ${total} bytes unzipped`);
+    // only) took it past 2 MB, the sign-in trigger (its own DynamoDB client and the SDK's lazily
+    // loaded chunks, about 370 KB) past 2.5 MB.
+    assert.ok(total < 2_900_000, `bundle of ${total} bytes unzipped`);
 
     // What a cold start reads: the environment's credentials are there; the SDK parts loaded only
     // when another credential source is needed (web identity, SSO, credential_process) are not.

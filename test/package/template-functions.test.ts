@@ -10,7 +10,7 @@ import { readConfig, readSignUpConfig } from '../../src/platform/config.ts';
 import { readStreamConfig } from '../../src/functions/media-events/config.ts';
 import { accessToken, makeKey, TEST_POOL, writeJwksFile } from '../../tools/support/tokens.ts';
 import { type Json, type Template, SIGNUP_USER_POOL_ID, prod, demo, dev, local, workDir, LOCAL_ONLY } from './packaging.ts';
-import { ENTRY, resource, resourcesOfType, environmentOf, condition, actionsOf, functionRole, splitStatements, ENTRIES, mayCall, run, ACTIONS_OF_COMMAND } from './template-support.ts';
+import { ENTRY, resource, resourcesOfType, environmentOf, condition, actionsOf, actionsTheCodeNeeds, functionRole, splitStatements, ENTRIES, mayCall, run, list, ACTIONS_OF_COMMAND } from './template-support.ts';
 import { profileEvent } from '../support/profile-requests.ts';
 
 /**
@@ -208,15 +208,15 @@ describe('GET function and sign-up trigger (osls package)', () => {
     assert.equal(prod.template.Resources.PostConfirmationDemoPoolPermission?.Condition, 'CreateDemoUserPool');
   });
 
-  test('postConfirmation’s AWS calls give up inside Cognito’s 5 s: two calls that hang both fail in time', () => {
-    for (const template of [prod.template, demo.template, dev.template]) {
-      const fn = resource(template, 'PostConfirmationLambdaFunction', 'AWS::Lambda::Function').Properties;
+  test('the triggers’ AWS calls give up inside Cognito’s 5 s: two calls that hang both fail in time', () => {
+    for (const template of [prod.template, demo.template, dev.template]) for (const id of ['PostConfirmationLambdaFunction', 'PostAuthenticationLambdaFunction']) {
+      // Sign-up reads the sub index and takes an id; sign-in reads the sub index and updates the user.
+      const fn = resource(template, id, 'AWS::Lambda::Function').Properties;
       const env = fn.Environment.Variables;
       const attempts = Number(env.AWS_MAX_ATTEMPTS);
       const attemptMs = Number(env.AWS_REQUEST_TIMEOUT_MS);
       assert.ok(attempts >= 2, `a failed attempt is retried once at least (${attempts})`);
       assert.ok(attemptMs >= 500, `an attempt has time for a cold TLS handshake (${attemptMs} ms)`);
-      // Every sign-up reads the sub index first and takes an id next: both may hang.
       assert.ok(2 * attempts * attemptMs < fn.Timeout * 1000, `${attempts} × ${attemptMs} ms per call, timeout ${fn.Timeout} s`);
       assert.equal(fn.Timeout, 5);
     }
@@ -229,10 +229,12 @@ describe('GET function and sign-up trigger (osls package)', () => {
     const pool = resource(demo.template, 'DemoUserPool', 'AWS::Cognito::UserPool');
     const fn = resource(demo.template, 'PostConfirmationLambdaFunction', 'AWS::Lambda::Function');
     assert.equal(fn.Properties.FunctionName, 'selfcommunity-user-patch-demo-postConfirmation');
+    const signIn = resource(demo.template, 'PostAuthenticationLambdaFunction', 'AWS::Lambda::Function');
+    assert.equal(signIn.Properties.FunctionName, 'selfcommunity-user-patch-demo-postAuthentication');
+    const arn = (name: string) => ({ 'Fn::Sub': `arn:\${AWS::Partition}:lambda:\${AWS::Region}:\${AWS::AccountId}:function:${name}` });
     assert.deepEqual(pool.Properties.LambdaConfig, {
-      PostConfirmation: {
-        'Fn::Sub': `arn:\${AWS::Partition}:lambda:\${AWS::Region}:\${AWS::AccountId}:function:${fn.Properties.FunctionName}`,
-      },
+      PostConfirmation: arn(fn.Properties.FunctionName),
+      PostAuthentication: arn(signIn.Properties.FunctionName),
     });
     const permission = resource(demo.template, 'PostConfirmationDemoPoolPermission', 'AWS::Lambda::Permission');
     assert.equal(condition(demo.template, permission.Condition!), true);
@@ -244,6 +246,80 @@ describe('GET function and sign-up trigger (osls package)', () => {
       SourceArn: { 'Fn::GetAtt': ['DemoUserPool', 'Arn'] },
     });
     assert.equal(condition(demo.template, 'SignUpUserPoolGiven'), false);
+  });
+
+  test('postAuthentication may read a sub index and update a user’s mirrored e-mail and version, nothing more', async () => {
+    const fn = resource(prod.template, 'PostAuthenticationLambdaFunction', 'AWS::Lambda::Function');
+    assert.equal(fn.Properties.Handler, 'src/functions/post-authentication/handler.handler');
+    // As the sign-up trigger: Cognito's 5 s, and executions of its own (README, concurrency).
+    const signUp = resource(prod.template, 'PostConfirmationLambdaFunction', 'AWS::Lambda::Function');
+    assert.equal(fn.Properties.Timeout, signUp.Properties.Timeout);
+    assert.equal(fn.Properties.ReservedConcurrentExecutions, signUp.Properties.ReservedConcurrentExecutions);
+    const statements = functionRole(prod.template, 'PostAuthenticationLambdaFunction', 'PostAuthenticationRole');
+    const { logs, keys } = splitStatements(statements);
+    assert.deepEqual(
+      Object.keys(keys).sort(),
+      await actionsTheCodeNeeds('src/functions/post-authentication/handler.ts'),
+    );
+    assert.deepEqual(keys, { 'dynamodb:GetItem': ['SUB#*'], 'dynamodb:UpdateItem': ['USER#*'] });
+    for (const s of logs) assert.match(s.Resource['Fn::Sub'], /:log-group:\/aws\/lambda\/selfcommunity-user-patch-prod-postAuthentication:\*$/);
+    for (const [action, key, allowed] of [
+      ['dynamodb:GetItem', 'SUB#0b5c5e3a-1c1d-4f4e-9c1b-6a8f7f0e2d11', true],
+      ['dynamodb:GetItem', 'USER#5', false],
+      ['dynamodb:UpdateItem', 'USER#5', true],
+      ['dynamodb:UpdateItem', 'USERNAME#alice', false],
+      ['dynamodb:UpdateItem', 'SUB#x', false],
+      ['dynamodb:UpdateItem', 'COUNTER#user', false],
+      ['dynamodb:PutItem', 'USER#5', false],
+      ['dynamodb:DeleteItem', 'USER#5', false],
+    ] as const) {
+      assert.equal(mayCall(statements, action, key), allowed, `${action} of ${key}`);
+    }
+    // The update names these attributes only (IAM counts the key and the condition's reads).
+    const update = statements.find((s) => s.Effect === 'Allow' && list(s.Action).includes('dynamodb:UpdateItem'))!;
+    assert.deepEqual(update.Condition['ForAllValues:StringEquals']['dynamodb:Attributes'], ['pk', 'email', 'email_verified', 'version']);
+    const { UpdateItemCommand } = await import('@aws-sdk/client-dynamodb');
+    const { refreshPoolEmail } = await import('../../src/functions/post-authentication/refresh-email.ts');
+    const sent: InstanceType<typeof UpdateItemCommand>[] = [];
+    const dynamo = {
+      send: async (command: { input: unknown }) => {
+        if (command instanceof UpdateItemCommand) sent.push(command);
+        return command instanceof UpdateItemCommand ? {} : { Item: { pk: { S: 'SUB#s' }, user_id: { N: '5' } } };
+      },
+    } as never;
+    await refreshPoolEmail(dynamo, 'users', 's', { email: 'a@example.org', email_verified: true });
+    const names = Object.values(sent[0]!.input.ExpressionAttributeNames!).sort();
+    assert.deepEqual(names, ['email', 'email_verified', 'pk', 'version']);
+    // Without SIGNUP_USER_POOL_ID no pool may invoke it on prod (there is no demo pool either).
+    assert.equal(prod.template.Resources.PostAuthenticationExistingPoolPermission?.Condition, 'SignUpUserPoolGiven');
+    assert.equal(prod.template.Resources.PostAuthenticationDemoPoolPermission?.Condition, 'CreateDemoUserPool');
+  });
+
+  test('the demo pool invokes postAuthentication after a sign-in, and may', () => {
+    const permission = resource(demo.template, 'PostAuthenticationDemoPoolPermission', 'AWS::Lambda::Permission');
+    assert.equal(condition(demo.template, permission.Condition!), true);
+    assert.deepEqual(permission.Properties, {
+      Action: 'lambda:InvokeFunction',
+      FunctionName: { 'Fn::GetAtt': ['PostAuthenticationLambdaFunction', 'Arn'] },
+      Principal: 'cognito-idp.amazonaws.com',
+      SourceAccount: { Ref: 'AWS::AccountId' },
+      SourceArn: { 'Fn::GetAtt': ['DemoUserPool', 'Arn'] },
+    });
+  });
+
+  test('an existing pool named by SIGNUP_USER_POOL_ID may invoke postAuthentication too', () => {
+    const permission = resource(dev.template, 'PostAuthenticationExistingPoolPermission', 'AWS::Lambda::Permission');
+    assert.equal(condition(dev.template, permission.Condition!), true);
+    assert.deepEqual(permission.Properties, {
+      Action: 'lambda:InvokeFunction',
+      FunctionName: { 'Fn::GetAtt': ['PostAuthenticationLambdaFunction', 'Arn'] },
+      Principal: 'cognito-idp.amazonaws.com',
+      SourceAccount: { Ref: 'AWS::AccountId' },
+      SourceArn: {
+        'Fn::Sub': `arn:\${AWS::Partition}:cognito-idp:\${AWS::Region}:\${AWS::AccountId}:userpool/${SIGNUP_USER_POOL_ID}`,
+      },
+    });
+    assert.deepEqual(dev.template.Outputs.PostAuthenticationFunctionArn, { Value: { 'Fn::GetAtt': ['PostAuthenticationLambdaFunction', 'Arn'] } });
   });
 
   test('an existing pool named by SIGNUP_USER_POOL_ID may invoke it', () => {
@@ -263,7 +339,11 @@ describe('GET function and sign-up trigger (osls package)', () => {
     const files = readZip(prod.artifact);
     const sources = new Map(files.map((f) => [f.name, f.data.toString('utf8')]));
     const dir = join(workDir, 'prod-entries');
-    const needed = new Set([...staticClosure(ENTRIES.getUser, sources), ...staticClosure(ENTRIES.postConfirmation, sources)]);
+    const needed = new Set([
+      ...staticClosure(ENTRIES.getUser, sources),
+      ...staticClosure(ENTRIES.postConfirmation, sources),
+      ...staticClosure(ENTRIES.postAuthentication, sources),
+    ]);
     for (const f of files.filter((file) => needed.has(file.name))) {
       await mkdir(join(dir, dirname(f.name)), { recursive: true });
       await writeFile(join(dir, f.name), f.data);
@@ -281,7 +361,11 @@ describe('GET function and sign-up trigger (osls package)', () => {
     const script = `
       const get = await import('./${ENTRIES.getUser}');
       const signUp = await import('./${ENTRIES.postConfirmation}');
+      const signIn = await import('./${ENTRIES.postAuthentication}');
       const event = JSON.parse(process.env.FIXTURE);
+      const signInEvent = { ...event, triggerSource: 'PostAuthentication_Authentication' };
+      // DynamoDB unreachable: the sign-in still goes through.
+      const signedIn = JSON.stringify(await signIn.handler(signInEvent)) === JSON.stringify(signInEvent);
       const reset = { ...event, triggerSource: 'PostConfirmation_ConfirmForgotPassword' };
       const ignored = JSON.stringify(await signUp.handler(reset)) === JSON.stringify(reset);
       const failed = await signUp.handler(event).then(() => 'created', (error) => error.name);
@@ -291,7 +375,7 @@ describe('GET function and sign-up trigger (osls package)', () => {
       const del = await get.handler({ httpMethod: 'DELETE', path: '/api/v2/user/5/', pathParameters, headers: { Authorization: 'Bearer ' + process.env.TOKEN } });
       const anonymous = await get.handler({ httpMethod: 'DELETE', path: '/api/v2/user/5/', pathParameters, headers: {} });
       const answer = (r) => ({ status: r.statusCode, allow: r.headers.Allow, auth: r.headers['WWW-Authenticate'], code: JSON.parse(r.body).errors[0].code });
-      console.log('RESULT ' + JSON.stringify({ ignored, failed, read: read.statusCode, del: answer(del), anonymous: answer(anonymous) }));`;
+      console.log('RESULT ' + JSON.stringify({ ignored, failed, signedIn, read: read.statusCode, del: answer(del), anonymous: answer(anonymous) }));`;
     const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
       cwd: dir,
       env: {
@@ -318,6 +402,7 @@ describe('GET function and sign-up trigger (osls package)', () => {
     // DynamoDB unreachable: the trigger fails (Cognito retries), the read is a 503; no missing chunk.
     const result = JSON.parse(line.slice('RESULT '.length));
     assert.equal(result.ignored, true);
+    assert.equal(result.signedIn, true);
     assert.notEqual(result.failed, 'created');
     assert.doesNotMatch(result.failed, /ERR_MODULE_NOT_FOUND/);
     assert.equal(result.read, 503);
@@ -335,6 +420,7 @@ const READERS: Record<string, { id: string; reader: Reader }> = {
   patchUser: { id: 'PatchUserLambdaFunction', reader: readConfig },
   getUser: { id: 'GetUserLambdaFunction', reader: readConfig },
   postConfirmation: { id: 'PostConfirmationLambdaFunction', reader: readSignUpConfig },
+  postAuthentication: { id: 'PostAuthenticationLambdaFunction', reader: readSignUpConfig },
   mediaEvents: { id: 'MediaEventsLambdaFunction', reader: readStreamConfig },
 };
 
@@ -371,6 +457,7 @@ describe('each function’s environment (osls package and osls print --stage loc
     // readConfig requires the bucket; the image and body limits have defaults a read never uses.
     getUser: [...API_CALLS, ...COGNITO, 'CORS_ALLOWED_ORIGINS', 'MEDIA_BASE_URL', 'MEDIA_BUCKET', 'READ_REQUIRES_TOKEN', 'TABLE_NAME'],
     postConfirmation: [...API_CALLS, 'TABLE_NAME'],
+    postAuthentication: [...API_CALLS, 'TABLE_NAME'],
     mediaEvents: [...API_CALLS, 'CDN_DISTRIBUTION_ID', 'DEAD_LETTER_QUEUE_URL', 'EVENT_BUS_NAME', 'MEDIA_BASE_URL', 'MEDIA_BUCKET'],
   };
   /** Deployed resources the local stack has none of: locally a dead-letter file, no CDN. */
@@ -379,6 +466,7 @@ describe('each function’s environment (osls package and osls print --stage loc
     patchUser: ['COGNITO_JWKS_FILE', 'DYNAMODB_ENDPOINT', 'S3_ENDPOINT'],
     getUser: ['COGNITO_JWKS_FILE', 'DYNAMODB_ENDPOINT'],
     postConfirmation: ['DYNAMODB_ENDPOINT'],
+    postAuthentication: ['DYNAMODB_ENDPOINT'],
     mediaEvents: ['DEAD_LETTER_FILE', 'EVENTBRIDGE_ENDPOINT', 'S3_ENDPOINT'],
   };
 
@@ -399,10 +487,10 @@ describe('each function’s environment (osls package and osls print --stage loc
   test('the values: the table and bucket of the stack, the pool of the stage, the same media URL everywhere', () => {
     for (const template of [prod.template, demo.template]) {
       const patch = deployedEnv(template, 'patchUser');
-      for (const name of ['getUser', 'postConfirmation', 'mediaEvents']) {
+      for (const name of ['getUser', 'postConfirmation', 'postAuthentication', 'mediaEvents']) {
         const env = deployedEnv(template, name);
         for (const [key, value] of Object.entries(env)) {
-          if ((name === 'postConfirmation' && API_CALLS.includes(key)) || key === 'EVENT_BUS_NAME' || key === 'READ_REQUIRES_TOKEN') continue;
+          if ((name.startsWith('post') && API_CALLS.includes(key)) || key === 'EVENT_BUS_NAME' || key === 'READ_REQUIRES_TOKEN') continue;
           if (DEPLOYED_ONLY[name]?.includes(key)) continue;
           assert.deepEqual(value, patch[key], `${name}'s ${key} is the API's`);
         }
@@ -426,9 +514,10 @@ describe('each function’s environment (osls package and osls print --stage loc
     }
     // No Cognito waits locally, and DynamoDB Local may be slow: the trigger calls as the API does
     // (a timed-out counter ADD that landed would skip an id; the demo users' ids are fixed).
-    const { patchUser, postConfirmation } = local.functions;
+    const { patchUser, postConfirmation, postAuthentication } = local.functions;
     for (const key of ['AWS_MAX_ATTEMPTS', 'AWS_REQUEST_TIMEOUT_MS']) {
       assert.equal(postConfirmation!.environment[key], patchUser!.environment[key], key);
+      assert.equal(postAuthentication!.environment[key], patchUser!.environment[key], key);
     }
   });
 });

@@ -192,7 +192,7 @@ describe('osls package --stage prod', () => {
     const groups = resourcesOfType(prod.template, 'AWS::Logs::LogGroup').map(([id]) => id);
     assert.deepEqual(
       groups.sort(),
-      ['GetUserLogGroup', 'MediaEventsLogGroup', 'PatchUserLogGroup', 'PostConfirmationLogGroup'],
+      ['GetUserLogGroup', 'MediaEventsLogGroup', 'PatchUserLogGroup', 'PostAuthenticationLogGroup', 'PostConfirmationLogGroup'],
       'no API Gateway access log group',
     );
     assert.deepEqual(resourcesOfType(prod.template, 'Custom::ApiGatewayAccountRole'), []);
@@ -255,15 +255,17 @@ describe('concurrency of the functions and throttling of the API', () => {
     for (const template of [prod.template, demo.template, dev.template]) {
       const stream = reserved(template, 'MediaEventsLambdaFunction');
       const signUp = reserved(template, 'PostConfirmationLambdaFunction');
+      const signIn = reserved(template, 'PostAuthenticationLambdaFunction');
       assert.ok(stream !== undefined && stream >= 1, 'the stream function has reserved concurrency');
       assert.ok(signUp !== undefined && signUp >= 1, 'the sign-up trigger has reserved concurrency');
+      assert.ok(signIn !== undefined && signIn >= 1, 'the sign-in trigger has reserved concurrency');
       // One batch per shard at a time, times the parallelization factor: at least one shard's worth.
       const [, mapping] = resourcesOfType(template, 'AWS::Lambda::EventSourceMapping')[0]!;
       assert.ok(stream >= (mapping.Properties.ParallelizationFactor ?? 1), 'a shard’s batches fit');
       // A reservation is a ceiling too: no cap on the API functions, whose load is the stage's throttle.
       assert.equal(reserved(template, 'PatchUserLambdaFunction'), undefined);
       assert.equal(reserved(template, 'GetUserLambdaFunction'), undefined);
-      assert.ok(stream + signUp <= ACCOUNT_CONCURRENCY - UNRESERVED_MINIMUM, 'deployable in an account with the default limit');
+      assert.ok(stream + signUp + signIn <= ACCOUNT_CONCURRENCY - UNRESERVED_MINIMUM, 'deployable in an account with the default limit');
     }
   });
 
@@ -285,7 +287,8 @@ describe('concurrency of the functions and throttling of the API', () => {
       // PATCHes at the limit, each running to the function's timeout, leave the reserved functions
       // theirs and the unreserved minimum: slow images cannot take the account's executions.
       const timeout = fnFunction(template).Properties.Timeout;
-      const reservations = (reserved(template, 'MediaEventsLambdaFunction') ?? 0) + (reserved(template, 'PostConfirmationLambdaFunction') ?? 0);
+      const reservations = ['MediaEventsLambdaFunction', 'PostConfirmationLambdaFunction', 'PostAuthenticationLambdaFunction']
+        .reduce((sum, id) => sum + (reserved(template, id) ?? 0), 0);
       assert.ok(patchLimits.ThrottlingBurstLimit + patchLimits.ThrottlingRateLimit * timeout <= ACCOUNT_CONCURRENCY - reservations - UNRESERVED_MINIMUM);
       // The throttled answer is the contract's 429 envelope (GatewayResponseThrottled).
       resource(template, 'GatewayResponseThrottled', 'AWS::ApiGateway::GatewayResponse');

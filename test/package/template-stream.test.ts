@@ -149,13 +149,24 @@ describe('the stream function, its dead-letter queue and the alarms', () => {
       'AWS/Lambda Errors [{"Ref":"GetUserLambdaFunction"}]',
       'AWS/Lambda Errors [{"Ref":"MediaEventsLambdaFunction"}]',
       'AWS/Lambda Errors [{"Ref":"PatchUserLambdaFunction"}]',
+      'AWS/Lambda Errors [{"Ref":"PostAuthenticationLambdaFunction"}]',
       'AWS/Lambda Errors [{"Ref":"PostConfirmationLambdaFunction"}]',
       'AWS/Lambda IteratorAge [{"Ref":"MediaEventsLambdaFunction"}]',
       'AWS/Lambda Throttles [{"Ref":"GetUserLambdaFunction"}]',
       'AWS/Lambda Throttles [{"Ref":"MediaEventsLambdaFunction"}]',
       'AWS/Lambda Throttles [{"Ref":"PatchUserLambdaFunction"}]',
+      'AWS/Lambda Throttles [{"Ref":"PostAuthenticationLambdaFunction"}]',
       'AWS/Lambda Throttles [{"Ref":"PostConfirmationLambdaFunction"}]',
       'AWS/SQS ApproximateNumberOfMessagesVisible [{"Fn::GetAtt":["MediaEventsDeadLetterQueue","QueueName"]}]',
+      'selfcommunity-user-patch/prod PostAuthenticationRefreshFailures []',
+    ]);
+    // The sign-in trigger's failures it answers anyway are its error lines, counted on its log group.
+    const filter = resource(prod.template, 'PostAuthenticationRefreshFailedMetricFilter', 'AWS::Logs::MetricFilter').Properties;
+    resource(prod.template, 'PostAuthenticationLogGroup', 'AWS::Logs::LogGroup');
+    assert.deepEqual(filter.LogGroupName, { Ref: 'PostAuthenticationLogGroup' });
+    assert.equal(filter.FilterPattern, '{ $.level = "error" }');
+    assert.deepEqual(filter.MetricTransformations, [
+      { MetricNamespace: 'selfcommunity-user-patch/prod', MetricName: 'PostAuthenticationRefreshFailures', MetricValue: '1' },
     ]);
     for (const alarm of alarms) {
       assert.deepEqual(alarm.AlarmActions, [{ Ref: 'AlarmTopic' }]);

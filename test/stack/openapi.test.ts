@@ -226,6 +226,29 @@ describe('openapi.yaml says what the contract says', () => {
     for (const field of ['avatar', 'cover', 'ext_id']) assert.deepEqual(user.properties[field].type, ['string', 'null']);
   });
 
+  test('/me/’s CurrentUser: the User object’s fields as User gives them, plus email, email_isvalid and role; /{id}/ answers User', () => {
+    const me = doc.components.schemas.CurrentUser;
+    const fields = [...USER_FIELDS, 'email', 'email_isvalid', 'role'].sort();
+    assert.deepEqual(Object.keys(me.properties).sort(), fields);
+    assert.deepEqual([...me.required].sort(), fields);
+    assert.equal(me.additionalProperties, false);
+    for (const field of USER_FIELDS) assert.deepEqual(me.properties[field], { $ref: `#/components/schemas/User/properties/${field}` });
+    assert.deepEqual(me.properties.email.type, 'string');
+    assert.deepEqual(me.properties.email_isvalid.type, 'boolean');
+    assert.deepEqual(me.properties.role.enum, ['admin', 'moderator', 'editor', null]);
+    assert.equal(deref(doc.paths[ME_PATH].get.responses['200']).content['application/json'].schema.$ref, '#/components/schemas/CurrentUser');
+    assert.equal(deref(doc.paths[OPERATION_PATH].get.responses['200']).content['application/json'].schema.$ref, '#/components/schemas/User');
+    // The three never validate as a User: no other answer may carry them.
+    const item: UserItem = { pk: 'USER#7', id: 7, sub: 'sub-7', username: 'Seven', version: 3, date_joined: '2024-05-01T10:00:00.000Z', email: 'seven@example.org', email_verified: true };
+    const current = renderUser(item, 'https://media.example.org', 'me', { groups: ['editor'] });
+    assertValid(me, current, 'rendered /me/');
+    const validateUser = ajv.compile(retarget(doc.components.schemas.User));
+    assert.equal(validateUser(current), false);
+    const validateMe = ajv.compile(retarget(me));
+    assert.equal(validateMe({ ...current, role: 'Admin' }), false);
+    assert.equal(validateMe(renderUser(item, 'https://media.example.org', 'owner')), false);
+  });
+
   test('a rendered user is a valid User, and a user with an internal key is not', () => {
     const item: UserItem = {
       pk: 'USER#7', id: 7, sub: 'sub-7', username: 'Seven', version: 3, date_joined: '2024-05-01T10:00:00.000Z',
@@ -383,7 +406,14 @@ describe('answers of the local stack match openapi.yaml', { timeout: 120_000 }, 
     const me = await get('me/');
     assert.equal(me.status, 200);
     const etag = me.headers.get('etag')!;
-    assert.equal((await assertDocumented(me, meOp)).id, demo.id);
+    const current = await assertDocumented(me, meOp);
+    assert.equal(current.id, demo.id);
+    assert.equal(current.email, demo.email);
+    // A token in a group that gives a role, and the owner's /{id}/ (a User, without the three).
+    const admin = await get('me/', { Authorization: `Bearer ${signAccessToken(stack.keys, { sub: demo.sub, region: stack.config.region, userPoolId: stack.config.userPoolId, clientId: stack.config.clientId, groups: ['admin'] })}` });
+    assert.equal((await assertDocumented(admin, meOp)).role, 'admin');
+    const own = await get(`${demo.id}/`);
+    assert.ok(!('email' in (await assertDocumented(own, getOp))));
     const byId = await get(`${alice.id}/`);
     assert.equal(byId.status, 200);
     assert.equal((await assertDocumented(byId, getOp)).id, alice.id);

@@ -9,6 +9,9 @@ export const USER_FIELDS = [
   'company_role', 'language',
 ] as const;
 
+/** The caller's private fields, which `/me/` alone adds to the User object ("Reading a user"). */
+export const CURRENT_USER_FIELDS = ['email', 'email_isvalid', 'role'] as const;
+
 /** Codes of 400 field errors. */
 export const FIELD_ERROR_CODES = [
   'invalid', 'blank', 'null', 'max_length', 'unique', 'invalid_choice', 'invalid_image', 'file_too_large',

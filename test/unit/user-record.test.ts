@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { heldClaimKey, legacyClaimKey, renderUser, userKey, type UserItem } from '../../src/users/user-record.ts';
+import { heldClaimKey, legacyClaimKey, renderUser, roleOf, userKey, type UserItem } from '../../src/users/user-record.ts';
+import { poolEmail } from '../../src/users/pool-email.ts';
 import { claimKey } from '../../src/users/username-keys.ts';
 import { applyChanges } from '../../src/store/users-table.ts';
 
@@ -42,6 +43,55 @@ describe('privacy (contract, "Reading a user")', () => {
     assert.equal(visitor.position_lat_lng, '');
     assert.equal(visitor.bio, 'Hi', 'the rest is the same');
     assert.deepEqual({ ...visitor, date_of_birth: owner.date_of_birth, position_lat_lng: owner.position_lat_lng }, owner);
+  });
+});
+
+describe('/me/’s private fields (contract, "Reading a user")', () => {
+  const withEmail: UserItem = { ...item, email: 'ada@example.org', email_verified: true };
+  const PRIVATE = ['email', 'email_isvalid', 'role'];
+
+  it('the me view is the owner’s User object plus email, email_isvalid and role', () => {
+    const me = renderUser(withEmail, 'https://media.example.org', 'me', { groups: ['moderator'] });
+    const owner = renderUser(withEmail, 'https://media.example.org', 'owner');
+    assert.deepEqual(me, { ...owner, email: 'ada@example.org', email_isvalid: true, role: 'moderator' });
+    assert.equal(me.date_of_birth, '1815-12-10', 'the owner’s own fields too');
+  });
+
+  it('the owner and public views never carry them, nor the stored attributes’ names', () => {
+    for (const view of ['owner', 'public'] as const) {
+      const user = renderUser(withEmail, 'https://media.example.org', view) as unknown as Record<string, unknown>;
+      for (const name of [...PRIVATE, 'email_verified']) assert.ok(!(name in user), `${view} has ${name}`);
+      assert.ok(!JSON.stringify(user).includes('ada@example.org'), view);
+    }
+  });
+
+  it('a user without a mirrored e-mail: "" and false', () => {
+    const me = renderUser(item, 'https://media.example.org', 'me', { groups: [] });
+    assert.equal(me.email, '');
+    assert.equal(me.email_isvalid, false);
+    assert.equal(me.role, null);
+  });
+
+  it('role: only the groups admin, moderator and editor, case as Cognito writes them; admin over moderator over editor', () => {
+    assert.equal(roleOf([]), null);
+    assert.equal(roleOf(['admin']), 'admin');
+    assert.equal(roleOf(['moderator']), 'moderator');
+    assert.equal(roleOf(['editor']), 'editor');
+    assert.equal(roleOf(['editor', 'moderator']), 'moderator');
+    assert.equal(roleOf(['editor', 'admin', 'moderator']), 'admin');
+    assert.equal(roleOf(['readers', 'editor']), 'editor');
+    for (const other of ['Admin', 'ADMIN', 'Moderator', 'Editor', 'admins', ' admin', 'staff', 'superuser', 'administrator']) {
+      assert.equal(roleOf([other]), null, other);
+    }
+  });
+
+  it('the pool’s attributes as mirrored: email_verified only for the string "true"', () => {
+    assert.deepEqual(poolEmail({ email: 'a@example.org', email_verified: 'true' }), { email: 'a@example.org', email_verified: true });
+    assert.deepEqual(poolEmail({ email: 'a@example.org', email_verified: 'false' }), { email: 'a@example.org', email_verified: false });
+    assert.deepEqual(poolEmail({ email: 'a@example.org' }), { email: 'a@example.org', email_verified: false });
+    assert.deepEqual(poolEmail({ phone_number: '+390000000' }), { email: '', email_verified: false });
+    assert.deepEqual(poolEmail({ email: ['a@example.org'], email_verified: ['true'] }), { email: '', email_verified: false });
+    assert.deepEqual(poolEmail({ email: 'a@example.org', email_verified: 'TRUE' }), { email: 'a@example.org', email_verified: false });
   });
 });
 

@@ -11,19 +11,25 @@ export function fail(message: string, code = 1): never {
   process.exit(code);
 }
 
-/** The command's string options; `--help` and unknown options are handled here. */
-export function commandLine<K extends string>(
+/**
+ * The command's string options, and those it takes more than once (`lists`, e.g. `--group a
+ * --group b`); `--help` and unknown options are handled here.
+ */
+export function commandLine<K extends string, L extends string = never>(
   name: string,
   usage: string,
   options: Record<K, { type: 'string' }>,
-): Partial<Record<K, string>> {
+  lists: readonly L[] = [],
+): Partial<Record<K, string>> & Partial<Record<L, string[]>> {
   command = name;
-  let values: Partial<Record<K, string>> & { help?: boolean };
+  type Values = Partial<Record<K, string>> & Partial<Record<L, string[]>> & { help?: boolean };
+  let values: Values;
+  const repeated = Object.fromEntries(lists.map((list) => [list, { type: 'string' as const, multiple: true as const }]));
   try {
     ({ values } = parseArgs({
-      options: { ...options, help: { type: 'boolean' as const, short: 'h' } },
+      options: { ...options, ...repeated, help: { type: 'boolean' as const, short: 'h' } },
       strict: true,
-    }) as { values: Partial<Record<K, string>> & { help?: boolean } });
+    }) as unknown as { values: Values });
   } catch (error) {
     return fail(`${(error as Error).message}\n${usage}`, 2);
   }

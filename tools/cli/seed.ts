@@ -2,7 +2,8 @@
 
 import { readFile } from 'node:fs/promises';
 import { createDocumentClient, readLocalStackConfig } from '../local/local-stack.ts';
-import { SeedError, seedUsers } from '../local/seed-users.ts';
+import { SeedError, parseSeedUsers, seedUsers } from '../local/seed-users.ts';
+import { readLocalUsers, rememberLocalUser } from '../local/local-users.ts';
 
 const [file, ...rest] = process.argv.slice(2);
 if (!file || rest.length > 0 || file.startsWith('-')) {
@@ -21,6 +22,13 @@ try {
   }
   if (!Array.isArray(users)) throw new SeedError(`${file} must hold a JSON array of users`);
   const count = await seedUsers(doc, config.tableName, users);
+  // Their e-mail where `npm run token` finds it: a token for them is a sign-in that keeps it.
+  const known = await readLocalUsers(config.stateDir);
+  for (const user of parseSeedUsers(users, { warn: () => {} })) {
+    if (user.email === undefined) continue;
+    const { email, email_verified: emailVerified } = user;
+    await rememberLocalUser(config.stateDir, user.sub, { email, ...(emailVerified === false && { emailVerified }), groups: known[user.sub]?.groups ?? [] });
+  }
   console.log(`Loaded ${count} user${count === 1 ? '' : 's'} into ${config.tableName} (${config.dynamodbEndpoint})`);
 } catch (error) {
   const err = error as Error & { code?: string };

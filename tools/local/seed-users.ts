@@ -40,6 +40,9 @@ export interface SeedOptions {
 const KNOWN_FIELDS = new Set<string>([
   'sub',
   'username',
+  // The pool's e-mail as the user mirrors it for /me/ (as the sign-up trigger writes it).
+  'email',
+  'email_verified',
   ...TEXT_FIELDS,
   ...READ_ONLY_FIELDS,
   ...IMAGE_FIELDS,
@@ -121,6 +124,16 @@ export function parseSeedUser(value: unknown, index: number, options: SeedOption
       throw new SeedError(`${where}: date_joined must be an ISO date-time string`);
     }
     user.date_joined = joined;
+  }
+  if (value.email !== undefined) {
+    if (typeof value.email !== 'string') throw new SeedError(`${where}: email must be a string`);
+    user.email = value.email;
+    // A seeded address counts as verified unless the entry says otherwise, as the pool's would be.
+    user.email_verified = true;
+  }
+  if (value.email_verified !== undefined) {
+    if (typeof value.email_verified !== 'boolean') throw new SeedError(`${where}: email_verified must be a boolean`);
+    user.email_verified = value.email_verified;
   }
   if (value.tags !== undefined) user.tags = parseTags(value.tags, where);
   if (value.reputation !== undefined) {

@@ -49,6 +49,39 @@ export function postConfirmationEvent(pool: PoolSettings, input: SignUpInput & {
   };
 }
 
+export interface SignInInput {
+  sub: string;
+  email: string;
+  /** The pool's `email_verified`; default true. */
+  emailVerified?: boolean;
+}
+
+/** The serverless function name of the sign-in trigger (serverless.yml). */
+export const SIGN_IN_FUNCTION = 'postAuthentication';
+
+/** A Post authentication event for a completed sign-in, field for field as Cognito sends it. */
+export function postAuthenticationEvent(pool: PoolSettings, input: SignInInput) {
+  return {
+    version: '1',
+    region: pool.region,
+    userPoolId: pool.userPoolId,
+    userName: input.sub,
+    callerContext: { awsSdkVersion: 'aws-sdk-unknown-unknown', clientId: pool.clientId },
+    triggerSource: 'PostAuthentication_Authentication',
+    request: {
+      userAttributes: {
+        sub: input.sub,
+        email_verified: String(input.emailVerified ?? true),
+        'cognito:user_status': 'CONFIRMED',
+        'cognito:email_alias': input.email,
+        email: input.email,
+      },
+      newDeviceUsed: false,
+    },
+    response: {},
+  };
+}
+
 export class SignUpFailedError extends Error {
   override name = 'SignUpFailedError';
 }
@@ -101,6 +134,19 @@ export async function signUpLocally(
     new GetItemCommand({ TableName: tableName, Key: { pk: { S: `USER#${id}` } }, ConsistentRead: true }),
   );
   return { id, sub, username: user.Item?.username?.S ?? '' };
+}
+
+/**
+ * A sign-in as Cognito completes it: the Post authentication trigger through the stack's Lambda
+ * endpoint, which refreshes the e-mail the user mirrors for /me/. The trigger must answer with
+ * the event it received.
+ */
+export async function signInLocally(lambdaPort: number, pool: PoolSettings, input: SignInInput): Promise<void> {
+  const event = postAuthenticationEvent(pool, input);
+  const answer = await invokeLocalFunction(lambdaPort, SIGN_IN_FUNCTION, event);
+  if (JSON.stringify(answer) !== JSON.stringify(event)) {
+    throw new SignUpFailedError('the sign-in trigger did not answer with the event it received');
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ import { failureInOutput, readStreamTriggerSettings, startOffline } from './offl
 import { assertPortsFree, findFreePortExcept } from './ports.ts';
 import { ensureBucket, startS3Server, stopS3Server } from './s3-server.ts';
 import { signUpLocally, writeStackFile } from './signup.ts';
+import { rememberLocalUser } from './local-users.ts';
 import { StreamPoller, offlineInvoker } from './stream-poller.ts';
 import { LocalStackSupervisor, waitUntil } from './supervisor.ts';
 import type { ChildExit, ManagedChild } from './supervisor.ts';
@@ -177,6 +178,8 @@ export async function startLocalStack(
         if (user.id !== demoUser.id || user.username !== demoUser.username) {
           throw new LocalStackError(`demo user ${demoUser.username} signed up as ${user.id} ${user.username}`);
         }
+        // Their pool e-mail and groups, for `npm run token` (tools/local/local-users.ts).
+        await rememberLocalUser(config.stateDir, demoUser.sub, { email: demoUser.email, groups: [...demoUser.groups] });
       }
       log('demo users signed up');
     }

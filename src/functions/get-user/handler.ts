@@ -26,14 +26,25 @@ export function createHandler(config: Config, dynamo: DynamoDBClient = createDyn
     if (pathId === 'me') request.userId = await users.userIdOfSub(sub);
     const user = request.userId === undefined ? undefined : await users.getUser(request.userId);
     if (!user) throw new NotFoundError();
-    // The owner's own fields (date of birth, current position) go to the owner's token only.
-    const view = !request.anonymous && user.sub === sub ? 'owner' : 'public';
+    // The ETag is the stored version in every view, /me/'s too: it is the one a PATCH's If-Match
+    // names. What /me/ adds from the item (email, email_verified) moves the version when it
+    // changes (the Post authentication trigger); its `role` comes from the token, and a token
+    // with other groups is another Authorization, which `Vary` keeps apart (docs/users.md).
     const cacheHeaders = { ETag: entityTag(user.version), 'Cache-Control': READ_CACHE_CONTROL };
     const ifNoneMatch = parseIfNoneMatch(header('if-none-match'));
     if (ifNoneMatch !== undefined && matches(ifNoneMatch, user.version)) {
       return { response: { statusCode: 304, headers: cacheHeaders, body: '' }, outcome: 'not_modified' };
     }
-    return { response: jsonResponse(200, renderUser(user, config.mediaBaseUrl, view), cacheHeaders), outcome: 'read' };
+    // The owner's own fields (date of birth, current position) go to the owner's token only, and
+    // the caller's private fields (e-mail, role) to /me/ only: never to `/{id}/`, the owner's included.
+    // (A sub index naming a user of another sub, a broken table, shows nothing private.)
+    const own = !request.anonymous && user.sub === sub;
+    const body = !own
+      ? renderUser(user, config.mediaBaseUrl, 'public')
+      : pathId === 'me'
+        ? renderUser(user, config.mediaBaseUrl, 'me', request)
+        : renderUser(user, config.mediaBaseUrl, 'owner');
+    return { response: jsonResponse(200, body, cacheHeaders), outcome: 'read' };
   }
 
   // One ETag, two bodies (the owner's view has the private fields): a browser must not answer

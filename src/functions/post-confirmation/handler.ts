@@ -6,6 +6,7 @@ import { createDynamoClient } from '../../store/dynamo-client.ts';
 import { lambdaEntry } from '../../platform/entry.ts';
 import { invocationLogger } from '../../platform/log.ts';
 import { SignUps } from './sign-up.ts';
+import { poolEmail } from '../../users/pool-email.ts';
 
 /** The parts of Cognito's Post confirmation event that are read; the rest is passed back as is. */
 export interface PostConfirmationEvent {
@@ -47,6 +48,8 @@ export function createHandler(config: SignUpConfig, signUps = new SignUps(create
       const result = await signUps.signUp({
         sub,
         email: attributes.email,
+        // Mirrored on the user for /me/; the Post authentication trigger refreshes it.
+        emailVerified: poolEmail(attributes).email_verified,
         preferredUsername: attributes.preferred_username,
       });
       // Ids and outcome only: no e-mail, name or sub in the log.

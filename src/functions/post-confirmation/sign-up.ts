@@ -15,6 +15,7 @@ import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { claimKeysToCheck, reservedNames } from '../../users/username-keys.ts';
 import { usernameCandidates } from '../../users/usernames.ts';
 import { userIdOfSub } from '../../store/sub-index.ts';
+import type { PoolEmail } from '../../users/pool-email.ts';
 import {
   COUNTER_FIELDS,
   subKey,
@@ -27,6 +28,8 @@ import {
 export interface SignUp {
   sub: string;
   email?: string;
+  /** The pool's `email_verified`, mirrored on the user with `email` for `/me/`. */
+  emailVerified?: boolean;
   preferredUsername?: string;
 }
 
@@ -47,8 +50,15 @@ export class SignUpError extends Error {
   override name = 'SignUpError';
 }
 
-/** A new user as stored: `version` 1, joined now, every field at its default. */
-export function newUserItem(id: number, sub: string, username: string, usernameClaim: string, now: Date): UserItem {
+/** A new user as stored: `version` 1, joined now, every field at its default, the pool's e-mail mirrored. */
+export function newUserItem(
+  id: number,
+  sub: string,
+  username: string,
+  usernameClaim: string,
+  now: Date,
+  poolEmail: PoolEmail = { email: '', email_verified: false },
+): UserItem {
   const counters = Object.fromEntries(COUNTER_FIELDS.map((field) => [field, 0]));
   return {
     pk: userKey(id),
@@ -64,6 +74,8 @@ export function newUserItem(id: number, sub: string, username: string, usernameC
     community_badge: false,
     reg_approved: false,
     deleted: false,
+    email: poolEmail.email,
+    email_verified: poolEmail.email_verified,
   };
 }
 
@@ -79,16 +91,18 @@ export class SignUps {
 
   private readonly isReserved: (username: string) => boolean;
 
-  async signUp({ sub, email, preferredUsername }: SignUp): Promise<SignUpResult> {
+  async signUp(signUp: SignUp): Promise<SignUpResult> {
+    const { sub, email, preferredUsername } = signUp;
     // A retry of a sign-up that went through costs two reads and takes no id.
     const existing = await this.userIdOfSub(sub);
-    if (existing !== undefined) return this.restoreIfMissing(existing, { sub, email, preferredUsername });
+    if (existing !== undefined) return this.restoreIfMissing(existing, signUp);
+    const mirrored = mirroredEmail(signUp);
 
     let id = await this.nextId();
     let candidates = usernameCandidates(preferredUsername, email, id, this.isReserved);
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       const username = candidates.next().value as string;
-      const outcome = await this.create(id, sub, username);
+      const outcome = await this.create(id, sub, username, mirrored);
       switch (outcome.kind) {
         case 'created':
           return { created: true, userId: id, username };
@@ -118,7 +132,8 @@ export class SignUps {
    * candidates (its old claim, if still there and naming this id, is taken over). Idempotent: a
    * user already there (this sub's) is left as it is.
    */
-  private async restoreIfMissing(id: number, { sub, email, preferredUsername }: SignUp): Promise<SignUpResult> {
+  private async restoreIfMissing(id: number, signUp: SignUp): Promise<SignUpResult> {
+    const { sub, email, preferredUsername } = signUp;
     let candidates = usernameCandidates(preferredUsername, email, id, this.isReserved);
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       const user = await this.userSub(id);
@@ -128,7 +143,7 @@ export class SignUps {
         return { created: false, userId: id };
       }
       const username = candidates.next().value as string;
-      const outcome = await this.recreate(id, sub, username);
+      const outcome = await this.recreate(id, sub, username, mirroredEmail(signUp));
       switch (outcome) {
         case 'created':
           return { created: true, restored: true, userId: id, username };
@@ -167,6 +182,7 @@ export class SignUps {
     id: number,
     sub: string,
     username: string,
+    poolEmail: PoolEmail,
   ): Promise<'created' | 'index-changed' | 'name-taken' | 'user-appeared' | 'conflict'> {
     const keys = claimKeysToCheck(username);
     const freeOrOurs = { ConditionExpression: 'attribute_not_exists(pk) OR user_id = :id', ExpressionAttributeValues: marshall({ ':id': id }) };
@@ -188,7 +204,7 @@ export class SignUps {
             {
               Put: {
                 TableName: this.tableName,
-                Item: marshall(newUserItem(id, sub, username, keys.claim, this.now())),
+                Item: marshall(newUserItem(id, sub, username, keys.claim, this.now(), poolEmail)),
                 ConditionExpression: 'attribute_not_exists(pk)',
               },
             },
@@ -234,6 +250,7 @@ export class SignUps {
     id: number,
     sub: string,
     username: string,
+    poolEmail: PoolEmail,
   ): Promise<
     | { kind: 'created' | 'name-taken' | 'id-taken' | 'conflict' }
     | { kind: 'already-done'; userId: number | undefined }
@@ -262,7 +279,7 @@ export class SignUps {
             {
               Put: {
                 TableName: this.tableName,
-                Item: marshall(newUserItem(id, sub, username, keys.claim, this.now())),
+                Item: marshall(newUserItem(id, sub, username, keys.claim, this.now(), poolEmail)),
                 ConditionExpression: absent,
               },
             },
@@ -297,6 +314,8 @@ export class SignUps {
     }
   }
 }
+
+const mirroredEmail = ({ email, emailVerified }: SignUp): PoolEmail => ({ email: email ?? '', email_verified: emailVerified === true });
 
 /** `first`, then the rest of `rest`. */
 function* replay(first: string, rest: Generator<string>): Generator<string> {
