@@ -215,7 +215,7 @@ describe('handler: bodies', () => {
   });
 });
 
-// The largest avatar and cover one request carries (README, "Limits"): the body travels in the
+// The largest avatar and cover one request carries (README, "Largest avatar and cover"): the body travels in the
 // Lambda event, at most 6 MiB, beside up to 32 KiB of headers and request context; a multipart
 // body base64-encoded in it (4/3), a JSON body as text, which MAX_BODY_BYTES (6,000,000) bounds
 // first. The file limits (AVATAR_MAX_BYTES 3 MiB, COVER_MAX_BYTES 4 MiB) are raised here so only
