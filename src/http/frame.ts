@@ -4,6 +4,7 @@
 import { requestMethod, userIdOf, type ApiEvent, type LambdaContext } from './api-event.ts';
 import { createAuthenticator } from './auth.ts';
 import { corsHeaders } from './cors.ts';
+import { assertBodyFitsEvent } from './event-limit.ts';
 import { MethodNotAllowedError, NotFoundError } from './errors.ts';
 import { matchPath, type PathName } from './paths.ts';
 import { logRequest } from './request-log.ts';
@@ -103,6 +104,9 @@ export function apiFunction(config: Config, { routes, vary = [], anonymous }: Ap
     let failure: unknown;
     let outcome = '';
     try {
+      // A body no Lambda event can carry never reaches a function on AWS: API Gateway answers 413
+      // before any token is looked at. The same here, on every path, whatever the method.
+      assertBodyFitsEvent(event);
       // Authentication comes first: without a valid token the answer is 401 whatever the path, id
       // or method (Django REST Framework authenticates before it looks for the method's handler),
       // except where the function lets a request without any Authorization header in.

@@ -38,11 +38,10 @@ export const SERVICE_PATHS: readonly ServicePath[] = [
   { name: 'is_hidden_by', resource: '/api/v2/user/{id}/is_hidden_by', methods: ['GET'] },
 ];
 
-// An empty `{id}` (`/api/v2/user//`) is a path of ours with an id that is not one, as `abc` is:
-// authenticated, then 405 for a method the path does not serve, then 404.
+// An empty `{id}` (`/api/v2/user//`) matches no path, as on API Gateway: a 404 whatever the method.
 const MATCHERS = SERVICE_PATHS.map((path) => ({
   path,
-  pattern: new RegExp(`^${path.resource.replace('{id}', '([^/]*)')}/?$`),
+  pattern: new RegExp(`^${path.resource.replace('{id}', '([^/]+)')}/?$`),
 }));
 
 export interface MatchedPath {

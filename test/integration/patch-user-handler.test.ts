@@ -215,6 +215,77 @@ describe('handler: bodies', () => {
   });
 });
 
+// The largest avatar and cover one request carries (README, "Largest avatar and cover"): the body travels in the
+// Lambda event, at most 6 MiB, beside up to 32 KiB of headers and request context; a multipart
+// body base64-encoded in it (4/3), a JSON body as text, which MAX_BODY_BYTES (6,000,000) bounds
+// first. The file limits (AVATAR_MAX_BYTES 3 MiB, COVER_MAX_BYTES 4 MiB) are raised here so only
+// the request's own limit decides.
+describe('handler: the largest file one request carries', () => {
+  const LARGEST_MULTIPART_FILE = 4_693_501; // with 512 bytes of multipart framing
+  const MULTIPART_FRAMING = 512;
+  const LARGEST_BASE64_FILE = 4_499_952; // with 64 bytes of JSON around the base64 text
+  const JSON_FRAMING = 64;
+  let roomy: Handler;
+  before(() => {
+    roomy = createHandler({ ...backend.config, images: { ...backend.config.images, avatarMaxBytes: 8_000_000, coverMaxBytes: 8_000_000 } });
+  });
+  /** A real JPEG padded to `size` bytes (data after the image is not an error: contract, Images). */
+  const imageOf = (size: number) => {
+    const image = jpeg({ width: 16, height: 16 });
+    return Buffer.concat([image, Buffer.alloc(size - image.length)]);
+  };
+  const multipart = (field: 'avatar' | 'cover', size: number) => {
+    const boundary = '----WebKitFormBoundary7MA4YWxkTrZu0gW';
+    const framing = (filename: string) =>
+      `--${boundary}\r\nContent-Disposition: form-data; name="${field}"; filename="${filename}"\r\nContent-Type: image/jpeg\r\n\r\n\r\n--${boundary}--\r\n`.length;
+    // A file name that brings the framing to exactly MULTIPART_FRAMING bytes.
+    const filename = `${'p'.repeat(MULTIPART_FRAMING - framing('.jpg'))}.jpg`;
+    assert.equal(framing(filename), MULTIPART_FRAMING);
+    return multipartBody({ [field]: { bytes: imageOf(size), filename, type: 'image/jpeg' } }, boundary);
+  };
+  const jsonBody = (field: 'avatar_base64' | 'cover_base64', size: number) => {
+    const head = `{"${field}":"data:image/jpeg;base64,`;
+    const tail = `"}`;
+    const padding = ' '.repeat(JSON_FRAMING - head.length - tail.length);
+    return `${head}${imageOf(size).toString('base64')}"${padding}}`;
+  };
+
+  for (const field of ['avatar', 'cover'] as const) {
+    it(`a multipart ${field} of ${LARGEST_MULTIPART_FILE} bytes is taken, one byte more is a 413`, async () => {
+      const user = await newUser();
+      const fits = await callRoomy(fixtureEvent('multipart', { id: user.id, token: token(user.sub), ...multipart(field, LARGEST_MULTIPART_FILE) }));
+      assert.equal(fits.statusCode, 200, fits.body.slice(0, 300));
+      assert.match(fits.json[field], /\.jpg$/);
+      const over = await callRoomy(fixtureEvent('multipart', { id: user.id, token: token(user.sub), ...multipart(field, LARGEST_MULTIPART_FILE + 1) }));
+      assert.equal(over.statusCode, 413);
+      assert.equal(over.json.errors[0].code, 'request_too_large');
+    });
+    it(`${field}_base64 in JSON of ${LARGEST_BASE64_FILE} bytes is taken, one byte more is a 413`, async () => {
+      const user = await newUser();
+      const body = jsonBody(`${field}_base64`, LARGEST_BASE64_FILE);
+      assert.equal(body.length, 6_000_000);
+      const fits = await callRoomy(fixtureEvent('json', { id: user.id, token: token(user.sub), body }));
+      assert.equal(fits.statusCode, 200, fits.body.slice(0, 300));
+      assert.match(fits.json[field], /\.jpg$/);
+      const over = await callRoomy(fixtureEvent('json', { id: user.id, token: token(user.sub), body: jsonBody(`${field}_base64`, LARGEST_BASE64_FILE + 1) }));
+      assert.equal(over.statusCode, 413);
+      assert.equal(over.json.errors[0].code, 'request_too_large');
+    });
+  }
+  // The handler in this file is created with the defaults, as deployed.
+  it('with the deployed file limits, the same files are a file_too_large (3 MiB avatar, 4 MiB cover)', async () => {
+    const user = await newUser();
+    const res = await call(fixtureEvent('multipart', { id: user.id, token: token(user.sub), ...multipart('avatar', 3 * 1024 * 1024 + 1) }));
+    assert.equal(res.statusCode, 400);
+    assert.equal(res.json.errors[0].messages[0].code, 'file_too_large');
+  });
+
+  async function callRoomy(event: ApiEvent) {
+    const response = await roomy(event);
+    return { ...response, json: JSON.parse(response.body) as Record<string, any> };
+  }
+});
+
 describe('handler: images', () => {
   it('stores the cover of the multipart fixture and serves it at its URL', async () => {
     await backend.seed([ADA]);

@@ -46,21 +46,40 @@ describe('osls package --stage demo (own user pool, CORS, media domain)', () => 
     assert.match(template, /https:\/\/admin\[\.\]example\[\.\]org/);
   });
 
-  test('the methods no route names (ANY) leave the preflight to API Gateway and out of its allowed methods', () => {
+  test('every path answers the preflight for exactly its methods, the client\'s headers and the configured origins', () => {
+    // The contract ("Avatars", "User settings", "Hidden users", "Paths, methods and browsers").
+    const contract: Record<string, string[]> = {
+      ApiGatewayResourceApiV2UserMe: ['GET'],
+      ApiGatewayResourceApiV2UserIdVar: ['GET', 'PATCH'],
+      ApiGatewayResourceApiV2UserAvatar: ['DELETE', 'GET', 'PATCH', 'POST'],
+      ApiGatewayResourceApiV2UserHiddenusers: ['GET'],
+      ApiGatewayResourceApiV2UserHiddenusersid: ['GET'],
+      ApiGatewayResourceApiV2UserIdVarSettings: ['GET', 'PATCH'],
+      ApiGatewayResourceApiV2UserIdVarHide: ['POST'],
+      ApiGatewayResourceApiV2UserIdVarIshidden: ['GET'],
+      ApiGatewayResourceApiV2UserIdVarIshiddenby: ['GET'],
+    };
     const methods = resourcesOfType(demo.template, 'AWS::ApiGateway::Method').map(([, r]) => r.Properties);
-    for (const [resourceId, allowed] of [
-      ['ApiGatewayResourceApiV2UserIdVar', ['GET', 'OPTIONS', 'PATCH']],
-      ['ApiGatewayResourceApiV2UserMe', ['GET', 'OPTIONS']],
-    ] as const) {
+    const preflights = methods.filter((m) => m.HttpMethod === 'OPTIONS').map((m) => m.ResourceId.Ref).sort();
+    assert.deepEqual(preflights, Object.keys(contract).sort(), 'one preflight per path, none elsewhere');
+    for (const [resourceId, allowed] of Object.entries(contract)) {
       const on = methods.filter((m) => m.ResourceId.Ref === resourceId);
       assert.ok(on.some((m) => m.HttpMethod === 'ANY'), `ANY on ${resourceId}`);
       // OPTIONS is a method of its own, which API Gateway prefers over ANY: the preflight never
       // reaches a function, and it allows only the methods the path serves.
       const options = on.find((m) => m.HttpMethod === 'OPTIONS');
-      assert.ok(options, `a preflight on ${resourceId}`);
+      assert.equal(options.AuthorizationType, 'NONE', `a browser's preflight carries no token (${resourceId})`);
       assert.equal(options.Integration.Type, 'MOCK');
-      const headers = options.Integration.IntegrationResponses[0].ResponseParameters;
-      assert.deepEqual(headers['method.response.header.Access-Control-Allow-Methods'].replace(/'/g, '').split(',').sort(), allowed);
+      const [integration] = options.Integration.IntegrationResponses;
+      const headers = integration.ResponseParameters;
+      assert.deepEqual(headers['method.response.header.Access-Control-Allow-Methods'].replace(/'/g, '').split(',').sort(), [...allowed, 'OPTIONS'].sort(), resourceId);
+      assert.deepEqual(headers['method.response.header.Access-Control-Allow-Headers'].replace(/'/g, '').split(',').sort(), ['Authorization', 'Content-Type', 'If-Match', 'If-None-Match'], resourceId);
+      assert.equal(headers['method.response.header.Access-Control-Allow-Credentials'], undefined, resourceId);
+      const template = integration.ResponseTemplates['application/json'];
+      assert.match(template, /https:\/\/app\[\.\]example\[\.\]org/, resourceId);
+      assert.match(template, /https:\/\/admin\[\.\]example\[\.\]org/, resourceId);
+      // Each method the path serves lets a browser read its answers: a route of its own with CORS.
+      for (const method of allowed) assert.ok(on.some((m) => m.HttpMethod === method), `${method} on ${resourceId}`);
     }
   });
 

@@ -182,6 +182,16 @@ describe('over HTTP through serverless-offline', () => {
       ['POST', demo.id, 'GET, PATCH'],
       ['PUT', 'me', 'GET'],
       ['DELETE', 'abc', 'GET, PATCH'],
+      // The profile paths the stock UI calls: the methods none of them ever serves.
+      ['PUT', 'avatar', 'GET, POST, PATCH, DELETE'],
+      ['GET', '5/hide', 'POST'],
+      ['PATCH', `${demo.id}/hide`, 'POST'],
+      ['DELETE', 'hidden_users', 'GET'],
+      ['POST', 'hidden_users_id', 'GET'],
+      ['DELETE', `${demo.id}/settings`, 'GET, PATCH'],
+      ['PUT', `${demo.id}/is_hidden`, 'GET'],
+      ['POST', `${demo.id}/is_hidden_by`, 'GET'],
+      ['PUT', 'abc/settings', 'GET, PATCH'],
     ] as const) {
       for (const slash of [true, false]) {
         const where = `${method} ${url(id, slash)}`;

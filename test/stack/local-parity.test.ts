@@ -50,6 +50,21 @@ interface Detail {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** The browser origins the stack is started with (CORS_ALLOWED_ORIGINS), as a deployer sets them. */
+const ORIGINS = ['https://app.example.org', 'https://admin.example.org'];
+/** The contract's paths (under /api/v2/user/) and the methods each serves. */
+const PATHS: [string, string[]][] = [
+  ['me/', ['GET']],
+  ['1/', ['GET', 'PATCH']],
+  ['avatar/', ['GET', 'POST', 'PATCH', 'DELETE']],
+  ['hidden_users/', ['GET']],
+  ['hidden_users_id/', ['GET']],
+  ['1/settings/', ['GET', 'PATCH']],
+  ['1/hide/', ['POST']],
+  ['1/is_hidden/', ['GET']],
+  ['1/is_hidden_by/', ['GET']],
+];
+
 let stateDir: string;
 let env: NodeJS.ProcessEnv;
 let ports: { PORT: number; DYNAMODB_PORT: number; S3_PORT: number };
@@ -160,7 +175,7 @@ describe('npm start behaves like AWS', { timeout: 120_000 }, () => {
     stateDir = await mkdtemp(join(tmpdir(), 'local-parity-'));
     const [port, dynamodbPort, s3Port] = await findFreePorts(3);
     ports = { PORT: port!, DYNAMODB_PORT: dynamodbPort!, S3_PORT: s3Port! };
-    env = { ...process.env, LOCAL_STATE_DIR: stateDir, AWS_REGION: 'us-east-1' };
+    env = { ...process.env, LOCAL_STATE_DIR: stateDir, AWS_REGION: 'us-east-1', CORS_ALLOWED_ORIGINS: ORIGINS.join(',') };
     for (const name of ['COGNITO_JWKS_FILE', 'COGNITO_USER_POOL_ID', 'COGNITO_CLIENT_ID', 'TABLE_NAME', 'MEDIA_BUCKET', 'EVENTS_PORT', 'EVENT_BUS_NAME']) {
       delete env[name];
     }
@@ -302,6 +317,44 @@ describe('npm start behaves like AWS', { timeout: 120_000 }, () => {
     assert.match(out, / 1 pending orphans, 0 problems$/m);
     assert.match(out, new RegExp(`pending orphan \\(expired by the lifecycle rule\\): avatar/${user.id}/parity-pending\\.jpg$`, 'm'));
     assert.doesNotMatch(out, /problem:/);
+  });
+
+  test('every path answers the browser preflight for its methods, the client\'s headers and the configured origins', async () => {
+    const wanted = ['Authorization', 'Content-Type', 'If-Match', 'If-None-Match'];
+    for (const [path, methods] of PATHS) {
+      for (const slash of [true, false]) {
+        const url = `${baseUrl}/api/v2/user/${slash ? path : path.slice(0, -1)}`;
+        for (const [i, method] of methods.entries()) {
+          const origin = ORIGINS[i % ORIGINS.length]!;
+          const where = `OPTIONS ${url} for ${method} from ${origin}`;
+          const res = await fetch(url, {
+            method: 'OPTIONS',
+            headers: { Origin: origin, 'Access-Control-Request-Method': method, 'Access-Control-Request-Headers': wanted.join(',').toLowerCase() },
+          });
+          await res.body?.cancel();
+          assert.equal(res.status, 200, where);
+          assert.equal(res.headers.get('access-control-allow-origin'), origin, where);
+          const allowed = (name: string) => (res.headers.get(name) ?? '').split(',').map((v) => v.trim().toLowerCase());
+          assert.ok(allowed('access-control-allow-methods').includes(method.toLowerCase()), where);
+          for (const header of wanted) assert.ok(allowed('access-control-allow-headers').includes(header.toLowerCase()), `${where}: ${header}`);
+        }
+      }
+    }
+  });
+
+  test('a body no Lambda event can carry is a 413 in the contract\'s envelope on every path, before any token, as on AWS', async () => {
+    // 7 MB: over what one event carries (6 MiB, base64 for multipart), under serverless-offline's 10 MiB.
+    const big = new Uint8Array(7_000_000);
+    for (const [path, methods] of PATHS) {
+      for (const method of methods.filter((m) => m !== 'GET')) {
+        const form = new FormData();
+        form.append(path === 'avatar/' ? 'avatar' : 'cover', new Blob([big], { type: 'image/png' }), 'big.png');
+        const res = await fetch(`${baseUrl}/api/v2/user/${path}`, { method, body: form });
+        const text = await res.text();
+        assert.equal(res.status, 413, `${method} ${path}: ${text.slice(0, 200)}`);
+        assert.equal((JSON.parse(text) as { errors: { code: string }[] }).errors[0]!.code, 'request_too_large');
+      }
+    }
   });
 
   test('Ctrl-C (SIGINT to the process group) stops everything and frees every port', async () => {
