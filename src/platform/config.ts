@@ -63,6 +63,8 @@ export interface Config {
    * default it does not, as in the reference: a logged-out visitor reads the public view.
    */
   readRequiresToken: boolean;
+  /** Most avatars one user's gallery holds (contract, "Avatars"); one more is `max_avatars`. */
+  maxAvatars: number;
 }
 
 export class ConfigError extends Error {
@@ -90,6 +92,7 @@ export const DEFAULTS = {
   imageTimeoutSeconds: 3,
   awsRequestTimeoutMs: 2000,
   awsMaxAttempts: 3,
+  maxAvatars: 20,
 } as const;
 
 export type Env = Record<string, string | undefined>;
@@ -179,6 +182,7 @@ export function readConfig(env: Env = process.env): Config {
       .filter(Boolean),
     reservedUsernames: reservedUsernames(optional('RESERVED_USERNAMES')),
     readRequiresToken: false,
+    maxAvatars: positiveInt('MAX_AVATARS', DEFAULTS.maxAvatars),
   };
   const requiresToken = optional('READ_REQUIRES_TOKEN') ?? 'false';
   if (requiresToken !== 'true' && requiresToken !== 'false') {

@@ -9,6 +9,8 @@ import { entityTag, matches, parseIfNoneMatch } from '../../http/etag.ts';
 import { NotFoundError } from '../../http/errors.ts';
 import { jsonResponse } from '../../http/response.ts';
 import { renderUser } from '../../users/user-record.ts';
+import { readGallery, renderAvatars } from '../../users/avatar-gallery.ts';
+import { page, pageRequest, queryParameters } from '../../http/pagination.ts';
 import { UsersTable } from '../../store/users-table.ts';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 
@@ -35,13 +37,24 @@ export function createHandler(config: Config, dynamo: DynamoDBClient = createDyn
     return { response: jsonResponse(200, renderUser(user, config.mediaBaseUrl, view), cacheHeaders), outcome: 'read' };
   }
 
+  // GET /api/v2/user/avatar/: the caller's own gallery, newest first, a page of it.
+  async function avatars(request: ApiRequest) {
+    const users = new UsersTable(dynamo, config.tableName);
+    request.userId = await users.userIdOfSub(request.sub);
+    const user = request.userId === undefined ? undefined : await users.getUser(request.userId);
+    if (!user || user.sub !== request.sub) throw new NotFoundError();
+    const all = renderAvatars(readGallery(user), user.id, config.mediaBaseUrl);
+    const body = page(request.event, pageRequest(queryParameters(request.event)), all);
+    return { response: jsonResponse(200, body), outcome: 'read' };
+  }
+
   // One ETag, two bodies (the owner's view has the private fields): a browser must not answer
   // one token's request with what it kept from another's, not even after a 304.
   // A logged-out visitor reads a profile, as in the reference (contract, "Reading a user"), unless
   // the stage requires a token; `/me/` always needs one. An anonymous read is one consistent read.
   const anonymous = ({ event, path }: ApiRequest) =>
     !config.readRequiresToken && requestMethod(event) === 'GET' && path === 'user';
-  return apiFunction(config, { routes: { user: { GET: read }, me: { GET: read } }, vary: ['Authorization'], anonymous });
+  return apiFunction(config, { routes: { user: { GET: read }, me: { GET: read }, avatar: { GET: avatars } }, vary: ['Authorization'], anonymous });
 }
 
 /** The Lambda entry: configuration and clients are made once per container, on first use. */
