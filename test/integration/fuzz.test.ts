@@ -793,7 +793,8 @@ describe('fuzz: the avatar gallery through the real handlers', () => {
     anonymous: fc.integer({ min: 0, max: 9 }).map((n) => n === 0),
     body: fc.oneof(
       // Valid bodies often enough that the writes really happen.
-      { weight: 4, arbitrary: fc.record({ kind: fc.constant('json' as const), fields: fc.record({ avatar_id: fc.integer({ min: 1, max: 4 }) }) }) },
+      // `pick`: the id of the user's avatar at that place, when its gallery has one.
+      { weight: 4, arbitrary: fc.record({ kind: fc.constant('pick' as const), pick: fc.nat(4) }) },
       { weight: 4, arbitrary: fc.record({ kind: fc.constant('multipart' as const), image: fc.constant<ImageKind>('png'), name: fc.constant('avatar'), base64: fc.boolean() }) },
       fc.record({ kind: fc.constant('json' as const), fields: fc.dictionary(fc.constantFrom('avatar_id', 'avatar', 'avatar_base64', 'bio', '__proto__'), anyId, { maxKeys: 2 }) }),
       fc.record({ kind: fc.constant('form' as const), fields: fc.dictionary(fc.constantFrom('avatar_id', 'avatar_base64', 'x'), fc.string({ maxLength: 10 }), { maxKeys: 2 }) }),
@@ -807,7 +808,10 @@ describe('fuzz: the avatar gallery through the real handlers', () => {
   async function eventOf(request: GalleryRequest): Promise<ApiEvent> {
     const { body } = request;
     let parts: { body?: string; contentType?: string; isBase64Encoded?: boolean } = {};
-    if (body.kind === 'json') parts = { body: JSON.stringify(body.fields), contentType: 'application/json' };
+    if (body.kind === 'pick') {
+      const entries = (await backend.getUser(POOL[request.user]!.id))?.avatars ?? [];
+      parts = { body: JSON.stringify({ avatar_id: entries[body.pick % Math.max(1, entries.length)]?.id ?? body.pick }), contentType: 'application/json' };
+    } else if (body.kind === 'json') parts = { body: JSON.stringify(body.fields), contentType: 'application/json' };
     else if (body.kind === 'form') parts = { body: new URLSearchParams(body.fields).toString(), contentType: 'application/x-www-form-urlencoded' };
     else if (body.kind === 'raw') parts = { body: body.text, contentType: body.type };
     else {
