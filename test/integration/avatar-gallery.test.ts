@@ -393,6 +393,16 @@ describe('a user from before the gallery, and PATCH /{id}/ avatar over the galle
     assert.deepEqual(results.filter((a: any) => a.primary).map((a: any) => a.id), [MAX + 1]);
   });
 
+  it('seeding the user again (npm run seed) keeps its gallery: no avatar is released to the stream', async () => {
+    const user = await newUser();
+    for (let i = 0; i < 2; i++) assert.equal((await addPng(user)).statusCode, 201);
+    const before = (await backend.getUser(user.id))!;
+    await backend.seed([{ id: user.id, sub: user.sub, username: (before as { username: string }).username, bio: 'seeded again' }]);
+    const after = (await backend.getUser(user.id))!;
+    assert.equal(after.bio, 'seeded again');
+    assert.deepEqual([after.avatars, after.avatar_seq, after.avatar_key], [before.avatars, before.avatar_seq, before.avatar_key]);
+  });
+
   it('methods the path does not serve: 405 with Allow', async () => {
     const user = await newUser();
     const res = await call(avatarEvent('PUT', { token: token(user) }));
