@@ -17,6 +17,7 @@ import { findFreePort } from '../../tools/local/local-stack.ts';
 import { pngImage } from '../../tools/support/images.ts';
 import { fixtureEvent, multipartBody, startTestBackend, type TestBackend, userSeeder } from '../support/backend.ts';
 import { openTableStream, streamConfigFor } from '../support/stream.ts';
+import { avatarEvent } from '../support/avatars.ts';
 import { accessToken, makeKey } from '../../tools/support/tokens.ts';
 
 const key = makeKey();
@@ -268,4 +269,59 @@ describe('faults', () => {
       await assertUnchanged(user);
     });
   }
+});
+
+describe('faults: the avatar gallery', () => {
+  const addEvent = (user: { sub: string }) =>
+    avatarEvent('POST', {
+      token: accessToken(key, { sub: user.sub }, backend.pool),
+      ...multipartBody({ avatar: { bytes: pngImage(), filename: 'a.png', type: 'image/png' } }),
+    });
+  const deleteEvent = (user: { sub: string }, id: number) =>
+    avatarEvent('DELETE', { token: accessToken(key, { sub: user.sub }, backend.pool), body: JSON.stringify({ avatar_id: id }), contentType: 'application/json' });
+
+  it('POST with S3 unavailable: 503, the gallery and the user as before', async () => {
+    const user = await newUser();
+    assert503(await createHandler(backend.config, clientsWith('s3', closedEndpoint))(addEvent(user)));
+    await assertUnchanged(user);
+    assert.equal((await backend.getUser(user.id))!.avatars, undefined);
+  });
+
+  it('POST with DynamoDB unavailable: the sub index read fails, nothing is uploaded; 503', async () => {
+    const user = await newUser();
+    assert503(await createHandler(backend.config, clientsWith('dynamodb', closedEndpoint))(addEvent(user)));
+    await assertUnchanged(user);
+  });
+
+  it('POST with DynamoDB unavailable for the write (the reads answered): 503, the upload left pending', async () => {
+    const user = await newUser();
+    const clients = createAwsClients(backend.config);
+    onlyTheWrite(clients, async () => {
+      throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED', name: 'Error' });
+    });
+    assert503(await createHandler(backend.config, clients)(addEvent(user)));
+    await assertUnchanged(user, 'left pending');
+  });
+
+  it('DELETE with the write throttled past the retries: 503, the gallery as before', async () => {
+    const user = await newUser();
+    const added = await createHandler(backend.config)(addEvent(user));
+    assert.equal(added.statusCode, 201, added.body);
+    const before = await backend.getUser(user.id);
+    const clients = createAwsClients(backend.config);
+    onlyTheWrite(clients, async () => {
+      throw new ThrottlingException({ message: 'Rate exceeded', $metadata: { httpStatusCode: 400 } });
+    });
+    assert503(await createHandler(backend.config, clients)(deleteEvent(user, 1)));
+    assert.deepEqual(await backend.getUser(user.id), before);
+    // Its avatar is held: the stream makes it live, as the after hook's invariants require.
+    const recorder = await startEventBridgeRecorder();
+    const stream = await openTableStream(backend);
+    try {
+      assert.deepEqual((await stream.drain(createMediaEventsHandler(streamConfigFor(backend, recorder.endpoint)))).deadLetters, []);
+    } finally {
+      stream.stop();
+      await recorder.stop();
+    }
+  });
 });
