@@ -286,6 +286,7 @@ describe('DELETE /api/v2/user/avatar/', () => {
     const user = await newUser();
     const added = [];
     for (let i = 0; i < 4; i++) added.push((await addPng(user)).json);
+    const before = await readUser(user);
     const answers = [
       await remove(user, jsonBody({ avatar_id: 2 })),
       await remove(user, formBody({ avatar_id: '3' })),
@@ -293,7 +294,9 @@ describe('DELETE /api/v2/user/avatar/', () => {
     ];
     assert.deepEqual(answers.map((a) => a.statusCode), [204, 204, 204], JSON.stringify(answers.map((a) => a.body)));
     assert.deepEqual((await list(user)).json.results.map((a: any) => a.id), [1]);
-    assert.equal((await readUser(user)).json.avatar, added[0].avatar, 'the primary stays');
+    const after = await readUser(user);
+    assert.equal(after.json.avatar, added[0].avatar, 'the primary stays');
+    assert.equal(Number(JSON.parse(after.etag!)), Number(JSON.parse(before.etag!)) + 3, 'every gallery write moves the ETag');
     await catchUpStream(catchUpTarget(backend));
     for (const gone of added.slice(1)) assert.equal(await backend.objectExists(keyOf(gone.avatar)), false);
     assert.equal(await backend.objectExists(keyOf(added[0].avatar)), true);
