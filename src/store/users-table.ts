@@ -106,7 +106,7 @@ export class UsersTable {
   }
 
   /**
-   * The user a rename starts from: 404, then 403 as the user item says. The request's preconditions
+   * The user a rename or a gallery write starts from: 404, then 403 as the user item says. The request's preconditions
    * are the transaction's, which tells 403 first by the sub index (renameFrom).
    */
   async getUserToRename(id: number, sub: string): Promise<UserItem> {
