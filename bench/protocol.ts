@@ -32,6 +32,8 @@ export interface WarmInput {
 export interface CallRecord {
   service: 'dynamodb' | 's3';
   command: string;
+  /** The kind of item a DynamoDB call names (`USER#`, `SUB#`, `HIDDEN#`), where it names one. */
+  item?: string;
   start: number;
   end: number;
 }
