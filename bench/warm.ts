@@ -377,10 +377,13 @@ async function floorPatchSettings(user: BenchUser, i: number) {
 
 /** Hides `target` from `caller`, or shows them again: the caller's id ∥ the target's existence, the set, one write. */
 async function floorToggle(caller: BenchUser, target: BenchUser, max: number) {
-  const [sub] = await Promise.all([consistentGet(subKey(caller.sub)), consistentGet(userKey(target.id), 'pk')]);
-  const callerId = userIdIn(sub.Item);
-  const { Item } = await consistentGet(hiddenKey(callerId));
-  const hide = !hiddenIn(Item).includes(target.id);
+  const callersSet = async () => {
+    const { Item } = await consistentGet(subKey(caller.sub));
+    const id = userIdIn(Item);
+    return { callerId: id, hides: hiddenIn((await consistentGet(hiddenKey(id))).Item) };
+  };
+  const [{ callerId, hides }] = await Promise.all([callersSet(), consistentGet(userKey(target.id), 'pk')]);
+  const hide = !hides.includes(target.id);
   const common = {
     TableName: TABLE,
     Key: { pk: S(hiddenKey(callerId)) },
@@ -413,8 +416,12 @@ async function floorToggle(caller: BenchUser, target: BenchUser, max: number) {
 }
 
 async function floorIsHidden(caller: BenchUser, target: BenchUser) {
-  const [, sub] = await Promise.all([consistentGet(userKey(target.id), 'pk'), consistentGet(subKey(caller.sub))]);
-  return hiddenIn((await consistentGet(hiddenKey(userIdIn(sub.Item)))).Item).includes(target.id);
+  const callersSet = async () => {
+    const { Item } = await consistentGet(subKey(caller.sub));
+    return hiddenIn((await consistentGet(hiddenKey(userIdIn(Item)))).Item);
+  };
+  const [, hides] = await Promise.all([consistentGet(userKey(target.id), 'pk'), callersSet()]);
+  return hides.includes(target.id);
 }
 
 async function floorIsHiddenBy(caller: BenchUser, target: BenchUser) {
