@@ -81,6 +81,10 @@ export const phoneJpeg = () =>
     throw new Error('bench: the 12-MP JPEG does not fit the 3 MiB avatar limit');
   });
 
+/** A 320×240 PNG of a real photo (test/fixtures/photos/gps), as a screenshot-sized avatar upload. */
+export const smallPng = () =>
+  fixture(`small-${FIXTURE_VERSION}.png`, () => sharp(join(PHOTOS, 'gps', 'DSCN0010.jpg')).resize(320, 240).png().toBuffer());
+
 // ---------------------------------------------------------------------------------------------
 
 export async function imageBench(table: BenchTable, options: { config: Config; key: TestKey; dir: string }) {

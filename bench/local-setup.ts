@@ -56,6 +56,14 @@ export function benchUsers(): Record<string, BenchUser> {
     ['settingsFloor', 804, 'settings_f'],
     ['hideHandler', 805, 'hide_h'],
     ['hideFloor', 806, 'hide_f'],
+    // The avatar gallery's requests: writers of their own for each, and a reader of a gallery.
+    ['galleryPostHandler', 1001, 'gpost_h'],
+    ['galleryPostFloor', 1002, 'gpost_f'],
+    ['galleryPrimaryHandler', 1003, 'gprimary_h'],
+    ['galleryPrimaryFloor', 1004, 'gprimary_f'],
+    ['galleryDeleteHandler', 1005, 'gdelete_h'],
+    ['galleryDeleteFloor', 1006, 'gdelete_f'],
+    ['galleryReader', 1007, 'greader'],
     ...Array.from({ length: CROWD }, (_, n): [string, number, string] => [`crowd${n}`, 901 + n, `crowd_${n}`]),
   ];
   // The reader's token names a pool group, so `/me/` answers a role.

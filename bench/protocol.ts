@@ -21,6 +21,9 @@ export interface WarmInput {
     avatarImage: string;
     coverImage: string;
     smallImage: string;
+    /** A 12-MP phone JPEG (bench/images.ts phoneJpeg) and a small PNG, for the gallery's POST. */
+    phoneImage: string;
+    smallPng: string;
   };
   /** Event template (a recorded REST API event) the child fills in. */
   eventTemplate: { json: ApiEvent; multipart: ApiEvent };

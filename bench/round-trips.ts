@@ -55,11 +55,17 @@ export function roundTripRows(traces: RequestTrace[]) {
     'username taken (400)': { target: '≤ 2: read + transaction', ok: (c) => c.length <= 2 },
     'case-only rename': { target: '≤ 3: read + transaction + the answer’s read', ok: (c) => c.length <= 3 },
     // After a committed write the handler makes no S3 call: the stream tags and deletes (docs/write-path.md).
+    // Since the gallery the avatar's write is worked out from the user as read (the primary leaves
+    // the gallery, the new one joins it) and conditioned on its version: the read goes out with the
+    // put, and the answer is the read user with the write applied, no read after (docs/avatars.md).
     'avatar replaced': {
-      target: '1 put, then the transaction; only the answer’s read after',
-      ok: (c) => shape(c, ['PutObject', 'TransactWriteItems', 'GetItem']),
+      target: 'put ∥ read, then the transaction; nothing after (before the gallery: put, transaction, the answer’s read)',
+      ok: (c) => inRounds(c, [['GetItem USER#', 'PutObject'], ['TransactWriteItems']]),
     },
-    'avatar removed': { target: '1 TransactWriteItems; only the answer’s read after', ok: (c) => shape(c, ['TransactWriteItems', 'GetItem']) },
+    'avatar removed': {
+      target: 'read, then 1 TransactWriteItems; nothing after (before: the transaction, then the answer’s read)',
+      ok: (c) => inRounds(c, [['GetItem USER#'], ['TransactWriteItems']]),
+    },
     'username + avatar + cover': {
       target: 'puts ∥ read; ≤ 2 DynamoDB; nothing after',
       ok: (c) => {
@@ -96,6 +102,16 @@ export function roundTripRows(traces: RequestTrace[]) {
       ok: (c) => inRounds(c, [['GetItem SUB#'], ['GetItem HIDDEN#'], ['BatchGetItem USER#']]),
     },
     hidden_users_id: { target: '2: SUB#, then HIDDEN#caller', ok: (c) => inRounds(c, [['GetItem SUB#'], ['GetItem HIDDEN#']]) },
+    // The gallery is the caller's (SUB# names the id); a new avatar's key holds the id, so its put
+    // follows SUB#, which is read while the image is decoded; the user's read goes out with the put.
+    'gallery POST, 12-MP photo': { target: GALLERY_POST_TARGET, ok: (c) => inRounds(c, GALLERY_POST_ROUNDS) },
+    'gallery POST, small PNG': { target: GALLERY_POST_TARGET, ok: (c) => inRounds(c, GALLERY_POST_ROUNDS) },
+    'gallery PATCH primary': { target: GALLERY_CHANGE_TARGET, ok: (c) => inRounds(c, GALLERY_CHANGE_ROUNDS) },
+    'gallery DELETE': { target: GALLERY_CHANGE_TARGET, ok: (c) => inRounds(c, GALLERY_CHANGE_ROUNDS) },
+    'gallery GET (a page)': {
+      target: '2: SUB#, then USER# (the page is cut from the item)',
+      ok: (c) => inRounds(c, [['GetItem SUB#'], ['GetItem USER#']]),
+    },
   };
   for (const trace of traces) {
     const check = checks[trace.scenario];
@@ -123,6 +139,11 @@ export function roundTripRows(traces: RequestTrace[]) {
 // bench: test/integration/profile-round-trips.test.ts).
 const TOGGLE_TARGET = '3: SUB# ∥ USER# exists; HIDDEN#caller once SUB# names the caller (was: once both answered); 1 UpdateItem';
 const TOGGLE_ROUNDS = [['GetItem SUB#', 'GetItem USER#'], ['GetItem HIDDEN#'], ['UpdateItem HIDDEN#']];
+
+const GALLERY_POST_TARGET = 'SUB# during the decode; put ∥ USER#; 1 TransactWriteItems; nothing after';
+const GALLERY_POST_ROUNDS = [['GetItem SUB#'], ['GetItem USER#', 'PutObject'], ['TransactWriteItems']];
+const GALLERY_CHANGE_TARGET = '3: SUB# names the id, USER#, 1 TransactWriteItems; nothing after';
+const GALLERY_CHANGE_ROUNDS = [['GetItem SUB#'], ['GetItem USER#'], ['TransactWriteItems']];
 
 /**
  * After the write, at most the one consistent read of the answer (a transaction returns no item),

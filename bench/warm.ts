@@ -32,7 +32,9 @@ import { decodeBase64 } from '../src/http/request-body.ts';
 import { hiddenKey, subKey, userKey } from '../src/users/user-record.ts';
 import { claimKey } from '../src/users/username-keys.ts';
 import { jsonEvent, multipartEvent } from '../tools/support/api-events.ts';
-import { directJpegPipeline } from './image-pipelines.ts';
+import { multipartBody, type FormValue } from '../tools/support/multipart.ts';
+import { galleryFloor } from './gallery-floor.ts';
+import { directJpegPipeline, directPipeline } from './image-pipelines.ts';
 import type { BenchUser, CallRecord, RequestTrace, Timing, WarmInput, WarmResult } from './protocol.ts';
 
 const input = JSON.parse(readFileSync(process.env.BENCH_WARM_INPUT!, 'utf8')) as WarmInput;
@@ -109,7 +111,7 @@ async function setUp() {
     }),
   );
   await clients.s3.send(new CreateBucketCommand({ Bucket: config.mediaBucket }));
-  for (const [role, user] of Object.entries(users)) await seed(user, SEEDED[role]);
+  for (const [role, user] of Object.entries(users)) await seed(user, extraOf(role, user));
   // The reader hides the crowd (more than a page of hidden_users/); readerHider hides the reader.
   const crowd = Object.entries(users).flatMap(([role, user]) => (role.startsWith('crowd') ? [user.id] : []));
   const hidden = (id: number, ids: number[]) =>
@@ -118,13 +120,34 @@ async function setUp() {
   await hidden(users.readerHider!.id, [users.reader!.id]);
 }
 
-/** What some users' items hold beyond a bare profile: /me/'s private fields, stored settings. */
-const SEEDED: Record<string, Record<string, unknown>> = {
-  reader: { email: 'reader@example.org', email_verified: true, qa_frequency: 0, show_toast_notifications: 0 },
-};
+/** What some users' items hold beyond a bare profile: /me/'s private fields, stored settings, a gallery. */
+function extraOf(role: string, user: BenchUser): Record<string, unknown> {
+  if (role === 'reader') return { email: 'reader@example.org', email_verified: true, qa_frequency: 0, show_toast_notifications: 0 };
+  if (role === 'galleryReader') return galleryOf(user, GALLERY_READ);
+  if (role.startsWith('gallery')) return galleryOf(user, GALLERY_WRITE);
+  return {};
+}
 
-async function seed(user: BenchUser, extra: Record<string, unknown> = {}) {
-  const item = {
+/** Avatars in the gallery the reader pages through, and in the writers' galleries before each request. */
+const GALLERY_READ = 8;
+const GALLERY_WRITE = 3;
+
+/** A gallery of `n` avatars, the first primary (their objects are never read here, so none is stored). */
+function galleryOf(user: BenchUser, n: number) {
+  const avatars = Array.from({ length: n }, (_, k) => ({
+    id: k + 1,
+    key: `avatar/${user.id}/seed-${k + 1}.jpg`,
+    uploaded: `2024-02-${String(k + 1).padStart(2, '0')}T00:00:00.000Z`,
+  }));
+  return { avatars, avatar_seq: n, avatar_key: avatars[0]!.key };
+}
+
+/** The writer's gallery back as seeded (the user item alone), so every timed request starts alike. */
+const resetGallery = (...writers: BenchUser[]) =>
+  Promise.all(writers.map((user) => clients.dynamo.send(new PutItemCommand({ TableName: config.tableName, Item: marshall(userItem(user, galleryOf(user, GALLERY_WRITE))) }))));
+
+function userItem(user: BenchUser, extra: Record<string, unknown>) {
+  return {
     ...extra,
     pk: userKey(user.id),
     id: user.id,
@@ -137,7 +160,10 @@ async function seed(user: BenchUser, extra: Record<string, unknown> = {}) {
     bio: 'A profile used by the benchmark.',
     followers_counter: 12,
   };
-  await clients.dynamo.send(new PutItemCommand({ TableName: config.tableName, Item: marshall(item) }));
+}
+
+async function seed(user: BenchUser, extra: Record<string, unknown> = {}) {
+  await clients.dynamo.send(new PutItemCommand({ TableName: config.tableName, Item: marshall(userItem(user, extra)) }));
   await clients.dynamo.send(
     new PutItemCommand({ TableName: config.tableName, Item: marshall({ pk: claimKey(user.username), user_id: user.id }) }),
   );
@@ -175,12 +201,20 @@ const event = {
  * A request to `/api/v2/user/<path>` as API Gateway sends it (the recorded event with this path,
  * method and query); without a user, no Authorization header: an anonymous caller.
  */
-function pathEvent(method: string, path: string, user?: BenchUser, options: { body?: unknown; query?: Record<string, string> } = {}): ApiEvent {
+function pathEvent(
+  method: string,
+  path: string,
+  user?: BenchUser,
+  options: { body?: unknown; form?: Record<string, FormValue>; query?: Record<string, string> } = {},
+): ApiEvent {
   const event = structuredClone(template.json);
   const headers: Record<string, string | undefined> = { ...event.headers };
   for (const name of ['Authorization', 'Content-Type', 'Content-Length']) delete headers[name];
   if (user) headers.Authorization = `Bearer ${user.token}`;
+  // A form as API Gateway delivers it (base64); a fixed boundary, so every run sends the same bytes.
+  const form = options.form && multipartBody(options.form, '----formdata-undici-031254748553');
   if (options.body !== undefined) headers['Content-Type'] = 'application/json';
+  if (form) headers['Content-Type'] = form.contentType;
   const full = `/api/v2/user/${path}`;
   const id = /^(\d+)\//.exec(path)?.[1];
   return {
@@ -194,8 +228,8 @@ function pathEvent(method: string, path: string, user?: BenchUser, options: { bo
       ? Object.fromEntries(Object.entries(options.query).map(([name, value]) => [name, [value]]))
       : null,
     requestContext: { ...event.requestContext, path: `/prod${full}` },
-    body: options.body === undefined ? null : JSON.stringify(options.body),
-    isBase64Encoded: false,
+    body: form ? form.body : options.body === undefined ? null : JSON.stringify(options.body),
+    isBase64Encoded: form !== undefined,
   };
 }
 
@@ -211,7 +245,15 @@ const profile = {
   isHiddenBy: (caller: BenchUser, target: BenchUser) => pathEvent('GET', `${target.id}/is_hidden_by/`, caller),
   hiddenUsers: (caller: BenchUser) => pathEvent('GET', 'hidden_users/', caller, { query: { limit: '20' } }),
   hiddenUsersId: (caller: BenchUser) => pathEvent('GET', 'hidden_users_id/', caller),
+  // The avatar gallery (issue 15): the caller's own, /api/v2/user/avatar/.
+  avatarPost: (caller: BenchUser, file: { bytes: Buffer; filename: string; type: string }) =>
+    pathEvent('POST', 'avatar/', caller, { form: { avatar: file } }),
+  avatarPrimary: (caller: BenchUser, avatarId: number) => pathEvent('PATCH', 'avatar/', caller, { body: { avatar_id: avatarId } }),
+  avatarDelete: (caller: BenchUser, avatarId: number) => pathEvent('DELETE', 'avatar/', caller, { query: { avatar_id: String(avatarId) } }),
+  avatars: (caller: BenchUser) => pathEvent('GET', 'avatar/', caller),
 };
+const phoneImage = { bytes: readFileSync(input.files.phoneImage), filename: 'IMG_0001.jpg', type: 'image/jpeg' };
+const smallPng = { bytes: readFileSync(input.files.smallPng), filename: 'screenshot.png', type: 'image/png' };
 const QA_CHOICES = [-1, 1, 0] as const;
 
 /** A rename between two names, alternating; the user was seeded with the second one. */
@@ -313,6 +355,27 @@ async function floorRename(user: BenchUser, i: number) {
       ],
     }),
   );
+}
+
+const gallery = galleryFloor(clients.dynamo, clients.s3, TABLE, BUCKET);
+
+/** The image as the handler makes it: its size read, then the libvips pipeline (the request work in the floor). */
+async function madeImage(upload: Buffer, format: 'jpeg' | 'png') {
+  const { width, height } = await sharp(upload).metadata();
+  const bytes = await directPipeline(upload, 'avatar', width, height, format);
+  return { bytes, mime: `image/${format}`, ext: format === 'png' ? 'png' : 'jpg' };
+}
+
+/** PATCH /{id}/ with a new avatar: since the gallery, the put ∥ the user's read, then the write, no read after. */
+async function floorAvatar(user: BenchUser, body: string, upload: Buffer) {
+  decodeBase64(body);
+  await gallery.replacePrimary(user, await madeImage(upload, 'jpeg'));
+}
+
+/** POST /avatar/: the caller's id read while the image is made, then as PATCH /{id}/ but adding an avatar. */
+async function floorAvatarPost(user: BenchUser, body: string, upload: Buffer, format: 'jpeg' | 'png') {
+  decodeBase64(body);
+  await gallery.add(user, () => madeImage(upload, format));
 }
 
 async function floorImage(user: BenchUser, field: 'avatar' | 'cover', body: string, upload: Buffer) {
@@ -499,6 +562,14 @@ async function traces(): Promise<RequestTrace[]> {
   await trace('is_hidden_by', profile.isHiddenBy(u.reader!, u.readerHider!), 200, (b) => b.is_hidden_by === true);
   await trace('hidden_users (a page of 20)', profile.hiddenUsers(u.reader!), 200, (b) => b.count === CROWD && b.results.length === 20);
   await trace('hidden_users_id', profile.hiddenUsersId(u.reader!), 200, (b) => Array.isArray(b) && b.length === CROWD);
+  // The avatar gallery: each write from the seeded gallery of GALLERY_WRITE.
+  const added = (ext: string) => (b: any) => b.id === GALLERY_WRITE + 1 && b.primary === false && String(b.avatar).endsWith(ext);
+  await trace('gallery POST, 12-MP photo', profile.avatarPost(u.galleryPostHandler!, phoneImage), 201, added('.jpg'));
+  await resetGallery(u.galleryPostHandler!);
+  await trace('gallery POST, small PNG', profile.avatarPost(u.galleryPostHandler!, smallPng), 201, added('.png'));
+  await trace('gallery PATCH primary', profile.avatarPrimary(u.galleryPrimaryHandler!, 2), 204);
+  await trace('gallery DELETE', profile.avatarDelete(u.galleryDeleteHandler!, 2), 204);
+  await trace('gallery GET (a page)', profile.avatars(u.galleryReader!), 200, (b) => b.count === GALLERY_READ && b.results.length === GALLERY_READ);
   return out;
 }
 
@@ -518,6 +589,8 @@ interface Scenario {
   name: string;
   /** The status every handler request must answer (default 200). */
   expected?: number;
+  /** Run before each handler/floor pair, untimed: both start from the same state every time. */
+  reset?: () => Promise<unknown>;
   /** Sample and warm-up multiplier: the fast scenarios take more samples for a steadier median. */
   scale: number;
   handler: (i: number) => ApiEvent;
@@ -555,6 +628,7 @@ async function time(scenario: Scenario): Promise<Timing> {
       }
       if (i === total - 1) floorCalls = byCommand(calls);
     };
+    await scenario.reset?.();
     // Alternate which goes first, so neither always follows the other's garbage.
     if (i % 2) {
       await runHandler();
@@ -583,6 +657,8 @@ async function main(): Promise<WarmResult> {
 
   const avatarEvent = event.avatar(u.avatarHandler!);
   const coverEvent = event.cover(u.coverHandler!);
+  const phoneEvent = profile.avatarPost(u.galleryPostHandler!, phoneImage);
+  const pngEvent = profile.avatarPost(u.galleryPostHandler!, smallPng);
   const scenarios: Scenario[] = [
     {
       name: 'text patch',
@@ -600,7 +676,7 @@ async function main(): Promise<WarmResult> {
       name: '1 MB avatar',
       scale: 1,
       handler: () => avatarEvent,
-      floor: () => floorImage(u.avatarFloor!, 'avatar', avatarEvent.body!, avatarImage.bytes),
+      floor: () => floorAvatar(u.avatarFloor!, avatarEvent.body!, avatarImage.bytes),
     },
     {
       name: '4 MB cover',
@@ -649,6 +725,39 @@ async function main(): Promise<WarmResult> {
       floor: () => floorHiddenUsers(u.reader!),
     },
     { name: 'hidden_users_id', scale: 2, handler: () => profile.hiddenUsersId(u.reader!), floor: () => floorHiddenIds(u.reader!) },
+    // The avatar gallery; the writes that add or remove start from the seeded gallery each time.
+    {
+      name: 'gallery POST, 12-MP photo',
+      scale: 0.5,
+      expected: 201,
+      reset: () => resetGallery(u.galleryPostHandler!, u.galleryPostFloor!),
+      handler: () => phoneEvent,
+      floor: () => floorAvatarPost(u.galleryPostFloor!, phoneEvent.body!, phoneImage.bytes, 'jpeg'),
+    },
+    {
+      name: 'gallery POST, small PNG',
+      scale: 1,
+      expected: 201,
+      reset: () => resetGallery(u.galleryPostHandler!, u.galleryPostFloor!),
+      handler: () => pngEvent,
+      floor: () => floorAvatarPost(u.galleryPostFloor!, pngEvent.body!, smallPng.bytes, 'png'),
+    },
+    {
+      name: 'gallery PATCH primary',
+      scale: 2,
+      expected: 204,
+      handler: (i) => profile.avatarPrimary(u.galleryPrimaryHandler!, 2 - (i % 2)),
+      floor: (i) => gallery.makePrimary(u.galleryPrimaryFloor!, 2 - (i % 2)),
+    },
+    {
+      name: 'gallery DELETE',
+      scale: 2,
+      expected: 204,
+      reset: () => resetGallery(u.galleryDeleteHandler!, u.galleryDeleteFloor!),
+      handler: () => profile.avatarDelete(u.galleryDeleteHandler!, 2),
+      floor: () => gallery.remove(u.galleryDeleteFloor!, 2),
+    },
+    { name: 'gallery GET (a page)', scale: 2, handler: () => profile.avatars(u.galleryReader!), floor: () => gallery.page(u.galleryReader!) },
   ];
   for (const scenario of scenarios) result.timings.push(await time(scenario));
   return result;
