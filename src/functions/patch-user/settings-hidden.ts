@@ -60,7 +60,7 @@ export function settingsAndHiddenWrites(config: Config, dynamo: DynamoDBClient):
     if (!exists) throw new NotFoundError();
     // A caller whose sub has no user is a 404, as its `/me/` is.
     if (caller === undefined) throw new NotFoundError();
-    if (caller === target || hides === undefined) throw new InvalidRequestError('You cannot hide yourself.');
+    if (caller === target) throw new InvalidRequestError('You cannot hide yourself.');
     const state = await hidden.toggle(caller, target, config.maxHiddenUsers, hides);
     return { response: { statusCode: 204, headers: { 'Cache-Control': 'no-store' }, body: '' }, outcome: state };
   }
