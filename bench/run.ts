@@ -6,8 +6,10 @@
 //               chunks (code splitting); sizes count what the entry loads at start, and all files
 //   package     `osls package --stage prod`, its zip read back (tools/support/zip.ts)
 //   cold        fresh `node` processes importing each bundle, interleaved (bench/children/cold.mjs)
-//   round trips every AWS call of the handler's requests, counted by an SDK middleware (bench/warm.ts)
-//   warm        handler vs the same AWS calls issued directly, interleaved (bench/warm.ts)
+//   round trips every AWS call of the API's requests (PATCH /{id}/, the profile pages', the avatar
+//               gallery's), counted by an SDK middleware, round by round (bench/warm.ts)
+//   warm        handler vs the same AWS calls issued directly, interleaved (bench/warm.ts,
+//               bench/gallery-floor.ts)
 //   memory      peak RSS of a fresh process handling one 4 MB cover, deployed build and the other
 //               (bench/children/memory.mjs)
 //   JWKS        fetches of the pool's keys over many requests (bench/children/jwks.mjs)

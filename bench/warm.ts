@@ -1,5 +1,6 @@
 // The warm part of the benchmark, run by bench/run.ts as a bundled child process (built with the
-// deployed esbuild options) against DynamoDB Local and s3rver:
+// deployed esbuild options) against DynamoDB Local and s3rver, with both API functions' handlers
+// (GET to getUser, writes to patchUser, as serverless.yml routes them):
 //   - every AWS call counted by a middleware on the handler's own clients, per request;
 //   - warm timings: the handler next to its floor, the same AWS calls issued directly with the
 //     same clients (plus decoding the base64 body where there is one), interleaved.
