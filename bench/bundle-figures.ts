@@ -125,6 +125,20 @@ export async function bundles() {
     floor: `${kb(handler.startupBytes)} PATCH handler`,
     ratio: times(getUser.startupBytes / handler.startupBytes),
   });
+  // What its cold start reads: the packages of the entry and its static chunks (the SDK's own
+  // helpers, @smithy/* and @aws-sdk/* other than the clients, counted rather than named).
+  const atStart = new Set<string>();
+  for (const file of getUser.startupFiles) {
+    for (const input of Object.keys(getUser.metafile.outputs[relative(PROJECT_DIR, file)]!.inputs)) {
+      const match = /(?:^|\/)node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input);
+      if (match) atStart.add(match[1]!);
+    }
+  }
+  const helpers = [...atStart].filter((p) => p.startsWith('@smithy/') || ((p.startsWith('@aws-') || p.startsWith('@aws/')) && !p.startsWith('@aws-sdk/client-')));
+  row({
+    figure: 'GET function: packages loaded at start',
+    value: `${[...atStart].filter((p) => !helpers.includes(p)).sort().join(', ')} + ${helpers.length} SDK helper packages`,
+  });
   const patchOnly = ['busboy', '@aws-sdk/client-s3', 'sharp'];
   const inGet = patchOnly.filter((name) => bundledPackages(getUser.metafile).has(name));
   row({

@@ -6,7 +6,7 @@
 //   deps       bench/entries/deps.ts: only the dependencies the handler uses, built the same way
 //   option     the handler built the other way (one file while serverless.yml splits): compared with
 //   unbundled  the handler's own code in one file, every package loaded from node_modules
-//   warm       bench/warm.ts: the handler plus the floor's direct calls, for the warm timings
+//   warm       bench/warm.ts: both API functions' handlers plus the floors' direct calls, for the warm timings
 import { readFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { basename, extname, join, relative } from 'node:path';

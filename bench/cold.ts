@@ -74,12 +74,14 @@ export async function coldImport(built: { handler: BuiltBundle; deps: BuiltBundl
     ratio: `${times(option / handler)}; ${(unbundled / option).toFixed(2)}× faster than unbundled`,
     target: '(option)',
   });
-  const libvips = samples.get('handler')!.some((s) => s.libvips);
+  // Neither function's start loads sharp: the PATCH handler's image code is import()ed by an image
+  // request, the GET function has none.
+  const withLibvips = ['handler', 'getUser'].filter((name) => samples.get(name)!.some((s) => s.libvips));
   row({
-    figure: 'libvips in the process after the bundled cold import',
-    value: libvips ? 'yes' : 'no',
+    figure: 'libvips in the process after the cold import (PATCH handler, GET function)',
+    value: withLibvips.length ? `yes: ${withLibvips.join(', ')}` : 'no',
     target: 'no',
-    ok: !libvips,
+    ok: withLibvips.length === 0,
   });
   row({
     figure: 'import sharp, first image request of a container (x64)',

@@ -10,6 +10,17 @@ sharp.concurrency(1);
  * or fit in 1600 × 1600 (cover), sRGB, JPEG without metadata.
  */
 export async function directJpegPipeline(bytes: Buffer, field: 'avatar' | 'cover', width: number, height: number): Promise<Buffer> {
+  return directPipeline(bytes, field, width, height, 'jpeg');
+}
+
+/** The same for a JPEG or a still PNG, kept in its format as the handler keeps it. */
+export async function directPipeline(
+  bytes: Buffer,
+  field: 'avatar' | 'cover',
+  width: number,
+  height: number,
+  format: 'jpeg' | 'png',
+): Promise<Buffer> {
   let pipeline = sharp(bytes, { failOn: 'error', limitInputPixels: 40_000_000, sequentialRead: true }).timeout({ seconds: 5 }).autoOrient();
   if (field === 'avatar') {
     const side = Math.min(400, width, height);
@@ -17,5 +28,6 @@ export async function directJpegPipeline(bytes: Buffer, field: 'avatar' | 'cover
   } else {
     pipeline = pipeline.resize(1600, 1600, { fit: 'inside', withoutEnlargement: true });
   }
-  return pipeline.toColourspace('srgb').jpeg({ quality: 85 }).toBuffer();
+  pipeline = pipeline.toColourspace('srgb');
+  return (format === 'png' ? pipeline.png({ compressionLevel: 6 }) : pipeline.jpeg({ quality: 85 })).toBuffer();
 }

@@ -12,12 +12,9 @@
 //
 // Fixtures are made from test/fixtures/photos with sharp into the bench's cache folder, once.
 import { execFile } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { GetItemCommand, TransactWriteItemsCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import sharp from 'sharp';
 import type { ApiEvent } from '../src/functions/patch-user/handler.ts';
@@ -30,6 +27,7 @@ import { anmf, gif, riffChunk, vp8x, VP8X_FLAGS, webp } from '../tools/support/i
 import { accessToken, type TestKey } from '../tools/support/tokens.ts';
 import { OUT_DIR } from './bundles.ts';
 import { multipartEvent } from '../tools/support/api-events.ts';
+import { galleryFloor } from './gallery-floor.ts';
 import { directJpegPipeline } from './image-pipelines.ts';
 
 export interface BenchTable {
@@ -81,6 +79,10 @@ export const phoneJpeg = () =>
     throw new Error('bench: the 12-MP JPEG does not fit the 3 MiB avatar limit');
   });
 
+/** A 320×240 PNG of a real photo (test/fixtures/photos/gps), as a screenshot-sized avatar upload. */
+export const smallPng = () =>
+  fixture(`small-${FIXTURE_VERSION}.png`, () => sharp(join(PHOTOS, 'gps', 'DSCN0010.jpg')).resize(320, 240).png().toBuffer());
+
 // ---------------------------------------------------------------------------------------------
 
 export async function imageBench(table: BenchTable, options: { config: Config; key: TestKey; dir: string }) {
@@ -104,6 +106,7 @@ async function warmAvatar(table: BenchTable, { config, key }: { config: Config; 
   const floorUser = { id: 91_002, sub: 'bench-image-floor', username: 'benchimagefloor' };
   await seedUsers(dynamo, config.tableName, [handlerUser, floorUser], { warn: () => {} });
   const handler = createHandler(config, clients);
+  const gallery = galleryFloor(clients.dynamo, clients.s3, config.tableName, config.mediaBucket);
   const template = JSON.parse(readFileSync(join(PROJECT_DIR, 'test', 'fixtures', 'events', 'rest-api-patch-multipart.json'), 'utf8')) as ApiEvent;
   const event = multipartEvent(template, handlerUser.id, accessToken(key, { sub: handlerUser.sub }), {
     avatar: { bytes: phone, filename: 'IMG_0001.jpg', type: 'image/jpeg' },
@@ -125,48 +128,9 @@ async function warmAvatar(table: BenchTable, { config, key }: { config: Config; 
     const body = Buffer.from(event.body!, 'base64');
     const bytes = body.subarray(body.indexOf('\r\n\r\n') + 4, body.lastIndexOf('\r\n--'));
     const out = await directJpegPipeline(bytes, 'avatar', width, height);
-    const key = `avatar/${floorUser.id}/${randomUUID()}.jpg`;
-    await clients.s3.send(
-      new PutObjectCommand({
-        Bucket: config.mediaBucket,
-        Key: key,
-        Body: out,
-        ContentType: 'image/jpeg',
-        ContentLength: out.length,
-        CacheControl: 'public, max-age=31536000, immutable',
-        Tagging: 'state=pending',
-      }),
-    );
-    // The write as the handler makes it: the update and the owner check in one transaction, then
-    // the consistent read of the answer.
-    await clients.dynamo.send(
-      new TransactWriteItemsCommand({
-        TransactItems: [
-          {
-            Update: {
-              TableName: config.tableName,
-              Key: { pk: { S: `USER#${floorUser.id}` } },
-              UpdateExpression: 'SET #a0 = :v0 ADD #version :one',
-              ConditionExpression: 'attribute_exists(pk)',
-              ExpressionAttributeNames: { '#a0': 'avatar_key', '#version': 'version' },
-              ExpressionAttributeValues: { ':v0': { S: key }, ':one': { N: '1' } },
-              ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-            },
-          },
-          {
-            ConditionCheck: {
-              TableName: config.tableName,
-              Key: { pk: { S: `SUB#${floorUser.sub}` } },
-              ConditionExpression: 'user_id = :id',
-              ExpressionAttributeValues: { ':id': { N: String(floorUser.id) } },
-            },
-          },
-        ],
-      }),
-    );
-    await clients.dynamo.send(
-      new GetItemCommand({ TableName: config.tableName, Key: { pk: { S: `USER#${floorUser.id}` } }, ConsistentRead: true }),
-    );
+    // The write as the handler makes it since the gallery: the put ∥ the user's read, then the
+    // transaction (the primary replaced, on the version read, with the owner check); no read after.
+    await gallery.replacePrimary(floorUser, { bytes: out, mime: 'image/jpeg', ext: 'jpg' });
     // The handler is done once the write committed (the stream tags and deletes), and so is this.
   };
 

@@ -12,7 +12,7 @@ import { CHILD_ENV, execFileAsync, MB } from './options.ts';
 import type { BenchUser, WarmResult } from './protocol.ts';
 
 export const key = makeKey();
-export const token = (sub: string) => accessToken(key, { sub }, TEST_POOL);
+export const token = (sub: string, groups?: readonly string[]) => accessToken(key, { sub, ...(groups && { groups }) }, TEST_POOL);
 
 export function localConfig(emulators: Emulators, jwksFile: string): Config {
   const suffix = `${process.pid}`;
@@ -28,6 +28,9 @@ export function localConfig(emulators: Emulators, jwksFile: string): Config {
     S3_ENDPOINT: emulators.s3Endpoint,
   });
 }
+
+/** Users the reader hides: more than a page of `hidden_users/` (20). */
+export const CROWD = 25;
 
 export function benchUsers(): Record<string, BenchUser> {
   const roles: [string, number, string][] = [
@@ -45,11 +48,30 @@ export function benchUsers(): Record<string, BenchUser> {
     ['countImage', 504, 'count_image'],
     ['countBoth', 505, 'count_both'],
     ['memory', 601, 'memory'],
+    // The profile pages' requests (bench/warm.ts): a reader with settings, an e-mail, a role and
+    // a crowd of hidden users; a user who hides the reader; writers of settings and of the toggle.
+    ['reader', 801, 'reader'],
+    ['readerHider', 802, 'reader_hider'],
+    ['settingsHandler', 803, 'settings_h'],
+    ['settingsFloor', 804, 'settings_f'],
+    ['hideHandler', 805, 'hide_h'],
+    ['hideFloor', 806, 'hide_f'],
+    // The avatar gallery's requests: writers of their own for each, and a reader of a gallery.
+    ['galleryPostHandler', 1001, 'gpost_h'],
+    ['galleryPostFloor', 1002, 'gpost_f'],
+    ['galleryPrimaryHandler', 1003, 'gprimary_h'],
+    ['galleryPrimaryFloor', 1004, 'gprimary_f'],
+    ['galleryDeleteHandler', 1005, 'gdelete_h'],
+    ['galleryDeleteFloor', 1006, 'gdelete_f'],
+    ['galleryReader', 1007, 'greader'],
+    ...Array.from({ length: CROWD }, (_, n): [string, number, string] => [`crowd${n}`, 901 + n, `crowd_${n}`]),
   ];
+  // The reader's token names a pool group, so `/me/` answers a role.
+  const groups: Record<string, readonly string[]> = { reader: ['moderator'] };
   return Object.fromEntries(
     roles.map(([role, id, username]) => {
       const sub = `00000000-0000-4000-8000-${String(id).padStart(12, '0')}`;
-      return [role, { id, sub, username, token: token(sub) }];
+      return [role, { id, sub, username, token: token(sub, groups[role]) }];
     }),
   );
 }

@@ -113,7 +113,7 @@ export async function jwks(handlerBundle: string, dir: string) {
   log('JWKS: fetches per container');
   // Through the Lambda entry with a deployed configuration: the verifier fetches the pool's keys.
   const subs = Array.from({ length: 10 }, (_, i) => `00000000-0000-4000-9000-${String(i).padStart(12, '0')}`);
-  const tokens = subs.map(token);
+  const tokens = subs.map((sub) => token(sub));
   const events = Array.from({ length: 100 }, (_, i) =>
     // A non-integer id: authenticated first, then 404, so no AWS call is needed.
     jsonEvent(template().json, 'abc', tokens[i % tokens.length]!, { bio: 'x' }),

@@ -21,6 +21,9 @@ export interface WarmInput {
     avatarImage: string;
     coverImage: string;
     smallImage: string;
+    /** A 12-MP phone JPEG (bench/images.ts phoneJpeg) and a small PNG, for the gallery's POST. */
+    phoneImage: string;
+    smallPng: string;
   };
   /** Event template (a recorded REST API event) the child fills in. */
   eventTemplate: { json: ApiEvent; multipart: ApiEvent };
@@ -32,6 +35,8 @@ export interface WarmInput {
 export interface CallRecord {
   service: 'dynamodb' | 's3';
   command: string;
+  /** The kind of item a DynamoDB call names (`USER#`, `SUB#`, `HIDDEN#`), where it names one. */
+  item?: string;
   start: number;
   end: number;
 }

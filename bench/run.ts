@@ -6,8 +6,10 @@
 //               chunks (code splitting); sizes count what the entry loads at start, and all files
 //   package     `osls package --stage prod`, its zip read back (tools/support/zip.ts)
 //   cold        fresh `node` processes importing each bundle, interleaved (bench/children/cold.mjs)
-//   round trips every AWS call of the handler's requests, counted by an SDK middleware (bench/warm.ts)
-//   warm        handler vs the same AWS calls issued directly, interleaved (bench/warm.ts)
+//   round trips every AWS call of the API's requests (PATCH /{id}/, the profile pages', the avatar
+//               gallery's), counted by an SDK middleware, round by round (bench/warm.ts)
+//   warm        handler vs the same AWS calls issued directly, interleaved (bench/warm.ts,
+//               bench/gallery-floor.ts)
 //   memory      peak RSS of a fresh process handling one 4 MB cover, deployed build and the other
 //               (bench/children/memory.mjs)
 //   JWKS        fetches of the pool's keys over many requests (bench/children/jwks.mjs)
@@ -31,7 +33,7 @@ import { bundles, type Built } from './bundle-figures.ts';
 import { OUT_DIR } from './bundles.ts';
 import { coldImport } from './cold.ts';
 import { photoJpeg } from './fixtures.ts';
-import { imageBench } from './images.ts';
+import { imageBench, phoneJpeg, smallPng } from './images.ts';
 import { benchUsers, key, localConfig, template, warmChild } from './local-setup.ts';
 import { jwks, memory } from './memory-jwks.ts';
 import { CHILD_ENV, execFileAsync, log, MB, QUICK, runs, started, WARM_SAMPLES, WARM_UP, WRITE_DOCS } from './options.ts';
@@ -55,10 +57,14 @@ async function onTheLocalStack(
     avatarImage: join(dir, 'avatar.jpg'),
     coverImage: join(dir, 'cover.jpg'),
     smallImage: join(dir, 'small.jpg'),
+    phoneImage: join(dir, 'phone-12mp.jpg'),
+    smallPng: join(dir, 'small.png'),
   };
   await writeFile(files.avatarImage, photoJpeg(1 * MB, 1024, 1024, 1));
   await writeFile(files.coverImage, photoJpeg(4 * MB, 4000, 3000, 2));
   await writeFile(files.smallImage, photoJpeg(30_000, 256, 256, 3));
+  await writeFile(files.phoneImage, await phoneJpeg());
+  await writeFile(files.smallPng, await smallPng());
   const input: WarmInput = {
     config,
     users,

@@ -46,9 +46,10 @@ export class HiddenUsers {
    * wanted is the answer too: an SDK retry of a write that was applied (its answer lost), and two
    * tabs toggling from the same state together, both end with the state they asked for. Hiding
    * more than `max` users is refused (InvalidRequestError), whatever the concurrent hides.
+   * `read`: the caller's ids as the request read them already (hiddenBy), else read here.
    */
-  async toggle(caller: number, target: number, max: number): Promise<'hidden' | 'shown'> {
-    const hide = !(await this.hiddenIdSet(caller)).has(target);
+  async toggle(caller: number, target: number, max: number, read?: readonly number[]): Promise<'hidden' | 'shown'> {
+    const hide = !(read ? new Set(read) : await this.hiddenIdSet(caller)).has(target);
     const wanted = hide ? 'hidden' : 'shown';
     for (let attempt = 1; ; attempt++) {
       let now: Set<number>;

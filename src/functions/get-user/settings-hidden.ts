@@ -56,10 +56,12 @@ export function settingsAndHiddenReads(config: Config, dynamo: DynamoDBClient): 
       },
     },
     is_hidden: {
+      // The caller's set is keyed by the caller's id: read as soon as the sub index names it, not
+      // after the existence check too (2 round trips, the second waiting for the first only).
       GET: async (request) => {
         const target = pathUserId(request);
-        const caller = await whileCheckingUser(target, callerId(request));
-        return answer({ is_hidden: (await hidden.hiddenBy(caller)).includes(target) });
+        const hides = await whileCheckingUser(target, callerId(request).then((caller) => hidden.hiddenBy(caller)));
+        return answer({ is_hidden: hides.includes(target) });
       },
     },
     is_hidden_by: {

@@ -49,15 +49,19 @@ export function settingsAndHiddenWrites(config: Config, dynamo: DynamoDBClient):
   async function toggleHidden(request: ApiRequest) {
     const target = pathUserId(request.pathId);
     const sendOptions = { abortSignal: request.deadline() };
-    const [caller, exists] = await Promise.all([
-      userIdOfSub(dynamo, tableName, request.sub, sendOptions),
-      userExists(dynamo, tableName, target, sendOptions),
-    ]);
+    const hidden = new HiddenUsers(dynamo, tableName, sendOptions);
+    // The caller's set, which the toggle decides from, is keyed by the caller's id: read as soon as
+    // the sub index names it, beside the existence check rather than after it.
+    const callersSet = async () => {
+      const caller = await userIdOfSub(dynamo, tableName, request.sub, sendOptions);
+      return { caller, hides: caller === undefined || caller === target ? undefined : await hidden.hiddenBy(caller) };
+    };
+    const [{ caller, hides }, exists] = await Promise.all([callersSet(), userExists(dynamo, tableName, target, sendOptions)]);
     if (!exists) throw new NotFoundError();
     // A caller whose sub has no user is a 404, as its `/me/` is.
     if (caller === undefined) throw new NotFoundError();
     if (caller === target) throw new InvalidRequestError('You cannot hide yourself.');
-    const state = await new HiddenUsers(dynamo, tableName, sendOptions).toggle(caller, target, config.maxHiddenUsers);
+    const state = await hidden.toggle(caller, target, config.maxHiddenUsers, hides);
     return { response: { statusCode: 204, headers: { 'Cache-Control': 'no-store' }, body: '' }, outcome: state };
   }
 
