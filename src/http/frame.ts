@@ -144,6 +144,33 @@ function requestDeadline(config: Config, context: LambdaContext | undefined): Ab
   return AbortSignal.timeout(Math.max(0, remaining - config.awsRequestTimeoutMs - 500));
 }
 
+/**
+ * Routes whose code is imported by their first request: a cold start of the function's other
+ * routes never loads it (the request that needs it pays one import, once per container). `served`
+ * names the methods of each path that `load`'s routes answer; a failed import is tried again by
+ * the next request.
+ */
+export function lazyRoutes(served: Partial<Record<PathName, readonly string[]>>, load: () => Promise<Routes>): Routes {
+  let loaded: Promise<Routes> | undefined;
+  const routes: Routes = {};
+  for (const [path, methods] of Object.entries(served) as Array<[PathName, readonly string[]]>) {
+    const byMethod: Partial<Record<string, Route>> = {};
+    for (const method of methods) {
+      byMethod[method] = async (request) => {
+        const module = (loaded ??= load().catch((error: unknown) => {
+          loaded = undefined;
+          throw error;
+        }));
+        const route = (await module)[path]?.[method];
+        if (!route) throw new Error(`no ${method} route for ${path} in the loaded module`);
+        return route(request);
+      };
+    }
+    routes[path] = byMethod;
+  }
+  return routes;
+}
+
 /** An API function's Lambda entry: a failed configuration is answered as a server error. */
 export function apiEntry(create: () => ApiHandler): ApiHandler {
   return lambdaEntry(create, errorResponse);

@@ -2,7 +2,7 @@
 // authenticates, routes, maps errors, adds CORS and logs). Settings and hidden users: ./settings-hidden.ts.
 // A function of its own: its cold start loads no body parser, image code or S3 client.
 import { requestMethod } from '../../http/api-event.ts';
-import { apiEntry, apiFunction, type ApiHandler, type ApiRequest } from '../../http/frame.ts';
+import { apiEntry, apiFunction, lazyRoutes, type ApiHandler, type ApiRequest } from '../../http/frame.ts';
 import { readConfig, type Config } from '../../platform/config.ts';
 import { createDynamoClient } from '../../store/dynamo-client.ts';
 import { entityTag, matches, parseIfNoneMatch } from '../../http/etag.ts';
@@ -12,7 +12,6 @@ import { renderUser } from '../../users/user-record.ts';
 import { readGallery, renderAvatars } from '../../users/avatar-gallery.ts';
 import { page, pageRequest, queryParameters } from '../../http/pagination.ts';
 import { UsersTable } from '../../store/users-table.ts';
-import { settingsAndHiddenReads } from './settings-hidden.ts';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 
 export type Handler = ApiHandler;
@@ -66,7 +65,13 @@ export function createHandler(config: Config, dynamo: DynamoDBClient = createDyn
   // the stage requires a token; `/me/` always needs one. An anonymous read is one consistent read.
   const anonymous = ({ event, path }: ApiRequest) =>
     !config.readRequiresToken && requestMethod(event) === 'GET' && path === 'user';
-  const routes = { user: { GET: read }, me: { GET: read }, avatar: { GET: avatars }, ...settingsAndHiddenReads(config, dynamo) };
+  // The settings' and hidden users' reads are loaded by their first request: a cold start of a
+  // profile read never reads their code.
+  const settingsAndHidden = lazyRoutes(
+    { settings: ['GET'], is_hidden: ['GET'], is_hidden_by: ['GET'], hidden_users: ['GET'], hidden_users_id: ['GET'] },
+    () => import('./settings-hidden.ts').then(({ settingsAndHiddenReads }) => settingsAndHiddenReads(config, dynamo)),
+  );
+  const routes = { user: { GET: read }, me: { GET: read }, avatar: { GET: avatars }, ...settingsAndHidden };
   return apiFunction(config, { routes, vary: ['Authorization'], anonymous });
 }
 

@@ -20,7 +20,7 @@ import {
   renderAvatar,
   type Gallery,
 } from '../../users/avatar-gallery.ts';
-import { buildAvatarUpload, readAvatarId } from '../../users/patch-fields.ts';
+import { buildAvatarUpload, readAvatarId } from '../../users/avatar-fields.ts';
 import { heldImageKeys } from '../../users/user-record.ts';
 import { normalizeImages } from './images.ts';
 import { writeAfterUploads } from './write-path.ts';

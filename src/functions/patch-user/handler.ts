@@ -2,7 +2,7 @@
 // routes, maps errors, adds CORS and logs). The gallery: ./avatar-routes.ts; settings and hiding
 // users: ./settings-hidden.ts.
 import { userIdOf, type ApiEvent, type LambdaContext } from '../../http/api-event.ts';
-import { apiEntry, apiFunction, type ApiHandler, type ApiRequest } from '../../http/frame.ts';
+import { apiEntry, apiFunction, lazyRoutes, type ApiHandler, type ApiRequest } from '../../http/frame.ts';
 import { createAwsClients, type AwsClients } from '../../store/aws-clients.ts';
 import { readConfig, type Config } from '../../platform/config.ts';
 import { entityTag, parseIfMatch, parseWriteIfNoneMatch } from '../../http/etag.ts';
@@ -11,13 +11,11 @@ import { jsonResponse } from '../../http/response.ts';
 import { MediaStore } from '../../store/media-uploads.ts';
 import { buildPatch } from '../../users/patch-fields.ts';
 import { normalizeImages } from './images.ts';
-import { avatarRoutes } from './avatar-routes.ts';
 import { patchUser } from './write-path.ts';
 import { parseBody } from '../../http/request-body.ts';
 import { renderUser } from '../../users/user-record.ts';
 import { UsersTable } from '../../store/users-table.ts';
 import { isImageWorker } from '../../images/worker-flag.ts';
-import { settingsAndHiddenWrites } from './settings-hidden.ts';
 
 // The image pipeline forks the file it was bundled into as its worker: its own chunk in the
 // deployed (code-split) artifact, this entry in a single-file build, where loading it starts the
@@ -57,9 +55,15 @@ export function createHandler(config: Config, clients: AwsClients = createAwsCli
     return { response, outcome: 'updated' };
   }
 
-  return apiFunction(config, {
-    routes: { user: { PATCH: patch }, avatar: avatarRoutes(config, clients), ...settingsAndHiddenWrites(config, clients.dynamo) },
-  });
+  // The gallery's, the settings' and the hide toggle's code is loaded by their first request, so
+  // a cold start of PATCH /{id}/ reads none of it (bench: own code at start).
+  const gallery = lazyRoutes({ avatar: ['POST', 'PATCH', 'DELETE'] }, () =>
+    import('./avatar-routes.ts').then(({ avatarRoutes }) => ({ avatar: avatarRoutes(config, clients) })),
+  );
+  const settingsAndHiding = lazyRoutes({ settings: ['PATCH'], hide: ['POST'] }, () =>
+    import('./settings-hidden.ts').then(({ settingsAndHiddenWrites }) => settingsAndHiddenWrites(config, clients.dynamo)),
+  );
+  return apiFunction(config, { routes: { user: { PATCH: patch }, ...gallery, ...settingsAndHiding } });
 }
 
 /** For a body without a username, whose validation never asks. */

@@ -16,7 +16,6 @@ import type { MediaStore } from '../../store/media-uploads.ts';
 import type { ImageUpload, Patch } from '../../users/patch-fields.ts';
 import { isEmptyPatch } from '../../users/patch-fields.ts';
 import { heldImageKeys, imageKeyAttribute, IMAGE_FIELDS, type ImageField, type UserItem } from '../../users/user-record.ts';
-import { galleryAttributes, readGallery, replacePrimary } from '../../users/avatar-gallery.ts';
 import { ConcurrentChangeError } from '../../http/errors.ts';
 import type { ChangesOf, ItemChanges, Preconditions, UsersTable } from '../../store/users-table.ts';
 
@@ -46,10 +45,13 @@ export async function patchUser(deps: PatchUserDeps, { id, sub, patch, precondit
   // read: the primary leaves it, the new one joins it (contract, "Avatars").
   const avatar = 'avatar' in patch.images ? (uploads.find((u) => u.field === 'avatar') ?? null) : undefined;
   const uploaded = new Date().toISOString();
+  // By import(): only a patch of the avatar needs the gallery's code (it loads the image code too).
+  const galleries = avatar === undefined ? undefined : await import('../../users/avatar-gallery.ts');
   const changesOf: ChangesOf | undefined =
-    avatar === undefined
+    avatar === undefined || galleries === undefined
       ? undefined
       : (current) => {
+          const { galleryAttributes, readGallery, replacePrimary } = galleries;
           // Our own fresh key already held: a retry of ours landed, the user as read is the answer.
           if (avatar && heldImageKeys(current).includes(avatar.key)) return undefined;
           const gallery = replacePrimary(readGallery(current), avatar && { key: avatar.key, uploaded }, maxAvatars);
