@@ -11,6 +11,7 @@ import { jsonResponse } from '../../http/response.ts';
 import { renderUser } from '../../users/user-record.ts';
 import { UsersTable } from '../../store/users-table.ts';
 import { settingsAndHiddenReads } from './settings-hidden.ts';
+import { communityReads } from './community.ts';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 
 export type Handler = ApiHandler;
@@ -51,9 +52,11 @@ export function createHandler(config: Config, dynamo: DynamoDBClient = createDyn
   // one token's request with what it kept from another's, not even after a 304.
   // A logged-out visitor reads a profile, as in the reference (contract, "Reading a user"), unless
   // the stage requires a token; `/me/` always needs one. An anonymous read is one consistent read.
+  // The community's configuration is read before anyone signs in, in a private community too.
   const anonymous = ({ event, path }: ApiRequest) =>
-    !config.readRequiresToken && requestMethod(event) === 'GET' && path === 'user';
-  const routes = { user: { GET: read }, me: { GET: read }, ...settingsAndHiddenReads(config, dynamo) };
+    requestMethod(event) === 'GET' &&
+    ((!config.readRequiresToken && path === 'user') || path === 'dynamic_preference' || path === 'feature');
+  const routes = { user: { GET: read }, me: { GET: read }, ...settingsAndHiddenReads(config, dynamo), ...communityReads() };
   return apiFunction(config, { routes, vary: ['Authorization'], anonymous });
 }
 
