@@ -11,8 +11,11 @@ export interface DynamicPreference {
   id: number;
   section: string;
   name: string;
-  /** Always a string, as in the reference: JSON, a number or a URL is the client's to parse. */
-  value: string;
+  /**
+   * As the reference's values come: text (a URL, or JSON that the client parses), a number, or a
+   * boolean for a switch (react-core tests `.value` for truth: the string "false" would be on).
+   */
+  value: string | number | boolean;
 }
 
 /** A feature as the reference answers it (schemas/feature). */
@@ -44,13 +47,13 @@ export function parseCommunityConfig(raw: unknown): CommunityConfig {
   }
   const seen = new Set<string>();
   const preferences = raw.preferences.map((entry: unknown, index): DynamicPreference => {
-    if (!isObject(entry) || typeof entry.section !== 'string' || typeof entry.name !== 'string' || typeof entry.value !== 'string' || !entry.section || !entry.name) {
-      throw new CommunityConfigError(`community configuration: preferences[${index}] needs a non-empty "section" and "name" and a string "value"`);
+    if (!isObject(entry) || typeof entry.section !== 'string' || typeof entry.name !== 'string' || !['string', 'number', 'boolean'].includes(typeof entry.value) || !entry.section || !entry.name) {
+      throw new CommunityConfigError(`community configuration: preferences[${index}] needs a non-empty "section" and "name" and a string, number or boolean "value"`);
     }
     const key = `${entry.section}.${entry.name}`;
     if (seen.has(key)) throw new CommunityConfigError(`community configuration: preference ${key} is listed twice`);
     seen.add(key);
-    return { id: index + 1, section: entry.section, name: entry.name, value: entry.value };
+    return { id: index + 1, section: entry.section, name: entry.name, value: entry.value as DynamicPreference['value'] };
   });
   const names = new Set<string>();
   const features = raw.features.map((entry: unknown, index): Feature => {

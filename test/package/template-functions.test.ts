@@ -67,6 +67,8 @@ describe('GET function and sign-up trigger (osls package)', () => {
       .sort();
     // The reads of every path, and every method of every path that no write names (ANY).
     assert.deepEqual(routes, [
+      'ANY ApiGatewayMethodApiV2DynamicpreferenceAny',
+      'ANY ApiGatewayMethodApiV2FeatureAny',
       'ANY ApiGatewayMethodApiV2UserAvatarAny',
       'ANY ApiGatewayMethodApiV2UserHiddenusersAny',
       'ANY ApiGatewayMethodApiV2UserHiddenusersidAny',
@@ -76,6 +78,8 @@ describe('GET function and sign-up trigger (osls package)', () => {
       'ANY ApiGatewayMethodApiV2UserIdVarIshiddenbyAny',
       'ANY ApiGatewayMethodApiV2UserIdVarSettingsAny',
       'ANY ApiGatewayMethodApiV2UserMeAny',
+      'GET ApiGatewayMethodApiV2DynamicpreferenceGet',
+      'GET ApiGatewayMethodApiV2FeatureGet',
       'GET ApiGatewayMethodApiV2UserAvatarGet',
       'GET ApiGatewayMethodApiV2UserHiddenusersGet',
       'GET ApiGatewayMethodApiV2UserHiddenusersidGet',

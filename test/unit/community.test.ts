@@ -62,7 +62,7 @@ describe('GET /api/v2/dynamic_preference/', () => {
     for (const p of results) {
       assert.deepEqual(Object.keys(p).sort(), ['id', 'name', 'section', 'value']);
       assert.ok(Number.isInteger(p.id));
-      assert.equal(typeof p.value, 'string');
+      assert.ok(['string', 'number', 'boolean'].includes(typeof p.value), `${p.section}.${p.name}`);
     }
     const byKey = new Map(results.map((p: any) => [`${p.section}.${p.name}`, p.value]));
     const cover = byKey.get('images.user_default_cover') as string;
@@ -138,7 +138,7 @@ describe('GET /api/v2/feature/', () => {
 describe('config/community.json, checked when it is read', () => {
   it('refuses a file that is not two lists, an entry without a string value, or a key listed twice', () => {
     assert.throws(() => parseCommunityConfig({ preferences: [] }), /"features"/);
-    assert.throws(() => parseCommunityConfig({ preferences: [{ section: 'a', name: 'b', value: 1 }], features: [] }), /preferences\[0\]/);
+    assert.throws(() => parseCommunityConfig({ preferences: [{ section: 'a', name: 'b', value: null }], features: [] }), /preferences\[0\]/);
     assert.throws(
       () => parseCommunityConfig({ preferences: [{ section: 'a', name: 'b', value: '1' }, { section: 'a', name: 'b', value: '2' }], features: [] }),
       /a\.b is listed twice/,
