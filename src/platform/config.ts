@@ -65,6 +65,8 @@ export interface Config {
   readRequiresToken: boolean;
   /** Most users one user may hide (MAX_HIDDEN_USERS; contract, "Hidden users"). */
   maxHiddenUsers: number;
+  /** Most avatars one user's gallery holds (contract, "Avatars"); one more is `max_avatars`. */
+  maxAvatars: number;
 }
 
 export class ConfigError extends Error {
@@ -93,6 +95,7 @@ export const DEFAULTS = {
   awsRequestTimeoutMs: 2000,
   awsMaxAttempts: 3,
   maxHiddenUsers: 1000,
+  maxAvatars: 20,
 } as const;
 
 export type Env = Record<string, string | undefined>;
@@ -183,6 +186,7 @@ export function readConfig(env: Env = process.env): Config {
     reservedUsernames: reservedUsernames(optional('RESERVED_USERNAMES')),
     readRequiresToken: false,
     maxHiddenUsers: positiveInt('MAX_HIDDEN_USERS', DEFAULTS.maxHiddenUsers),
+    maxAvatars: positiveInt('MAX_AVATARS', DEFAULTS.maxAvatars),
   };
   const requiresToken = optional('READ_REQUIRES_TOKEN') ?? 'false';
   if (requiresToken !== 'true' && requiresToken !== 'false') {

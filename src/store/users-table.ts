@@ -13,6 +13,7 @@ import {
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import { isDeepStrictEqual } from 'node:util';
 import {
   ConcurrentChangeError,
   NotFoundError,
@@ -32,13 +33,21 @@ import {
 export type { Preconditions };
 import { readUserItem } from '../users/user-item.ts';
 import { userIdOfSub } from './sub-index.ts';
-import { heldClaimKey, subKey, userKey, type UserItem } from '../users/user-record.ts';
+import { heldClaimKey, heldImageKeys, subKey, userKey, type UserItem } from '../users/user-record.ts';
 
-/** Attributes to set (non-empty values) and to remove (cleared fields). */
+/** Attributes to set (non-empty values: text, or a gallery's list and number) and to remove. */
 export interface ItemChanges {
-  set: Record<string, string>;
+  set: Record<string, unknown>;
   remove: string[];
 }
+
+/**
+ * The changes a write makes, worked out from the user as read: a gallery write (or a patch with an
+ * avatar) depends on the stored gallery, so each attempt recomputes them from the user it read.
+ * `undefined`: nothing to write, the user as read is already the result (a retry of our own
+ * write that landed).
+ */
+export type ChangesOf = (current: UserItem) => ItemChanges | undefined;
 
 /** The stored user after `changes`: what an atomic update of `item` leaves behind. */
 export function applyChanges(item: UserItem, changes: ItemChanges, username?: string): UserItem {
@@ -97,7 +106,7 @@ export class UsersTable {
   }
 
   /**
-   * The user a rename starts from: 404, then 403 as the user item says. The request's preconditions
+   * The user a rename or a gallery write starts from: 404, then 403 as the user item says. The request's preconditions
    * are the transaction's, which tells 403 first by the sub index (renameFrom).
    */
   async getUserToRename(id: number, sub: string): Promise<UserItem> {
@@ -105,8 +114,8 @@ export class UsersTable {
   }
 
   /**
-   * The image keys the stored user holds (none if there is no such user), read consistently: tells
-   * whether a write whose answer was lost carried this request's fresh keys.
+   * The image keys the stored user holds, its gallery's too (none if there is no such user), read
+   * consistently: tells whether a write whose answer was lost carried this request's fresh keys.
    */
   async heldImageKeys(id: number): Promise<string[]> {
     const { Item } = await this.dynamo.send(
@@ -114,12 +123,38 @@ export class UsersTable {
         TableName: this.tableName,
         Key: marshall({ pk: userKey(id) }),
         ConsistentRead: true,
-        ProjectionExpression: '#avatar, #cover',
-        ExpressionAttributeNames: { '#avatar': 'avatar_key', '#cover': 'cover_key' },
+        ProjectionExpression: '#avatar, #cover, #avatars',
+        ExpressionAttributeNames: { '#avatar': 'avatar_key', '#cover': 'cover_key', '#avatars': 'avatars' },
       }),
     );
-    const item = Item ? (unmarshall(Item) as Partial<UserItem>) : {};
-    return [item.avatar_key, item.cover_key].filter((key): key is string => typeof key === 'string');
+    return heldImageKeys(Item ? (unmarshall(Item) as Partial<UserItem>) : undefined);
+  }
+
+  /**
+   * A write worked out from the user as read (`changesOf`), in one transaction conditioned on the
+   * version read: when another write got in between, the user is read again and the changes
+   * worked out anew, a bounded number of times. The answer is the user the write made (no read
+   * after it: the version condition says what it was before).
+   */
+  async updateFrom(
+    id: number,
+    sub: string,
+    read: UserItem,
+    changesOf: ChangesOf,
+    preconditions: Preconditions = NO_PRECONDITIONS,
+  ): Promise<{ after: UserItem }> {
+    let current = read;
+    for (let attempt = 1; ; attempt++) {
+      const changes = changesOf(current);
+      if (!changes) return { after: current };
+      try {
+        await this.write(id, sub, changes, preconditions, { readVersion: current.version });
+        return { after: applyChanges(current, changes) };
+      } catch (error) {
+        if (!(error instanceof ConcurrentChangeError) || attempt >= RENAME_ATTEMPTS) throw error;
+        current = await this.getOwnedUser(id, sub, preconditions);
+      }
+    }
   }
 
   /**
@@ -134,12 +169,34 @@ export class UsersTable {
     preconditions: Preconditions = NO_PRECONDITIONS,
     expectedUsername?: string,
   ): Promise<{ after: UserItem }> {
+    await this.write(id, sub, changes, preconditions, { expectedUsername });
+    // The write is done: a failure from here on is a 503 that keeps the uploads (not a refusal).
+    const after = await this.getUser(id);
+    if (!after) throw new ServiceUnavailableError();
+    return { after };
+  }
+
+  /**
+   * The transaction of update() and updateFrom(). `expectedUsername`: the stored name must still be
+   * this one. `readVersion`: the stored user must still be the version read.
+   */
+  private async write(
+    id: number,
+    sub: string,
+    changes: ItemChanges,
+    preconditions: Preconditions,
+    { expectedUsername, readVersion }: { expectedUsername?: string; readVersion?: number },
+  ): Promise<void> {
     const expression = updateExpression(changes);
     let condition = 'attribute_exists(pk)';
     if (expectedUsername !== undefined) {
       expression.names['#username'] = 'username';
       expression.values[':expectedUsername'] = expectedUsername;
       condition += ' AND #username = :expectedUsername';
+    }
+    if (readVersion !== undefined) {
+      expression.values[':readVersion'] = readVersion;
+      condition += ' AND #version = :readVersion';
     }
     const version = versionCondition(preconditions, expression.names, expression.values);
     if (version) condition += ` AND ${version}`;
@@ -183,7 +240,7 @@ export class UsersTable {
           // attempt refused is a 412 even then: a client repeating a request with its old ETag
           // must hear it.
           const retried = (error.$metadata?.attempts ?? 1) > 1;
-          if (retried && isThisWriteApplied(preconditions, current, changes)) throw new WriteOutcomeUnknownError(error);
+          if (retried && isThisWriteApplied(preconditions, current, changes, readVersion)) throw new WriteOutcomeUnknownError(error);
           preconditionHolds(preconditions, current);
           throw new ConcurrentChangeError();
         }
@@ -195,10 +252,6 @@ export class UsersTable {
         if (attempt >= RENAME_ATTEMPTS) throw new ConcurrentChangeError();
       }
     }
-    // The write is done: a failure from here on is a 503 that keeps the uploads (not a refusal).
-    const after = await this.getUser(id);
-    if (!after) throw new ServiceUnavailableError();
-    return { after };
   }
 
   /**
@@ -221,14 +274,16 @@ export class UsersTable {
     id: number,
     sub: string,
     username: string,
-    changes: ItemChanges,
+    changes: ItemChanges | ChangesOf,
     read: UserItem,
     preconditions: Preconditions = NO_PRECONDITIONS,
   ): Promise<{ after: UserItem }> {
     let current = read;
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.renameFrom(id, sub, username, changes, current, preconditions);
+        const these = typeof changes === 'function' ? changes(current) : changes;
+        if (!these) return { after: current };
+        return await this.renameFrom(id, sub, username, these, current, preconditions);
       } catch (error) {
         if (!(error instanceof ConcurrentChangeError)) throw error;
         if (attempt >= RENAME_ATTEMPTS) throw error;
@@ -392,11 +447,23 @@ function updateExpression(changes: ItemChanges): {
   return { text, names, values };
 }
 
-function isThisWriteApplied(pre: Preconditions, item: UserItem, changes: ItemChanges): boolean {
-  if (preconditionsAllow(pre, item.version) || !preconditionsAllow(pre, item.version - 1)) return false;
+/**
+ * Whether the stored user is this write applied on top of a version it was allowed to write: the
+ * version the write was conditioned on (`readVersion`), or one the preconditions let through that
+ * they no longer do.
+ */
+function isThisWriteApplied(
+  pre: Preconditions,
+  item: UserItem,
+  changes: ItemChanges,
+  readVersion: number | undefined,
+): boolean {
+  if (readVersion !== undefined) {
+    if (item.version !== readVersion + 1) return false;
+  } else if (preconditionsAllow(pre, item.version) || !preconditionsAllow(pre, item.version - 1)) return false;
   const stored = item as unknown as Record<string, unknown>;
   return (
-    Object.entries(changes.set).every(([name, value]) => stored[name] === value) &&
+    Object.entries(changes.set).every(([name, value]) => isDeepStrictEqual(stored[name], value)) &&
     changes.remove.every((name) => stored[name] === undefined)
   );
 }

@@ -1,7 +1,7 @@
 // What one change of a user item means downstream: which image keys became held (tag them live),
 // which are no longer held (delete them), and the event consumers receive. Pure: the stream
 // function (src/functions/media-events/records.ts) does the calls.
-import { IMAGE_FIELDS, imageKeyAttribute, renderUser, type User, type UserItem } from './user-record.ts';
+import { heldImageKeys, renderUser, type User, type UserItem } from './user-record.ts';
 
 export const EVENT_SOURCE = 'selfcommunity.users';
 export type UserEventType = 'user.created' | 'user.updated';
@@ -32,13 +32,11 @@ export interface UserChange {
   event?: UserEvent;
 }
 
-const imageKeys = (item: UserItem | undefined): string[] =>
-  item ? IMAGE_FIELDS.map((field) => item[imageKeyAttribute(field)]).filter((key): key is string => !!key) : [];
-
 /** `before`/`after`: the item's old and new image (absent on insert / removal). */
 export function userChange(before: UserItem | undefined, after: UserItem | undefined, mediaBaseUrl: string): UserChange {
-  const oldKeys = imageKeys(before);
-  const newKeys = imageKeys(after);
+  // The gallery's keys too: an avatar removed from the gallery is deleted here, like a replaced one.
+  const oldKeys = heldImageKeys(before);
+  const newKeys = heldImageKeys(after);
   const change: UserChange = {
     held: newKeys,
     released: oldKeys.filter((key) => !newKeys.includes(key)),

@@ -8,7 +8,7 @@
 // answer true, and the log says which item to fix.
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { NumberValueImpl as NumberValue, unmarshall } from '@aws-sdk/util-dynamodb';
-import { COUNTER_FIELDS, IMAGE_FIELDS, imageKeyAttribute, TEXT_FIELDS, type UserItem } from './user-record.ts';
+import { COUNTER_FIELDS, IMAGE_FIELDS, imageKeyAttribute, TEXT_FIELDS, type GalleryEntry, type UserItem } from './user-record.ts';
 
 export class UnreadableItemError extends Error {
   override name = 'UnreadableItemError';
@@ -22,9 +22,9 @@ export class UnreadableItemError extends Error {
 
 const STRING_ATTRIBUTES = ['pk', 'sub', 'username', 'date_joined', 'ext_id', 'email', ...TEXT_FIELDS, ...IMAGE_FIELDS.map(imageKeyAttribute)];
 const REQUIRED_ATTRIBUTES = ['pk', 'id', 'sub', 'username', 'version', 'date_joined'];
-const INTEGER_ATTRIBUTES = ['id', 'version', 'reputation', ...COUNTER_FIELDS];
+const INTEGER_ATTRIBUTES = ['id', 'version', 'reputation', 'avatar_seq', ...COUNTER_FIELDS];
 const BOOLEAN_ATTRIBUTES = ['community_badge', 'reg_approved', 'deleted', 'email_verified'];
-const KNOWN = new Set([...STRING_ATTRIBUTES, ...INTEGER_ATTRIBUTES, ...BOOLEAN_ATTRIBUTES, 'tags']);
+const KNOWN = new Set([...STRING_ATTRIBUTES, ...INTEGER_ATTRIBUTES, ...BOOLEAN_ATTRIBUTES, 'tags', 'avatars']);
 /** The stored shape of a tag (the User object's `tags`), for readers of items and for seeds. */
 export const TAG_SHAPE: Record<string, 'string' | 'integer' | 'boolean'> = {
   id: 'integer',
@@ -55,6 +55,20 @@ const isTag = (value: unknown): boolean =>
     return kind === 'integer' ? safeInteger(field) !== undefined : typeof field === kind;
   });
 
+/** `avatars` as stored: a list of `{id, key, uploaded}` maps, ids positive safe integers. */
+function readGalleryEntries(value: unknown): GalleryEntry[] | undefined {
+  if (!Array.isArray(value)) return undefined;
+  const entries: GalleryEntry[] = [];
+  for (const entry of value) {
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) return undefined;
+    const { id, key, uploaded } = entry as Record<string, unknown>;
+    const number = safeInteger(id);
+    if (number === undefined || number <= 0 || typeof key !== 'string' || key === '' || typeof uploaded !== 'string') return undefined;
+    entries.push({ id: number, key, uploaded });
+  }
+  return entries;
+}
+
 /**
  * The user item in `attributes` (DynamoDB JSON), checked against the stored shape. Attributes the
  * service does not know are kept as they are (another tool's business); known ones must have their
@@ -83,6 +97,19 @@ export function readUserItem(attributes: Record<string, AttributeValue>): UserIt
   if (raw.tags !== undefined) {
     if (!Array.isArray(raw.tags) || !raw.tags.every(isTag)) wrong.push('tags');
     else item.tags = raw.tags.map((tag: Record<string, unknown>) => ({ ...tag, id: safeInteger(tag.id) }));
+  }
+  if (raw.avatars !== undefined) {
+    const avatars = readGalleryEntries(raw.avatars);
+    if (!avatars) wrong.push('avatars');
+    else {
+      item.avatars = avatars;
+      // The gallery's own invariants: ids unique and given out by `avatar_seq`, and the primary
+      // (`avatar_key`) one of its entries. Anything else would answer avatars that are not there.
+      const seq = item.avatar_seq as number | undefined;
+      const ids = new Set(avatars.map((entry) => entry.id));
+      if (ids.size !== avatars.length || (seq !== undefined && avatars.some((entry) => entry.id > seq))) wrong.push('avatars');
+      if (typeof raw.avatar_key === 'string' && !avatars.some((entry) => entry.key === raw.avatar_key)) wrong.push('avatar_key');
+    }
   }
   if (wrong.length) throw new UnreadableItemError(key, [...new Set(wrong)]);
   // Attributes the service does not know get the SDK's default conversion where it has one; none

@@ -41,6 +41,24 @@ export type ImageField = (typeof IMAGE_FIELDS)[number];
 /** Attribute that holds the S3 object key of an image field. */
 export const imageKeyAttribute = (field: ImageField): `${ImageField}_key` => `${field}_key`;
 
+/**
+ * Every object key a stored user holds: its avatar and cover and every avatar of its gallery. The
+ * one list the stream (what to keep, what to delete), the write path (did our write land?) and
+ * the tools (check-invariants, reconcile) read.
+ */
+export function heldImageKeys(item: Pick<UserItem, 'avatar_key' | 'cover_key' | 'avatars'> | undefined): string[] {
+  if (!item) return [];
+  const keys = new Set<string>();
+  for (const field of IMAGE_FIELDS) {
+    const key = item[imageKeyAttribute(field)];
+    if (typeof key === 'string' && key) keys.add(key);
+  }
+  if (Array.isArray(item.avatars)) {
+    for (const entry of item.avatars) if (typeof entry?.key === 'string' && entry.key) keys.add(entry.key);
+  }
+  return [...keys];
+}
+
 export const COUNTER_FIELDS = [
   'followings_counter',
   'followers_counter',
@@ -77,6 +95,15 @@ export interface Tag {
   deleted: boolean;
 }
 
+/** One avatar of the gallery as stored in the user item's `avatars` (src/users/avatar-gallery.ts). */
+export interface GalleryEntry {
+  id: number;
+  /** The S3 object key. */
+  key: string;
+  /** When it was uploaded, ISO 8601. */
+  uploaded: string;
+}
+
 /** A user item as stored. Text fields and image keys are absent when the user has no value. */
 export interface UserItem {
   pk: string;
@@ -88,8 +115,13 @@ export interface UserItem {
   version: number;
   date_joined: string;
   ext_id?: string;
+  /** The primary avatar's object key: the gallery entry holding it is the primary. */
   avatar_key?: string;
   cover_key?: string;
+  /** The avatar gallery in upload order; absent on users from before it (src/users/avatar-gallery.ts). */
+  avatars?: GalleryEntry[];
+  /** The last avatar id given out; ids are never reused. */
+  avatar_seq?: number;
   tags?: Tag[];
   reputation?: number;
   community_badge?: boolean;

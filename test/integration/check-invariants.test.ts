@@ -124,3 +124,29 @@ describe('check-invariants', () => {
     ]);
   });
 });
+
+describe('check-invariants: the avatar gallery', () => {
+  it('an avatar only a gallery holds is held (live, no problem); a missing or pending one is; a primary outside its gallery is', async () => {
+    await backend.seed([{ id: 5, sub: 'sub-5', username: 'five' }, { id: 6, sub: 'sub-6', username: 'six' }]);
+    await upload('avatar/5/a.png', 'live');
+    await upload('avatar/5/b.png', 'live');
+    await upload('avatar/5/c.png', 'pending');
+    const gallery = (id: number, primary: string, keys: string[]) =>
+      backend.dynamo.send(
+        new UpdateCommand({
+          TableName: backend.config.tableName,
+          Key: { pk: `USER#${id}` },
+          UpdateExpression: 'SET avatar_key = :p, avatars = :a, avatar_seq = :s',
+          ExpressionAttributeValues: { ':p': primary, ':a': keys.map((key, i) => ({ id: i + 1, key, uploaded: '2025-01-01T00:00:00Z' })), ':s': keys.length },
+        }),
+      );
+    await gallery(5, 'avatar/5/a.png', ['avatar/5/a.png', 'avatar/5/b.png', 'avatar/5/c.png', 'avatar/5/gone.png']);
+    await gallery(6, 'avatar/5/a.png', []);
+    const found = (await problems()).filter((p) => p.includes('avatar/5/') || p.startsWith('user 6'));
+    assert.deepEqual(found.sort(), [
+      'image avatar/5/c.png is pointed at but not marked live',
+      'image avatar/5/gone.png is pointed at but does not exist',
+      'user 6: its avatar avatar/5/a.png is not in its gallery',
+    ]);
+  });
+});

@@ -17,6 +17,7 @@ import { findFreePort } from '../../tools/local/local-stack.ts';
 import { pngImage } from '../../tools/support/images.ts';
 import { fixtureEvent, multipartBody, startTestBackend, type TestBackend, userSeeder } from '../support/backend.ts';
 import { openTableStream, streamConfigFor } from '../support/stream.ts';
+import { avatarEvent } from '../support/avatars.ts';
 import { accessToken, makeKey } from '../../tools/support/tokens.ts';
 
 const key = makeKey();
@@ -83,6 +84,14 @@ async function assertUnchanged(user: { id: number; username: string }, uploads: 
   leftPending.push(objects[0]!);
 }
 
+/** Every attempt of the user's write (TransactWriteItems) ends in `fault`; reads go through. */
+function onlyTheWrite(clients: AwsClients, fault: () => Promise<never>) {
+  clients.dynamo.middlewareStack.add(
+    (next, context) => async (args) => (context.commandName === 'TransactWriteItemsCommand' ? fault() : next(args)),
+    { step: 'finalizeRequest', name: 'faultyWrite' },
+  );
+}
+
 function assert503(response: { statusCode: number; body: string; headers: Record<string, string> }) {
   assert.equal(response.statusCode, 503, response.body);
   assert.equal(JSON.parse(response.body).errors[0].code, 'service_unavailable');
@@ -97,10 +106,20 @@ describe('faults', () => {
     await assertUnchanged(user);
   });
 
-  it('DynamoDB unavailable: 503, the upload left pending (an earlier attempt may have landed)', async () => {
+  it('DynamoDB unavailable: a new avatar reads the user (its gallery) first; the read fails, the write is never sent: 503, upload deleted', async () => {
     const user = await newUser();
     const handler = createHandler(backend.config, clientsWith('dynamodb', closedEndpoint));
     assert503(await handler(avatarPatch(user)));
+    await assertUnchanged(user);
+  });
+
+  it('DynamoDB unavailable for the write (the read answered): 503, the upload left pending (an earlier attempt may have landed)', async () => {
+    const user = await newUser();
+    const clients = createAwsClients(backend.config);
+    onlyTheWrite(clients, async () => {
+      throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED', name: 'Error' });
+    });
+    assert503(await createHandler(backend.config, clients)(avatarPatch(user)));
     await assertUnchanged(user, 'left pending');
   });
 
@@ -135,13 +154,10 @@ describe('faults', () => {
     const user = await newUser();
     const clients = createAwsClients(backend.config);
     let attempts = 0;
-    clients.dynamo.middlewareStack.add(
-      () => async () => {
-        attempts++;
-        throw new ThrottlingException({ message: 'Rate exceeded', $metadata: { httpStatusCode: 400 } });
-      },
-      { step: 'finalizeRequest', name: 'alwaysThrottle' },
-    );
+    onlyTheWrite(clients, async () => {
+      attempts++;
+      throw new ThrottlingException({ message: 'Rate exceeded', $metadata: { httpStatusCode: 400 } });
+    });
     assert503(await createHandler(backend.config, clients)(avatarPatch(user)));
     assert.ok(attempts >= 1);
     await assertUnchanged(user, 'left pending');
@@ -161,13 +177,10 @@ describe('faults', () => {
     // The write never comes back: the container is frozen or killed with the upload done.
     let release!: () => void;
     const frozen = new Promise<void>((resolve) => (release = resolve));
-    clients.dynamo.middlewareStack.add(
-      () => async () => {
-        await frozen;
-        throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
-      },
-      { step: 'finalizeRequest', name: 'freeze' },
-    );
+    onlyTheWrite(clients, async () => {
+      await frozen;
+      throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+    });
     const pending = createHandler(backend.config, clients)(avatarPatch(user));
     const deadline = Date.now() + 5000;
     while ((await backend.objectKeys(`avatar/${user.id}/`)).length === 0 && Date.now() < deadline) {
@@ -250,9 +263,65 @@ describe('faults', () => {
       assert503(await handler(avatarPatch(user)));
       // Two attempts of 300 ms each plus back-off; the function's timeout is 10 s.
       assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms`);
-      // A hanging S3 fails the upload: the write is never sent. A hanging DynamoDB may have
-      // applied it: its upload stays pending.
-      await assertUnchanged(user, service === 's3' ? 'deleted' : 'left pending');
+      // A hanging S3 fails the upload, a hanging DynamoDB the read of the user (a new avatar
+      // changes its gallery): either way the write is never sent. A write that hangs:
+      // test/integration/lost-answers.test.ts (the request deadline).
+      await assertUnchanged(user);
     });
   }
+});
+
+describe('faults: the avatar gallery', () => {
+  const addEvent = (user: { sub: string }) =>
+    avatarEvent('POST', {
+      token: accessToken(key, { sub: user.sub }, backend.pool),
+      ...multipartBody({ avatar: { bytes: pngImage(), filename: 'a.png', type: 'image/png' } }),
+    });
+  const deleteEvent = (user: { sub: string }, id: number) =>
+    avatarEvent('DELETE', { token: accessToken(key, { sub: user.sub }, backend.pool), body: JSON.stringify({ avatar_id: id }), contentType: 'application/json' });
+
+  it('POST with S3 unavailable: 503, the gallery and the user as before', async () => {
+    const user = await newUser();
+    assert503(await createHandler(backend.config, clientsWith('s3', closedEndpoint))(addEvent(user)));
+    await assertUnchanged(user);
+    assert.equal((await backend.getUser(user.id))!.avatars, undefined);
+  });
+
+  it('POST with DynamoDB unavailable: the sub index read fails, nothing is uploaded; 503', async () => {
+    const user = await newUser();
+    assert503(await createHandler(backend.config, clientsWith('dynamodb', closedEndpoint))(addEvent(user)));
+    await assertUnchanged(user);
+  });
+
+  it('POST with DynamoDB unavailable for the write (the reads answered): 503, the upload left pending', async () => {
+    const user = await newUser();
+    const clients = createAwsClients(backend.config);
+    onlyTheWrite(clients, async () => {
+      throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED', name: 'Error' });
+    });
+    assert503(await createHandler(backend.config, clients)(addEvent(user)));
+    await assertUnchanged(user, 'left pending');
+  });
+
+  it('DELETE with the write throttled past the retries: 503, the gallery as before', async () => {
+    const user = await newUser();
+    const added = await createHandler(backend.config)(addEvent(user));
+    assert.equal(added.statusCode, 201, added.body);
+    const before = await backend.getUser(user.id);
+    const clients = createAwsClients(backend.config);
+    onlyTheWrite(clients, async () => {
+      throw new ThrottlingException({ message: 'Rate exceeded', $metadata: { httpStatusCode: 400 } });
+    });
+    assert503(await createHandler(backend.config, clients)(deleteEvent(user, 1)));
+    assert.deepEqual(await backend.getUser(user.id), before);
+    // Its avatar is held: the stream makes it live, as the after hook's invariants require.
+    const recorder = await startEventBridgeRecorder();
+    const stream = await openTableStream(backend);
+    try {
+      assert.deepEqual((await stream.drain(createMediaEventsHandler(streamConfigFor(backend, recorder.endpoint)))).deadLetters, []);
+    } finally {
+      stream.stop();
+      await recorder.stop();
+    }
+  });
 });

@@ -45,6 +45,8 @@ import {
 } from '../support/arbitraries.ts';
 import { fixtureEvent, multipartBody, startTestBackend, type TestBackend } from '../support/backend.ts';
 import { profileEvent } from '../support/profile-requests.ts';
+import { avatarEvent } from '../support/avatars.ts';
+import { createHandler as createGetHandler } from '../../src/functions/get-user/handler.ts';
 import { FIELD_ERROR_CODES, MAX_ERROR_MESSAGE_CHARS, USER_FIELDS as CONTRACT_USER_FIELDS } from '../support/contract.ts';
 import { displayTextAllowed, expectedUser, isReservedUsername, mediaTypeVerdict, PRIVATE_USER_FIELDS } from '../support/oracle.ts';
 import { openTableStream, streamConfigFor, type TableStream } from '../support/stream.ts';
@@ -62,7 +64,7 @@ const STRING_FIELDS = [
 const BOOLEAN_FIELDS = ['community_badge', 'reg_approved', 'deleted'];
 const FIELD_CODES = new Set<string>(FIELD_ERROR_CODES);
 /** Attributes of the stored user a patch may change; everything else must survive any request. */
-const MUTABLE = new Set(['username', 'username_claim', 'version', 'avatar_key', 'cover_key', ...TEXT_FIELD_NAMES]);
+const MUTABLE = new Set(['username', 'username_claim', 'version', 'avatar_key', 'cover_key', 'avatars', 'avatar_seq', ...TEXT_FIELD_NAMES]);
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 2000);
 const RUN_TIMEOUT_MS = 10_000;
@@ -787,6 +789,100 @@ describe('fuzz regressions', () => {
 function pngBytesLatin1(): string {
   return fileBytes({ kind: 'image', image: 'png', mutations: [] }).toString('latin1');
 }
+
+describe('fuzz: the avatar gallery through the real handlers', () => {
+  // Arbitraries of what reaches /api/v2/user/avatar/: any method, a pool user's token or none, and
+  // a body (JSON, urlencoded, multipart, raw) whose avatar_id or image is anything from valid to
+  // hostile, sometimes an id in the query string.
+  const anyId = fc.oneof(
+    fc.integer({ min: -2, max: 8 }),
+    fc.integer({ min: -2, max: 8 }).map(String),
+    fc.constantFrom(null, true, 1.5, '1e3', ' 2 ', '１', '', '9'.repeat(30), [1], { $gt: 0 }),
+    fc.string({ maxLength: 12 }),
+  );
+  const tinyPng = sharp({ create: { width: 3, height: 3, channels: 3, background: '#c0ffee' } }).png().toBuffer();
+  type ImageKind = 'png' | 'garbage' | 'empty';
+  const imageArb = fc.constantFrom<ImageKind>('png', 'png', 'garbage', 'empty');
+  const galleryRequestArb = fc.record({
+    method: fc.constantFrom('GET', 'POST', 'POST', 'PATCH', 'DELETE', 'PUT'),
+    user: fc.integer({ min: 0, max: 2 }),
+    anonymous: fc.integer({ min: 0, max: 9 }).map((n) => n === 0),
+    body: fc.oneof(
+      // Valid bodies often enough that the writes really happen.
+      // `pick`: the id of the user's avatar at that place, when its gallery has one.
+      { weight: 4, arbitrary: fc.record({ kind: fc.constant('pick' as const), pick: fc.nat(4) }) },
+      { weight: 4, arbitrary: fc.record({ kind: fc.constant('multipart' as const), image: fc.constant<ImageKind>('png'), name: fc.constant('avatar'), base64: fc.boolean() }) },
+      fc.record({ kind: fc.constant('json' as const), fields: fc.dictionary(fc.constantFrom('avatar_id', 'avatar', 'avatar_base64', 'bio', '__proto__'), anyId, { maxKeys: 2 }) }),
+      fc.record({ kind: fc.constant('form' as const), fields: fc.dictionary(fc.constantFrom('avatar_id', 'avatar_base64', 'x'), fc.string({ maxLength: 10 }), { maxKeys: 2 }) }),
+      fc.record({ kind: fc.constant('multipart' as const), image: imageArb, name: fc.constantFrom('avatar', 'avatar_id', 'cover', 'avatar'), base64: fc.boolean() }),
+      fc.record({ kind: fc.constant('raw' as const), text: fc.string({ maxLength: 30 }), type: fc.constantFrom('application/json', 'text/plain', undefined) }),
+    ),
+    query: fc.option(fc.record({ avatar_id: fc.oneof(fc.integer({ min: -1, max: 8 }).map(String), fc.string({ maxLength: 6 })) }), { nil: undefined }),
+  });
+  type GalleryRequest = typeof galleryRequestArb extends fc.Arbitrary<infer T> ? T : never;
+
+  async function eventOf(request: GalleryRequest): Promise<ApiEvent> {
+    const { body } = request;
+    let parts: { body?: string; contentType?: string; isBase64Encoded?: boolean } = {};
+    if (body.kind === 'pick') {
+      const entries = (await backend.getUser(POOL[request.user]!.id))?.avatars ?? [];
+      parts = { body: JSON.stringify({ avatar_id: entries[body.pick % Math.max(1, entries.length)]?.id ?? body.pick }), contentType: 'application/json' };
+    } else if (body.kind === 'json') parts = { body: JSON.stringify(body.fields), contentType: 'application/json' };
+    else if (body.kind === 'form') parts = { body: new URLSearchParams(body.fields).toString(), contentType: 'application/x-www-form-urlencoded' };
+    else if (body.kind === 'raw') parts = { body: body.text, contentType: body.type };
+    else {
+      const bytes = body.image === 'png' ? await tinyPng : body.image === 'garbage' ? Buffer.from('GIF89a not really') : Buffer.alloc(0);
+      const value = body.base64 ? `image/png;base64,${bytes.toString('base64')}` : { bytes, filename: body.image === 'empty' ? '' : 'a.png', type: 'image/png' };
+      parts = multipartBody({ [body.base64 ? `${body.name}_base64` : body.name]: value });
+    }
+    const token = request.anonymous ? undefined : accessToken(key, { sub: POOL[request.user]!.sub }, backend.pool);
+    return avatarEvent(request.method, { ...parts, token, query: request.query });
+  }
+
+  const getHandler = () => createGetHandler(backend.config);
+  const STATUSES: Record<string, number[]> = {
+    GET: [200, 401],
+    POST: [201, 400, 401, 404, 413, 415],
+    PATCH: [204, 400, 401, 404, 413, 415],
+    DELETE: [204, 400, 401, 404, 413, 415],
+    PUT: [401, 405],
+  };
+
+  it(`answers ${Math.ceil(RUNS / 5)} random gallery requests as the contract says; the galleries stay whole`, async () => {
+    const reader = getHandler();
+    const seen = new Map<string, number>();
+    await fc.assert(
+      fc.asyncProperty(galleryRequestArb, async (request) => {
+        const event = await eventOf(request);
+        const user = POOL[request.user]!;
+        const before = await backend.getUser(user.id);
+        const response = await (request.method === 'GET' || request.method === 'PUT' ? reader : handler)(event);
+        assert.ok(STATUSES[request.method]!.includes(response.statusCode), `${request.method} ${response.statusCode} ${response.body}`);
+        const outcome = `${request.method} ${response.statusCode}`;
+        seen.set(outcome, (seen.get(outcome) ?? 0) + 1);
+        if (response.statusCode >= 400) {
+          const envelope = JSON.parse(response.body);
+          assert.ok(Array.isArray(envelope.errors) && envelope.errors.length > 0, response.body);
+          assert.deepEqual(await backend.getUser(user.id), before, 'a refusal changes nothing');
+        }
+        if (response.statusCode === 201) {
+          assert.deepEqual(Object.keys(JSON.parse(response.body)).sort(), ['avatar', 'date_uploaded', 'id', 'primary', 'user']);
+        }
+        const stored = (await backend.getUser(user.id))!;
+        const entries = stored.avatars ?? [];
+        assert.ok(entries.length <= backend.config.maxAvatars);
+        assert.equal(new Set(entries.map((e) => e.id)).size, entries.length);
+        if (stored.avatar_key !== undefined && stored.avatars !== undefined) assert.ok(entries.some((e) => e.key === stored.avatar_key));
+      }),
+      { numRuns: Math.ceil(RUNS / 5), ...(process.env.FUZZ_SEED && { seed: Number(process.env.FUZZ_SEED) }) },
+    );
+    if (process.env.FUZZ_STATS) console.log('gallery answers', Object.fromEntries([...seen].sort()));
+    // The writes really happened: a run of only refusals would prove little.
+    assert.ok([...seen.keys()].some((o) => o === 'POST 201'), JSON.stringify([...seen]));
+    const report = await invariantsAfterStream();
+    assert.deepEqual(report.problems, []);
+  });
+});
 
 describe('fuzz: afterwards', () => {
   it('leaves the table and the bucket consistent', async () => {

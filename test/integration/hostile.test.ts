@@ -29,6 +29,7 @@ import {
 } from '../../tools/support/images.ts';
 import { fixtureEvent, multipartBody, startTestBackend, type FormValue, type TestBackend, userSeeder } from '../support/backend.ts';
 import { catchUpStream, catchUpTarget } from '../support/stream.ts';
+import { avatarEvent } from '../support/avatars.ts';
 import { TEST_POOL, accessToken, makeKey, signToken } from '../../tools/support/tokens.ts';
 
 const key = makeKey();
@@ -497,4 +498,63 @@ describe('hostile: /me/’s role and the sign-in trigger’s event', () => {
     const after = await backend.getUser(user.id);
     assert.deepEqual([after?.email, after?.email_verified], ['', false]);
   });
+});
+
+describe('hostile requests to the avatar gallery', () => {
+  const bodyOf = (event: ApiEvent) => ({
+    body: event.body ?? '',
+    contentType: event.headers?.['Content-Type'],
+    isBase64Encoded: event.isBase64Encoded,
+  });
+  /** The same body as the PATCH helpers build, sent to /api/v2/user/avatar/ with `method`. */
+  const toGallery = (method: string, user: User, event: ApiEvent, query?: Record<string, string>, authorization = event.headers?.Authorization ?? bearer(user)): ApiEvent => {
+    const gallery = avatarEvent(method, { ...bodyOf(event), query });
+    gallery.headers = { ...gallery.headers, Authorization: authorization };
+    return gallery;
+  };
+  /** A user with one avatar in its gallery (id 1), so that a refusal has something to leave alone. */
+  const withAvatar = async (user: User) => {
+    const res = await handler(toGallery('POST', user, form(user, { avatar: file(pngImage()) })));
+    assert.equal(res.statusCode, 201, res.body);
+  };
+  const post = (user: User, event: ApiEvent) => toGallery('POST', user, event);
+
+  hostile('POST a decompression bomb (a PNG declaring 8192 x 8192)', (u) => post(u, form(u, { avatar: file(png({ width: 8192, height: 8192 })) })), FIELD('avatar', 'image_too_large'));
+  hostile('POST an SVG with a script, declared image/png', (u) => post(u, form(u, { avatar: file(Buffer.from('<svg onload="alert(1)"/>')) })), FIELD('avatar', 'invalid_image'));
+  hostile('POST a truncated JPEG', (u) => post(u, form(u, { avatar: file(jpeg({ width: 10, height: 10 }).subarray(0, 40), 'a.jpg', 'image/jpeg') })), FIELD('avatar', 'invalid_image'));
+  hostile('POST the avatar field twice', (u) => post(u, form(u, [['avatar', file(pngImage())], ['avatar', file(pngImage())]])), FIELD('avatar', 'duplicate_field'));
+  hostile('POST five files', (u) => post(u, form(u, Array.from({ length: 5 }, (_, i) => [`f${i}`, file(pngImage())] as [string, FormValue]))), { status: 413, code: 'request_too_large' });
+  hostile('POST text/plain', (u) => post(u, raw(u, 'avatar=x', 'text/plain')), { status: 415, code: 'unsupported_media_type' });
+  hostile('POST a JSON array', (u) => post(u, raw(u, '[{"avatar_base64":"x"}]', 'application/json')), { status: 400, code: 'parse_error' });
+  hostile('POST __proto__ as a field', (u) => post(u, raw(u, '{"__proto__":{"avatar":1},"avatar_base64":null}', 'application/json')), FIELD('__proto__', 'unknown_field'));
+  hostile('POST avatar_base64 as a number', (u) => post(u, json(u, { avatar_base64: 12 })), FIELD('avatar_base64', 'invalid'));
+  hostile('POST avatar_base64 with a text/html data URL', (u) => post(u, json(u, { avatar_base64: `data:text/html;base64,${Buffer.from('<b>').toString('base64')}` })), FIELD('avatar_base64', 'invalid_image'));
+  hostile('POST with an expired token', (u) => post(u, json(u, {}, `Bearer ${rs256({ ...claims(u), exp: 1 })}`)), UNAUTHORIZED());
+  hostile('POST with another pool’s key', (u) => post(u, json(u, {}, `Bearer ${accessToken(strangerKey, { sub: u.sub }, backend.pool)}`)), UNAUTHORIZED());
+
+  for (const [label, value] of [
+    ['an object (a NoSQL operator)', { $gt: 0 }],
+    ['Infinity (1e309)', '1e309'],
+    ['a fullwidth digit', '１'],
+    ['SQL', '1 OR 1=1'],
+    ['a float', 1.5],
+    ['a 40-digit number', '9'.repeat(40)],
+    ['a boolean', true],
+  ] as const) {
+    hostile(`PATCH avatar_id as ${label}`, async (u) => {
+      await withAvatar(u);
+      const body = value === '1e309' ? raw(u, '{"avatar_id":1e309}', 'application/json') : json(u, { avatar_id: value });
+      return toGallery('PATCH', u, body);
+    }, FIELD('avatar_id', 'invalid'));
+  }
+  hostile('PATCH avatar_id null', async (u) => (await withAvatar(u), toGallery('PATCH', u, json(u, { avatar_id: null }))), FIELD('avatar_id', 'null'));
+  hostile('PATCH avatar_id as a file part', async (u) => (await withAvatar(u), toGallery('PATCH', u, form(u, { avatar_id: file(pngImage()) }))), FIELD('avatar_id', 'invalid'));
+  hostile('DELETE another user’s avatar by its id', async (u) => {
+    const other = await newUser();
+    await withAvatar(other);
+    return toGallery('DELETE', u, json(u, { avatar_id: 1 }));
+  }, { status: 404, code: 'not_found' });
+  hostile('DELETE an id past the largest safe integer', async (u) => (await withAvatar(u), toGallery('DELETE', u, raw(u, '', undefined), { avatar_id: '9007199254740993' })), FIELD('avatar_id', 'invalid'));
+  hostile('DELETE avatar_id in the body and the query', async (u) => (await withAvatar(u), toGallery('DELETE', u, json(u, { avatar_id: 1 }), { avatar_id: '1' })), FIELD('avatar_id', 'duplicate_field'));
+  hostile('DELETE with an extra field', async (u) => (await withAvatar(u), toGallery('DELETE', u, json(u, { avatar_id: 1, user: 2 }))), FIELD('user', 'unknown_field'));
 });

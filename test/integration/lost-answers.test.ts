@@ -15,6 +15,7 @@ import { checkInvariants } from '../../tools/cli/check-invariants.ts';
 import { startEventBridgeRecorder, type EventBridgeRecorder } from '../../tools/local/eventbridge-recorder.ts';
 import { fixtureEvent, multipartBody, startTestBackend, type TestBackend, userSeeder } from '../support/backend.ts';
 import { pngImage } from '../../tools/support/images.ts';
+import { avatarEvent } from '../support/avatars.ts';
 import { dynamoOperation, s3Operation, startLossyProxy, type Fate, type LossyProxy, type SeenRequest } from '../support/lossy-proxy.ts';
 import { openTableStream, streamConfigFor, type TableStream } from '../support/stream.ts';
 import { accessToken, makeKey } from '../../tools/support/tokens.ts';
@@ -459,4 +460,99 @@ describe('the sign-in trigger’s refresh, its answer lost', () => {
     assert.equal(stored.version, before + 1);
     dynamo.destroy();
   });
+});
+
+describe('lost answers: the avatar gallery', () => {
+  const galleryCall = (user: { sub: string }, method: string, body: Parameters<typeof avatarEvent>[1] = {}) =>
+    avatarEvent(method, { token: accessToken(key, { sub: user.sub }, backend.pool), ...body });
+  const addEvent = (user: { sub: string }) =>
+    galleryCall(user, 'POST', multipartBody({ avatar: { bytes: pngImage(), filename: 'a.png', type: 'image/png' } }));
+  const idEvent = (user: { sub: string }, method: string, avatarId: number) =>
+    galleryCall(user, method, { body: JSON.stringify({ avatar_id: avatarId }), contentType: 'application/json' });
+  const galleryOf = async (id: number) => (await backend.getUser(id))!.avatars ?? [];
+
+  /** 201/204 or 503 with Retry-After, never anything else; then the stream catches up and all holds. */
+  async function assertSafeGallery(response: HttpResponse, ok: number) {
+    assert.ok(response.statusCode === ok || response.statusCode === 503, `${response.statusCode} ${response.body}`);
+    if (response.statusCode === 503) assert.equal(response.headers['Retry-After'], '1');
+    await drainAndCheck();
+  }
+
+  it('POST applied, its answer lost once: the retry, with its token, succeeds; 201, the avatar stored once and kept', async () => {
+    const user = await newUser();
+    const before = await galleryOf(user.id);
+    const clients = createAwsClients(backend.config);
+    loseAnswers(clients.dynamo, 'TransactWriteItemsCommand', 1);
+    const response = await createHandler(backend.config, clients)(addEvent(user));
+    assert.equal(response.statusCode, 201, response.body);
+    await assertSafeGallery(response, 201);
+    const after = await galleryOf(user.id);
+    assert.equal(after.length, before.length + 1, 'once');
+    const answered = JSON.parse(response.body);
+    assert.equal(answered.avatar, `${backend.config.mediaBaseUrl}/${after.at(-1)!.key}`, 'a 201 is never undone');
+    assert.ok(await backend.objectExists(after.at(-1)!.key));
+  });
+
+  it('POST applied, every answer lost: 503, and the avatar that landed keeps its object', async () => {
+    const user = await newUser();
+    const before = await galleryOf(user.id);
+    const clients = createAwsClients(backend.config);
+    loseAnswers(clients.dynamo, 'TransactWriteItemsCommand');
+    const response = await createHandler(backend.config, clients)(addEvent(user));
+    assert.equal(response.statusCode, 503, response.body);
+    await assertSafeGallery(response, 201);
+    const after = await galleryOf(user.id);
+    assert.equal(after.length, before.length + 1, 'the write landed, once');
+    assert.deepEqual(await backend.objectTags(after.at(-1)!.key), { state: 'live' });
+  });
+
+  it('POST applied, its answer lost, the retry refused by the version condition on our own write: 201 or 503, never a 400 or a deleted upload', async () => {
+    const user = await newUser();
+    const before = await galleryOf(user.id);
+    const clients = createAwsClients(backend.config);
+    refuseRetriesOfAppliedWrite(clients, user.id);
+    const response = await createHandler(backend.config, clients)(addEvent(user));
+    await assertSafeGallery(response, 201);
+    const after = await galleryOf(user.id);
+    assert.equal(after.length, before.length + 1);
+    assert.ok(await backend.objectExists(after.at(-1)!.key), 'the upload the gallery holds was not deleted');
+  });
+
+  it('POST: PutObject stored, its answers lost: 503, the write never sent, the upload deleted', async () => {
+    const user = await newUser();
+    const keys = await backend.objectKeys(`avatar/${user.id}/`);
+    s3Proxy.decide = fateFor(s3Operation, 'PutObject', 'reset');
+    const response = await createHandler(backend.config, proxiedClients())(addEvent(user));
+    assert.equal(response.statusCode, 503, response.body);
+    await assertSafeGallery(response, 201);
+    assert.deepEqual(await backend.objectKeys(`avatar/${user.id}/`), keys, 'nothing left behind');
+  });
+
+  for (const [method, ok] of [['PATCH', 204], ['DELETE', 204]] as const) {
+    it(`${method} applied, its answer lost, the retry refused by the condition on our own write: 503, never a 404`, async () => {
+      const user = await newUser();
+      assert.equal((await createHandler(backend.config)(addEvent(user))).statusCode, 201);
+      await drainAndCheck();
+      const version = (await backend.getUser(user.id))!.version;
+      const clients = createAwsClients(backend.config);
+      refuseRetriesOfAppliedWrite(clients, user.id);
+      const response = await createHandler(backend.config, clients)(idEvent(user, method, 2));
+      assert.equal(response.statusCode, 503, response.body);
+      await assertSafeGallery(response, ok);
+      const stored = (await backend.getUser(user.id))!;
+      assert.equal(stored.version, version + 1, 'applied once');
+      if (method === 'DELETE') assert.deepEqual(stored.avatars!.map((e) => e.id), [1]);
+      else assert.equal(stored.avatar_key, stored.avatars!.find((e) => e.id === 2)!.key);
+    });
+
+    it(`${method} applied, its answer lost once: 204`, async () => {
+      const user = await newUser();
+      assert.equal((await createHandler(backend.config)(addEvent(user))).statusCode, 201);
+      const clients = createAwsClients(backend.config);
+      loseAnswers(clients.dynamo, 'TransactWriteItemsCommand', 1);
+      const response = await createHandler(backend.config, clients)(idEvent(user, method, 2));
+      assert.equal(response.statusCode, ok, response.body);
+      await assertSafeGallery(response, ok);
+    });
+  }
 });

@@ -19,6 +19,7 @@ import { checkInvariants } from '../../tools/cli/check-invariants.ts';
 import { startEventBridgeRecorder, type EventBridgeRecorder, type RecordedEvent } from '../../tools/local/eventbridge-recorder.ts';
 import { fixtureEvent, multipartBody, startTestBackend, type TestBackend, userSeeder } from '../support/backend.ts';
 import { USER_FIELDS } from '../support/contract.ts';
+import { avatarEvent } from '../support/avatars.ts';
 import { pngImage } from '../../tools/support/images.ts';
 import type { LambdaStreamRecord } from '../../tools/local/stream-records.ts';
 import { openTableStream, streamConfigFor, testDeadLetterFile, type TableStream } from '../support/stream.ts';
@@ -402,5 +403,55 @@ describe('stream function: records no retry can fix, and other users', () => {
       { DistributionId: 'EDFDVBD6EXAMPLE', Paths: expected },
     ]);
     for (const key of before) assert.equal(await backend.objectExists(key), false);
+  });
+});
+
+describe('stream function: the avatar gallery', () => {
+  const gallery = (method: string, user: TestUser, body: { body?: string; contentType?: string; isBase64Encoded?: boolean }) =>
+    api(avatarEvent(method, { token: token(user), ...body }));
+  const addAvatar = async (user: TestUser) => {
+    const res = await gallery('POST', user, multipartBody({ avatar: avatar() }));
+    assert.equal(res.statusCode, 201, res.body);
+    return JSON.parse(res.body) as { id: number; avatar: string };
+  };
+  const keyOf = (url: string) => url.slice(backend.config.mediaBaseUrl.length + 1);
+
+  it('every gallery avatar is tagged live; a deleted non-primary avatar’s object is deleted; no user.updated for either', async () => {
+    const user = await newUser();
+    const first = await addAvatar(user);
+    await stream.drain(mediaEvents);
+    recorder.clear();
+    const second = await addAvatar(user);
+    await stream.drain(mediaEvents);
+    assert.deepEqual(await backend.objectTags(keyOf(second.avatar)), { state: 'live' }, 'a non-primary avatar is held');
+    assert.deepEqual(eventsOf(user.id), [], 'the User object did not change');
+    const deleted = await gallery('DELETE', user, { body: JSON.stringify({ avatar_id: second.id }), contentType: 'application/json' });
+    assert.equal(deleted.statusCode, 204, deleted.body);
+    assert.equal(await backend.objectExists(keyOf(second.avatar)), true, 'the handler leaves deleting to the stream');
+    await stream.drain(mediaEvents);
+    assert.equal(await backend.objectExists(keyOf(second.avatar)), false);
+    assert.deepEqual(await backend.objectTags(keyOf(first.avatar)), { state: 'live' });
+    assert.deepEqual(eventsOf(user.id), []);
+  });
+
+  it('a new primary, and a deleted primary: one user.updated each, changed ["avatar"], with the new ETag’s version', async () => {
+    const user = await newUser();
+    const first = await addAvatar(user);
+    const second = await addAvatar(user);
+    await stream.drain(mediaEvents);
+    recorder.clear();
+    const made = await gallery('PATCH', user, { body: JSON.stringify({ avatar_id: second.id }), contentType: 'application/json' });
+    assert.equal(made.statusCode, 204, made.body);
+    assert.equal((await gallery('DELETE', user, { body: `avatar_id=${second.id}`, contentType: 'application/x-www-form-urlencoded' })).statusCode, 204);
+    await stream.drain(mediaEvents);
+    const events = eventsOf(user.id);
+    for (const event of events) assertValid(event);
+    assert.deepEqual(events.map((e) => [e.detailType, e.detail.changed, (e.detail.user as { avatar: string | null }).avatar]), [
+      ['user.updated', ['avatar'], second.avatar],
+      ['user.updated', ['avatar'], null],
+    ]);
+    assert.equal(events[1]!.detail.version, (await backend.getUser(user.id))!.version);
+    assert.equal(await backend.objectExists(keyOf(second.avatar)), false);
+    assert.equal(await backend.objectExists(keyOf(first.avatar)), true, 'the other avatar stays');
   });
 });

@@ -58,6 +58,10 @@ describe('a user item out of shape', () => {
   for (const [what, attribute, value] of [
     ['a number beyond JavaScript’s safe integers', 'reputation', NumberValue.from('9007199254740993')],
     ['a string where a counter belongs', 'followers_counter', 'many'],
+    // The gallery (src/users/avatar-gallery.ts): entries must be `{id, key, uploaded}`.
+    ['a gallery entry without its key', 'avatars', [{ id: 1, uploaded: '2025-01-01T00:00:00Z' }]],
+    ['a gallery that is not a list', 'avatars', 'many'],
+    ['a string where the last avatar id belongs', 'avatar_seq', 'many'],
   ] as const) {
     it(`${what}: GET and PATCH answer 500 server_error in the envelope, logged with the key`, async () => {
       const user = await newUser();

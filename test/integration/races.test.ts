@@ -4,7 +4,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createHandler, type Handler } from '../../src/functions/patch-user/handler.ts';
 import { checkInvariants } from '../../tools/cli/check-invariants.ts';
-import { fixtureEvent, startTestBackend, type TestBackend, userSeeder } from '../support/backend.ts';
+import { fixtureEvent, multipartBody, startTestBackend, type TestBackend, userSeeder } from '../support/backend.ts';
+import { avatarEvent } from '../support/avatars.ts';
+import { catchUpStream, catchUpTarget } from '../support/stream.ts';
+import { pngImage } from '../../tools/support/images.ts';
 import { accessToken, makeKey } from '../../tools/support/tokens.ts';
 import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { profileEvent } from '../support/profile-requests.ts';
@@ -203,5 +206,74 @@ describe('races: a sign-in’s e-mail refresh beside the owner’s writes', () =
     // found another address than the last one written (at least the first).
     assert.ok(stored.version >= before + 7 && stored.version <= before + 12, `${before} → ${stored.version}`);
     assert.equal((await backend.getClaim(stored.username))?.user_id, user!.id);
+  });
+});
+
+describe('races: the avatar gallery', () => {
+  const MAX = 3;
+  // A small gallery, so that a handful of tabs can race for its last places.
+  const galleryHandler = () => createHandler({ ...backend.config, maxAvatars: MAX });
+  const png = () => multipartBody({ avatar: { bytes: pngImage(), filename: 'a.png', type: 'image/png' } });
+  const send = async (handler: Handler, user: { sub: string }, method: string, body: Parameters<typeof avatarEvent>[1] = {}) => {
+    const response = await handler(avatarEvent(method, { token: accessToken(key, { sub: user.sub }, backend.pool), ...body }));
+    return { status: response.statusCode, body: response.body };
+  };
+
+  /** The stored gallery is whole: unique ids, at most one primary, the user's avatar its URL. */
+  async function assertConsistent(id: number) {
+    await catchUpStream(catchUpTarget(backend));
+    const stored = (await backend.getUser(id))!;
+    const entries = stored.avatars ?? [];
+    assert.equal(new Set(entries.map((e) => e.id)).size, entries.length, 'ids unique');
+    if (stored.avatar_key !== undefined) assert.equal(entries.filter((e) => e.key === stored.avatar_key).length, 1, 'the primary is one avatar');
+    assert.deepEqual((await checkInvariants(backend.dynamo, backend.s3, backend.config)).problems, []);
+    return stored;
+  }
+
+  it('six tabs adding at once to an empty gallery of at most 3: never more than 3, exactly one primary, no object left behind', async () => {
+    const [user] = await newUsers(1);
+    const handler = galleryHandler();
+    const results = await Promise.all(Array.from({ length: 6 }, () => send(handler, user!, 'POST', png())));
+    for (const r of results) assert.ok([201, 400, 503].includes(r.status), JSON.stringify(r));
+    const added = results.filter((r) => r.status === 201).map((r) => JSON.parse(r.body));
+    for (const r of results.filter((x) => x.status === 400)) assert.equal(JSON.parse(r.body).errors[0].messages[0].code, 'max_avatars');
+    assert.ok(added.length <= MAX && added.length >= 1, JSON.stringify(results));
+    assert.equal(added.filter((a) => a.primary).length, 1, 'one answer says primary');
+    const stored = await assertConsistent(user!.id);
+    assert.equal(stored.avatars!.length, added.length, 'every 201 is stored, nothing else');
+    assert.equal(stored.avatar_key, stored.avatars!.find((e) => e.id === added.find((a) => a.primary).id)!.key);
+    assert.deepEqual((await backend.objectKeys(`avatar/${user!.id}/`)).sort(), stored.avatars!.map((e) => e.key).sort());
+  });
+
+  it('deleting the primary while another tab sets it primary again: ends consistent, whichever came first', async () => {
+    const [user] = await newUsers(1);
+    const handler = galleryHandler();
+    for (let i = 0; i < 2; i++) assert.equal((await send(handler, user!, 'POST', png())).status, 201);
+    const json = (value: unknown) => ({ body: JSON.stringify(value), contentType: 'application/json' });
+    const [deleted, made] = await Promise.all([
+      send(handler, user!, 'DELETE', json({ avatar_id: 1 })),
+      send(handler, user!, 'PATCH', json({ avatar_id: 1 })),
+    ]);
+    assert.equal(deleted.status, 204, deleted.body);
+    assert.ok([204, 404].includes(made.status), made.body);
+    const stored = await assertConsistent(user!.id);
+    // Avatar 1 is gone whatever the order, so nobody holds it as primary.
+    assert.deepEqual(stored.avatars!.map((e) => e.id), [2]);
+    assert.equal(stored.avatar_key, undefined);
+  });
+
+  it('a tab adding while another replaces the primary through PATCH /{id}/: both land, one primary', async () => {
+    const [user] = await newUsers(1);
+    const handler = galleryHandler();
+    assert.equal((await send(handler, user!, 'POST', png())).status, 201);
+    const [added, patched] = await Promise.all([
+      send(handler, user!, 'POST', png()),
+      handler(fixtureEvent('multipart', { id: user!.id, token: accessToken(key, { sub: user!.sub }, backend.pool), ...png() })),
+    ]);
+    assert.equal(added.status, 201, added.body);
+    assert.equal(patched.statusCode, 200, patched.body);
+    const stored = await assertConsistent(user!.id);
+    assert.equal(stored.avatars!.length, 2, 'the old primary replaced, the added one kept');
+    assert.equal(`${backend.config.mediaBaseUrl}/${stored.avatar_key}`, JSON.parse(patched.body).avatar);
   });
 });

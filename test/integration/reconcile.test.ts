@@ -219,3 +219,35 @@ describe('reconcile', () => {
     assert.equal(outputs.MediaEventsDeadLetterQueueUrl, 'https://sqs.eu-west-1.amazonaws.com/000000000000/dlq');
   });
 });
+
+describe('reconcile: the avatar gallery', () => {
+  test('an avatar only a gallery holds is held: tagged live, never deleted; one no gallery holds any more goes', async () => {
+    const { tableName, bucket } = await stage();
+    for (const [key, tag] of [['avatar/4/primary.png', 'live'], ['avatar/4/kept-pending.png', 'pending'], ['avatar/4/kept-live.png', 'live'], ['avatar/4/removed.png', 'live']] as const) {
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: Buffer.from('image') }));
+      await s3.send(new PutObjectTaggingCommand({ Bucket: bucket, Key: key, Tagging: { TagSet: [{ Key: 'state', Value: tag }] } }));
+    }
+    await doc.send(
+      new PutCommand({
+        TableName: tableName,
+        Item: {
+          pk: 'USER#4', id: 4, sub: 'sub-4', username: 'four', version: 1, date_joined: '2024-01-01T00:00:00Z',
+          avatar_key: 'avatar/4/primary.png',
+          avatars: [
+            { id: 1, key: 'avatar/4/primary.png', uploaded: '2024-01-01T00:00:00Z' },
+            { id: 3, key: 'avatar/4/kept-pending.png', uploaded: '2024-01-02T00:00:00Z' },
+            { id: 4, key: 'avatar/4/kept-live.png', uploaded: '2024-01-03T00:00:00Z' },
+          ],
+          avatar_seq: 4,
+        },
+      }),
+    );
+    const report = await reconcile(doc, s3, { tableName, bucket, now: Date.now() + 2 * DAY });
+    assert.ok(report.taggedLive.includes('avatar/4/kept-pending.png'));
+    assert.ok(report.deleted.includes('avatar/4/removed.png'));
+    assert.ok(!report.deleted.some((key) => key.startsWith('avatar/4/') && key !== 'avatar/4/removed.png'), JSON.stringify(report.deleted));
+    assert.equal(await state(bucket, 'avatar/4/kept-pending.png'), 'live');
+    assert.equal(await state(bucket, 'avatar/4/kept-live.png'), 'live');
+    assert.equal(await state(bucket, 'avatar/4/removed.png'), undefined);
+  });
+});

@@ -134,6 +134,14 @@ describe('the API function’s role holds what a decoder exploit could do to the
     const clearEverything = { set: {}, remove: [...TEXT, ...IMAGE_KEYS] };
     const users = new UsersTable(dynamo, 'users');
     const preconditions: Preconditions[] = [{}, { ifMatch: [3] }, { ifMatch: '*', ifNoneMatch: [2] }];
+    // The avatar gallery's writes (src/functions/patch-user/avatar-routes.ts, and PATCH /{id}/ with
+    // an avatar): the caller's id from its sub index, then one transaction worked out from the read.
+    const { galleryAttributes, addAvatar, readGallery } = await import('../../src/users/avatar-gallery.ts');
+    await users.userIdOfSub(SUB);
+    const galleryRead = await users.getUserToRename(5, SUB);
+    const added = galleryAttributes(addAvatar(readGallery(galleryRead), 'avatar/5/b.png', '2025-01-01T00:00:00Z', 20));
+    await users.updateFrom(5, SUB, galleryRead, () => added);
+    await users.updateFrom(5, SUB, galleryRead, () => ({ set: { ...added.set, bio: 'value' }, remove: ['avatar_key'] }), { ifMatch: [3] });
     for (const pre of preconditions) {
       const read = await users.getOwnedUser(5, SUB, pre);
       await users.heldImageKeys(5);
@@ -237,6 +245,8 @@ describe('the API function’s role holds what a decoder exploit could do to the
       ['put a hidden-users item whole', request('dynamodb:PutItem', 'HIDDEN#6', ['hidden', 'pk'])],
       ['delete a hidden-users item', request('dynamodb:DeleteItem', 'HIDDEN#6', ['pk'])],
       ['write a sub index item as a hidden set', request('dynamodb:UpdateItem', `SUB#${SUB}`, ['hidden', 'pk'])],
+      ['read the id counter', request('dynamodb:GetItem', 'COUNTER#user', ['pk'])],
+      ['write a gallery onto a sub index item', request('dynamodb:UpdateItem', `SUB#${SUB}`, ['avatars', 'pk'])],
       ['move the id counter', request('dynamodb:UpdateItem', 'COUNTER#user', ['pk', 'last_id'])],
       ['approve a user', request('dynamodb:UpdateItem', 'USER#6', ['pk', 'reg_approved'])],
       ['undelete a user', request('dynamodb:UpdateItem', 'USER#6', ['pk', 'deleted'])],

@@ -469,8 +469,9 @@ describe('each function’s environment (osls package and osls print --stage loc
   ];
   const COGNITO = ['COGNITO_CLIENT_ID', 'COGNITO_TOKEN_USE', 'COGNITO_USER_POOL_ID'];
   const DEPLOYED: Record<string, string[]> = {
-    patchUser: [...API_CALLS, ...COGNITO, ...IMAGE_AND_BODY_LIMITS, 'CORS_ALLOWED_ORIGINS', 'MAX_HIDDEN_USERS', 'MEDIA_BASE_URL', 'MEDIA_BUCKET', 'TABLE_NAME'],
-    // readConfig requires the bucket; the image and body limits have defaults a read never uses.
+    patchUser: [...API_CALLS, ...COGNITO, ...IMAGE_AND_BODY_LIMITS, 'CORS_ALLOWED_ORIGINS', 'MAX_AVATARS', 'MAX_HIDDEN_USERS', 'MEDIA_BASE_URL', 'MEDIA_BUCKET', 'TABLE_NAME'],
+    // readConfig requires the bucket; the image and body limits and the gallery's size have
+    // defaults a read never uses.
     getUser: [...API_CALLS, ...COGNITO, 'CORS_ALLOWED_ORIGINS', 'MEDIA_BASE_URL', 'MEDIA_BUCKET', 'READ_REQUIRES_TOKEN', 'TABLE_NAME'],
     postConfirmation: [...API_CALLS, 'TABLE_NAME'],
     postAuthentication: [...API_CALLS, 'TABLE_NAME'],

@@ -3,7 +3,7 @@
 // concurrency and throttling of the functions.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { type Template, PROD_INPUTS, prod, demo, dev, withoutInputs, LOCAL_ONLY } from './packaging.ts';
+import { type Json, type Template, PROD_INPUTS, prod, demo, dev, withoutInputs, LOCAL_ONLY } from './packaging.ts';
 import { resource, resourcesOfType, fnFunction, environmentOf, condition, resolveIfs, bucketObjects, distributionUrl, type Statement, list, allStatements, roleStatements, actionsTheCodeNeeds } from './template-support.ts';
 
 describe('osls package --stage prod', () => {
@@ -41,8 +41,10 @@ describe('osls package --stage prod', () => {
       'AVATAR_MAX_BYTES', 'AVATAR_SIZE', 'AWS_MAX_ATTEMPTS', 'AWS_REQUEST_TIMEOUT_MS', 'COGNITO_CLIENT_ID', 'COGNITO_TOKEN_USE',
       'COGNITO_USER_POOL_ID', 'CORS_ALLOWED_ORIGINS', 'COVER_MAX_BYTES', 'COVER_MAX_SIDE', 'IMAGE_MAX_ANIMATION_PIXELS',
       'IMAGE_MAX_FRAMES', 'IMAGE_MAX_PIXELS', 'IMAGE_MAX_SIDE', 'IMAGE_TIMEOUT_SECONDS', 'JPEG_MAX_SCANS',
-      'MAX_BODY_BYTES', 'MAX_HIDDEN_USERS', 'MEDIA_BASE_URL', 'MEDIA_BUCKET', 'TABLE_NAME',
+      'MAX_AVATARS', 'MAX_BODY_BYTES', 'MAX_HIDDEN_USERS', 'MEDIA_BASE_URL', 'MEDIA_BUCKET', 'TABLE_NAME',
     ]);
+    // The contract's gallery of at most 20 avatars.
+    assert.equal(env.MAX_AVATARS, '20');
     assert.deepEqual(env.TABLE_NAME, { Ref: 'UsersTable' });
     assert.deepEqual(env.MEDIA_BUCKET, { Ref: 'MediaBucket' });
     assert.equal(env.COGNITO_USER_POOL_ID, PROD_INPUTS.COGNITO_USER_POOL_ID);
@@ -282,7 +284,7 @@ describe('concurrency of the functions and throttling of the API', () => {
     }
   });
 
-  test('the stage is throttled, PATCH (image decoding) more, within what the account can run', () => {
+  test('the stage is throttled, the methods that decode images (PATCH /{id}, POST avatar) more, within what the account can run', () => {
     for (const template of [prod.template, demo.template, dev.template]) {
       const deployments = resourcesOfType(template, 'AWS::ApiGateway::Deployment');
       assert.equal(deployments.length, 1);
@@ -291,18 +293,25 @@ describe('concurrency of the functions and throttling of the API', () => {
       assert.ok(stage.ThrottlingRateLimit > 0 && stage.ThrottlingBurstLimit >= stage.ThrottlingRateLimit, JSON.stringify(stage));
       const patch = resource(template, 'ApiGatewayMethodApiV2UserIdVarPatch', 'AWS::ApiGateway::Method');
       assert.deepEqual(patch.Properties.ResourceId, { Ref: 'ApiGatewayResourceApiV2UserIdVar' });
+      const post = resource(template, 'ApiGatewayMethodApiV2UserAvatarPost', 'AWS::ApiGateway::Method');
+      assert.deepEqual(post.Properties.ResourceId, { Ref: 'ApiGatewayResourceApiV2UserAvatar' });
+      const limitsOf = (setting: Json) => ({ ThrottlingRateLimit: setting.ThrottlingRateLimit, ThrottlingBurstLimit: setting.ThrottlingBurstLimit });
       assert.deepEqual(stage.MethodSettings, [
-        { ResourcePath: '/~1api~1v2~1user~1{id}', HttpMethod: 'PATCH', ThrottlingRateLimit: stage.MethodSettings[0].ThrottlingRateLimit, ThrottlingBurstLimit: stage.MethodSettings[0].ThrottlingBurstLimit },
+        { ResourcePath: '/~1api~1v2~1user~1{id}', HttpMethod: 'PATCH', ...limitsOf(stage.MethodSettings[0]) },
+        { ResourcePath: '/~1api~1v2~1user~1avatar', HttpMethod: 'POST', ...limitsOf(stage.MethodSettings[1]) },
       ]);
-      const [patchLimits] = stage.MethodSettings;
-      assert.ok(patchLimits.ThrottlingRateLimit > 0 && patchLimits.ThrottlingRateLimit < stage.ThrottlingRateLimit);
-      assert.ok(patchLimits.ThrottlingBurstLimit >= patchLimits.ThrottlingRateLimit);
-      // PATCHes at the limit, each running to the function's timeout, leave the reserved functions
-      // theirs and the unreserved minimum: slow images cannot take the account's executions.
+      for (const limits of stage.MethodSettings) {
+        assert.ok(limits.ThrottlingRateLimit > 0 && limits.ThrottlingRateLimit < stage.ThrottlingRateLimit);
+        assert.ok(limits.ThrottlingBurstLimit >= limits.ThrottlingRateLimit);
+      }
+      // Both image methods at their limits, each request running to the function's timeout, leave
+      // the reserved functions theirs and the unreserved minimum: slow images cannot take the
+      // account's executions.
       const timeout = fnFunction(template).Properties.Timeout;
       const reservations = ['MediaEventsLambdaFunction', 'PostConfirmationLambdaFunction', 'PostAuthenticationLambdaFunction']
         .reduce((sum, id) => sum + (reserved(template, id) ?? 0), 0);
-      assert.ok(patchLimits.ThrottlingBurstLimit + patchLimits.ThrottlingRateLimit * timeout <= ACCOUNT_CONCURRENCY - reservations - UNRESERVED_MINIMUM);
+      const decoding = stage.MethodSettings.reduce((sum: number, l: Json) => sum + l.ThrottlingBurstLimit + l.ThrottlingRateLimit * timeout, 0);
+      assert.ok(decoding <= ACCOUNT_CONCURRENCY - reservations - UNRESERVED_MINIMUM, `${decoding} executions`);
       // The throttled answer is the contract's 429 envelope (GatewayResponseThrottled).
       resource(template, 'GatewayResponseThrottled', 'AWS::ApiGateway::GatewayResponse');
     }

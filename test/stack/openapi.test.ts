@@ -24,6 +24,7 @@ type Json = any;
 const doc: Json = parse(await readFile(join(PROJECT_DIR, 'openapi.yaml'), 'utf8'));
 const OPERATION_PATH = '/api/v2/user/{id}/';
 const ME_PATH = '/api/v2/user/me/';
+const AVATAR_PATH = '/api/v2/user/avatar/';
 const operation = (): Json => doc.paths[OPERATION_PATH].patch;
 /** The paths of the contract's "User settings" and "Hidden users". */
 const SETTINGS_AND_HIDDEN_PATHS = [
@@ -143,9 +144,10 @@ describe('openapi.yaml is a well-formed OpenAPI 3.1 document', () => {
         assert.ok(server.variables?.[name!]?.default, `server variable ${name} has a default`);
       }
     }
-    for (const path of [OPERATION_PATH, ME_PATH, ...SETTINGS_AND_HIDDEN_PATHS]) assert.ok(doc.paths[path], `${path} documented`);
+    assert.deepEqual(Object.keys(doc.paths).sort(), [OPERATION_PATH, ME_PATH, AVATAR_PATH, ...SETTINGS_AND_HIDDEN_PATHS].sort());
     assert.deepEqual(Object.keys(doc.paths[OPERATION_PATH]).sort(), ['get', 'parameters', 'patch']);
     assert.deepEqual(Object.keys(doc.paths[ME_PATH]).sort(), ['get', 'patch']);
+    assert.deepEqual(Object.keys(doc.paths[AVATAR_PATH]).sort(), ['delete', 'get', 'patch', 'post']);
   });
 
   test('only known top-level and component sections', () => {
@@ -499,6 +501,51 @@ describe('answers of the local stack match openapi.yaml', { timeout: 120_000 }, 
     // Every operation of these paths was called.
     const documented = allOperations().map(([name]) => name).filter((name) => SETTINGS_AND_HIDDEN_PATHS.some((path) => name.endsWith(` ${path}`)));
     assert.deepEqual([...seen].sort(), documented.sort());
+  });
+
+  test('the avatar gallery: 201, 200 pages, 204, and each error, as documented', async () => {
+    const gallery = doc.paths[AVATAR_PATH];
+    const call = (method: string, init: { body?: string | FormData; contentType?: string; query?: string; token?: string | null } = {}) =>
+      fetch(`${stack.config.baseUrl}${AVATAR_PATH}${init.query ?? ''}`, {
+        method,
+        headers: {
+          ...(init.token !== null && { Authorization: `Bearer ${init.token ?? stack.demoToken}` }),
+          ...(init.contentType && { 'Content-Type': init.contentType }),
+        },
+        body: init.body,
+      });
+    const form = new FormData();
+    form.append('avatar', new Blob([pngImage({ width: 5, height: 5 })], { type: 'image/png' }), 'a.png');
+    const added = await call('POST', { body: form });
+    assert.equal(added.status, 201);
+    const avatar = await assertDocumented(added, gallery.post);
+    const base64 = await call('POST', json({ avatar_base64: `data:image/png;base64,${pngImage().toString('base64')}` }));
+    assert.equal(base64.status, 201);
+    await assertDocumented(base64, gallery.post);
+    const page = await call('GET', { query: '?limit=1' });
+    assert.equal(page.status, 200);
+    const listed = await assertDocumented(page, gallery.get);
+    assert.ok(listed.next);
+    const made = await call('PATCH', json({ avatar_id: avatar.id }));
+    assert.equal(made.status, 204);
+    await assertDocumented(made, gallery.patch);
+    const removed = await call('DELETE', { query: `?avatar_id=${avatar.id}` });
+    assert.equal(removed.status, 204);
+    await assertDocumented(removed, gallery.delete);
+    for (const [method, init, status, op] of [
+      ['POST', json({}), 400, gallery.post],
+      ['POST', { body: 'x', contentType: 'text/plain' }, 415, gallery.post],
+      ['POST', { token: null }, 401, gallery.post],
+      ['PATCH', json({}), 400, gallery.patch],
+      ['PATCH', json({ avatar_id: 98765 }), 404, gallery.patch],
+      ['DELETE', json({ avatar_id: 98765 }), 404, gallery.delete],
+      ['GET', { token: null }, 401, gallery.get],
+      ['PUT', {}, 405, gallery.get],
+    ] as const) {
+      const res = await call(method, init);
+      assert.equal(res.status, status, `${method} ${JSON.stringify(init)}`);
+      await assertDocumented(res, op);
+    }
   });
 
   // Last: it stops the stack's DynamoDB Local.

@@ -16,6 +16,8 @@ export const CURRENT_USER_FIELDS = ['email', 'email_isvalid', 'role'] as const;
 export const FIELD_ERROR_CODES = [
   'invalid', 'blank', 'null', 'max_length', 'unique', 'invalid_choice', 'invalid_image', 'file_too_large',
   'image_too_large', 'unknown_field', 'duplicate_field',
+  // The avatar gallery's (contract, "Avatars").
+  'required', 'max_avatars',
 ] as const;
 
 /** Codes of errors that are not about one field, by status. */

@@ -48,6 +48,11 @@ describe('readConfig', () => {
       return true;
     });
   });
+  it('a gallery holds at most 20 avatars unless MAX_AVATARS says otherwise (contract, "Avatars")', () => {
+    assert.equal(readConfig(REQUIRED).maxAvatars, 20);
+    assert.equal(readConfig({ ...REQUIRED, MAX_AVATARS: '5' }).maxAvatars, 5);
+    for (const value of ['0', '-1', 'many']) assert.throws(() => readConfig({ ...REQUIRED, MAX_AVATARS: value }), /MAX_AVATARS/);
+  });
   it('refuses limits that are not positive integers', () => {
     for (const value of ['0', '-1', '1.5', 'lots']) {
       assert.throws(() => readConfig({ ...REQUIRED, AVATAR_MAX_BYTES: value }), /AVATAR_MAX_BYTES/);

@@ -2,8 +2,9 @@
 //   - every user's username has exactly one claim, and it points back at that user (the claim the
 //     user's `username_claim` names, or the lower-case name for users from before lookalike keys);
 //   - no claim without its user;
-//   - every image a user points at exists and is tagged live (one still tagged pending would be
-//     deleted by the lifecycle rule);
+//   - every image a user points at (avatar, cover, every avatar of its gallery) exists and is
+//     tagged live (one still tagged pending would be deleted by the lifecycle rule);
+//   - a gallery's primary (`avatar_key`) is one of its avatars, and its ids are unique;
 //   - no live image that no user points at, and none without a state tag (the lifecycle rule
 //     expires only pending ones: such an object would stay forever);
 //   - every user has exactly one sub index item and it points back; no sub index without its user;
@@ -23,7 +24,7 @@ import { GetObjectTaggingCommand, ListObjectsV2Command, type S3Client } from '@a
 import { ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Config } from '../../src/platform/config.ts';
 import { LIVE_TAG, PENDING_TAG } from '../../src/store/media-lifecycle.ts';
-import { heldClaimKey, IMAGE_FIELDS, imageKeyAttribute, type ClaimItem, type UserItem } from '../../src/users/user-record.ts';
+import { heldClaimKey, heldImageKeys, type ClaimItem, type UserItem } from '../../src/users/user-record.ts';
 import { usernameKey } from '../../src/users/username-keys.ts';
 import { checkSubIndex, repairSubIndex, SubIndexItems } from '../local/sub-index.ts';
 
@@ -67,10 +68,8 @@ export async function checkInvariants(
     const claim = claims.get(heldClaimKey(user));
     if (!claim) problems.push(`user ${id} (${user.username}) has no claim`);
     else if (claim.user_id !== id) problems.push(`user ${id} (${user.username}): its claim points at user ${claim.user_id}`);
-    for (const field of IMAGE_FIELDS) {
-      const key = user[imageKeyAttribute(field)];
-      if (key) referenced.add(key);
-    }
+    for (const key of heldImageKeys(user)) referenced.add(key);
+    problems.push(...galleryProblems(id, user));
   }
   for (const [pk, claim] of claims) {
     const owner = users.get(claim.user_id);
@@ -130,6 +129,19 @@ export async function checkInvariants(
     lookalikes,
     usersWithoutSubIndex: subIndexReport.usersWithoutSubIndex,
   };
+}
+
+/** The gallery's own invariants (src/users/avatar-gallery.ts): the primary is one of its avatars. */
+function galleryProblems(id: number, user: UserItem): string[] {
+  if (user.avatars === undefined) return [];
+  const problems: string[] = [];
+  const ids = user.avatars.map((entry) => entry.id);
+  if (new Set(ids).size !== ids.length) problems.push(`user ${id}: its gallery repeats an avatar id`);
+  if (user.avatar_seq !== undefined && ids.some((n) => n > user.avatar_seq!)) problems.push(`user ${id}: an avatar id above avatar_seq`);
+  if (user.avatar_key !== undefined && !user.avatars.some((entry) => entry.key === user.avatar_key)) {
+    problems.push(`user ${id}: its avatar ${user.avatar_key} is not in its gallery`);
+  }
+  return problems;
 }
 
 async function scanAll(dynamo: DynamoDBDocumentClient, tableName: string) {

@@ -2,7 +2,7 @@
 //
 // Makes a stage's media bucket follow its users table again, for when the stream function could
 // not (a dead-letter alarm, records that left the stream after 24 hours): every image a user holds
-// is tagged live; every image no user holds and older than a day is deleted, unless it is tagged
+// (avatar, cover, every avatar of its gallery) is tagged live; every image no user holds and older than a day is deleted, unless it is tagged
 // pending: pending images no user holds are left to the bucket's lifecycle rule, and recent ones to
 // the stream function, which may still be on its way to them. The table is the truth; nothing in it changes.
 //
@@ -26,7 +26,7 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { IMAGE_FIELDS, imageKeyAttribute, type UserItem } from '../../src/users/user-record.ts';
+import { heldImageKeys, IMAGE_FIELDS, imageKeyAttribute, type UserItem } from '../../src/users/user-record.ts';
 
 const LIVE = { Key: 'state', Value: 'live' } as const;
 const MEDIA_PREFIXES = IMAGE_FIELDS.map((field) => `${field}/`);
@@ -82,9 +82,11 @@ export async function reconcile(dynamo: DynamoDBDocumentClient, s3: S3Client, op
         TableName: tableName,
         ConsistentRead: true,
         ExclusiveStartKey,
-        ProjectionExpression: ['#pk', ...IMAGE_FIELDS.map((_, i) => `#image${i}`)].join(', '),
+        ProjectionExpression: ['#pk', '#avatars', ...IMAGE_FIELDS.map((_, i) => `#image${i}`)].join(', '),
         ExpressionAttributeNames: Object.fromEntries([
           ['#pk', 'pk'],
+          // The gallery's avatars are held too (src/users/avatar-gallery.ts).
+          ['#avatars', 'avatars'],
           ...IMAGE_FIELDS.map((field, i) => [`#image${i}`, imageKeyAttribute(field)]),
         ]),
       }),
@@ -92,10 +94,7 @@ export async function reconcile(dynamo: DynamoDBDocumentClient, s3: S3Client, op
     for (const item of page.Items ?? []) {
       if (!String(item.pk).startsWith('USER#')) continue;
       users++;
-      for (const field of IMAGE_FIELDS) {
-        const key = (item as unknown as UserItem)[imageKeyAttribute(field)];
-        if (key) held.add(key);
-      }
+      for (const key of heldImageKeys(item as unknown as UserItem)) held.add(key);
     }
     ExclusiveStartKey = page.LastEvaluatedKey;
   } while (ExclusiveStartKey);

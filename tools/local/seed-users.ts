@@ -27,7 +27,7 @@ export class SeedError extends Error {
 }
 
 /** A validated seed entry: everything of the user item except what depends on the stored one. */
-export type SeedUser = Omit<UserItem, 'pk' | 'version' | 'date_joined' | 'avatar_key' | 'cover_key'> & {
+export type SeedUser = Omit<UserItem, 'pk' | 'version' | 'date_joined' | 'avatar_key' | 'cover_key' | 'avatars' | 'avatar_seq'> & {
   date_joined?: string;
 };
 
@@ -234,6 +234,9 @@ async function seedOne(doc: DynamoDBDocumentClient, tableName: string, user: See
     // Seeds carry no images; keep the ones uploaded since, so their objects stay referenced.
     if (stored?.avatar_key) item.avatar_key = stored.avatar_key;
     if (stored?.cover_key) item.cover_key = stored.cover_key;
+    // The avatar gallery too: its avatars would otherwise be released, and the stream delete them.
+    if (stored?.avatars) item.avatars = stored.avatars;
+    if (stored?.avatar_seq !== undefined) item.avatar_seq = stored.avatar_seq;
 
     const oldClaimKey = stored?.username ? heldClaimKey(stored) : undefined;
     const oldSubKey = stored?.sub && stored.sub !== user.sub ? subKey(stored.sub) : undefined;

@@ -9,6 +9,8 @@ import { entityTag, matches, parseIfNoneMatch } from '../../http/etag.ts';
 import { NotFoundError } from '../../http/errors.ts';
 import { jsonResponse } from '../../http/response.ts';
 import { renderUser } from '../../users/user-record.ts';
+import { readGallery, renderAvatars } from '../../users/avatar-gallery.ts';
+import { page, pageRequest, queryParameters } from '../../http/pagination.ts';
 import { UsersTable } from '../../store/users-table.ts';
 import { settingsAndHiddenReads } from './settings-hidden.ts';
 import { communityReads } from './community.ts';
@@ -48,6 +50,17 @@ export function createHandler(config: Config, dynamo: DynamoDBClient = createDyn
     return { response: jsonResponse(200, body, cacheHeaders), outcome: 'read' };
   }
 
+  // GET /api/v2/user/avatar/: the caller's own gallery, newest first, a page of it.
+  async function avatars(request: ApiRequest) {
+    const users = new UsersTable(dynamo, config.tableName);
+    request.userId = await users.userIdOfSub(request.sub);
+    const user = request.userId === undefined ? undefined : await users.getUser(request.userId);
+    if (!user || user.sub !== request.sub) throw new NotFoundError();
+    const all = renderAvatars(readGallery(user), user.id, config.mediaBaseUrl);
+    const body = page(request.event, pageRequest(queryParameters(request.event)), all);
+    return { response: jsonResponse(200, body), outcome: 'read' };
+  }
+
   // One ETag, two bodies (the owner's view has the private fields): a browser must not answer
   // one token's request with what it kept from another's, not even after a 304.
   // A logged-out visitor reads a profile, as in the reference (contract, "Reading a user"), unless
@@ -56,7 +69,13 @@ export function createHandler(config: Config, dynamo: DynamoDBClient = createDyn
   const anonymous = ({ event, path }: ApiRequest) =>
     requestMethod(event) === 'GET' &&
     ((!config.readRequiresToken && path === 'user') || path === 'dynamic_preference' || path === 'feature');
-  const routes = { user: { GET: read }, me: { GET: read }, ...settingsAndHiddenReads(config, dynamo), ...communityReads() };
+  const routes = {
+    user: { GET: read },
+    me: { GET: read },
+    avatar: { GET: avatars },
+    ...settingsAndHiddenReads(config, dynamo),
+    ...communityReads(),
+  };
   return apiFunction(config, { routes, vary: ['Authorization'], anonymous });
 }
 

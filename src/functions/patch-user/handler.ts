@@ -1,5 +1,6 @@
 // PATCH /api/v2/user/{id}/ — parse, validate, act, answer (src/http/frame.ts authenticates,
-// routes, maps errors, adds CORS and logs). Settings and hiding users: ./settings-hidden.ts.
+// routes, maps errors, adds CORS and logs). The gallery: ./avatar-routes.ts; settings and hiding
+// users: ./settings-hidden.ts.
 import { userIdOf, type ApiEvent, type LambdaContext } from '../../http/api-event.ts';
 import { apiEntry, apiFunction, type ApiHandler, type ApiRequest } from '../../http/frame.ts';
 import { createAwsClients, type AwsClients } from '../../store/aws-clients.ts';
@@ -8,7 +9,9 @@ import { entityTag, parseIfMatch, parseWriteIfNoneMatch } from '../../http/etag.
 import { NotFoundError } from '../../http/errors.ts';
 import { jsonResponse } from '../../http/response.ts';
 import { MediaStore } from '../../store/media-uploads.ts';
-import { buildPatch, type Patch } from '../../users/patch-fields.ts';
+import { buildPatch } from '../../users/patch-fields.ts';
+import { normalizeImages } from './images.ts';
+import { avatarRoutes } from './avatar-routes.ts';
 import { patchUser } from './write-path.ts';
 import { parseBody } from '../../http/request-body.ts';
 import { renderUser } from '../../users/user-record.ts';
@@ -46,22 +49,17 @@ export function createHandler(config: Config, clients: AwsClients = createAwsCli
     const sendOptions = { abortSignal: deadline() };
     const users = new UsersTable(clients.dynamo, config.tableName, sendOptions);
     const media = new MediaStore(clients.s3, config.mediaBucket, sendOptions);
-    const user = await patchUser({ users, media, log }, { id, sub, patch, preconditions: { ifMatch, ifNoneMatch } });
+    const user = await patchUser(
+      { users, media, log, maxAvatars: config.maxAvatars },
+      { id, sub, patch, preconditions: { ifMatch, ifNoneMatch } },
+    );
     const response = jsonResponse(200, renderUser(user, config.mediaBaseUrl, 'owner'), { ETag: entityTag(user.version) });
     return { response, outcome: 'updated' };
   }
 
-  return apiFunction(config, { routes: { user: { PATCH: patch }, ...settingsAndHiddenWrites(config, clients.dynamo) } });
-}
-
-/**
- * New images are decoded and re-encoded before anything is stored. The module (and sharp behind
- * it) is imported only here, when the patch carries an image: a text-only request never loads it.
- */
-async function normalizeImages(patch: Patch, config: Config): Promise<Patch> {
-  if (!Object.values(patch.images).some(Boolean)) return patch;
-  const { normalizeImages: normalize } = await import('../../images/normalize.ts');
-  return normalize(patch, config.images);
+  return apiFunction(config, {
+    routes: { user: { PATCH: patch }, avatar: avatarRoutes(config, clients), ...settingsAndHiddenWrites(config, clients.dynamo) },
+  });
 }
 
 /** For a body without a username, whose validation never asks. */

@@ -15,14 +15,17 @@ import type { Logger } from '../../platform/log.ts';
 import type { MediaStore } from '../../store/media-uploads.ts';
 import type { ImageUpload, Patch } from '../../users/patch-fields.ts';
 import { isEmptyPatch } from '../../users/patch-fields.ts';
-import { imageKeyAttribute, IMAGE_FIELDS, type ImageField, type UserItem } from '../../users/user-record.ts';
+import { heldImageKeys, imageKeyAttribute, IMAGE_FIELDS, type ImageField, type UserItem } from '../../users/user-record.ts';
+import { galleryAttributes, readGallery, replacePrimary } from '../../users/avatar-gallery.ts';
 import { ConcurrentChangeError } from '../../http/errors.ts';
-import type { ItemChanges, Preconditions, UsersTable } from '../../store/users-table.ts';
+import type { ChangesOf, ItemChanges, Preconditions, UsersTable } from '../../store/users-table.ts';
 
 export interface PatchUserDeps {
   users: UsersTable;
   media: MediaStore;
   log: Logger;
+  /** Most avatars in a gallery (config MAX_AVATARS): a new avatar where there is no primary adds one. */
+  maxAvatars: number;
 }
 
 export interface PatchUserInput {
@@ -34,30 +37,67 @@ export interface PatchUserInput {
 }
 
 export async function patchUser(deps: PatchUserDeps, { id, sub, patch, preconditions }: PatchUserInput): Promise<UserItem> {
-  const { users, media, log } = deps;
+  const { users, media, maxAvatars } = deps;
   if (isEmptyPatch(patch)) return users.getOwnedUser(id, sub, preconditions);
 
   const uploads = plannedUploads(media, id, patch);
   const changes = itemChanges(patch, uploads);
+  // A new avatar (or its removal) changes the gallery, which the write works out from the user as
+  // read: the primary leaves it, the new one joins it (contract, "Avatars").
+  const avatar = 'avatar' in patch.images ? (uploads.find((u) => u.field === 'avatar') ?? null) : undefined;
+  const uploaded = new Date().toISOString();
+  const changesOf: ChangesOf | undefined =
+    avatar === undefined
+      ? undefined
+      : (current) => {
+          // Our own fresh key already held: a retry of ours landed, the user as read is the answer.
+          if (avatar && heldImageKeys(current).includes(avatar.key)) return undefined;
+          const gallery = replacePrimary(readGallery(current), avatar && { key: avatar.key, uploaded }, maxAvatars);
+          const gallerySet = galleryAttributes(gallery);
+          const set = { ...changes.set, ...gallerySet.set };
+          for (const name of gallerySet.remove) delete set[name];
+          // One action per attribute: `avatar_key` is set or removed by the gallery, not both.
+          const remove = [...new Set([...changes.remove, ...gallerySet.remove])].filter((name) => !(name in set));
+          return { set, remove };
+        };
+  // The username and the avatar read the user first; the uploads go out at the same time.
+  const read = patch.username !== undefined || changesOf ? () => users.getUserToRename(id, sub) : undefined;
+  return writeAfterUploads(deps, id, uploads, read, async (current) => {
+    if (patch.username !== undefined) return (await users.rename(id, sub, patch.username, changesOf ?? changes, current!, preconditions)).after;
+    if (changesOf) return (await users.updateFrom(id, sub, current!, changesOf, preconditions)).after;
+    return (await users.update(id, sub, changes, preconditions)).after;
+  });
+}
 
-  // The username path reads the user first; the uploads go out at the same time.
-  const [uploadResults, read] = await Promise.all([
+/**
+ * The uploads, tagged pending, in parallel with the read of the user where the write needs one;
+ * then the write. The uploads are deleted when the write was definitely not applied, and kept when
+ * its outcome is unknown (the stream or the lifecycle rule decides then). Every write with images
+ * goes through here: PATCH /{id}/ and the gallery's POST.
+ */
+export async function writeAfterUploads<T>(
+  { users, media, log }: Pick<PatchUserDeps, 'users' | 'media' | 'log'>,
+  id: number,
+  uploads: readonly PlannedUpload[],
+  read: (() => Promise<UserItem>) | undefined,
+  write: (read: UserItem | undefined) => Promise<T>,
+): Promise<T> {
+  const [uploadResults, readResult] = await Promise.all([
     Promise.allSettled(uploads.map((u) => media.putPending(u.key, u.image.bytes, u.image.info.mime))),
-    patch.username === undefined ? undefined : settle(users.getUserToRename(id, sub)),
+    read === undefined ? undefined : settle(read()),
   ]);
   const uploadFailure = uploadResults.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   // Every planned key, not only the confirmed ones: an upload whose answer was lost may exist.
   const keys = uploads.map((u) => u.key);
 
-  if (uploadFailure || (read && !read.ok)) {
+  if (uploadFailure || (readResult && !readResult.ok)) {
     // The write was never sent: nothing can point at the uploads.
     await deleteUnusedUploads(log, media, keys);
-    throw uploadFailure ? uploadFailure.reason : (read as { error: unknown }).error;
+    throw uploadFailure ? uploadFailure.reason : (readResult as { error: unknown }).error;
   }
 
   try {
-    if (read === undefined || patch.username === undefined) return (await users.update(id, sub, changes, preconditions)).after;
-    return (await users.rename(id, sub, patch.username, changes, read.value, preconditions)).after;
+    return await write(readResult?.value);
   } catch (error) {
     if (keys.length === 0 || !saidNo(error)) throw error;
     // A condition said no. If an earlier attempt of the same call was applied and only its answer
@@ -87,7 +127,7 @@ function saidNo(error: unknown): boolean {
   return error instanceof Error && error.name === 'TransactionCanceledException';
 }
 
-interface PlannedUpload {
+export interface PlannedUpload {
   field: ImageField;
   key: string;
   image: ImageUpload;
