@@ -17,6 +17,7 @@ import { startTestStack } from '../support/local-stack.ts';
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SHOTS = join(PROJECT_DIR, 'test-output', 'stock-ui');
 const PHONE_PHOTO = join(PROJECT_DIR, 'test', 'fixtures', 'photos', 'phones', 'nokia-8.3-gps.jpg');
+const SECOND_PHOTO = join(PROJECT_DIR, 'test', 'fixtures', 'photos', 'phones', 'apple-gainmap.jpg');
 /** The contract's largest cover side (serverless.yml COVER_MAX_SIDE). */
 const COVER_MAX_SIDE = 1600;
 const [demo, alice] = DEMO_USERS;
@@ -148,6 +149,69 @@ describe('the stock SelfCommunity profile UI in headless Chromium', { timeout: 1
     await shot('03-cover');
   });
 
+  test('the picture dialog lists the gallery, adds two photos, makes the first primary again, deletes one; list and header follow', async () => {
+    const header = await headerOf('own-profile', demo.username);
+    const headerAvatar = () => header.locator('.SCUserProfileHeader-avatar img').getAttribute('src');
+    const listed = page.waitForResponse((r) => isApi(r, 'GET', /^\/api\/v2\/user\/avatar\/?$/));
+    await header.locator('.SCUserProfileHeader-change-picture').click();
+    assert.equal((await listed).status(), 200);
+    const dialog = page.getByRole('dialog');
+    const items = dialog.locator('.SCChangePictureButton-image-item');
+    const primaryItem = dialog.locator('.SCChangePictureButton-primary img');
+    assert.equal(await items.count(), (await apiGet('/api/v2/user/avatar/', demo.sub)).count);
+
+    /** Uploads a photo through the dialog; resolves with the Avatar the API answered. */
+    async function upload(photo: string): Promise<Record<string, any>> {
+      const added = page.waitForResponse((r) => isApi(r, 'POST', /^\/api\/v2\/user\/avatar\/?$/), { timeout: 30_000 });
+      await dialog.locator('input[type=file]').setInputFiles(photo);
+      const response = await added;
+      assert.equal(response.status(), 201);
+      return (await response.json()) as Record<string, any>;
+    }
+    /** Waits until the dialog's primary and the header show `url`, and the API agrees. */
+    async function primaryIs(url: string): Promise<void> {
+      await dialog.locator('.SCChangePictureButton-primary img').and(page.locator(`img[src="${url}"]`)).waitFor();
+      await page.waitForFunction((src) => (globalThis as any).document.querySelector('[data-testid=own-profile] .SCUserProfileHeader-avatar img')?.getAttribute('src') === src, url);
+      const gallery = await apiGet('/api/v2/user/avatar/', demo.sub);
+      assert.deepEqual(gallery.results.filter((a: any) => a.primary).map((a: any) => a.avatar), [url]);
+      assert.equal((await apiGet(`/api/v2/user/${demo.id}/`)).avatar, url);
+    }
+
+    const first = await upload(PHONE_PHOTO);
+    await primaryIs(first.avatar);
+    await shot('04-gallery-first');
+    const second = await upload(SECOND_PHOTO);
+    await primaryIs(second.avatar);
+    assert.equal(await items.count(), 2);
+    await shot('05-gallery-second');
+
+    // A click on the first makes it primary again.
+    const madePrimary = page.waitForResponse((r) => isApi(r, 'PATCH', /^\/api\/v2\/user\/avatar\/?$/));
+    await dialog.locator(`img[src="${first.avatar}"]`).click();
+    assert.equal((await madePrimary).status(), 204);
+    await primaryIs(first.avatar);
+    assert.equal(await headerAvatar(), first.avatar);
+    await shot('06-gallery-first-again');
+
+    // Deleting the primary: it leaves the list, and the dialog makes the one left primary.
+    const removed = page.waitForResponse((r) => isApi(r, 'DELETE', /^\/api\/v2\/user\/avatar\/?$/));
+    await items.filter({ has: page.locator(`img[src="${first.avatar}"]`) }).getByRole('button').click();
+    await page.getByRole('button', { name: 'Confirm' }).click();
+    assert.equal((await removed).status(), 204);
+    await primaryIs(second.avatar);
+    assert.equal(await items.count(), 1);
+    assert.equal(await primaryItem.getAttribute('src'), second.avatar);
+    await shot('07-gallery-deleted');
+
+    // Once the stream has run, the deleted avatar's object is gone from the media bucket.
+    const deadline = Date.now() + 10_000;
+    let status = 0;
+    while (Date.now() < deadline && (status = (await fetch(first.avatar)).status) !== 404) await new Promise((r) => setTimeout(r, 200));
+    assert.equal(status, 404, `${first.avatar} still answers ${status}`);
+    assert.equal((await fetch(second.avatar)).status, 200);
+    await page.keyboard.press('Escape');
+  });
+
   test('the settings tab changes a setting, still changed after a reload', async () => {
     const before = (await apiGet(`/api/v2/user/${demo.id}/settings/`, demo.sub)).show_toast_notifications as number;
     const wanted = before === 1 ? 0 : 1;
@@ -160,19 +224,19 @@ describe('the stock SelfCommunity profile UI in headless Chromium', { timeout: 1
     assert.equal((await saved).status(), 200);
     await page.waitForFunction((value) => (globalThis as any).document.querySelector(`input[name=show_toast_notifications][value="${value}"]`)?.checked === true, wanted);
     assert.equal((await apiGet(`/api/v2/user/${demo.id}/settings/`, demo.sub)).show_toast_notifications, wanted);
-    await shot('04-settings');
+    await shot('08-settings');
 
     await page.reload();
     await headerOf('own-profile', demo.username);
     await tab().click();
     assert.equal(await page.locator(`input[name=show_toast_notifications][value="${wanted}"]`).isChecked(), true);
-    await shot('05-settings-after-reload');
+    await shot('09-settings-after-reload');
   });
 
   test("another person's profile renders, logged in and logged out", async () => {
     await open(demo.sub);
     await headerOf('other-profile', alice.username);
-    await shot('06-other-logged-in');
+    await shot('10-other-logged-in');
 
     await page.getByTestId('user-switch').selectOption('');
     await page.waitForURL(/[?&]sub=(&|$)/);
@@ -182,7 +246,7 @@ describe('the stock SelfCommunity profile UI in headless Chromium', { timeout: 1
     assert.equal(await other.locator('.SCUserProfileHeader-bio').textContent(), (await apiGet(`/api/v2/user/${demo.id}/`)).bio);
     const cover = await coverOf('other-profile');
     assert.ok(cover.width > 0, 'the cover loads for a visitor');
-    await shot('07-other-logged-out');
+    await shot('11-other-logged-out');
   });
 
   test('a new sign-up through the sign-up trigger is signed in', async () => {
@@ -194,7 +258,7 @@ describe('the stock SelfCommunity profile UI in headless Chromium', { timeout: 1
     const me = await apiGet('/api/v2/user/me/', sub);
     assert.equal(me.email, email);
     await headerOf('own-profile', me.username as string);
-    await shot('08-signed-up');
+    await shot('12-signed-up');
   });
 
   test('no request of the page failed and the page logged no error', () => {
