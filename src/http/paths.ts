@@ -13,7 +13,9 @@ export type PathName =
   | 'settings'
   | 'hide'
   | 'is_hidden'
-  | 'is_hidden_by';
+  | 'is_hidden_by'
+  | 'dynamic_preference'
+  | 'feature';
 
 export interface ServicePath {
   name: PathName;
@@ -36,6 +38,9 @@ export const SERVICE_PATHS: readonly ServicePath[] = [
   { name: 'hide', resource: '/api/v2/user/{id}/hide', methods: ['POST'] },
   { name: 'is_hidden', resource: '/api/v2/user/{id}/is_hidden', methods: ['GET'] },
   { name: 'is_hidden_by', resource: '/api/v2/user/{id}/is_hidden_by', methods: ['GET'] },
+  // The community's configuration every stock front end loads first (src/community/community.ts).
+  { name: 'dynamic_preference', resource: '/api/v2/dynamic_preference', methods: ['GET'] },
+  { name: 'feature', resource: '/api/v2/feature', methods: ['GET'] },
 ];
 
 // An empty `{id}` (`/api/v2/user//`) matches no path, as on API Gateway: a 404 whatever the method.

@@ -29,6 +29,8 @@ describe('osls package --stage prod: the artifact', () => {
     }
     for (const [name, source] of sources) {
       assert.doesNotMatch(source, /sourceMappingURL/, `a source map reference in ${name}`);
+      // The stock-UI page's packages are devDependencies of the page server (docs/stock-ui.md).
+      assert.doesNotMatch(source, /react-dom|@selfcommunity\/react-|@mui\/material|react\.element/, `front-end code in ${name}`);
       const imports = relativeImports(name, source);
       for (const target of [...imports.static, ...imports.dynamic]) {
         assert.ok(sources.has(target), `${name} imports ${target}, which is not in the artifact`);

@@ -67,6 +67,8 @@ describe('GET function and sign-up trigger (osls package)', () => {
       .sort();
     // The reads of every path, and every method of every path that no write names (ANY).
     assert.deepEqual(routes, [
+      'ANY ApiGatewayMethodApiV2DynamicpreferenceAny',
+      'ANY ApiGatewayMethodApiV2FeatureAny',
       'ANY ApiGatewayMethodApiV2UserAvatarAny',
       'ANY ApiGatewayMethodApiV2UserHiddenusersAny',
       'ANY ApiGatewayMethodApiV2UserHiddenusersidAny',
@@ -76,6 +78,8 @@ describe('GET function and sign-up trigger (osls package)', () => {
       'ANY ApiGatewayMethodApiV2UserIdVarIshiddenbyAny',
       'ANY ApiGatewayMethodApiV2UserIdVarSettingsAny',
       'ANY ApiGatewayMethodApiV2UserMeAny',
+      'GET ApiGatewayMethodApiV2DynamicpreferenceGet',
+      'GET ApiGatewayMethodApiV2FeatureGet',
       'GET ApiGatewayMethodApiV2UserAvatarGet',
       'GET ApiGatewayMethodApiV2UserHiddenusersGet',
       'GET ApiGatewayMethodApiV2UserHiddenusersidGet',
@@ -136,6 +140,9 @@ describe('GET function and sign-up trigger (osls package)', () => {
       ApiGatewayResourceApiV2UserIdVarHide: { POST: true },
       ApiGatewayResourceApiV2UserIdVarIshidden: { GET: true },
       ApiGatewayResourceApiV2UserIdVarIshiddenby: { GET: true },
+      // The community's configuration the stock front ends load first (docs/stock-ui.md).
+      ApiGatewayResourceApiV2Dynamicpreference: { GET: true },
+      ApiGatewayResourceApiV2Feature: { GET: true },
     };
     const expected: Record<string, string> = {};
     for (const [resourceId, methods] of Object.entries(contract)) {
@@ -148,6 +155,8 @@ describe('GET function and sign-up trigger (osls package)', () => {
     assert.deepEqual(paths.sort(), [
       'ApiGatewayResourceApi api',
       'ApiGatewayResourceApiV2 v2',
+      'ApiGatewayResourceApiV2Dynamicpreference dynamic_preference',
+      'ApiGatewayResourceApiV2Feature feature',
       'ApiGatewayResourceApiV2User user',
       'ApiGatewayResourceApiV2UserAvatar avatar',
       'ApiGatewayResourceApiV2UserHiddenusers hidden_users',
@@ -185,6 +194,13 @@ describe('GET function and sign-up trigger (osls package)', () => {
     assert.ok(patchFiles.some((name) => sources.get(name)!.includes(confusables)), 'the confusables data is in PATCH\'s files');
     assert.ok(!patchText.includes(confusables), 'the confusables data is loaded by patchUser at start');
     assert.ok(!text.includes(confusables), 'the confusables data is loaded by getUser at start');
+    // The community's configuration (config/community.json and its reader) is in getUser's part of
+    // the artifact, loaded by import() on the first request for it, never at start.
+    for (const marker of ['user_default_cover', 'community configuration: needs a']) {
+      const getFiles = [...sources.keys()].filter((name) => name.startsWith('src/functions/get-user/'));
+      assert.ok(getFiles.some((name) => sources.get(name)!.includes(marker)), `${marker} is in getUser's files`);
+      assert.ok(!text.includes(marker), `${marker} is loaded by getUser at start`);
+    }
     const size = (names: string[]) => names.reduce((sum, name) => sum + sources.get(name)!.length, 0);
     assert.ok(size(getStart) < size(patchStart) * 0.8, `getUser loads ${size(getStart)} bytes at start, patchUser ${size(patchStart)}`);
   });

@@ -58,6 +58,9 @@ describe('osls package --stage demo (own user pool, CORS, media domain)', () => 
       ApiGatewayResourceApiV2UserIdVarHide: ['POST'],
       ApiGatewayResourceApiV2UserIdVarIshidden: ['GET'],
       ApiGatewayResourceApiV2UserIdVarIshiddenby: ['GET'],
+      // The community's configuration the stock front ends load first (docs/stock-ui.md).
+      ApiGatewayResourceApiV2Dynamicpreference: ['GET'],
+      ApiGatewayResourceApiV2Feature: ['GET'],
     };
     const methods = resourcesOfType(demo.template, 'AWS::ApiGateway::Method').map(([, r]) => r.Properties);
     const preflights = methods.filter((m) => m.HttpMethod === 'OPTIONS').map((m) => m.ResourceId.Ref).sort();

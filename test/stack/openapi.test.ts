@@ -35,6 +35,8 @@ const SETTINGS_AND_HIDDEN_PATHS = [
   '/api/v2/user/hidden_users/',
   '/api/v2/user/hidden_users_id/',
 ];
+/** The community's configuration the stock front ends load first (docs/stock-ui.md). */
+const COMMUNITY_PATHS = ['/api/v2/dynamic_preference/', '/api/v2/feature/'];
 /** Every operation of the document, as `[method path, operation]`. */
 const allOperations = (): [string, Json][] =>
   Object.entries<Json>(doc.paths).flatMap(([path, item]) =>
@@ -144,7 +146,7 @@ describe('openapi.yaml is a well-formed OpenAPI 3.1 document', () => {
         assert.ok(server.variables?.[name!]?.default, `server variable ${name} has a default`);
       }
     }
-    assert.deepEqual(Object.keys(doc.paths).sort(), [OPERATION_PATH, ME_PATH, AVATAR_PATH, ...SETTINGS_AND_HIDDEN_PATHS].sort());
+    assert.deepEqual(Object.keys(doc.paths).sort(), [OPERATION_PATH, ME_PATH, AVATAR_PATH, ...SETTINGS_AND_HIDDEN_PATHS, ...COMMUNITY_PATHS].sort());
     assert.deepEqual(Object.keys(doc.paths[OPERATION_PATH]).sort(), ['get', 'parameters', 'patch']);
     assert.deepEqual(Object.keys(doc.paths[ME_PATH]).sort(), ['get', 'patch']);
     assert.deepEqual(Object.keys(doc.paths[AVATAR_PATH]).sort(), ['delete', 'get', 'patch', 'post']);
@@ -501,6 +503,21 @@ describe('answers of the local stack match openapi.yaml', { timeout: 120_000 }, 
     // Every operation of these paths was called.
     const documented = allOperations().map(([name]) => name).filter((name) => SETTINGS_AND_HIDDEN_PATHS.some((path) => name.endsWith(` ${path}`)));
     assert.deepEqual([...seen].sort(), documented.sort());
+  });
+
+  test("the community's configuration: 200 without a token or with one, 401 with a bad one, as documented", async () => {
+    for (const path of COMMUNITY_PATHS) {
+      const op = doc.paths[path].get;
+      const call = async (authorization?: string) => {
+        const res = await fetch(`${stack.config.baseUrl}${path}`, { headers: authorization ? { Authorization: authorization } : {} });
+        return { status: res.status, body: await assertDocumented(res, op) };
+      };
+      const anonymous = await call();
+      assert.equal(anonymous.status, 200);
+      assert.ok(anonymous.body.count >= 0);
+      assert.deepEqual((await call(`Bearer ${stack.demoToken}`)).body, anonymous.body);
+      assert.equal((await call('Bearer nope')).status, 401);
+    }
   });
 
   test('the avatar gallery: 201, 200 pages, 204, and each error, as documented', async () => {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { findFreePorts, readLocalStackConfig, startLocalStack, type LocalStack } from '../../tools/local/local-stack.ts';
 
 /** The stack, and its state directory: the caller stops the one and removes the other. */
-export async function startTestStack(name: string): Promise<{ stack: LocalStack; stateDir: string }> {
+export async function startTestStack(name: string, options: { page?: boolean } = {}): Promise<{ stack: LocalStack; stateDir: string }> {
   const stateDir = await mkdtemp(join(tmpdir(), `${name}-state-`));
   try {
     const [port, dynamodbPort, s3Port] = await findFreePorts(3);
@@ -17,8 +17,9 @@ export async function startTestStack(name: string): Promise<{ stack: LocalStack;
       S3_PORT: String(s3Port),
       LOCAL_STATE_DIR: stateDir,
       COGNITO_JWKS_FILE: '',
+      PAGE_PORT: '0',
     });
-    return { stack: await startLocalStack(config, { log: () => {} }), stateDir };
+    return { stack: await startLocalStack(config, { log: () => {}, page: options.page ?? false }), stateDir };
   } catch (error) {
     await rm(stateDir, { recursive: true, force: true });
     throw error;

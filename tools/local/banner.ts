@@ -10,6 +10,7 @@ export function formatReadyBanner(stack: LocalStack): string {
   const lines = [
     `Local stack ready in ${(stack.startupMs / 1000).toFixed(1)} s`,
     `Base URL: ${config.baseUrl}`,
+    ...(stack.page ? [`Page: ${stack.page.url}   (the stock SelfCommunity profile UI on this API, docs/stock-ui.md)`] : []),
   ];
   if (stack.demoToken) {
     lines.push(
@@ -44,15 +45,18 @@ export function parseStartOutput(text: string): {
   token?: string;
   eventsUrl?: string;
   deadLetterFile?: string;
+  pageUrl?: string;
 } {
   const baseUrl = /^Base URL: (\S+)$/m.exec(text)?.[1];
   const token = /^Token: (\S+)$/m.exec(text)?.[1];
   const eventsUrl = /^Events: curl -s (\S+)\/events\b/m.exec(text)?.[1];
   const deadLetterFile = /; dead letters: (.+)$/m.exec(text)?.[1];
+  const pageUrl = /^Page: (\S+)/m.exec(text)?.[1];
   return {
     ...(baseUrl ? { baseUrl } : {}),
     ...(token ? { token } : {}),
     ...(eventsUrl ? { eventsUrl } : {}),
     ...(deadLetterFile ? { deadLetterFile } : {}),
+    ...(pageUrl ? { pageUrl } : {}),
   };
 }

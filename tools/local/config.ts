@@ -12,6 +12,7 @@ export const DEFAULT_BUCKET = 'selfcommunity-media-local';
 /** The stream function's name in serverless-offline: `<service>-<stage>-<function key>`. */
 export const MEDIA_EVENTS_FUNCTION = 'selfcommunity-user-patch-local-mediaEvents';
 export const DEAD_LETTER_FILE_NAME = 'media-events-dead-letters.jsonl';
+export const DEFAULT_PAGE_PORT = 3100;
 
 export interface LocalStackConfig {
   /** HTTP port of the API (serverless-offline). */
@@ -38,6 +39,10 @@ export interface LocalStackConfig {
   eventBusName: string;
   /** JSON-lines file of stream batches that failed every retry (the local dead-letter queue). */
   deadLetterFile: string;
+  /** Port of the stock-UI page (PAGE_PORT, default 3100; taken: a free one); 0 picks a free one. */
+  pagePort: number;
+  /** Browser origins the API allows (CORS_ALLOWED_ORIGINS), the page's own added when it runs. */
+  corsAllowedOrigins: string[];
 }
 
 export class LocalStackError extends Error {
@@ -59,6 +64,7 @@ export function readLocalStackConfig(env: NodeJS.ProcessEnv = process.env): Loca
   const value = (name: string): string | undefined => env[name]?.trim() || undefined;
   const port = portFrom(env, 'PORT', 3000);
   const eventsPort = env.EVENTS_PORT?.trim() === '0' ? 0 : portFrom(env, 'EVENTS_PORT', 0);
+  const pagePort = env.PAGE_PORT?.trim() === '0' ? 0 : portFrom(env, 'PAGE_PORT', DEFAULT_PAGE_PORT);
   const dynamodbPort = portFrom(env, 'DYNAMODB_PORT', 8000);
   const s3Port = portFrom(env, 'S3_PORT', 4569);
   const named = { PORT: port, DYNAMODB_PORT: dynamodbPort, S3_PORT: s3Port, ...(eventsPort ? { EVENTS_PORT: eventsPort } : {}) };
@@ -93,6 +99,8 @@ export function readLocalStackConfig(env: NodeJS.ProcessEnv = process.env): Loca
     // As on AWS: the stack's own bus (serverless.yml UserEventBus), not the account's `default`.
     eventBusName: value('EVENT_BUS_NAME') ?? DEFAULT_EVENT_BUS_NAME,
     deadLetterFile: join(stateDir, DEAD_LETTER_FILE_NAME),
+    pagePort,
+    corsAllowedOrigins: (value('CORS_ALLOWED_ORIGINS') ?? '').split(',').map((origin) => origin.trim()).filter(Boolean),
   };
 }
 
@@ -115,6 +123,8 @@ export function offlineEnvironment(
     EVENT_BUS_NAME: config.eventBusName,
     // The stream function's own dead letters (records no retry can fix) join the poller's.
     DEAD_LETTER_FILE: config.deadLetterFile,
+    // serverless.yml's corsAllowedOrigins: the preflights and the functions' own CORS headers.
+    ...(config.corsAllowedOrigins.length > 0 && { CORS_ALLOWED_ORIGINS: config.corsAllowedOrigins.join(',') }),
     ...(eventbridgeEndpoint ? { EVENTBRIDGE_ENDPOINT: eventbridgeEndpoint } : {}),
     ...(esbuildWorkFolder ? { ESBUILD_WORK_FOLDER: esbuildWorkFolder } : {}),
   };

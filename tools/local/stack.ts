@@ -17,10 +17,13 @@ import type { LocalKeys } from './keys.ts';
 import { failureInOutput, readStreamTriggerSettings, startOffline } from './offline.ts';
 import { assertPortsFree, findFreePortExcept } from './ports.ts';
 import { ensureBucket, startS3Server, stopS3Server } from './s3-server.ts';
-import { signUpLocally, writeStackFile } from './signup.ts';
+import { signInLocally, signUpLocally, writeStackFile } from './signup.ts';
 import { rememberLocalUser } from './local-users.ts';
 import { StreamPoller, offlineInvoker } from './stream-poller.ts';
 import { LocalStackSupervisor, waitUntil } from './supervisor.ts';
+import { startPageServer, type PageServer, type PageUser } from '../page/server.ts';
+import { readLocalUsers } from './local-users.ts';
+import { DEFAULT_PAGE_PORT } from './config.ts';
 import type { ChildExit, ManagedChild } from './supervisor.ts';
 
 export interface LocalStack {
@@ -38,6 +41,8 @@ export interface LocalStack {
   events: EventBridgeRecorder;
   /** Reads the table's stream and invokes the stream function. */
   poller: StreamPoller;
+  /** The stock-UI page (docs/stock-ui.md), when started with `page: true`. */
+  page: PageServer | undefined;
   startupMs: number;
   /** Resolves with the first child that exits on its own. */
   died: Promise<ChildExit>;
@@ -53,6 +58,11 @@ export interface StartLocalStackOptions {
   seedDemoUsers?: boolean;
   /** Time allowed for every part to answer (default 60 s). */
   readyTimeoutMs?: number;
+  /**
+   * Serves the stock-UI page on config.pagePort and lets its origin call the API (CORS); npm start
+   * does. Default false: the other stacks' API answers stay as configured.
+   */
+  page?: boolean;
 }
 
 /**
@@ -61,9 +71,10 @@ export interface StartLocalStackOptions {
  * configured port is taken, ChildExitedError when a child dies, StackStoppedError when stopped).
  */
 export async function startLocalStack(
-  config: LocalStackConfig,
+  givenConfig: LocalStackConfig,
   options: StartLocalStackOptions = {},
 ): Promise<LocalStack> {
+  let config = givenConfig;
   const started = Date.now();
   const supervisor = options.supervisor ?? new LocalStackSupervisor();
   const log = options.log ?? (() => undefined);
@@ -123,6 +134,52 @@ export async function startLocalStack(
     supervisor.onStop('event recorder', () => events.stop());
     log(`EventBridge recorder on ${events.endpoint}`);
 
+    // Before osls offline: the page's origin is one the API must allow.
+    let page: PageServer | undefined;
+    let lambdaPortOfPage = 0;
+    let dynamoOfPage: ReturnType<typeof createDynamoDbClient> | undefined;
+    if (options.page) {
+      const signedUpHere = new Map<string, PageUser>();
+      const known = DEMO_USERS.map((user): PageUser => ({ sub: user.sub, id: user.id, username: user.username, email: user.email }));
+      const stackConfig = config;
+      page = await startPageServer({
+        port: config.pagePort,
+        // A second `npm start` (another PORT) must not fail for the page's default port.
+        fallback: config.pagePort === DEFAULT_PAGE_PORT,
+        apiBaseUrl: config.baseUrl,
+        users: async () => {
+          const people = new Map(known.map((user) => [user.sub, user]));
+          for (const [sub, user] of Object.entries(await readLocalUsers(stackConfig.stateDir))) {
+            if (!people.has(sub)) people.set(sub, signedUpHere.get(sub) ?? { sub, username: '', email: user.email });
+          }
+          return [...people.values()];
+        },
+        mintToken: async (sub) => {
+          const person = (await readLocalUsers(stackConfig.stateDir))[sub];
+          // A sign-in, as `npm run token` makes it: the trigger refreshes the e-mail /me/ answers.
+          if (person) await signInLocally(lambdaPortOfPage, stackConfig, { sub, email: person.email });
+          return signAccessToken(keys, {
+            sub,
+            region: stackConfig.region,
+            userPoolId: stackConfig.userPoolId,
+            clientId: stackConfig.clientId,
+            groups: person?.groups ?? [],
+          });
+        },
+        signUp: async (email) => {
+          const user = await signUpLocally(lambdaPortOfPage, dynamoOfPage!, stackConfig.tableName, stackConfig, { email });
+          await rememberLocalUser(stackConfig.stateDir, user.sub, { email, groups: [] });
+          const person: PageUser = { ...user, email };
+          signedUpHere.set(user.sub, person);
+          return person;
+        },
+      });
+      const startedPage = page;
+      supervisor.onStop('page server', () => startedPage.stop());
+      config = { ...config, corsAllowedOrigins: [...new Set([...config.corsAllowedOrigins, ...page.origins])] };
+      log(`stock-UI page on ${page.url}`);
+    }
+
     // Started before the emulators are ready: its build is the slowest part. Each stack bundles
     // into its own folder, so side-by-side stacks never rewrite each other's handler.
     log(`starting osls offline on port ${config.port} (lambda port ${lambdaPort})`);
@@ -133,6 +190,8 @@ export async function startLocalStack(
     });
 
     const dynamoClient = createDynamoDbClient(config);
+    dynamoOfPage = dynamoClient;
+    lambdaPortOfPage = lambdaPort;
     const s3Client = createS3Client(config);
     supervisor.onStop('clients', async () => {
       dynamoClient.destroy();
@@ -230,6 +289,7 @@ export async function startLocalStack(
       offline,
       events,
       poller: startedPoller,
+      page,
       startupMs: Date.now() - started,
       died: supervisor.died,
       stop: () => supervisor.stop(),

@@ -12,6 +12,7 @@ import { renderUser } from '../../users/user-record.ts';
 import { readGallery, renderAvatars } from '../../users/avatar-gallery.ts';
 import { page, pageRequest, queryParameters } from '../../http/pagination.ts';
 import { UsersTable } from '../../store/users-table.ts';
+import { communityReads } from './community.ts';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 
 export type Handler = ApiHandler;
@@ -63,15 +64,17 @@ export function createHandler(config: Config, dynamo: DynamoDBClient = createDyn
   // one token's request with what it kept from another's, not even after a 304.
   // A logged-out visitor reads a profile, as in the reference (contract, "Reading a user"), unless
   // the stage requires a token; `/me/` always needs one. An anonymous read is one consistent read.
+  // The community's configuration is read before anyone signs in, in a private community too.
   const anonymous = ({ event, path }: ApiRequest) =>
-    !config.readRequiresToken && requestMethod(event) === 'GET' && path === 'user';
+    requestMethod(event) === 'GET' &&
+    ((!config.readRequiresToken && path === 'user') || path === 'dynamic_preference' || path === 'feature');
   // The settings' and hidden users' reads are loaded by their first request: a cold start of a
   // profile read never reads their code.
   const settingsAndHidden = lazyRoutes(
     { settings: ['GET'], is_hidden: ['GET'], is_hidden_by: ['GET'], hidden_users: ['GET'], hidden_users_id: ['GET'] },
     () => import('./settings-hidden.ts').then(({ settingsAndHiddenReads }) => settingsAndHiddenReads(config, dynamo)),
   );
-  const routes = { user: { GET: read }, me: { GET: read }, avatar: { GET: avatars }, ...settingsAndHidden };
+  const routes = { user: { GET: read }, me: { GET: read }, avatar: { GET: avatars }, ...settingsAndHidden, ...communityReads() };
   return apiFunction(config, { routes, vary: ['Authorization'], anonymous });
 }
 
