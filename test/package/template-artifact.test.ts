@@ -125,7 +125,8 @@ describe('osls package --stage prod: the artifact', () => {
     // Only what the entry imports statically, unzipped on its own: a chunk that a request reached
     // for would be missing (ERR_MODULE_NOT_FOUND, a 500) instead of the 503 of an unreachable AWS.
     // A text request needs only what the entry imports statically; an image request also the
-    // image pipeline's chunk (import()ed by the handler) and sharp, which it imports.
+    // image pipeline's chunk (import()ed by the handler) and sharp, which it imports, and an avatar
+    // the gallery model's chunk (import()ed by the write path: the gallery follows the avatar).
     const files = readZip(prod.artifact).filter((f) => !f.name.startsWith('node_modules/'));
     const sources = new Map(files.map((f) => [f.name, f.data.toString('utf8')]));
     const atStart = new Set(staticClosure(ENTRY, sources));
@@ -133,7 +134,10 @@ describe('osls package --stage prod: the artifact', () => {
     const imageChunk = files.find((f) => /^src\/functions\/patch-user\/chunks\/normalize-[\w-]+\.mjs$/.test(f.name));
     assert.ok(imageChunk, 'the image pipeline is a chunk of its own');
     assert.ok(!atStart.has(imageChunk.name), 'the image pipeline is not loaded at start');
-    const forImages = new Set(staticClosure(imageChunk.name, sources));
+    const galleryChunk = files.find((f) => /^src\/functions\/patch-user\/chunks\/avatar-gallery-[\w-]+\.mjs$/.test(f.name));
+    assert.ok(galleryChunk, 'the gallery model is a chunk of its own');
+    assert.ok(!atStart.has(galleryChunk.name), 'the gallery model is not loaded at start');
+    const forImages = new Set([...staticClosure(imageChunk.name, sources), ...staticClosure(galleryChunk.name, sources)]);
     const dir = join(workDir, 'prod-at-start');
     for (const f of files.filter((file) => atStart.has(file.name) || forImages.has(file.name))) {
       await mkdir(join(dir, dirname(f.name)), { recursive: true });

@@ -258,8 +258,9 @@ function percentEncoded(name: string): string {
 
 /** A JSON object body with more than 100 keys, or a key over 100 bytes: a 413, as for forms. */
 function jsonPastLimits(bytes: Buffer): boolean {
-  // The raw text, not Object.keys: a key sent twice counts twice.
-  const keys = jsonObjectNames(bytes.toString('utf8'));
+  // The raw text, not Object.keys: a key sent twice counts twice. Decoded as a JSON reader does:
+  // a leading byte order mark is not part of the text.
+  const keys = jsonObjectNames(new TextDecoder().decode(bytes));
   if (!keys) return false;
   return keys.length > 100 || keys.some((key) => Buffer.byteLength(key) > 100);
 }
