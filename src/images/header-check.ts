@@ -38,6 +38,8 @@ export interface ImageInfo {
    * request together stay within ImageRules.maxDecodeBytes.
    */
   decodeBytes: number;
+  /** HEIF/AVIF: the EXIF orientation left to apply after the decoder's own irot/imir/clap. */
+  orientation?: number;
 }
 
 export interface ImageRules {
@@ -116,7 +118,9 @@ export function inspectImage(bytes: Uint8Array, rules: ImageRules): ImageInfo {
     );
   }
   checkDecodeBytes(layout.decodeBytes, rules);
-  return { type, ...FORMATS[type], width: layout.width, height: layout.height, frames, decodeBytes: layout.decodeBytes };
+  const info: ImageInfo = { type, ...FORMATS[type], width: layout.width, height: layout.height, frames, decodeBytes: layout.decodeBytes };
+  if (layout.orientation !== undefined) info.orientation = layout.orientation;
+  return info;
 }
 
 /** Refuses an image whose decoding would hold more memory than one request may use. */

@@ -203,6 +203,99 @@ describe('real photos, as avatar and cover', () => {
 
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * Phone formats (contract, Images: HEIC/HEIF and AVIF): the primary image, turned once (the
+ * container's irot/imir, or the EXIF orientation where there is none), stored as JPEG (PNG when
+ * transparent) with no metadata. Made from the real photos by tools/fixtures/make-heif-avif.sh:
+ * `-irot` files carry both an irot/imir and the same EXIF orientation, `-exif` files only EXIF.
+ * Each entry: the file, the upright reference it must show (or none), its upright size.
+ */
+const PHONE_FORMATS: [file: string, upright: string | undefined, width: number, height: number][] = [
+  ['avif/portrait_5-irot.avif', 'orientation/portrait_1.jpg', 450, 600],
+  ['avif/portrait_6-irot.avif', 'orientation/portrait_1.jpg', 450, 600],
+  ['avif/landscape_8-irot.avif', 'orientation/landscape_1.jpg', 600, 450],
+  ['avif/landscape_3-exif.avif', 'orientation/landscape_1.jpg', 600, 450],
+  ['avif/landscape_5-exif.avif', 'orientation/landscape_1.jpg', 600, 450],
+  ['avif/landscape_6-exif.avif', 'orientation/landscape_1.jpg', 600, 450],
+  ['avif/landscape_7-exif.avif', 'orientation/landscape_1.jpg', 600, 450],
+  ['avif/landscape_8-exif.avif', 'orientation/landscape_1.jpg', 600, 450],
+  ['avif/gps-DSCN0010.avif', 'gps/DSCN0010.jpg', 640, 480],
+  ['avif/nokia-8.3-gps.avif', 'phones/nokia-8.3-gps.jpg', 4608, 1976],
+];
+
+describe('HEIC/HEIF and AVIF photos, as avatar and cover', () => {
+  const results = new Map<string, Upload>();
+
+  before(async () => {
+    for (const [photo] of PHONE_FORMATS) {
+      const bytes = readFileSync(new URL(photo, PHOTOS));
+      results.set(photo, await upload({ avatar: bytes, cover: bytes }, photo));
+    }
+  });
+
+  it('each is accepted and stored as a JPEG of the contract\'s sizes', () => {
+    for (const [photo, , width, height] of PHONE_FORMATS) {
+      const result = results.get(photo)!;
+      assert.equal(result.status, 200, `${photo}: ${JSON.stringify(result.body)}`);
+      const { avatar, cover } = result.stored;
+      assert.equal(avatar!.ext, 'jpg', photo);
+      assert.equal(cover!.ext, 'jpg', photo);
+      assert.deepEqual([avatar!.decoded.width, avatar!.decoded.height], Object.values(expectedAvatar(width, height)), `${photo}: avatar`);
+      assertCoverSize(cover!.decoded, width, height, photo);
+    }
+  });
+
+  it('each is stored upright, turned once: it shows what the upright JPEG shows', async () => {
+    for (const [photo, upright] of PHONE_FORMATS) {
+      if (!upright) continue;
+      const expected = await fingerprint(readFileSync(new URL(upright, PHOTOS)), true);
+      const cover = results.get(photo)!.stored.cover!;
+      const diff = difference(await fingerprint(cover.bytes), expected);
+      assert.ok(diff < 8, `${photo} stored upright (difference ${diff.toFixed(1)})`);
+      const upsideDown = await sharp(expected, { raw: { width: 24, height: 24, channels: 1 } }).rotate(180).raw().toBuffer();
+      assert.ok(difference(await fingerprint(cover.bytes), upsideDown) > 15, `${photo}: the fingerprint tells orientations apart`);
+    }
+  });
+
+  it('stored objects carry no metadata (exiftool), though the sources carry EXIF and GPS', async () => {
+    const sources = await exiftool(PHONE_FORMATS.map(([photo]) => ({ name: photo, bytes: readFileSync(new URL(photo, PHOTOS)) })));
+    assert.ok(sources.filter((s) => Object.keys(s.tags).some((k) => k.startsWith('GPS:'))).length >= 2, 'the sources carry GPS');
+    await assertClean(PHONE_FORMATS.flatMap(([photo]) => storedFiles(results.get(photo)!, photo)), []);
+  });
+
+  it('an AVIF with transparency is stored as a PNG that keeps it; an opaque alpha plane gives a JPEG', async () => {
+    const half = Buffer.alloc(64 * 48 * 4);
+    for (let i = 0; i < 64 * 48; i++) half.set([200, 40, 40, i % 64 < 32 ? 0 : 255], i * 4);
+    const transparent = await sharp(half, { raw: { width: 64, height: 48, channels: 4 } }).avif({ quality: 60 }).toBuffer();
+    const opaque = await sharp(half.map((v, i) => (i % 4 === 3 ? 255 : v)), { raw: { width: 64, height: 48, channels: 4 } }).avif({ quality: 60 }).toBuffer();
+    assert.equal((await sharp(opaque).metadata()).hasAlpha, true, 'the opaque file has an alpha plane');
+
+    const clear = await upload({ avatar: transparent, cover: transparent }, 'alpha.avif');
+    assert.equal(clear.status, 200, JSON.stringify(clear.body));
+    assert.equal(clear.stored.cover!.ext, 'png');
+    const pixels = await sharp(clear.stored.cover!.bytes).raw().toBuffer({ resolveWithObject: true });
+    assert.equal(pixels.info.channels, 4);
+    assert.deepEqual([pixels.info.width, pixels.info.height], [64, 48]);
+    assert.ok(pixels.data[3]! < 16 && pixels.data[63 * 4 + 3]! > 240, 'left half clear, right half opaque');
+    assert.equal(clear.stored.avatar!.ext, 'png');
+
+    const solid = await upload({ avatar: opaque }, 'opaque.avif');
+    assert.equal(solid.status, 200, JSON.stringify(solid.body));
+    assert.equal(solid.stored.avatar!.ext, 'jpg');
+  });
+
+  it('an AVIF whose coded data is damaged is invalid_image, and nothing is stored', async () => {
+    const damaged = Buffer.from(readFileSync(new URL('avif/gps-DSCN0010.avif', PHOTOS)));
+    const mdat = damaged.indexOf('mdat');
+    damaged.fill(0, mdat + 4, mdat + 4 + 64); // the AV1 sequence header and frame header
+    const result = await upload({ avatar: damaged }, 'damaged.avif');
+    assertRefused(result, 'avatar', 'invalid_image');
+    await assertNothingStored(result.userId);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
 describe('metadata a deny list misses is not stored', () => {
   const cases: [string, () => Promise<Buffer>, string][] = [
     ['PNG exIf, zxIf, tXMP, caBX (C2PA), tIME, eXIf, tEXt, iTXt chunks and an ICC profile', leakyPng, 'png'],

@@ -122,6 +122,8 @@ export function parseHeif(b: Uint8Array, kind: HeifKind, rules: ImageRules): Lay
   const properties: { type: string; width?: number; height?: number }[] = [];
   const associations = new Map<number, number[]>();
   const tilesOf = new Map<number, number[]>();
+  /** Items that describe another (`cdsc`): where the primary image's EXIF is. */
+  const describes = new Map<number, number[]>();
   let idat: Box | undefined;
   let extents = 0;
   let associated = 0;
@@ -239,6 +241,7 @@ export function parseHeif(b: Uint8Array, kind: HeifKind, rules: ImageRules): Lay
           const from = uint(b, ref.data, idBytes, ref.end);
           const n = uint(b, ref.data + idBytes, 2, ref.end);
           if (ref.data + idBytes + 2 + n * idBytes > ref.end) invalid();
+          if (ref.type === 'cdsc' && n > 0) describes.set(from, [uint(b, ref.data + idBytes + 2, idBytes, ref.end)]);
           if (ref.type !== 'dimg') continue;
           if (tilesOf.has(from)) invalid();
           if (n > HEIF_MAX_TILES) tooLarge(`The image has ${n} tiles; at most ${HEIF_MAX_TILES} are allowed.`);
@@ -308,7 +311,17 @@ export function parseHeif(b: Uint8Array, kind: HeifKind, rules: ImageRules): Lay
   }
   if (!locations.has(primary)) invalid();
   checkSize(width, height, rules);
+  // The container's own turn and mirror are applied by the decoder; the EXIF orientation only
+  // where there are none (an iPhone writes both for the same turn: it is turned once).
+  const transformed = (associations.get(primary) ?? []).some((index) => ['irot', 'imir'].includes(properties[index]?.type ?? ''));
+  let orientation = 1;
+  if (!transformed) {
+    for (const [id, targets] of describes) {
+      if (targets[0] === primary && itemTypes.get(id) === 'Exif') orientation = exifOrientation(b, locations.get(id));
+    }
+  }
   return {
+    orientation,
     width,
     height,
     extentWidth: width,
@@ -352,4 +365,32 @@ function gridOf(b: Uint8Array, extents: Extent[], idat: Box | undefined): { rows
   const width = uint(b, start + 4, size, end);
   const height = uint(b, start + 4 + size, size, end);
   return { rows, columns, width, height };
+}
+
+/**
+ * The orientation tag of an `Exif` item (a 4-byte offset to the TIFF header, then TIFF), 1 when
+ * it has none or cannot be read: a damaged EXIF block never refuses the image.
+ */
+function exifOrientation(b: Uint8Array, extents: Extent[] | undefined): number {
+  const e = extents?.[0];
+  if (!e || e.method !== 0 || e.offset + e.length > b.length || e.length < 4) return 1;
+  const end = e.offset + e.length;
+  const tiff = e.offset + 4 + u32be(b, e.offset);
+  if (tiff + 8 > end) return 1;
+  const little = b[tiff] === 0x49 && b[tiff + 1] === 0x49;
+  if (!little && !(b[tiff] === 0x4d && b[tiff + 1] === 0x4d)) return 1;
+  const r16 = (at: number) => (little ? b[at]! | (b[at + 1]! << 8) : u16be(b, at));
+  const r32 = (at: number) => (little ? (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0 : u32be(b, at));
+  const ifd = tiff + r32(tiff + 4);
+  if (ifd + 2 > end) return 1;
+  const count = r16(ifd);
+  for (let i = 0; i < count; i++) {
+    const entry = ifd + 2 + i * 12;
+    if (entry + 12 > end) return 1;
+    if (r16(entry) === 0x0112) {
+      const value = r16(entry + 8);
+      return value >= 1 && value <= 8 ? value : 1;
+    }
+  }
+  return 1;
 }
