@@ -257,14 +257,25 @@ export async function normalizeImage(upload: ImageUpload, field: ImageField, lim
   // HEIF and AVIF: the decoder applies the container's irot/imir/clap itself, and reports no
   // orientation after it; the EXIF orientation is the pre-check's, only where there were none.
   const container = info.type === 'heif' || info.type === 'avif';
-  let pipeline: Sharp = sharp(upload.bytes, options);
+  let size = { width: info.width, height: info.height };
+  let pipeline: Sharp;
+  if (info.type === 'heif') {
+    // HEVC is decoded by libheif in WebAssembly, loaded now and only here (heic.ts).
+    const { decodeHeic } = await import('./heic.ts');
+    const decoded = await decodeHeic(upload.bytes);
+    // clap may have cropped the image below its declared size: the sizes below are the real ones.
+    size = { width: decoded.width, height: decoded.height };
+    pipeline = sharp(decoded.data, { raw: { width: decoded.width, height: decoded.height, channels: 4 }, limitInputPixels: limits.maxPixels });
+  } else {
+    pipeline = sharp(upload.bytes, options);
+  }
   if (container) pipeline = orient(pipeline, info.orientation ?? 1);
   // EXIF orientation; animations (GIF, WebP) carry none that viewers apply.
   else if (!animated) pipeline = pipeline.autoOrient();
   // Rotation swaps the sides but not the shorter one, so the sizes need no decoded metadata; this
   // keeps the resize the first thing libvips sees, which lets it shrink a JPEG while decoding.
   if (field === 'avatar') {
-    const side = Math.min(limits.avatarSize, info.width, info.height);
+    const side = Math.min(limits.avatarSize, size.width, size.height);
     pipeline = pipeline.resize(side, side, { fit: 'cover', position: 'centre' });
   } else {
     pipeline = pipeline.resize(limits.coverMaxSide, limits.coverMaxSide, { fit: 'inside', withoutEnlargement: true });

@@ -43,7 +43,7 @@ const RULES: ImageRules = {
   maxDecodeBytes: 256 * MiB,
 };
 const INVALID =
-  'Upload a valid image (JPEG, PNG, GIF or WebP). The file you uploaded was either not an image or a corrupted image.';
+  'Upload a valid image (JPEG, PNG, GIF, WebP, HEIC or AVIF). The file you uploaded was either not an image or a corrupted image.';
 const PHOTOS = new URL('../fixtures/photos/', import.meta.url);
 
 function rejects(input: Uint8Array, code: ImageErrorCode, message?: string | RegExp, rules = RULES): void {

@@ -149,7 +149,7 @@ describe('HEIC/HEIF and AVIF: recognised from the bytes', () => {
     const cases: [string, number, number][] = [
       ['heic/iphone-13-pro-max.heic', 4032, 3024],
       ['heic/nokia-8.3-hdr.heif', 4608, 3456],
-      ['unsupported/sample.heif', 640, 426],
+      ['heic/sample.heif', 640, 426],
     ];
     const rules = { ...RULES, maxBytes: 10 * MiB };
     for (const [file, width, height] of cases) {
