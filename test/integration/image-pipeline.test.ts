@@ -304,6 +304,30 @@ describe('HEIC/HEIF and AVIF photos, as avatar and cover', () => {
     assert.equal(solid.stored.avatar!.ext, 'jpg');
   });
 
+  it('public AVIF samples (AOMediaCodec/av1-avif): alpha stored as PNG, 10-bit monochrome of odd sizes as JPEG', async () => {
+    const alpha = await upload({ cover: readFileSync(new URL('avif/av1-avif/bbb_alpha_inverted.avif', PHOTOS)) }, 'bbb_alpha_inverted.avif');
+    assert.equal(alpha.status, 200, JSON.stringify(alpha.body));
+    assert.equal(alpha.stored.cover!.ext, 'png');
+    assert.deepEqual([alpha.stored.cover!.decoded.width, alpha.stored.cover!.decoded.height], [1600, 900]);
+    const stats = await sharp(alpha.stored.cover!.bytes).stats();
+    assert.equal(stats.isOpaque, false, 'the transparency is kept');
+    const fox = await upload({ cover: readFileSync(new URL('avif/av1-avif/fox.profile0.10bpc.yuv420.monochrome.odd-width.odd-height.avif', PHOTOS)) }, 'fox.avif');
+    assert.equal(fox.status, 200, JSON.stringify(fox.body));
+    assert.equal(fox.stored.cover!.ext, 'jpg');
+    assert.deepEqual([fox.stored.cover!.decoded.width, fox.stored.cover!.decoded.height], [1203, 799]);
+    await assertClean([...storedFiles(alpha, 'bbb'), ...storedFiles(fox, 'fox')], []);
+  });
+
+  it('a HEIC with transparency is stored as a PNG that keeps it', async () => {
+    const result = await upload({ avatar: readFileSync(new URL('heic/alpha.heic', PHOTOS)) }, 'alpha.heic');
+    assert.equal(result.status, 200, JSON.stringify(result.body));
+    assert.equal(result.stored.avatar!.ext, 'png');
+    const pixels = await sharp(result.stored.avatar!.bytes).raw().toBuffer({ resolveWithObject: true });
+    assert.deepEqual([pixels.info.width, pixels.info.height, pixels.info.channels], [48, 48, 4]);
+    // The avatar is the centre 48×48 of the 64×48 image: columns 8-31 clear, 32-55 opaque.
+    assert.ok(pixels.data[3]! < 16 && pixels.data[47 * 4 + 3]! > 240, 'left clear, right opaque');
+  });
+
   it('an AVIF whose coded data is damaged is invalid_image, and nothing is stored', async () => {
     const damaged = Buffer.from(readFileSync(new URL('avif/gps-DSCN0010.avif', PHOTOS)));
     const mdat = damaged.indexOf('mdat');
