@@ -267,7 +267,7 @@ export async function normalizeImage(upload: ImageUpload, field: ImageField, lim
     size = { width: decoded.width, height: decoded.height };
     pipeline = sharp(decoded.data, { raw: { width: decoded.width, height: decoded.height, channels: 4 }, limitInputPixels: limits.maxPixels });
   } else {
-    pipeline = sharp(upload.bytes, options);
+    pipeline = sharp(info.type === 'avif' ? asStillAvif(upload.bytes) : upload.bytes, options);
   }
   if (container) pipeline = orient(pipeline, info.orientation ?? 1);
   // EXIF orientation; animations (GIF, WebP) carry none that viewers apply.
@@ -316,6 +316,18 @@ export async function normalizeImage(upload: ImageUpload, field: ImageField, lim
   // The stored image is small (at most 1600 px a side); its decodeBytes is not used again.
   const normalized: ImageInfo = { type: info.type, ...FORMATS[info.type], width: output.info.width, height, frames, decodeBytes: 0 };
   return { field: upload.field, bytes: output.data, info: normalized };
+}
+
+/**
+ * libvips recognises an AVIF by its major brand and knows no `avis` (an image sequence, which the
+ * pre-check accepts only with a primary still image): the copy it reads says `avif`, so libheif
+ * decodes that primary image and no frame of the sequence.
+ */
+function asStillAvif(bytes: Buffer): Buffer {
+  if (bytes.toString('latin1', 4, 12) !== 'ftypavis') return bytes;
+  const copy = Buffer.from(bytes);
+  copy.write('avif', 8, 'latin1');
+  return copy;
 }
 
 /**

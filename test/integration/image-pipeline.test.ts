@@ -318,6 +318,17 @@ describe('HEIC/HEIF and AVIF photos, as avatar and cover', () => {
     await assertClean([...storedFiles(alpha, 'bbb'), ...storedFiles(fox, 'fox')], []);
   });
 
+  it('an AVIF image sequence (brand avis) with a primary still image: that image is stored', async () => {
+    const still = readFileSync(new URL('avif/gps-DSCN0010.avif', PHOTOS));
+    const sequence = Buffer.from(still);
+    assert.equal(sequence.toString('latin1', 4, 12), 'ftypavif');
+    sequence.write('avis', 8, 'latin1');
+    const result = await upload({ cover: sequence }, 'sequence.avif');
+    assert.equal(result.status, 200, JSON.stringify(result.body));
+    assert.equal(result.stored.cover!.ext, 'jpg');
+    assert.deepEqual([result.stored.cover!.decoded.width, result.stored.cover!.decoded.height], [640, 480]);
+  });
+
   it('a HEIC with transparency is stored as a PNG that keeps it', async () => {
     const result = await upload({ avatar: readFileSync(new URL('heic/alpha.heic', PHOTOS)) }, 'alpha.heic');
     assert.equal(result.status, 200, JSON.stringify(result.body));
