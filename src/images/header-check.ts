@@ -11,6 +11,7 @@
 
 import { ImageError, INVALID_IMAGE_MESSAGE, invalid, type ImageErrorCode } from './image-error.ts';
 import { parseGif } from './formats/gif.ts';
+import { heifKind, parseHeif } from './formats/heif.ts';
 import { parseJpeg } from './formats/jpeg.ts';
 import { hasAscii, type Layout } from './formats/layout.ts';
 import { parsePng, PNG_SIGNATURE } from './formats/png.ts';
@@ -18,7 +19,8 @@ import { parseWebp } from './formats/webp.ts';
 
 export { ImageError, INVALID_IMAGE_MESSAGE, type ImageErrorCode };
 
-export type ImageType = 'jpeg' | 'png' | 'gif' | 'webp';
+/** heif and avif are accepted on upload and stored as JPEG or PNG (normalize.ts). */
+export type ImageType = 'jpeg' | 'png' | 'gif' | 'webp' | 'heif' | 'avif';
 
 export interface ImageInfo {
   type: ImageType;
@@ -36,6 +38,8 @@ export interface ImageInfo {
    * request together stay within ImageRules.maxDecodeBytes.
    */
   decodeBytes: number;
+  /** HEIF/AVIF: the EXIF orientation left to apply after the decoder's own irot/imir/clap. */
+  orientation?: number;
 }
 
 export interface ImageRules {
@@ -62,6 +66,8 @@ export const FORMATS: Record<ImageType, { mime: string; ext: string }> = {
   png: { mime: 'image/png', ext: 'png' },
   gif: { mime: 'image/gif', ext: 'gif' },
   webp: { mime: 'image/webp', ext: 'webp' },
+  heif: { mime: 'image/heif', ext: 'heic' },
+  avif: { mime: 'image/avif', ext: 'avif' },
 };
 
 
@@ -89,6 +95,10 @@ export function inspectImage(bytes: Uint8Array, rules: ImageRules): ImageInfo {
     case 'webp':
       layout = parseWebp(bytes, rules);
       break;
+    case 'heif':
+    case 'avif':
+      layout = parseHeif(bytes, type, rules);
+      break;
   }
   const { extentWidth, extentHeight, frames } = layout;
   if (extentWidth > rules.maxSide || extentHeight > rules.maxSide || extentWidth * extentHeight > rules.maxPixels) {
@@ -108,7 +118,9 @@ export function inspectImage(bytes: Uint8Array, rules: ImageRules): ImageInfo {
     );
   }
   checkDecodeBytes(layout.decodeBytes, rules);
-  return { type, ...FORMATS[type], width: layout.width, height: layout.height, frames, decodeBytes: layout.decodeBytes };
+  const info: ImageInfo = { type, ...FORMATS[type], width: layout.width, height: layout.height, frames, decodeBytes: layout.decodeBytes };
+  if (layout.orientation !== undefined) info.orientation = layout.orientation;
+  return info;
 }
 
 /** Refuses an image whose decoding would hold more memory than one request may use. */
@@ -186,5 +198,5 @@ function sniff(b: Uint8Array): ImageType | undefined {
   if (PNG_SIGNATURE.every((v, i) => b[i] === v)) return 'png';
   if (hasAscii(b, 0, 'GIF87a') || hasAscii(b, 0, 'GIF89a')) return 'gif';
   if (hasAscii(b, 0, 'RIFF') && hasAscii(b, 8, 'WEBP')) return 'webp';
-  return undefined;
+  return heifKind(b);
 }

@@ -14,7 +14,7 @@ export class ImageError extends Error {
 
 /** Django's wording, plus the formats that are accepted, so a HEIC from a phone says what to send. */
 export const INVALID_IMAGE_MESSAGE =
-  'Upload a valid image (JPEG, PNG, GIF or WebP). The file you uploaded was either not an image or a corrupted image.';
+  'Upload a valid image (JPEG, PNG, GIF, WebP, HEIC or AVIF). The file you uploaded was either not an image or a corrupted image.';
 
 export const invalid = (): never => {
   throw new ImageError('invalid_image', INVALID_IMAGE_MESSAGE);

@@ -254,18 +254,34 @@ export async function normalizeImage(upload: ImageUpload, field: ImageField, lim
   };
   // No sharp .timeout(): libvips checks it only between regions of output, and a decoder stopped
   // that way reports a corrupt file; the parent's budget kills the worker instead (normalizeImages).
-  let pipeline: Sharp = sharp(upload.bytes, options);
+  // HEIF and AVIF: the decoder applies the container's irot/imir/clap itself, and reports no
+  // orientation after it; the EXIF orientation is the pre-check's, only where there were none.
+  const container = info.type === 'heif' || info.type === 'avif';
+  let size = { width: info.width, height: info.height };
+  let pipeline: Sharp;
+  if (info.type === 'heif') {
+    // HEVC is decoded by libheif in WebAssembly, loaded now and only here (heic.ts).
+    const { decodeHeic } = await import('./heic.ts');
+    const decoded = await decodeHeic(upload.bytes);
+    // clap may have cropped the image below its declared size: the sizes below are the real ones.
+    size = { width: decoded.width, height: decoded.height };
+    pipeline = sharp(decoded.data, { raw: { width: decoded.width, height: decoded.height, channels: 4 }, limitInputPixels: limits.maxPixels });
+  } else {
+    pipeline = sharp(info.type === 'avif' ? asStillAvif(upload.bytes) : upload.bytes, options);
+  }
+  if (container) pipeline = orient(pipeline, info.orientation ?? 1);
   // EXIF orientation; animations (GIF, WebP) carry none that viewers apply.
-  if (!animated) pipeline = pipeline.autoOrient();
+  else if (!animated) pipeline = pipeline.autoOrient();
   // Rotation swaps the sides but not the shorter one, so the sizes need no decoded metadata; this
   // keeps the resize the first thing libvips sees, which lets it shrink a JPEG while decoding.
   if (field === 'avatar') {
-    const side = Math.min(limits.avatarSize, info.width, info.height);
+    const side = Math.min(limits.avatarSize, size.width, size.height);
     pipeline = pipeline.resize(side, side, { fit: 'cover', position: 'centre' });
   } else {
     pipeline = pipeline.resize(limits.coverMaxSide, limits.coverMaxSide, { fit: 'inside', withoutEnlargement: true });
   }
   pipeline = pipeline.toColourspace('srgb');
+  if (container) return storeContainerImage(sharp, pipeline, upload);
   // No withMetadata/keepExif/keepIccProfile: the output carries no metadata.
   switch (info.type) {
     case 'jpeg':
@@ -284,6 +300,9 @@ export async function normalizeImage(upload: ImageUpload, field: ImageField, lim
       // saves about 40 % of the time, which decides whether 60 megapixels fit the time limit.
       pipeline = pipeline.webp({ quality: 82, effort: animated ? 1 : 4 });
       break;
+    case 'heif':
+    case 'avif':
+      break; // storeContainerImage
   }
 
   let output: { data: Buffer; info: { width: number; height: number; pages?: number; pageHeight?: number } };
@@ -297,6 +316,73 @@ export async function normalizeImage(upload: ImageUpload, field: ImageField, lim
   // The stored image is small (at most 1600 px a side); its decodeBytes is not used again.
   const normalized: ImageInfo = { type: info.type, ...FORMATS[info.type], width: output.info.width, height, frames, decodeBytes: 0 };
   return { field: upload.field, bytes: output.data, info: normalized };
+}
+
+/**
+ * libvips recognises an AVIF by its major brand and knows no `avis` (an image sequence, which the
+ * pre-check accepts only with a primary still image): the copy it reads says `avif`, so libheif
+ * decodes that primary image and no frame of the sequence.
+ */
+function asStillAvif(bytes: Buffer): Buffer {
+  if (bytes.toString('latin1', 4, 12) !== 'ftypavis') return bytes;
+  const copy = Buffer.from(bytes);
+  copy.write('avif', 8, 'latin1');
+  return copy;
+}
+
+/**
+ * The EXIF orientation applied with sharp's operations, which run flips before the rotation:
+ * transpose (5) is a flip then a quarter turn, transverse (7) a flop then a quarter turn.
+ */
+function orient(pipeline: Sharp, orientation: number): Sharp {
+  switch (orientation) {
+    case 2:
+      return pipeline.flop();
+    case 3:
+      return pipeline.rotate(180);
+    case 4:
+      return pipeline.flip();
+    case 5:
+      return pipeline.flip().rotate(90);
+    case 6:
+      return pipeline.rotate(90);
+    case 7:
+      return pipeline.flop().rotate(90);
+    case 8:
+      return pipeline.rotate(270);
+    default:
+      return pipeline;
+  }
+}
+
+/**
+ * A HEIF or AVIF photo is stored as JPEG, or as PNG when it has transparency: the scaled image is
+ * taken as raw pixels (small: at most 1600 px a side) and its alpha looked at, so an alpha plane
+ * that is opaque everywhere still gives a JPEG.
+ */
+async function storeContainerImage(sharp: SharpModule, pipeline: Sharp, upload: ImageUpload): Promise<ImageUpload> {
+  let raw: { data: Buffer; info: { width: number; height: number; channels: number } };
+  try {
+    raw = await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  } catch (error) {
+    throw imageErrorOf(error);
+  }
+  const { width, height, channels } = raw.info;
+  let transparent = false;
+  if (channels === 4) {
+    for (let i = 3; i < raw.data.length; i += 4) {
+      if (raw.data[i] !== 255) {
+        transparent = true;
+        break;
+      }
+    }
+  }
+  const pixels = sharp(raw.data, { raw: { width, height, channels: channels as 3 | 4 } });
+  const type = transparent ? 'png' : 'jpeg';
+  const data = transparent
+    ? await pixels.png({ compressionLevel: 6 }).toBuffer()
+    : await pixels.removeAlpha().jpeg({ quality: 85 }).toBuffer();
+  return { field: upload.field, bytes: data, info: { type, ...FORMATS[type], width, height, frames: 1, decodeBytes: 0 } };
 }
 
 /**

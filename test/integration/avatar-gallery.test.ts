@@ -232,6 +232,46 @@ describe('real photos through POST: stored normalized and clean, as PATCH avatar
   });
 });
 
+describe('phone formats through POST: HEIC/HEIF and AVIF stored as upright JPEG squares, clean', () => {
+  // Made from the real photos by tools/fixtures/make-heif-avif.sh: one turned by the container's
+  // irot (and the same EXIF orientation), one by its EXIF orientation only.
+  const photos = ['avif/portrait_6-irot.avif', 'avif/landscape_6-exif.avif', 'avif/gps-DSCN0010.avif'];
+  const upright: Record<string, string> = {
+    'avif/portrait_6-irot.avif': 'orientation/portrait_1.jpg',
+    'avif/landscape_6-exif.avif': 'orientation/landscape_1.jpg',
+    'avif/gps-DSCN0010.avif': 'gps/DSCN0010.jpg',
+  };
+  /** What the centre square of the upright photo shows, as a small greyscale thumbnail. */
+  const square = async (bytes: Buffer) => {
+    const { width, height } = await sharp(bytes).autoOrient().metadata().then((m) => (m.orientation ?? 1) >= 5 ? { width: m.height!, height: m.width! } : { width: m.width!, height: m.height! });
+    const side = Math.min(width, height);
+    return sharp(bytes).autoOrient().resize(side, side, { fit: 'cover' }).resize(24, 24).greyscale().raw().toBuffer();
+  };
+  const difference = (a: Buffer, b: Buffer) => a.reduce((sum, v, i) => sum + Math.abs(v - b[i]!), 0) / a.length;
+
+  it('each: 201, a JPEG square of 400 px, upright, with no metadata (exiftool)', async () => {
+    const user = await newUser();
+    const stored: { name: string; bytes: Buffer }[] = [];
+    for (const photo of photos) {
+      const bytes = readFileSync(new URL(photo, PHOTOS));
+      const res = await add(user, multipartBody({ avatar: { bytes, filename: photo.split('/')[1]!, type: 'application/octet-stream' } }));
+      assert.equal(res.statusCode, 201, `${photo}: ${res.body}`);
+      assert.match(res.json.avatar, /\.jpg$/);
+      const object = await backend.s3.send(new GetObjectCommand({ Bucket: backend.config.mediaBucket, Key: keyOf(res.json.avatar) }));
+      const body = Buffer.from(await object.Body!.transformToByteArray());
+      const meta = await sharp(body).metadata();
+      assert.equal(meta.format, 'jpeg', photo);
+      assert.deepEqual([meta.width, meta.height], [400, 400], photo);
+      const diff = difference(await square(body), await square(readFileSync(new URL(upright[photo]!, PHOTOS))));
+      assert.ok(diff < 8, `${photo}: upright (difference ${diff.toFixed(1)})`);
+      stored.push({ name: photo, bytes: body });
+    }
+    const sources = await exiftool(photos.map((photo) => ({ name: photo, bytes: readFileSync(new URL(photo, PHOTOS)) })));
+    assert.ok(sources.some((s) => Object.keys(s.tags).some((k) => k.startsWith('GPS:'))), 'the sources carry GPS: the check is not vacuous');
+    for (const report of await exiftool(stored)) assertNoMetadata(report);
+  });
+});
+
 describe('PATCH /api/v2/user/avatar/', () => {
   it('avatar_id as JSON number, numeric string, urlencoded and multipart: 204, that avatar primary and the user’s avatar', async () => {
     const user = await newUser();

@@ -18,6 +18,8 @@ const run = promisify(execFile);
 const PHOTOS = new URL('../fixtures/photos/', import.meta.url);
 /** A real phone photo: 4608x1976, 2.2 MB, with GPS. */
 const PHONE_PHOTO = new URL('phones/nokia-8.3-gps.jpg', PHOTOS);
+// A HEIC (HEVC) the zip decodes with its own libheif in WebAssembly: small, emulation is slow.
+const HEIC_PHOTO = new URL('heic/portrait_6-exif.heic', PHOTOS);
 
 interface RequestOutcome {
   name: string;
@@ -74,6 +76,14 @@ before(async () => {
           id: USER.id,
           token,
           ...multipartBody({ avatar: { bytes: photo, filename: 'phone.jpg', type: 'image/jpeg' } }),
+        }),
+      },
+      {
+        name: 'heic',
+        event: fixtureEvent('multipart', {
+          id: USER.id,
+          token,
+          ...multipartBody({ avatar: { bytes: await readFile(HEIC_PHOTO), filename: 'IMG_0001.HEIC', type: 'image/heic' } }),
         }),
       },
     ],
@@ -161,6 +171,17 @@ describe('the prod zip on Node 24 for linux-arm64 (qemu user mode)', () => {
       avatar.workerLibraries?.some((path) => path.startsWith(inTask('node_modules/@img/sharp-libvips-linux-arm64/'))),
       `libvips from the zip, in the worker: ${avatar.workerLibraries}`,
     );
+  });
+
+  test('a HEIC avatar answers 200 and is stored as a 400x400 JPEG: the zip carries the HEIC decoder', async () => {
+    const heic = request('heic');
+    assert.equal(heic.statusCode, 200, heic.body);
+    const url = JSON.parse(heic.body!).avatar as string;
+    assert.match(url, /\.jpg$/);
+    const stored = await fetch(url);
+    assert.equal(stored.status, 200);
+    const metadata = await sharp(Buffer.from(await stored.arrayBuffer())).metadata();
+    assert.deepEqual({ format: metadata.format, width: metadata.width, height: metadata.height }, { format: 'jpeg', width: 400, height: 400 });
   });
 
   test('the zip’s sharp loads its linux-arm64 libvips and resizes a real photo to 400x400', async () => {

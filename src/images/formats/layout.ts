@@ -13,6 +13,8 @@ export interface Layout {
   /** Pixels decoded across all frames, each frame counted at its real cost (parseGif, parseWebp). */
   framePixels: number;
   decodeBytes: number;
+  /** HEIF/AVIF: the EXIF orientation the pipeline applies (1 when the container turns the image). */
+  orientation?: number;
 }
 
 export const u16be = (b: Uint8Array, i: number): number => (b[i]! << 8) | b[i + 1]!;
