@@ -249,6 +249,36 @@ describe('trailers and bombs', () => {
     await assertClean(storedFiles(result, 'one-byte.jpg'), []);
   });
 
+  // Two shapes from a run over real images, rebuilt from a real photo: a camera-trap photo whose
+  // XMP segment length is 2 bytes short, and Photoshop CS5 output with an Adobe segment written
+  // without its FF EE marker. libjpeg skips such bytes with a warning; the header walk must not
+  // refuse what the decoder takes.
+  const strayShapes = () => {
+    const real = photo();
+    const xmpAt = real.indexOf('http://ns.adobe.com/xap/1.0/') - 4;
+    assert.deepEqual([real[xmpAt], real[xmpAt + 1]], [0xff, 0xe1], 'the photo has an XMP APP1');
+    const shortXmp = Buffer.from(real);
+    shortXmp.writeUInt16BE(real.readUInt16BE(xmpAt + 2) - 2, xmpAt + 2);
+    const afterFirst = 4 + real.readUInt16BE(4);
+    const adobe = Buffer.concat([bytes(0x00, 0x0e), Buffer.from('Adobe'), bytes(0x00, 0x64, 0x80, 0, 0, 0, 0, 1)]);
+    const markerless = Buffer.concat([real.subarray(0, afterFirst), adobe, real.subarray(afterFirst)]);
+    return { 'short-xmp.jpg': shortXmp, 'markerless-adobe.jpg': markerless };
+  };
+
+  it('JPEGs with stray bytes between segments decode in libvips at the service\'s failOn (error), and are stored', async () => {
+    for (const [name, image] of Object.entries(strayShapes())) {
+      // libvips itself, as the service runs it (failOn 'error': a decoder warning is no refusal).
+      const decoded = await sharp(image, { failOn: 'error' }).raw().toBuffer({ resolveWithObject: true });
+      const { width, height } = decoded.info;
+      assert.ok(width > 0 && height > 0, name);
+      const result = await upload({ avatar: image, cover: image }, name);
+      assert.equal(result.status, 200, `${name}: ${JSON.stringify(result.body)}`);
+      assert.deepEqual([result.stored.avatar!.decoded.width, result.stored.avatar!.decoded.height], [400, 400], name);
+      assertCoverSize(result.stored.cover!.decoded, width, height, name);
+      await assertClean(storedFiles(result, name), []);
+    }
+  });
+
   it('a PNG with a script after IEND is stored without it', async () => {
     const png = await sharp(photo()).resize(32, 24).png().toBuffer();
     const result = await upload({ cover: Buffer.concat([png, Buffer.from('<script>alert(1)</script>')]) }, 'trailer.png');

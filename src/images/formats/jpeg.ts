@@ -22,9 +22,7 @@ export function parseJpeg(b: Uint8Array, rules: ImageRules): Layout {
   let pos = 2;
 
   for (;;) {
-    if (b[pos] !== 0xff) invalid();
-    while (b[pos] === 0xff) pos++; // fill bytes
-    if (pos >= n) invalid();
+    pos = nextMarker(b, pos);
     const marker = b[pos++]!;
 
     if (marker === 0xd9) {
@@ -32,7 +30,7 @@ export function parseJpeg(b: Uint8Array, rules: ImageRules): Layout {
       break;
     }
     if (isStandalone(marker)) continue;
-    if (marker === 0x00 || marker === 0xd8) invalid();
+    if (marker === 0xd8) invalid();
 
     if (pos + 2 > n) invalid();
     const length = u16be(b, pos);
@@ -90,6 +88,27 @@ function coefficientBytes(b: Uint8Array, at: number, components: number, width: 
     blocks += mcuColumns * Math.max(1, sampling >> 4) * mcuRows * Math.max(1, sampling & 0x0f);
   }
   return blocks * 64 * 2;
+}
+
+/**
+ * Position of the marker code (the byte after its FF and fill bytes) at or after `from`. Bytes
+ * that are not a marker are skipped as libjpeg skips them (next_marker in jdmarker.c: a warning,
+ * "extraneous bytes before marker", and decoding goes on): real files carry them, a segment
+ * length a few bytes short (a camera-trap XMP), a segment written without its marker (Photoshop
+ * CS5's Adobe data). FF 00 is no marker there either. Each byte is looked at once: the walk stays
+ * linear whatever the bytes.
+ */
+function nextMarker(b: Uint8Array, from: number): number {
+  let pos = from;
+  for (;;) {
+    const ff = b.indexOf(0xff, pos);
+    if (ff < 0) return invalid(); // no EOI
+    pos = ff + 1;
+    while (b[pos] === 0xff) pos++; // fill bytes
+    if (pos >= b.length) return invalid();
+    if (b[pos] !== 0x00) return pos;
+    pos++;
+  }
 }
 
 /** Position of the FF that starts the first real marker after a scan's entropy-coded data. */
