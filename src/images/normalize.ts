@@ -22,6 +22,7 @@ import {
   type ImageErrorCode,
   type ImageInfo,
 } from './header-check.ts';
+import { pngGamma, withoutAncillaryChunks } from './formats/png.ts';
 import type { ImageUpload, Patch } from '../users/patch-fields.ts';
 import { IMAGE_FIELDS, type ImageField } from '../users/user-record.ts';
 
@@ -265,6 +266,10 @@ export async function normalizeImage(upload: ImageUpload, field: ImageField, lim
   } else {
     pipeline = pipeline.resize(limits.coverMaxSide, limits.coverMaxSide, { fit: 'inside', withoutEnlargement: true });
   }
+  if (info.type === 'png') {
+    const gamma = pngGamma(upload.bytes);
+    if (gamma !== undefined) pipeline = withGamma(pipeline, gamma);
+  }
   pipeline = pipeline.toColourspace('srgb');
   // No withMetadata/keepExif/keepIccProfile: the output carries no metadata.
   switch (info.type) {
@@ -292,11 +297,24 @@ export async function normalizeImage(upload: ImageUpload, field: ImageField, lim
   } catch (error) {
     throw imageErrorOf(error);
   }
+  if (info.type === 'png') output.data = withoutAncillaryChunks(output.data);
   const frames = animated ? (output.info.pages ?? 1) : 1;
   const height = animated ? (output.info.pageHeight ?? output.info.height) : output.info.height;
   // The stored image is small (at most 1600 px a side); its decodeBytes is not used again.
   const normalized: ImageInfo = { type: info.type, ...FORMATS[info.type], width: output.info.width, height, frames, decodeBytes: 0 };
   return { field: upload.field, bytes: output.data, info: normalized };
+}
+
+/**
+ * Samples encoded with a PNG gAMA of `gamma` (sample = linear ^ gamma) re-encoded for sRGB's 1/2.2:
+ * out = sample ^ (1 / (2.2 × gamma)). sharp's gamma(a, b) raises to `a` before the resize and to
+ * 1/b after it, each between 1 and 3 (alpha untouched), so exponents from 1/3 to 3 are exact
+ * (gAMA 0.15 to 1.36); a gAMA beyond is corrected as far as that allows.
+ */
+function withGamma(pipeline: Sharp, gamma: number): Sharp {
+  const exponent = 1 / (2.2 * gamma);
+  const clamp = (x: number) => Math.min(3, Math.max(1, x));
+  return exponent < 1 ? pipeline.gamma(1, clamp(1 / exponent)) : pipeline.gamma(clamp(exponent), 1);
 }
 
 /**

@@ -11,7 +11,7 @@ import { createHandler, type Handler } from '../../src/functions/patch-user/hand
 import { ValidationError } from '../../src/http/errors.ts';
 import { normalizeImages } from '../../src/images/normalize.ts';
 import type { ImageInfo } from '../../src/images/header-check.ts';
-import { anmf, bytes, EOI, gif, jpeg, jpegSegment, riffChunk, vp8l, vp8x, VP8X_FLAGS, webp } from '../../tools/support/images.ts';
+import { anmf, bytes, EOI, gif, jpeg, jpegSegment, pngChunk, riffChunk, u32be as u32, vp8l, vp8x, VP8X_FLAGS, webp } from '../../tools/support/images.ts';
 import { fixtureEvent, multipartBody, startTestBackend, type FormValue, type TestBackend, userSeeder } from '../support/backend.ts';
 import { leakyAnimatedWebp, leakyGif, leakyJpeg, leakyPng, leakyWebp, SECRETS, withGifExtensions } from '../support/leaky-images.ts';
 import { animation, assertNoMetadata, decode, difference, exiftool, fingerprint, PHOTOS, type Decoded } from '../support/stored-images.ts';
@@ -234,6 +234,56 @@ describe('metadata a deny list misses is not stored', () => {
     const { data } = await sharp(stored).raw().toBuffer({ resolveWithObject: true });
     // Pure P3 red is outside sRGB: converted, it is clipped to sRGB red, not stored as the P3 numbers.
     assert.ok(data[0]! > 240 && data[1]! < 40 && data[2]! < 40, `sRGB red, got ${[...data.subarray(0, 3)]}`);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+/** The chunk types of a PNG, in order. */
+function pngChunks(png: Buffer): string[] {
+  const types: string[] = [];
+  for (let pos = 8; pos + 12 <= png.length; pos += 12 + png.readUInt32BE(pos)) types.push(png.toString('latin1', pos + 4, pos + 8));
+  return types;
+}
+/** Chunks a PNG needs for its pixels and colours: no metadata (the contract's "no metadata at all"). */
+const IMAGE_CHUNKS = new Set(['IHDR', 'PLTE', 'tRNS', 'IDAT', 'IEND']);
+
+describe('PNG chunks and gamma', () => {
+  const photoPng = (width: number, height: number) =>
+    sharp(readFileSync(new URL('gps/DSCN0010.jpg', PHOTOS))).resize(width, height).png().toBuffer();
+  /** The PNG with a chunk inserted right after IHDR (as an image editor writes gAMA, sRGB, pHYs). */
+  const withChunk = (png: Buffer, chunk: Buffer) => Buffer.concat([png.subarray(0, 33), chunk, png.subarray(33)]);
+  const gama = (gamma: number) => pngChunk('gAMA', u32(Math.round(gamma * 100_000)));
+
+  it('a stored PNG keeps no pHYs and no other ancillary chunk', async () => {
+    const upload0 = withChunk(await photoPng(64, 48), pngChunk('pHYs', Buffer.concat([u32(11811), u32(11811), bytes(1)])));
+    assert.ok(pngChunks(upload0).includes('pHYs'));
+    const result = await upload({ avatar: upload0, cover: upload0 }, 'phys.png');
+    assert.equal(result.status, 200, JSON.stringify(result.body));
+    for (const [field, stored] of Object.entries(result.stored)) {
+      const chunks = pngChunks(stored!.bytes);
+      assert.deepEqual(chunks.filter((c) => !IMAGE_CHUNKS.has(c)), [], `${field}: ${chunks.join(' ')}`);
+    }
+  });
+
+  it('a gAMA 1.0 PNG is stored with its gamma applied (sRGB samples = linear ^ (1/2.2)); sRGB\'s own gAMA changes nothing', async () => {
+    const plain = await photoPng(64, 48);
+    const source = await sharp(plain).raw().toBuffer();
+    const check = async (name: string, image: Buffer, expected: (sample: number) => number) => {
+      const result = await upload({ cover: image }, name);
+      assert.equal(result.status, 200, JSON.stringify(result.body));
+      const stored = result.stored.cover!.bytes;
+      assert.deepEqual(pngChunks(stored).filter((c) => !IMAGE_CHUNKS.has(c)), [], name);
+      const got = await sharp(stored).raw().toBuffer();
+      assert.equal(got.length, source.length, `${name}: stored at its own size`);
+      let worst = 0;
+      for (let i = 0; i < source.length; i++) worst = Math.max(worst, Math.abs(got[i]! - expected(source[i]!)));
+      assert.ok(worst <= 2, `${name}: off by up to ${worst}`);
+    };
+    await check('gamma-1.png', withChunk(plain, gama(1)), (s) => Math.round(255 * (s / 255) ** (1 / 2.2)));
+    await check('gamma-srgb.png', withChunk(plain, gama(1 / 2.2)), (s) => s);
+    // sRGB takes precedence over gAMA (PNG spec): nothing to apply.
+    await check('gamma-1-srgb.png', withChunk(plain, Buffer.concat([pngChunk('sRGB', bytes(0)), gama(1)])), (s) => s);
   });
 });
 
