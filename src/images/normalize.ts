@@ -22,6 +22,7 @@ import {
   type ImageErrorCode,
   type ImageInfo,
 } from './header-check.ts';
+import { jpegQuality } from './formats/jpeg.ts';
 import { pngGamma, withoutAncillaryChunks } from './formats/png.ts';
 import type { ImageUpload, Patch } from '../users/patch-fields.ts';
 import { IMAGE_FIELDS, type ImageField } from '../users/user-record.ts';
@@ -239,6 +240,9 @@ function serveJobs(): void {
 
 if (isImageWorker()) serveJobs();
 
+/** The stored JPEG's quality, unless the upload was saved coarser (normalizeImage). */
+const JPEG_QUALITY = 85;
+
 /** One image, decoded, oriented, converted to sRGB, cropped/scaled and re-encoded (in the worker). */
 export async function normalizeImage(upload: ImageUpload, field: ImageField, limits: ImageLimits): Promise<ImageUpload> {
   const sharp = await loadSharp();
@@ -253,31 +257,45 @@ export async function normalizeImage(upload: ImageUpload, field: ImageField, lim
     limitInputPixels: animated ? limits.maxAnimationPixels : limits.maxPixels,
     sequentialRead: true,
   };
+  // What the stored file can keep of the upload's own encoding: greyscale stays greyscale (one
+  // sample a pixel instead of three), a palette PNG stays a palette. Header only, no pixels.
+  let source: { grey: boolean; palette: boolean } = { grey: false, palette: false };
+  if (info.type === 'jpeg' || info.type === 'png') {
+    try {
+      const meta = await sharp(upload.bytes, options).metadata();
+      source = { grey: meta.space === 'b-w' || meta.space === 'grey16', palette: meta.isPalette === true };
+    } catch (error) {
+      throw imageErrorOf(error);
+    }
+  }
   // No sharp .timeout(): libvips checks it only between regions of output, and a decoder stopped
   // that way reports a corrupt file; the parent's budget kills the worker instead (normalizeImages).
-  let pipeline: Sharp = sharp(upload.bytes, options);
-  // EXIF orientation; animations (GIF, WebP) carry none that viewers apply.
-  if (!animated) pipeline = pipeline.autoOrient();
-  // Rotation swaps the sides but not the shorter one, so the sizes need no decoded metadata; this
-  // keeps the resize the first thing libvips sees, which lets it shrink a JPEG while decoding.
-  if (field === 'avatar') {
-    const side = Math.min(limits.avatarSize, info.width, info.height);
-    pipeline = pipeline.resize(side, side, { fit: 'cover', position: 'centre' });
-  } else {
-    pipeline = pipeline.resize(limits.coverMaxSide, limits.coverMaxSide, { fit: 'inside', withoutEnlargement: true });
-  }
-  if (info.type === 'png') {
-    const gamma = pngGamma(upload.bytes);
-    if (gamma !== undefined) pipeline = withGamma(pipeline, gamma);
-  }
-  pipeline = pipeline.toColourspace('srgb');
+  const shaped = (): Sharp => {
+    let pipeline: Sharp = sharp(upload.bytes, options);
+    // EXIF orientation; animations (GIF, WebP) carry none that viewers apply.
+    if (!animated) pipeline = pipeline.autoOrient();
+    // Rotation swaps the sides but not the shorter one, so the sizes need no decoded metadata; this
+    // keeps the resize the first thing libvips sees, which lets it shrink a JPEG while decoding.
+    if (field === 'avatar') {
+      const side = Math.min(limits.avatarSize, info.width, info.height);
+      pipeline = pipeline.resize(side, side, { fit: 'cover', position: 'centre' });
+    } else {
+      pipeline = pipeline.resize(limits.coverMaxSide, limits.coverMaxSide, { fit: 'inside', withoutEnlargement: true });
+    }
+    if (info.type === 'png') {
+      const gamma = pngGamma(upload.bytes);
+      if (gamma !== undefined) pipeline = withGamma(pipeline, gamma);
+    }
+    return pipeline.toColourspace(source.grey ? 'b-w' : 'srgb');
+  };
   // No withMetadata/keepExif/keepIccProfile: the output carries no metadata.
+  let pipeline = shaped();
   switch (info.type) {
     case 'jpeg':
-      pipeline = pipeline.jpeg({ quality: 85 });
+      pipeline = pipeline.jpeg({ quality: JPEG_QUALITY });
       break;
     case 'png':
-      pipeline = pipeline.png({ compressionLevel: 6 });
+      pipeline = pipeline.png({ compressionLevel: 6, palette: source.palette });
       break;
     case 'gif':
       // The uploaded palette is reused and no dithering applied: quantizing every frame anew is
@@ -294,6 +312,21 @@ export async function normalizeImage(upload: ImageUpload, field: ImageField, lim
   let output: { data: Buffer; info: { width: number; height: number; pages?: number; pageHeight?: number } };
   try {
     output = await pipeline.toBuffer({ resolveWithObject: true });
+    // Larger than the upload: only an image kept at (about) its size gets here, so a second
+    // encoding costs little. A JPEG saved coarser than quality 85 is encoded at its own quality
+    // (a finer one only spends bytes on its artifacts); a PNG, lossless, with the most effort.
+    // The smaller of the two is stored.
+    if (output.data.length > upload.bytes.length && (info.type === 'jpeg' || info.type === 'png')) {
+      const quality = info.type === 'jpeg' ? jpegQuality(upload.bytes) : undefined;
+      const again =
+        info.type === 'png'
+          ? shaped().png({ compressionLevel: 9, adaptiveFiltering: true, palette: source.palette, effort: 10 })
+          : quality !== undefined && quality < JPEG_QUALITY
+            ? shaped().jpeg({ quality })
+            : undefined;
+      const second = await again?.toBuffer({ resolveWithObject: true });
+      if (second && second.data.length < output.data.length) output = second;
+    }
   } catch (error) {
     throw imageErrorOf(error);
   }

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import { createHandler, type Handler } from '../../src/functions/patch-user/handler.ts';
 import { ValidationError } from '../../src/http/errors.ts';
 import { normalizeImages } from '../../src/images/normalize.ts';
@@ -284,6 +284,74 @@ describe('PNG chunks and gamma', () => {
     await check('gamma-srgb.png', withChunk(plain, gama(1 / 2.2)), (s) => s);
     // sRGB takes precedence over gAMA (PNG spec): nothing to apply.
     await check('gamma-1-srgb.png', withChunk(plain, Buffer.concat([pngChunk('sRGB', bytes(0)), gama(1)])), (s) => s);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+describe('stored no bigger than a faithful encoding needs', () => {
+  const photo = () => readFileSync(new URL('gps/DSCN0010.jpg', PHOTOS)); // 640×480
+  const greyOf = (image: Sharp) => image.greyscale().toColourspace('b-w');
+  const samples = (bytes: Buffer) => sharp(bytes).raw().toBuffer({ resolveWithObject: true });
+  /** How far the stored samples are from the upload's: exactly none for a PNG (lossless), on average a few for a JPEG. */
+  async function assertFaithful(stored: Buffer, image: Buffer, name: string) {
+    const [x, y] = [await samples(stored), await samples(image)];
+    assert.equal(x.info.channels, y.info.channels, name);
+    assert.equal(x.data.length, y.data.length, name);
+    let worst = 0;
+    let sum = 0;
+    for (let i = 0; i < x.data.length; i++) {
+      const d = Math.abs(x.data[i]! - y.data[i]!);
+      worst = Math.max(worst, d);
+      sum += d;
+    }
+    if (name.endsWith('.png')) assert.equal(worst, 0, `${name}: lossless`);
+    else assert.ok(sum / x.data.length <= 4, `${name}: mean difference ${(sum / x.data.length).toFixed(2)}`);
+  }
+
+  it('a greyscale JPEG and a greyscale PNG (with and without alpha) are stored greyscale', async () => {
+    const uploads: [string, Buffer, number][] = [
+      ['grey.jpg', await greyOf(sharp(photo())).jpeg({ quality: 90 }).toBuffer(), 1],
+      ['grey.png', await greyOf(sharp(photo())).png().toBuffer(), 1],
+      ['grey-alpha.png', await greyOf(sharp(photo())).ensureAlpha(0.5).png().toBuffer(), 2],
+    ];
+    for (const [name, image, channels] of uploads) {
+      assert.equal((await sharp(image).metadata()).channels, channels, `${name}: the upload is greyscale`);
+      const result = await upload({ avatar: image, cover: image }, name);
+      assert.equal(result.status, 200, JSON.stringify(result.body));
+      for (const [field, stored] of Object.entries(result.stored)) {
+        const meta = await sharp(stored!.bytes).metadata();
+        assert.deepEqual([meta.channels, meta.space], [channels, 'b-w'], `${name} ${field}`);
+      }
+      // The cover is kept at its size: the same grey pixels, in no more bytes than the upload.
+      await assertFaithful(result.stored.cover!.bytes, image, name);
+      assert.ok(result.stored.cover!.bytes.length <= image.length, `${name}: ${result.stored.cover!.bytes.length} > ${image.length}`);
+    }
+  });
+
+  it('a palette PNG is stored as a palette PNG, losslessly when kept at its size', async () => {
+    const image = await sharp(photo()).png({ palette: true, colours: 64 }).toBuffer();
+    const result = await upload({ avatar: image, cover: image }, 'palette.png');
+    assert.equal(result.status, 200, JSON.stringify(result.body));
+    for (const [field, stored] of Object.entries(result.stored)) assert.equal((await sharp(stored!.bytes).metadata()).isPalette, true, field);
+    await assertFaithful(result.stored.cover!.bytes, image, 'palette.png');
+    assert.ok(result.stored.cover!.bytes.length <= image.length, `${result.stored.cover!.bytes.length} > ${image.length}`);
+  });
+
+  it('a cover kept at its size is never stored larger than its upload: a coarse JPEG, a tightly packed PNG', async () => {
+    const uploads: [string, Buffer][] = [
+      ['quality-60.jpg', await sharp(photo()).jpeg({ quality: 60 }).toBuffer()],
+      ['level-9.png', await sharp(photo()).png({ compressionLevel: 9, adaptiveFiltering: true }).toBuffer()],
+    ];
+    for (const [name, image] of uploads) {
+      const result = await upload({ cover: image }, name);
+      assert.equal(result.status, 200, JSON.stringify(result.body));
+      const stored = result.stored.cover!.bytes;
+      assert.deepEqual([result.stored.cover!.decoded.width, result.stored.cover!.decoded.height], [640, 480], name);
+      assert.ok(stored.length <= image.length, `${name}: stored ${stored.length} > upload ${image.length}`);
+      // Faithful: the same picture (PNG exactly; JPEG within its own coarseness).
+      await assertFaithful(stored, image, name);
+    }
   });
 });
 

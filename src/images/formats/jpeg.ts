@@ -129,3 +129,40 @@ function skipEntropyData(b: Uint8Array, from: number): number {
     return ff;
   }
 }
+
+/** The IJG (libjpeg) luminance table at quality 50, which every quality setting scales. */
+const IJG_LUMINANCE_SUM = [
+  16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29, 51, 87, 80, 62,
+  18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92, 49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99,
+].reduce((a, b) => a + b, 0);
+
+/**
+ * The IJG quality (1-100) the upload's luminance table corresponds to, or undefined without one:
+ * libjpeg scales the standard table by 5000/q (q < 50) or 200 - 2q, so the ratio of the sums gives
+ * the scale back (an estimate for cameras' own tables). Called on an upload parseJpeg accepted.
+ */
+export function jpegQuality(b: Uint8Array): number | undefined {
+  let pos = 2;
+  for (;;) {
+    pos = nextMarker(b, pos);
+    const marker = b[pos++]!;
+    if (marker === 0xda || marker === 0xd9) return undefined;
+    if (isStandalone(marker)) continue;
+    const end = pos + u16be(b, pos);
+    if (marker === 0xdb) {
+      for (let at = pos + 2; at < end; ) {
+        const precision = b[at]! >> 4;
+        const id = b[at]! & 0x0f;
+        const size = precision ? 2 : 1;
+        if (id === 0) {
+          let sum = 0;
+          for (let i = 0; i < 64; i++) sum += precision ? u16be(b, at + 1 + 2 * i) : b[at + 1 + i]!;
+          const scale = (100 * sum) / IJG_LUMINANCE_SUM;
+          return Math.max(1, Math.min(100, Math.round(scale <= 100 ? (200 - scale) / 2 : 5000 / scale)));
+        }
+        at += 1 + 64 * size;
+      }
+    }
+    pos = end;
+  }
+}
