@@ -101,7 +101,8 @@ function coefficientBytes(b: Uint8Array, at: number, components: number, width: 
 function nextMarker(b: Uint8Array, from: number): number {
   let pos = from;
   for (;;) {
-    const ff = b.indexOf(0xff, pos);
+    // indexOf is fast over long runs, but a call per FF 00 pair is not: FF found in place first.
+    const ff = b[pos] === 0xff ? pos : b.indexOf(0xff, pos);
     if (ff < 0) return invalid(); // no EOI
     pos = ff + 1;
     while (b[pos] === 0xff) pos++; // fill bytes
@@ -115,7 +116,7 @@ function nextMarker(b: Uint8Array, from: number): number {
 function skipEntropyData(b: Uint8Array, from: number): number {
   let pos = from;
   for (;;) {
-    const ff = b.indexOf(0xff, pos);
+    const ff = b[pos] === 0xff ? pos : b.indexOf(0xff, pos);
     if (ff < 0) return invalid(); // no EOI
     let next = ff + 1;
     while (b[next] === 0xff) next++;
