@@ -320,7 +320,7 @@ export async function normalizeImage(upload: ImageUpload, field: ImageField, lim
       const quality = info.type === 'jpeg' ? jpegQuality(upload.bytes) : undefined;
       const again =
         info.type === 'png'
-          ? shaped().png({ compressionLevel: 9, adaptiveFiltering: true, palette: source.palette, effort: 10 })
+          ? shaped().png({ compressionLevel: 9, adaptiveFiltering: true, palette: source.palette })
           : quality !== undefined && quality < JPEG_QUALITY
             ? shaped().jpeg({ quality })
             : undefined;
