@@ -192,6 +192,26 @@ describe('real photos, as avatar and cover', () => {
     }
   });
 
+  it('a 4.2 MB camera JPEG (a phone photo saved at quality 100, EXIF kept) is taken as avatar and as cover', async () => {
+    // Phone photos are 3.1-4.2 MB; the contract takes by default the largest file one request
+    // carries (README: 4,693,501 bytes as a multipart file), the same for avatar and cover.
+    const phone = readFileSync(new URL('phones/nokia-8.3-gps.jpg', PHOTOS));
+    const image = await sharp(phone).extract({ left: 0, top: 0, width: 4608, height: 1830 }).keepMetadata().jpeg({ quality: 100, chromaSubsampling: '4:4:4' }).toBuffer();
+    assert.ok(image.length >= 4_200_000 && image.length <= 4_693_501, `${image.length} bytes`);
+    for (const field of ['avatar', 'cover'] as const) {
+      const started = performance.now();
+      const result = await upload({ [field]: image }, `4.2MB ${field}`);
+      const seconds = (performance.now() - started) / 1000;
+      assert.equal(result.status, 200, JSON.stringify(result.body));
+      const stored = result.stored[field]!.decoded;
+      if (field === 'avatar') assert.deepEqual([stored.width, stored.height], [400, 400]);
+      else assertCoverSize(stored, 4608, 1830, field);
+      // Within the image time budget (3 s), with room: the handler's whole request.
+      assert.ok(seconds < 3, `${field}: ${seconds.toFixed(2)} s`);
+      await assertClean(storedFiles(result, `4.2MB ${field}`), []);
+    }
+  });
+
   it('a 4608×1976 phone photo becomes a 400×400 avatar and a 1600-px cover', () => {
     const { avatar, cover } = results.get('phones/nokia-8.3-gps.jpg')!.stored;
     assert.deepEqual([avatar!.decoded.width, avatar!.decoded.height], [400, 400]);
