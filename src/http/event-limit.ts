@@ -23,6 +23,17 @@ export const EVENT_OVERHEAD_BYTES = 32 * 1024;
  */
 export const MAX_EVENT_BODY_BYTES = LAMBDA_EVENT_BYTES - EVENT_OVERHEAD_BYTES;
 
+/** Room for a multipart file's framing: boundaries, part headers, a file name under about 300 characters. */
+export const MULTIPART_FRAMING_BYTES = 512;
+
+/**
+ * The largest file one request carries (README, "Largest avatar and cover"): a multipart body
+ * base64-encoded in the event (without its quotes), less its framing: 4,693,501 bytes. The
+ * default of AVATAR_MAX_BYTES and COVER_MAX_BYTES, so the file limit never refuses what a request
+ * can bring (a base64 field is bounded first by MAX_BODY_BYTES: 4,499,952 bytes).
+ */
+export const LARGEST_REQUEST_FILE_BYTES = Math.floor((MAX_EVENT_BODY_BYTES - 2) / 4) * 3 - MULTIPART_FRAMING_BYTES;
+
 /** The bytes `event.body` takes in the event's JSON. */
 export function eventBodyBytes(event: Pick<ApiEvent, 'body' | 'isBase64Encoded'>): number {
   const body = event.body ?? '';

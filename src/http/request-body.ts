@@ -257,7 +257,9 @@ function parseMultipart(bytes: Buffer, contentType: string, limits: BodyLimits):
         fields: FORM_LIMITS.fields,
         files: FORM_LIMITS.files,
         parts: FORM_LIMITS.parts,
-        fileSize: limits.maxFileBytes,
+        // busboy reports a file that reaches fileSize as over it: one byte more, so a file of
+        // exactly maxFileBytes is kept (the limit is "at most").
+        fileSize: limits.maxFileBytes + 1,
       },
     });
   } catch (error) {

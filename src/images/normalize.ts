@@ -22,6 +22,8 @@ import {
   type ImageErrorCode,
   type ImageInfo,
 } from './header-check.ts';
+import { jpegQuality } from './formats/jpeg.ts';
+import { pngGamma, withoutAncillaryChunks } from './formats/png.ts';
 import type { ImageUpload, Patch } from '../users/patch-fields.ts';
 import { IMAGE_FIELDS, type ImageField } from '../users/user-record.ts';
 
@@ -238,6 +240,9 @@ function serveJobs(): void {
 
 if (isImageWorker()) serveJobs();
 
+/** The stored JPEG's quality, unless the upload was saved coarser (normalizeImage). */
+const JPEG_QUALITY = 85;
+
 /** One image, decoded, oriented, converted to sRGB, cropped/scaled and re-encoded (in the worker). */
 export async function normalizeImage(upload: ImageUpload, field: ImageField, limits: ImageLimits): Promise<ImageUpload> {
   const sharp = await loadSharp();
@@ -252,43 +257,61 @@ export async function normalizeImage(upload: ImageUpload, field: ImageField, lim
     limitInputPixels: animated ? limits.maxAnimationPixels : limits.maxPixels,
     sequentialRead: true,
   };
+  // What the stored file can keep of the upload's own encoding: greyscale stays greyscale (one
+  // sample a pixel instead of three), a palette PNG stays a palette. Header only, no pixels.
+  let source: { grey: boolean; palette: boolean } = { grey: false, palette: false };
+  if (info.type === 'jpeg' || info.type === 'png') {
+    try {
+      const meta = await sharp(upload.bytes, options).metadata();
+      source = { grey: meta.space === 'b-w' || meta.space === 'grey16', palette: meta.isPalette === true };
+    } catch (error) {
+      throw imageErrorOf(error);
+    }
+  }
   // No sharp .timeout(): libvips checks it only between regions of output, and a decoder stopped
   // that way reports a corrupt file; the parent's budget kills the worker instead (normalizeImages).
   // HEIF and AVIF: the decoder applies the container's irot/imir/clap itself, and reports no
   // orientation after it; the EXIF orientation is the pre-check's, only where there were none.
   const container = info.type === 'heif' || info.type === 'avif';
   let size = { width: info.width, height: info.height };
-  let pipeline: Sharp;
+  let heic: { data: Uint8Array; width: number; height: number } | undefined;
   if (info.type === 'heif') {
     // HEVC is decoded by libheif in WebAssembly, loaded now and only here (heic.ts).
     const { decodeHeic } = await import('./heic.ts');
-    const decoded = await decodeHeic(upload.bytes);
+    heic = await decodeHeic(upload.bytes);
     // clap may have cropped the image below its declared size: the sizes below are the real ones.
-    size = { width: decoded.width, height: decoded.height };
-    pipeline = sharp(decoded.data, { raw: { width: decoded.width, height: decoded.height, channels: 4 }, limitInputPixels: limits.maxPixels });
-  } else {
-    pipeline = sharp(info.type === 'avif' ? asStillAvif(upload.bytes) : upload.bytes, options);
+    size = { width: heic.width, height: heic.height };
   }
-  if (container) pipeline = orient(pipeline, info.orientation ?? 1);
-  // EXIF orientation; animations (GIF, WebP) carry none that viewers apply.
-  else if (!animated) pipeline = pipeline.autoOrient();
-  // Rotation swaps the sides but not the shorter one, so the sizes need no decoded metadata; this
-  // keeps the resize the first thing libvips sees, which lets it shrink a JPEG while decoding.
-  if (field === 'avatar') {
-    const side = Math.min(limits.avatarSize, size.width, size.height);
-    pipeline = pipeline.resize(side, side, { fit: 'cover', position: 'centre' });
-  } else {
-    pipeline = pipeline.resize(limits.coverMaxSide, limits.coverMaxSide, { fit: 'inside', withoutEnlargement: true });
-  }
-  pipeline = pipeline.toColourspace('srgb');
-  if (container) return storeContainerImage(sharp, pipeline, upload);
+  const shaped = (): Sharp => {
+    let pipeline: Sharp = heic
+      ? sharp(heic.data, { raw: { width: heic.width, height: heic.height, channels: 4 }, limitInputPixels: limits.maxPixels })
+      : sharp(info.type === 'avif' ? asStillAvif(upload.bytes) : upload.bytes, options);
+    if (container) pipeline = orient(pipeline, info.orientation ?? 1);
+    // EXIF orientation; animations (GIF, WebP) carry none that viewers apply.
+    else if (!animated) pipeline = pipeline.autoOrient();
+    // Rotation swaps the sides but not the shorter one, so the sizes need no decoded metadata; this
+    // keeps the resize the first thing libvips sees, which lets it shrink a JPEG while decoding.
+    if (field === 'avatar') {
+      const side = Math.min(limits.avatarSize, size.width, size.height);
+      pipeline = pipeline.resize(side, side, { fit: 'cover', position: 'centre' });
+    } else {
+      pipeline = pipeline.resize(limits.coverMaxSide, limits.coverMaxSide, { fit: 'inside', withoutEnlargement: true });
+    }
+    if (info.type === 'png') {
+      const gamma = pngGamma(upload.bytes);
+      if (gamma !== undefined) pipeline = withGamma(pipeline, gamma);
+    }
+    return pipeline.toColourspace(source.grey ? 'b-w' : 'srgb');
+  };
+  if (container) return storeContainerImage(sharp, shaped(), upload);
   // No withMetadata/keepExif/keepIccProfile: the output carries no metadata.
+  let pipeline = shaped();
   switch (info.type) {
     case 'jpeg':
-      pipeline = pipeline.jpeg({ quality: 85 });
+      pipeline = pipeline.jpeg({ quality: JPEG_QUALITY });
       break;
     case 'png':
-      pipeline = pipeline.png({ compressionLevel: 6 });
+      pipeline = pipeline.png({ compressionLevel: 6, palette: source.palette });
       break;
     case 'gif':
       // The uploaded palette is reused and no dithering applied: quantizing every frame anew is
@@ -308,9 +331,25 @@ export async function normalizeImage(upload: ImageUpload, field: ImageField, lim
   let output: { data: Buffer; info: { width: number; height: number; pages?: number; pageHeight?: number } };
   try {
     output = await pipeline.toBuffer({ resolveWithObject: true });
+    // Larger than the upload: only an image kept at (about) its size gets here, so a second
+    // encoding costs little. A JPEG saved coarser than quality 85 is encoded at its own quality
+    // (a finer one only spends bytes on its artifacts); a PNG, lossless, with the most effort.
+    // The smaller of the two is stored.
+    if (output.data.length > upload.bytes.length && (info.type === 'jpeg' || info.type === 'png')) {
+      const quality = info.type === 'jpeg' ? jpegQuality(upload.bytes) : undefined;
+      const again =
+        info.type === 'png'
+          ? shaped().png({ compressionLevel: 9, adaptiveFiltering: true, palette: source.palette })
+          : quality !== undefined && quality < JPEG_QUALITY
+            ? shaped().jpeg({ quality })
+            : undefined;
+      const second = await again?.toBuffer({ resolveWithObject: true });
+      if (second && second.data.length < output.data.length) output = second;
+    }
   } catch (error) {
     throw imageErrorOf(error);
   }
+  if (info.type === 'png') output.data = withoutAncillaryChunks(output.data);
   const frames = animated ? (output.info.pages ?? 1) : 1;
   const height = animated ? (output.info.pageHeight ?? output.info.height) : output.info.height;
   // The stored image is small (at most 1600 px a side); its decodeBytes is not used again.
@@ -379,10 +418,23 @@ async function storeContainerImage(sharp: SharpModule, pipeline: Sharp, upload: 
   }
   const pixels = sharp(raw.data, { raw: { width, height, channels: channels as 3 | 4 } });
   const type = transparent ? 'png' : 'jpeg';
+  // libvips writes a pHYs chunk into every PNG: stored without it, as every PNG (no metadata).
   const data = transparent
-    ? await pixels.png({ compressionLevel: 6 }).toBuffer()
-    : await pixels.removeAlpha().jpeg({ quality: 85 }).toBuffer();
+    ? withoutAncillaryChunks(await pixels.png({ compressionLevel: 6 }).toBuffer())
+    : await pixels.removeAlpha().jpeg({ quality: JPEG_QUALITY }).toBuffer();
   return { field: upload.field, bytes: data, info: { type, ...FORMATS[type], width, height, frames: 1, decodeBytes: 0 } };
+}
+
+/**
+ * Samples encoded with a PNG gAMA of `gamma` (sample = linear ^ gamma) re-encoded for sRGB's 1/2.2:
+ * out = sample ^ (1 / (2.2 × gamma)). sharp's gamma(a, b) raises to `a` before the resize and to
+ * 1/b after it, each between 1 and 3 (alpha untouched), so exponents from 1/3 to 3 are exact
+ * (gAMA 0.15 to 1.36); a gAMA beyond is corrected as far as that allows.
+ */
+function withGamma(pipeline: Sharp, gamma: number): Sharp {
+  const exponent = 1 / (2.2 * gamma);
+  const clamp = (x: number) => Math.min(3, Math.max(1, x));
+  return exponent < 1 ? pipeline.gamma(1, clamp(1 / exponent)) : pipeline.gamma(clamp(exponent), 1);
 }
 
 /**

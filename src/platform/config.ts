@@ -2,6 +2,7 @@
 // function needs is required; the local-only ones (endpoints, key file) are optional and only the
 // local stage sets them.
 import { DEFAULT_RESERVED_USERNAMES } from '../users/usernames.ts';
+import { LARGEST_REQUEST_FILE_BYTES } from '../http/event-limit.ts';
 
 export interface ImageLimits {
   /** Largest accepted avatar file, in bytes. */
@@ -79,8 +80,9 @@ export const DEFAULTS = {
   cognitoTokenUse: 'access',
   // Lambda's synchronous payload limit is 6 MB; API Gateway delivers at most that.
   maxBodyBytes: 6_000_000,
-  avatarMaxBytes: 3 * MiB,
-  coverMaxBytes: 4 * MiB,
+  // Phone photos are 3-5 MB: both take the largest file one request carries (4,693,501 bytes).
+  avatarMaxBytes: LARGEST_REQUEST_FILE_BYTES,
+  coverMaxBytes: LARGEST_REQUEST_FILE_BYTES,
   maxSide: 8192,
   maxPixels: 40_000_000,
   maxFrames: 300,

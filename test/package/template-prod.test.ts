@@ -52,7 +52,8 @@ describe('osls package --stage prod', () => {
     assert.equal(env.COGNITO_TOKEN_USE, 'access');
     assert.deepEqual(
       [env.AVATAR_MAX_BYTES, env.COVER_MAX_BYTES, env.IMAGE_MAX_SIDE, env.IMAGE_MAX_PIXELS, env.MAX_BODY_BYTES],
-      ['3145728', '4194304', '8192', '40000000', '6000000'],
+      // The largest file one request carries (README, "Largest avatar and cover"), for both.
+      ['4693501', '4693501', '8192', '40000000', '6000000'],
     );
     assert.deepEqual(
       [env.IMAGE_MAX_FRAMES, env.IMAGE_MAX_ANIMATION_PIXELS, env.JPEG_MAX_SCANS, env.AVATAR_SIZE, env.COVER_MAX_SIDE, env.IMAGE_TIMEOUT_SECONDS],

@@ -17,8 +17,9 @@ describe('readConfig', () => {
     assert.equal(config.tableName, 'users');
     assert.equal(config.mediaBaseUrl, 'https://media.example.org', 'trailing slash dropped');
     assert.equal(config.cognitoTokenUse, 'access');
-    assert.equal(config.images.avatarMaxBytes, DEFAULTS.avatarMaxBytes);
-    assert.equal(config.images.coverMaxBytes, 4 * 1024 * 1024);
+    // The largest file one request carries (contract: by default, the same for avatar and cover).
+    assert.equal(config.images.avatarMaxBytes, 4_693_501);
+    assert.equal(config.images.coverMaxBytes, 4_693_501);
     assert.equal(config.maxBodyBytes, 6_000_000);
     assert.equal(config.cognitoJwksFile, undefined);
     assert.equal(config.dynamodbEndpoint, undefined);

@@ -37,10 +37,10 @@ const file = (bytes: Buffer, filename = 'x.png', tooLarge = false): RawValue => 
 });
 
 /** The field errors of a refused patch, as `{field: [codes]}`; every error has a message. */
-function fieldErrors(fields: RawFields): Record<string, string[]> {
+function fieldErrors(fields: RawFields, limits = LIMITS): Record<string, string[]> {
   let error: unknown;
   try {
-    buildPatch(fields, LIMITS, RESERVED);
+    buildPatch(fields, limits, RESERVED);
   } catch (e) {
     error = e;
   }
@@ -291,9 +291,11 @@ describe('buildPatch: unknown, read-only and image fields', () => {
     assert.deepEqual(fieldErrors(new Map([['cover', file(Buffer.alloc(0), 'c.png', true)]])), { cover: ['file_too_large'] });
   });
   it('applies the avatar limit to avatars and the cover limit to covers', () => {
-    const big = pngImage({ padTo: LIMITS.avatarMaxBytes + 10 });
-    assert.deepEqual(fieldErrors(new Map([['avatar', file(big)]])), { avatar: ['file_too_large'] });
-    assert.equal(buildPatch(new Map([['cover', file(big)]]), LIMITS, RESERVED).images.cover?.info.type, 'png');
+    // The defaults are the same for both (the largest file a request carries); each is its own setting.
+    const limits = { ...LIMITS, avatarMaxBytes: 1_000_000, coverMaxBytes: 2_000_000 };
+    const big = pngImage({ padTo: limits.avatarMaxBytes + 10 });
+    assert.deepEqual(fieldErrors(new Map([['avatar', file(big)]]), limits), { avatar: ['file_too_large'] });
+    assert.equal(buildPatch(new Map([['cover', file(big)]]), limits, RESERVED).images.cover?.info.type, 'png');
   });
   it('refuses SVG and non-images as invalid_image', () => {
     const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>');

@@ -147,6 +147,16 @@ describe('parseBody: multipart', () => {
     const file = fields.get('cover');
     assert.ok(file?.kind === 'file' && file.tooLarge);
   });
+  it('keeps a file of exactly the limit; one byte more is too large', async () => {
+    for (const [size, tooLarge] of [[1024, false], [1025, true]] as const) {
+      const form = new FormData();
+      form.set('cover', new Blob([Buffer.alloc(size, 1)]), 'c.png');
+      const file = (await parseForm(form, { ...LIMITS, maxFileBytes: 1024 })).get('cover');
+      assert.ok(file?.kind === 'file', String(size));
+      assert.equal(file.tooLarge, tooLarge, `${size} bytes`);
+      assert.equal(file.bytes.length, tooLarge ? 0 : size);
+    }
+  });
   it('reports two avatar files as a duplicate field', async () => {
     const form = new FormData();
     form.append('avatar', new Blob([Buffer.from('a')]), 'a.png');

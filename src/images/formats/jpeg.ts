@@ -22,9 +22,7 @@ export function parseJpeg(b: Uint8Array, rules: ImageRules): Layout {
   let pos = 2;
 
   for (;;) {
-    if (b[pos] !== 0xff) invalid();
-    while (b[pos] === 0xff) pos++; // fill bytes
-    if (pos >= n) invalid();
+    pos = nextMarker(b, pos);
     const marker = b[pos++]!;
 
     if (marker === 0xd9) {
@@ -32,7 +30,7 @@ export function parseJpeg(b: Uint8Array, rules: ImageRules): Layout {
       break;
     }
     if (isStandalone(marker)) continue;
-    if (marker === 0x00 || marker === 0xd8) invalid();
+    if (marker === 0xd8) invalid();
 
     if (pos + 2 > n) invalid();
     const length = u16be(b, pos);
@@ -92,11 +90,33 @@ function coefficientBytes(b: Uint8Array, at: number, components: number, width: 
   return blocks * 64 * 2;
 }
 
+/**
+ * Position of the marker code (the byte after its FF and fill bytes) at or after `from`. Bytes
+ * that are not a marker are skipped as libjpeg skips them (next_marker in jdmarker.c: a warning,
+ * "extraneous bytes before marker", and decoding goes on): real files carry them, a segment
+ * length a few bytes short (a camera-trap XMP), a segment written without its marker (Photoshop
+ * CS5's Adobe data). FF 00 is no marker there either. Each byte is looked at once: the walk stays
+ * linear whatever the bytes.
+ */
+function nextMarker(b: Uint8Array, from: number): number {
+  let pos = from;
+  for (;;) {
+    // indexOf is fast over long runs, but a call per FF 00 pair is not: FF found in place first.
+    const ff = b[pos] === 0xff ? pos : b.indexOf(0xff, pos);
+    if (ff < 0) return invalid(); // no EOI
+    pos = ff + 1;
+    while (b[pos] === 0xff) pos++; // fill bytes
+    if (pos >= b.length) return invalid();
+    if (b[pos] !== 0x00) return pos;
+    pos++;
+  }
+}
+
 /** Position of the FF that starts the first real marker after a scan's entropy-coded data. */
 function skipEntropyData(b: Uint8Array, from: number): number {
   let pos = from;
   for (;;) {
-    const ff = b.indexOf(0xff, pos);
+    const ff = b[pos] === 0xff ? pos : b.indexOf(0xff, pos);
     if (ff < 0) return invalid(); // no EOI
     let next = ff + 1;
     while (b[next] === 0xff) next++;
@@ -108,5 +128,42 @@ function skipEntropyData(b: Uint8Array, from: number): number {
       continue;
     }
     return ff;
+  }
+}
+
+/** The IJG (libjpeg) luminance table at quality 50, which every quality setting scales. */
+const IJG_LUMINANCE_SUM = [
+  16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29, 51, 87, 80, 62,
+  18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92, 49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99,
+].reduce((a, b) => a + b, 0);
+
+/**
+ * The IJG quality (1-100) the upload's luminance table corresponds to, or undefined without one:
+ * libjpeg scales the standard table by 5000/q (q < 50) or 200 - 2q, so the ratio of the sums gives
+ * the scale back (an estimate for cameras' own tables). Called on an upload parseJpeg accepted.
+ */
+export function jpegQuality(b: Uint8Array): number | undefined {
+  let pos = 2;
+  for (;;) {
+    pos = nextMarker(b, pos);
+    const marker = b[pos++]!;
+    if (marker === 0xda || marker === 0xd9) return undefined;
+    if (isStandalone(marker)) continue;
+    const end = pos + u16be(b, pos);
+    if (marker === 0xdb) {
+      for (let at = pos + 2; at < end; ) {
+        const precision = b[at]! >> 4;
+        const id = b[at]! & 0x0f;
+        const size = precision ? 2 : 1;
+        if (id === 0) {
+          let sum = 0;
+          for (let i = 0; i < 64; i++) sum += precision ? u16be(b, at + 1 + 2 * i) : b[at + 1 + i]!;
+          const scale = (100 * sum) / IJG_LUMINANCE_SUM;
+          return Math.max(1, Math.min(100, Math.round(scale <= 100 ? (200 - scale) / 2 : 5000 / scale)));
+        }
+        at += 1 + 64 * size;
+      }
+    }
+    pos = end;
   }
 }

@@ -78,3 +78,40 @@ function crc32(bytes: Uint8Array, from: number, to: number): number {
   for (let i = from; i < to; i++) crc = crcTable[(crc ^ bytes[i]!) & 0xff]! ^ (crc >>> 8);
   return (crc ^ 0xffffffff) >>> 0;
 }
+
+/**
+ * The gAMA a decoder must apply, or undefined when there is none to apply: no gAMA, or an sRGB or
+ * iCCP chunk, which take precedence (PNG spec 11.3.3.x; the ICC profile is converted by libvips),
+ * or a gAMA of sRGB's own 1/2.2 (within libpng's 5 %). libvips reads PNG samples as sRGB and
+ * ignores gAMA, so a gAMA 1.0 file (linear samples) would be stored far too dark.
+ * Called on an upload parsePng accepted, so the chunk walk needs no checks of its own.
+ */
+export function pngGamma(b: Uint8Array): number | undefined {
+  let gamma: number | undefined;
+  for (let pos = 8; pos + 12 <= b.length; ) {
+    const length = u32be(b, pos);
+    if (hasAscii(b, pos + 4, 'IDAT') || hasAscii(b, pos + 4, 'IEND')) break;
+    if (hasAscii(b, pos + 4, 'sRGB') || hasAscii(b, pos + 4, 'iCCP')) return undefined;
+    if (hasAscii(b, pos + 4, 'gAMA') && length === 4) gamma = u32be(b, pos + 8) / 100_000;
+    pos += 12 + length;
+  }
+  if (gamma === undefined || gamma <= 0 || Math.abs(gamma * 2.2 - 1) < 0.05) return undefined;
+  return gamma;
+}
+
+/** Chunks a stored PNG keeps: the image and, for a palette, its transparency; nothing else. */
+const PNG_KEPT = ['IHDR', 'PLTE', 'tRNS', 'IDAT', 'IEND'];
+
+/**
+ * Our own encoder's PNG without its ancillary chunks: libvips always writes pHYs (the upload's
+ * resolution), and the stored file carries no metadata at all. Only called on libvips' output.
+ */
+export function withoutAncillaryChunks(b: Buffer): Buffer {
+  const kept: Buffer[] = [b.subarray(0, 8)];
+  for (let pos = 8; pos + 12 <= b.length; ) {
+    const end = pos + 12 + u32be(b, pos);
+    if (PNG_KEPT.some((type) => hasAscii(b, pos + 4, type))) kept.push(b.subarray(pos, end));
+    pos = end;
+  }
+  return Buffer.concat(kept);
+}
