@@ -91,6 +91,7 @@ export async function imageBench(table: BenchTable, options: { config: Config; k
   const meta = await sharp(phone).metadata();
   await warmAvatar(table, options, phone, meta.width, meta.height);
   await shrinkOnLoad(table, phone, meta.width, meta.height);
+  await phoneFormats(table, config, phone);
   await peakMemory(table, config, options.dir);
   await sharpLoad(table, options.dir);
 }
@@ -194,6 +195,57 @@ async function shrinkOnLoad(table: BenchTable, phone: Buffer, width: number, hei
     target: 'as run faster',
     ok: p < median(fullPipeline),
   });
+}
+
+// ---------------------------------------------------------------------------------------------
+// HEIC and AVIF
+
+/**
+ * The 12-MP JPEG above as a phone's HEIC (heif-enc, HEVC by x265: Debian's libheif-examples, as
+ * tools/fixtures/make-heif-avif.sh) and AVIF (sharp's aom): the same photo in each format.
+ */
+const phoneHeic = (jpeg: Buffer) =>
+  fixture(`phone-12mp-${FIXTURE_VERSION}.heic`, async () => {
+    const source = join(FIXTURES, `phone-12mp-${FIXTURE_VERSION}.jpg`);
+    const out = join(FIXTURES, `phone-12mp-${FIXTURE_VERSION}.tmp.heic`);
+    if (!existsSync(source)) writeFileSync(source, jpeg);
+    await promisify(execFile)('heif-enc', ['-q', '50', '-o', out, source]).catch((e: Error) => {
+      throw new Error(`bench: heif-enc (apt-get install libheif-examples) failed: ${e.message}`);
+    });
+    return readFileSync(out);
+  });
+const phoneAvif = (jpeg: Buffer) => fixture(`phone-12mp-${FIXTURE_VERSION}.avif`, () => sharp(jpeg).keepExif().avif({ quality: 50 }).toBuffer());
+
+/** Fresh process per format, the image normalized `runs` times warm: p50, first run, peak RSS. */
+async function phoneFormats(table: BenchTable, config: Config, jpeg: Buffer) {
+  const runs = table.quick ? 3 : 7;
+  table.log(`images: the same 12-MP photo as JPEG, HEIC and AVIF to a 400×400 avatar (${runs} runs each)`);
+  const formats = [
+    { name: 'JPEG', ext: 'jpg', bytes: jpeg },
+    { name: 'HEIC', ext: 'heic', bytes: await phoneHeic(jpeg) },
+    { name: 'AVIF', ext: 'avif', bytes: await phoneAvif(jpeg) },
+  ];
+  table.section(`Images: the same 12-MP photo (4032×3024) to a 400×400 avatar, in-process worker (p50 of ${runs}; peak RSS above idle); floor column: first run`);
+  const limits = { ...config.images, timeoutSeconds: 600 };
+  for (const format of formats) {
+    if (format.bytes.length > config.images.avatarMaxBytes) throw new Error(`bench: the 12-MP ${format.name} is over the avatar limit`);
+    const file = join(FIXTURES, `phone-12mp-${FIXTURE_VERSION}.${format.ext}`);
+    if (!existsSync(file)) writeFileSync(file, format.bytes);
+    const { stdout } = await promisify(execFile)(process.execPath, ['--expose-gc', '--import', 'tsx', join(PROJECT_DIR, 'bench', 'children', 'image-memory.ts')], {
+      cwd: PROJECT_DIR,
+      env: { ...process.env, IMAGE_MEMORY_INPUT: JSON.stringify({ file, field: 'avatar', limits, runs }) },
+      maxBuffer: 16 * MiB,
+    });
+    const result = JSON.parse(stdout.trim().split('\n').at(-1)!) as { idleKb: number; peakKb: number; ms: number; firstMs: number; out: string; error?: string };
+    const above = result.peakKb - result.idleKb;
+    table.row({
+      figure: `12-MP ${format.name} → 400×400 avatar, ${(format.bytes.length / MiB).toFixed(2)} MiB → ${result.error ?? result.out}`,
+      value: `${ms(result.ms)}, ${mb(above)}`,
+      floor: `${ms(result.firstMs)} first`,
+      target: `≤ 512 MB, ≤ ${config.images.timeoutSeconds} s`,
+      ok: !result.error && above <= 512 * 1024 && result.ms <= config.images.timeoutSeconds * 1000,
+    });
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
