@@ -12,7 +12,7 @@
 //
 // Fixtures are made from test/fixtures/photos with sharp into the bench's cache folder, once.
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -212,7 +212,9 @@ const phoneHeic = (jpeg: Buffer) =>
     await promisify(execFile)('heif-enc', ['-q', '50', '-o', out, source]).catch((e: Error) => {
       throw new Error(`bench: heif-enc (apt-get install libheif-examples) failed: ${e.message}`);
     });
-    return readFileSync(out);
+    const bytes = readFileSync(out);
+    rmSync(out);
+    return bytes;
   });
 const phoneAvif = (jpeg: Buffer) => fixture(`phone-12mp-${FIXTURE_VERSION}.avif`, () => sharp(jpeg).keepExif().avif({ quality: 50 }).toBuffer());
 
