@@ -1,4 +1,5 @@
 // The API Gateway proxy event as the API handlers read it, and the path's user id.
+import { NotFoundError } from './errors.ts';
 
 /** The parts of an API Gateway proxy event (REST API, or HTTP API payload 2.0) that are read. */
 export interface ApiEvent {
@@ -34,4 +35,11 @@ export const USER_ID = /^0*[0-9]{1,15}$/;
 /** The path's user id, or undefined when it is not one (the answer is then a 404). */
 export function userIdOf(raw: string | undefined): number | undefined {
   return raw !== undefined && USER_ID.test(raw) ? Number(raw) : undefined;
+}
+
+/** The path's user id; an `{id}` that is not one answers 404 (contract, "Request"). */
+export function pathUserId(raw: string | undefined): number {
+  const id = userIdOf(raw);
+  if (id === undefined) throw new NotFoundError();
+  return id;
 }

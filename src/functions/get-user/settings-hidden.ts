@@ -2,7 +2,7 @@
 // users"): token required for all (the frame lets no anonymous caller in here). The caller's own
 // id comes from its sub index item. Round trips: docs/settings-and-hidden-users.md.
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { userIdOf } from '../../http/api-event.ts';
+import { pathUserId } from '../../http/api-event.ts';
 import type { ApiRequest, RouteAnswer, Routes } from '../../http/frame.ts';
 import { NotFoundError } from '../../http/errors.ts';
 import { page, pageRequest, queryParameters } from '../../http/pagination.ts';
@@ -27,13 +27,6 @@ export function settingsAndHiddenReads(config: Config, dynamo: DynamoDBClient): 
     return id;
   };
 
-  /** The path's `{id}`; not an integer: 404. */
-  const pathUserId = ({ pathId }: ApiRequest): number => {
-    const id = userIdOf(pathId);
-    if (id === undefined) throw new NotFoundError();
-    return id;
-  };
-
   /** `also`, read beside the check that user `id` exists (404 otherwise). */
   async function whileCheckingUser<T>(id: number, also: Promise<T>): Promise<T> {
     const [exists, value] = await Promise.all([userExists(dynamo, tableName, id), also]);
@@ -51,7 +44,7 @@ export function settingsAndHiddenReads(config: Config, dynamo: DynamoDBClient): 
     settings: {
       // One consistent read: unknown 404, another user's 403 (existence before ownership).
       GET: async (request) => {
-        const user = await new UsersTable(dynamo, tableName).getOwnedUser(pathUserId(request), request.sub);
+        const user = await new UsersTable(dynamo, tableName).getOwnedUser(pathUserId(request.pathId), request.sub);
         return answer(readSettings(user));
       },
     },
@@ -59,7 +52,7 @@ export function settingsAndHiddenReads(config: Config, dynamo: DynamoDBClient): 
       // The caller's set is keyed by the caller's id: read as soon as the sub index names it, not
       // after the existence check too (2 round trips, the second waiting for the first only).
       GET: async (request) => {
-        const target = pathUserId(request);
+        const target = pathUserId(request.pathId);
         const hides = await whileCheckingUser(target, callerId(request).then((caller) => hidden.hiddenBy(caller)));
         return answer({ is_hidden: hides.includes(target) });
       },
@@ -67,7 +60,7 @@ export function settingsAndHiddenReads(config: Config, dynamo: DynamoDBClient): 
     is_hidden_by: {
       // Both reads need only the path's id and the caller's: all three at once.
       GET: async (request) => {
-        const target = pathUserId(request);
+        const target = pathUserId(request.pathId);
         const [caller, hides] = await whileCheckingUser(target, Promise.all([callerId(request), hidden.hiddenBy(target)]));
         return answer({ is_hidden_by: hides.includes(caller) });
       },

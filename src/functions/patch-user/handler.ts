@@ -1,12 +1,11 @@
 // PATCH /api/v2/user/{id}/ — parse, validate, act, answer (src/http/frame.ts authenticates,
 // routes, maps errors, adds CORS and logs). The gallery: ./avatar-routes.ts; settings and hiding
 // users: ./settings-hidden.ts.
-import { userIdOf, type ApiEvent, type LambdaContext } from '../../http/api-event.ts';
+import { pathUserId, type ApiEvent, type LambdaContext } from '../../http/api-event.ts';
 import { apiEntry, apiFunction, lazyRoutes, type ApiHandler, type ApiRequest } from '../../http/frame.ts';
 import { createAwsClients, type AwsClients } from '../../store/aws-clients.ts';
 import { readConfig, type Config } from '../../platform/config.ts';
 import { entityTag, parseIfMatch, parseWriteIfNoneMatch } from '../../http/etag.ts';
-import { NotFoundError } from '../../http/errors.ts';
 import { jsonResponse } from '../../http/response.ts';
 import { MediaStore } from '../../store/media-uploads.ts';
 import { buildPatch } from '../../users/patch-fields.ts';
@@ -35,7 +34,7 @@ export function createHandler(config: Config, clients: AwsClients = createAwsCli
     (reserved ??= import('../../users/username-keys.ts').then(({ reservedNames }) => reservedNames(config.reservedUsernames)));
 
   async function patch({ event, log, sub, pathId, header, deadline }: ApiRequest) {
-    const id = parseUserId(pathId);
+    const id = pathUserId(pathId);
     const ifMatch = parseIfMatch(header('if-match'));
     const ifNoneMatch = parseWriteIfNoneMatch(header('if-none-match'));
     const fields = await parseBody(
@@ -70,12 +69,6 @@ export function createHandler(config: Config, clients: AwsClients = createAwsCli
 const NO_USERNAME_SENT = (): boolean => {
   throw new Error('the reserved-name check was not loaded for a body with a username');
 };
-
-function parseUserId(raw: string | undefined): number {
-  const id = userIdOf(raw);
-  if (id === undefined) throw new NotFoundError();
-  return id;
-}
 
 /** The Lambda entry: configuration and clients are made once per container, on first use. */
 export const handler: Handler = apiEntry(() => createHandler(readConfig()));

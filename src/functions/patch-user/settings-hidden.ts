@@ -2,7 +2,7 @@
 // users"): PATCH /api/v2/user/{id}/settings/ and POST /api/v2/user/{id}/hide/. Token required
 // (the frame). Round trips: docs/settings-and-hidden-users.md.
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { userIdOf } from '../../http/api-event.ts';
+import { pathUserId } from '../../http/api-event.ts';
 import type { ApiRequest, Routes } from '../../http/frame.ts';
 import { InvalidRequestError, NotFoundError } from '../../http/errors.ts';
 import { parseBody } from '../../http/request-body.ts';
@@ -19,12 +19,6 @@ const NO_FILE_BYTES = 0;
 
 export function settingsAndHiddenWrites(config: Config, dynamo: DynamoDBClient): Routes {
   const { tableName } = config;
-
-  const pathUserId = (pathId: string | undefined): number => {
-    const id = userIdOf(pathId);
-    if (id === undefined) throw new NotFoundError();
-    return id;
-  };
 
   /**
    * Partial, every error at once; an empty body answers the current settings (one consistent

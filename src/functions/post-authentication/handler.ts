@@ -6,28 +6,16 @@
 // those lines) and the event is answered; the next sign-in refreshes again.
 import { readSignUpConfig, type SignUpConfig } from '../../platform/config.ts';
 import { createDynamoClient } from '../../store/dynamo-client.ts';
+import type { CognitoTriggerEvent, TriggerContext } from '../../platform/cognito-trigger.ts';
 import { lambdaEntry } from '../../platform/entry.ts';
 import { invocationLogger } from '../../platform/log.ts';
 import { poolEmail } from '../../users/pool-email.ts';
 import { refreshPoolEmail } from './refresh-email.ts';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 
-/** The parts of Cognito's Post authentication event that are read; the rest is passed back as is. */
-export interface PostAuthenticationEvent {
-  version?: string;
-  triggerSource: string;
-  region?: string;
-  userPoolId?: string;
-  userName?: string;
-  callerContext?: { awsSdkVersion?: string; clientId?: string };
-  request: { userAttributes: Record<string, string | undefined>; newDeviceUsed?: boolean; clientMetadata?: Record<string, string> };
-  response: Record<string, unknown>;
-}
-
-export interface TriggerContext {
-  awsRequestId?: string;
-  functionName?: string;
-}
+/** Cognito's Post confirmation event, as far as it is read. */
+export type PostAuthenticationEvent = CognitoTriggerEvent<{ newDeviceUsed?: boolean }>;
+export type { TriggerContext };
 
 export type Handler = (event: PostAuthenticationEvent, context?: TriggerContext) => Promise<PostAuthenticationEvent>;
 

@@ -3,27 +3,15 @@
 // error fails the confirmation, and Cognito may invoke again, which creates nothing more.
 import { readSignUpConfig, type SignUpConfig } from '../../platform/config.ts';
 import { createDynamoClient } from '../../store/dynamo-client.ts';
+import type { CognitoTriggerEvent, TriggerContext } from '../../platform/cognito-trigger.ts';
 import { lambdaEntry } from '../../platform/entry.ts';
 import { invocationLogger } from '../../platform/log.ts';
 import { SignUps } from './sign-up.ts';
 import { poolEmail } from '../../users/pool-email.ts';
 
-/** The parts of Cognito's Post confirmation event that are read; the rest is passed back as is. */
-export interface PostConfirmationEvent {
-  version?: string;
-  triggerSource: string;
-  region?: string;
-  userPoolId?: string;
-  userName?: string;
-  callerContext?: { awsSdkVersion?: string; clientId?: string };
-  request: { userAttributes: Record<string, string | undefined>; clientMetadata?: Record<string, string> };
-  response: Record<string, unknown>;
-}
-
-export interface TriggerContext {
-  awsRequestId?: string;
-  functionName?: string;
-}
+/** Cognito's Post confirmation event, as far as it is read. */
+export type PostConfirmationEvent = CognitoTriggerEvent;
+export type { TriggerContext };
 
 export type Handler = (event: PostConfirmationEvent, context?: TriggerContext) => Promise<PostConfirmationEvent>;
 

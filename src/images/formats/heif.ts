@@ -1,6 +1,6 @@
 import type { ImageRules } from '../header-check.ts';
 import { ImageError, invalid } from '../image-error.ts';
-import { hasAscii, u16be, u32be, type Layout } from './layout.ts';
+import { hasAscii, still, u16be, u32be, type Layout } from './layout.ts';
 
 // HEIF (HEIC) and AVIF: ISO base media file format boxes. Only the structure that says what the
 // decoder will do is read: the primary item (`pitm`), its type (`iinf`), where its bytes are
@@ -320,16 +320,7 @@ export function parseHeif(b: Uint8Array, kind: HeifKind, rules: ImageRules): Lay
       if (targets[0] === primary && itemTypes.get(id) === 'Exif') orientation = exifOrientation(b, locations.get(id));
     }
   }
-  return {
-    orientation,
-    width,
-    height,
-    extentWidth: width,
-    extentHeight: height,
-    frames: 1,
-    framePixels: width * height,
-    decodeBytes: decodedPixels * DECODE_BYTES_PER_PIXEL[kind],
-  };
+  return { ...still(width, height, decodedPixels * DECODE_BYTES_PER_PIXEL[kind]), orientation };
 }
 
 function checkSize(width: number, height: number, rules: ImageRules): void {
