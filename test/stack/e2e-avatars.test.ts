@@ -3,14 +3,12 @@
 // own services (UserService.getUserAvatars, addUserAvatar, setUserPrimaryAvatar, removeUserAvatar)
 // and by raw HTTP for each error of the contract's "Avatars".
 import assert from 'node:assert/strict';
-import { rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
-import { checkInvariants } from '../../tools/cli/check-invariants.ts';
-import { DEMO_USERS, createDocumentClient, createS3Client, type LocalStack } from '../../tools/local/local-stack.ts';
+import { DEMO_USERS, type LocalStack } from '../../tools/local/local-stack.ts';
 import { pngImage } from '../../tools/support/images.ts';
-import { startTestStack } from '../support/local-stack.ts';
+import { startTestStack, stopCheckedStack } from '../support/local-stack.ts';
 import { catchUpStream } from '../support/stream.ts';
 
 // The package's ESM build uses directory imports that only bundlers resolve; Node loads its CJS build.
@@ -39,22 +37,8 @@ before(async () => {
   http.setAuthorizeToken(stack.demoToken!);
 });
 
-after(async () => {
-  try {
-    if (stack) {
-      const { deadLetters } = await catchUpStream({ ...stack.config, mediaBucket: stack.config.bucket });
-      assert.deepEqual(deadLetters, []);
-      const report = await checkInvariants(createDocumentClient(stack.config), createS3Client(stack.config), {
-        tableName: stack.config.tableName,
-        mediaBucket: stack.config.bucket,
-      });
-      assert.deepEqual(report.problems, []);
-    }
-  } finally {
-    await stack?.stop();
-    await rm(stateDir, { recursive: true, force: true });
-  }
-});
+// S3 follows the table through the stream function: checked, with the invariants, before it stops.
+after(() => stopCheckedStack(stack, stateDir));
 
 /** Every avatar of the gallery, following `next` as a client pages through it. */
 async function allAvatars(limit: number): Promise<Json[]> {

@@ -3,15 +3,12 @@
 // (`userSettings`, `userSettingsPatch`, `showHideUser`, `checkUserHidden`, `checkUserHiddenBy`,
 // `getHiddenUsers`, `getHiddenUsersId`), and every error over plain HTTP.
 import assert from 'node:assert/strict';
-import { rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { after, before, describe, it } from 'node:test';
-import { checkInvariants } from '../../tools/cli/check-invariants.ts';
 import { signAccessToken } from '../../tools/local/keys.ts';
-import { DEMO_USERS, createDocumentClient, createS3Client, type LocalStack } from '../../tools/local/local-stack.ts';
+import { DEMO_USERS, createDocumentClient, type LocalStack } from '../../tools/local/local-stack.ts';
 import { seedUsers } from '../../tools/local/seed-users.ts';
-import { startTestStack } from '../support/local-stack.ts';
-import { catchUpStream } from '../support/stream.ts';
+import { startTestStack, stopCheckedStack } from '../support/local-stack.ts';
 
 // The package's ESM build uses directory imports that only bundlers resolve; Node loads its CJS build.
 const require = createRequire(import.meta.url);
@@ -53,22 +50,8 @@ before(async () => {
   await seedUsers(createDocumentClient(stack.config), stack.config.tableName, [carol], { warn: () => {} });
 });
 
-after(async () => {
-  try {
-    if (stack) {
-      const { deadLetters } = await catchUpStream({ ...stack.config, mediaBucket: stack.config.bucket });
-      assert.deepEqual(deadLetters, []);
-      const report = await checkInvariants(createDocumentClient(stack.config), createS3Client(stack.config), {
-        tableName: stack.config.tableName,
-        mediaBucket: stack.config.bucket,
-      });
-      assert.deepEqual(report.problems, []);
-    }
-  } finally {
-    await stack?.stop();
-    await rm(stateDir, { recursive: true, force: true });
-  }
-});
+// S3 follows the table through the stream function: checked, with the invariants, before it stops.
+after(() => stopCheckedStack(stack, stateDir));
 
 async function send(method: string, path: string, init: { token?: string | null; body?: string; contentType?: string } = {}) {
   const token = init.token === undefined ? stack.demoToken : init.token;

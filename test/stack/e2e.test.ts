@@ -1,7 +1,6 @@
 // End to end: the local stack as `npm start` runs it (serverless-offline with the esbuild bundle,
 // DynamoDB Local, s3rver), driven over HTTP by plain requests and by the official JavaScript client.
 import assert from 'node:assert/strict';
-import { rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
@@ -18,8 +17,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { PROJECT_DIR } from '../../tools/local/local-stack.ts';
 import { pngImage } from '../../tools/support/images.ts';
-import { startTestStack } from '../support/local-stack.ts';
-import { catchUpStream } from '../support/stream.ts';
+import { startTestStack, stopCheckedStack } from '../support/local-stack.ts';
 
 // The package's ESM build uses directory imports that only bundlers resolve; Node loads its CJS build.
 const require = createRequire(import.meta.url);
@@ -54,23 +52,8 @@ before(async () => {
   http.setAuthorizeToken(stack.demoToken!);
 });
 
-after(async () => {
-  try {
-    if (stack) {
-      // S3 follows the table through the stream function: let it catch up first.
-      const { deadLetters } = await catchUpStream({ ...stack.config, mediaBucket: stack.config.bucket });
-      assert.deepEqual(deadLetters, []);
-      const report = await checkInvariants(createDocumentClient(stack.config), createS3Client(stack.config), {
-        tableName: stack.config.tableName,
-        mediaBucket: stack.config.bucket,
-      });
-      assert.deepEqual(report.problems, []);
-    }
-  } finally {
-    await stack?.stop();
-    await rm(stateDir, { recursive: true, force: true });
-  }
-});
+// S3 follows the table through the stream function: checked, with the invariants, before it stops.
+after(() => stopCheckedStack(stack, stateDir));
 
 describe('official client @selfcommunity/api-services', () => {
   it('patches JSON fields with UserService.userPatch', async () => {

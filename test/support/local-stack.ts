@@ -1,9 +1,19 @@
 // The whole local stack (`npm start` in this process) for the tests that call it over HTTP: free
 // ports, a state directory of its own, the generated local key trusted (no JWKS file).
+import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findFreePorts, readLocalStackConfig, startLocalStack, type LocalStack } from '../../tools/local/local-stack.ts';
+import { checkInvariants } from '../../tools/cli/check-invariants.ts';
+import {
+  createDocumentClient,
+  createS3Client,
+  findFreePorts,
+  readLocalStackConfig,
+  startLocalStack,
+  type LocalStack,
+} from '../../tools/local/local-stack.ts';
+import { catchUpStream } from './stream.ts';
 
 /** The stack, and its state directory: the caller stops the one and removes the other. */
 export async function startTestStack(name: string, options: { page?: boolean } = {}): Promise<{ stack: LocalStack; stateDir: string }> {
@@ -23,5 +33,26 @@ export async function startTestStack(name: string, options: { page?: boolean } =
   } catch (error) {
     await rm(stateDir, { recursive: true, force: true });
     throw error;
+  }
+}
+
+/**
+ * Stops a stack of startTestStack and removes its state, after checking what every request left:
+ * the stream caught up without a dead letter (S3 follows the table), and the invariants hold.
+ */
+export async function stopCheckedStack(stack: LocalStack | undefined, stateDir: string | undefined): Promise<void> {
+  try {
+    if (stack) {
+      const { deadLetters } = await catchUpStream({ ...stack.config, mediaBucket: stack.config.bucket });
+      assert.deepEqual(deadLetters, []);
+      const report = await checkInvariants(createDocumentClient(stack.config), createS3Client(stack.config), {
+        tableName: stack.config.tableName,
+        mediaBucket: stack.config.bucket,
+      });
+      assert.deepEqual(report.problems, []);
+    }
+  } finally {
+    await stack?.stop();
+    if (stateDir) await rm(stateDir, { recursive: true, force: true });
   }
 }
