@@ -13,7 +13,7 @@ import { ImageError, INVALID_IMAGE_MESSAGE, invalid, type ImageErrorCode } from 
 import { parseGif } from './formats/gif.ts';
 import { heifKind, parseHeif } from './formats/heif.ts';
 import { parseJpeg } from './formats/jpeg.ts';
-import { hasAscii, type Layout } from './formats/layout.ts';
+import { hasAscii, type ContainerColour, type Layout } from './formats/layout.ts';
 import { parsePng, PNG_SIGNATURE } from './formats/png.ts';
 import { parseWebp } from './formats/webp.ts';
 
@@ -40,6 +40,8 @@ export interface ImageInfo {
   decodeBytes: number;
   /** HEIF/AVIF: the EXIF orientation left to apply after the decoder's own irot/imir/clap. */
   orientation?: number;
+  /** HEIF/AVIF: the primary image's colour signal (`colr`), applied after decoding (colour.ts). */
+  colour?: ContainerColour;
 }
 
 export interface ImageRules {
@@ -120,6 +122,7 @@ export function inspectImage(bytes: Uint8Array, rules: ImageRules): ImageInfo {
   checkDecodeBytes(layout.decodeBytes, rules);
   const info: ImageInfo = { type, ...FORMATS[type], width: layout.width, height: layout.height, frames, decodeBytes: layout.decodeBytes };
   if (layout.orientation !== undefined) info.orientation = layout.orientation;
+  if (layout.colour) info.colour = layout.colour;
   return info;
 }
 

@@ -416,7 +416,11 @@ async function storeContainerImage(sharp: SharpModule, pipeline: Sharp, upload: 
       }
     }
   }
-  const pixels = sharp(raw.data, { raw: { width, height, channels: channels as 3 | 4 } });
+  // A HEIC's profile, or Display P3 named by code points, was left to us by the decoder (colour.ts).
+  const colour = upload.info.colour ? await import('./colour.ts') : undefined;
+  const profile = await colour?.profileToApply(sharp, upload.info, upload.bytes);
+  const size = { width, height, channels: channels as 3 | 4 };
+  const pixels = profile ? colour!.inSrgb(sharp, { data: raw.data, ...size }, profile) : sharp(raw.data, { raw: size });
   const type = transparent ? 'png' : 'jpeg';
   // libvips writes a pHYs chunk into every PNG: stored without it, as every PNG (no metadata).
   const data = transparent

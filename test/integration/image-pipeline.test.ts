@@ -363,6 +363,30 @@ describe('HEIC/HEIF and AVIF photos, as avatar and cover', () => {
     assert.ok(pixels.data[3]! < 16 && pixels.data[47 * 4 + 3]! > 240, 'left clear, right opaque');
   });
 
+  it('colours are converted to sRGB: Display P3 signalled by an ICC profile (an iPhone\'s HEIC, an AVIF) or by code points (an AVIF)', async () => {
+    // Four sRGB patches whose numbers were converted to Display P3 (tools/fixtures/make-heif-avif.sh):
+    // converted back, each patch is its sRGB colour again; taken as sRGB, red would be 202,49,37.
+    const patches: [x: number, y: number, rgb: number[]][] = [
+      [32, 32, [220, 20, 20]],
+      [96, 32, [20, 200, 40]],
+      [32, 96, [20, 40, 220]],
+      [96, 96, [240, 160, 20]],
+    ];
+    for (const file of ['heic/p3-icc.heic', 'avif/p3-nclx.avif', 'avif/p3-icc.avif']) {
+      const result = await upload({ cover: readFileSync(new URL(file, PHOTOS)) }, file);
+      assert.equal(result.status, 200, `${file}: ${JSON.stringify(result.body)}`);
+      const stored = result.stored.cover!;
+      assert.equal(stored.ext, 'jpg', file);
+      assert.equal((await sharp(stored.bytes).metadata()).hasProfile, false, `${file}: stored without a profile`);
+      const { data, info } = await sharp(stored.bytes).raw().toBuffer({ resolveWithObject: true });
+      for (const [x, y, rgb] of patches) {
+        const at = (y * info.width + x) * info.channels;
+        const got = [...data.subarray(at, at + 3)];
+        assert.ok(got.every((value, i) => Math.abs(value - rgb[i]!) <= 12), `${file} at ${x},${y}: sRGB ${rgb}, got ${got}`);
+      }
+    }
+  });
+
   it('an AVIF whose coded data is damaged is invalid_image, and nothing is stored', async () => {
     const damaged = Buffer.from(readFileSync(new URL('avif/gps-DSCN0010.avif', PHOTOS)));
     const mdat = damaged.indexOf('mdat');

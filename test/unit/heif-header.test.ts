@@ -310,3 +310,84 @@ describe('HEIC/HEIF and AVIF: the header goes through the budgets before anythin
     assert.ok(performance.now() - start < 500);
   });
 });
+
+// ---------------------------------------------------------------------------------------------
+// Colours (contract, Images: "colours converted to sRGB"): the pre-check reports what the primary
+// image's `colr` says, so the pipeline can apply it after a decoder that drops it.
+
+const colrNclx = (primaries: number, transfer: number, matrix = 6) => box('colr', text('nclx'), u16(primaries), u16(transfer), u16(matrix), u8(0x80));
+const colrIcc = (profile: Buffer, type = 'prof') => box('colr', text(type), profile);
+/** Stand-in profile bytes: the walk hands on a byte range, it does not read profiles. */
+const PROFILE = Buffer.from('a stand-in for an ICC profile', 'latin1');
+
+describe('HEIC/HEIF and AVIF: the colour the container signals', () => {
+  const read = (file: string) => readFileSync(new URL(file, PHOTOS));
+  const inspect = (bytes: Uint8Array) => inspectImage(bytes, { ...RULES, maxBytes: 10 * MiB });
+  const iccText = (bytes: Uint8Array, colour: unknown): string => {
+    assert.ok(colour && typeof colour === 'object' && 'icc' in colour, `an ICC profile, got ${JSON.stringify(colour)}`);
+    const { start, end } = (colour as { icc: { start: number; end: number } }).icc;
+    return Buffer.from(bytes.subarray(start, end)).toString('latin1');
+  };
+
+  it("the real iPhone photo's Display P3 ICC profile", () => {
+    const bytes = read('heic/iphone-13-pro-max.heic');
+    const profile = iccText(bytes, inspect(bytes).colour);
+    assert.equal(profile.slice(36, 40), 'acsp', 'an ICC profile starts with its 128-byte header, signature at 36');
+    assert.match(profile.replace(/\0/g, ''), /Display P3/);
+  });
+
+  it("the real Nokia HDR HEIF's code points, and nothing for a file that signals nothing", () => {
+    assert.deepEqual(inspect(read('heic/nokia-8.3-hdr.heif')).colour, { nclx: { primaries: 5, transfer: 1 } });
+    assert.equal(inspect(read('heic/sample.heif')).colour, undefined);
+  });
+
+  it('Display P3 as made for the pipeline tests: an ICC profile in a HEIC, code points in an AVIF', () => {
+    const heic = read('heic/p3-icc.heic');
+    assert.equal(iccText(heic, inspect(heic).colour).slice(36, 40), 'acsp');
+    assert.deepEqual(inspect(read('avif/p3-nclx.avif')).colour, { nclx: { primaries: 12, transfer: 13 } });
+  });
+
+  it('an ICC profile wins over code points, whichever comes first; rICC counts as one', () => {
+    for (const properties of [
+      [ispe(64, 48), colrNclx(12, 13), colrIcc(PROFILE)],
+      [ispe(64, 48), colrIcc(PROFILE), colrNclx(12, 13)],
+    ]) {
+      const bytes = heif({ items: [{ id: 1, type: 'hvc1', props: [1, 2, 3] }], properties });
+      assert.equal(iccText(bytes, inspectImage(bytes, RULES).colour), PROFILE.toString('latin1'));
+    }
+    const restricted = heif({ items: [{ id: 1, type: 'hvc1', props: [1, 2] }], properties: [ispe(64, 48), colrIcc(PROFILE, 'rICC')] });
+    assert.equal(iccText(restricted, inspectImage(restricted, RULES).colour), PROFILE.toString('latin1'));
+  });
+
+  it("a grid without its own colr has its first tile's; its own wins when it has one", () => {
+    const tiled = (gridProps: number[]) =>
+      heif({
+        items: [
+          { id: 1, type: 'grid', props: gridProps, at: [1, 0, 8] },
+          { id: 2, type: 'hvc1', props: [2, 3] },
+          { id: 3, type: 'hvc1', props: [2, 3] },
+        ],
+        properties: [ispe(1024, 512), ispe(512, 512), colrNclx(12, 13), colrNclx(1, 13)],
+        dimg: { from: 1, to: [2, 3] },
+        idat: Buffer.concat([u8(0, 0, 0, 1), u16(1024), u16(512)]),
+      });
+    assert.deepEqual(inspectImage(tiled([1]), RULES).colour, { nclx: { primaries: 12, transfer: 13 } });
+    assert.deepEqual(inspectImage(tiled([1, 4]), RULES).colour, { nclx: { primaries: 1, transfer: 13 } });
+  });
+
+  it("a colr of another item, or one the walk cannot read, says nothing about the primary's colours", () => {
+    const other = heif({
+      items: [
+        { id: 1, type: 'hvc1', props: [1] },
+        { id: 2, type: 'hvc1', props: [1, 2] },
+      ],
+      properties: [ispe(64, 48), colrNclx(12, 13)],
+    });
+    assert.equal(inspectImage(other, RULES).colour, undefined);
+    for (const colr of [box('colr'), box('colr', text('nclx'), u16(12)), box('colr', text('prof')), box('colr', text('what'), u32(0))]) {
+      const bytes = heif({ items: [{ id: 1, type: 'hvc1', props: [1, 2] }], properties: [ispe(64, 48), colr] });
+      const info = inspectImage(bytes, RULES);
+      assert.deepEqual([info.type, info.colour], ['heif', undefined]);
+    }
+  });
+});

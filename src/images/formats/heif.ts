@@ -1,10 +1,10 @@
 import type { ImageRules } from '../header-check.ts';
 import { ImageError, invalid } from '../image-error.ts';
-import { hasAscii, still, u16be, u32be, type Layout } from './layout.ts';
+import { hasAscii, still, u16be, u32be, type ContainerColour, type Layout } from './layout.ts';
 
 // HEIF (HEIC) and AVIF: ISO base media file format boxes. Only the structure that says what the
 // decoder will do is read: the primary item (`pitm`), its type (`iinf`), where its bytes are
-// (`iloc`), its properties (`ipco` + `ipma`: `ispe` sizes), and for a grid image its tiles (`dimg`
+// (`iloc`), its properties (`ipco` + `ipma`: `ispe` sizes, `colr` colours), and for a grid image its tiles (`dimg`
 // references in `iref`) and its output size (the grid item's own data). Every box loop advances
 // by at least a box header and every count is capped before it is looped over, so the walk is one
 // linear pass over the header whatever the file declares.
@@ -119,7 +119,7 @@ export function parseHeif(b: Uint8Array, kind: HeifKind, rules: ImageRules): Lay
   let primary: number | undefined;
   const itemTypes = new Map<number, string>();
   const locations = new Map<number, Extent[]>();
-  const properties: { type: string; width?: number; height?: number }[] = [];
+  const properties: { type: string; width?: number; height?: number; colour?: ContainerColour }[] = [];
   const associations = new Map<number, number[]>();
   const tilesOf = new Map<number, number[]>();
   /** Items that describe another (`cdsc`): where the primary image's EXIF is. */
@@ -204,6 +204,8 @@ export function parseHeif(b: Uint8Array, kind: HeifKind, rules: ImageRules): Lay
                 const width = uint(b, property.data + 4, 4, property.end);
                 const height = uint(b, property.data + 8, 4, property.end);
                 properties.push({ type: 'ispe', width, height });
+              } else if (property.type === 'colr') {
+                properties.push({ type: 'colr', ...colourOf(b, property) });
               } else {
                 properties.push({ type: property.type });
               }
@@ -320,7 +322,27 @@ export function parseHeif(b: Uint8Array, kind: HeifKind, rules: ImageRules): Lay
       if (targets[0] === primary && itemTypes.get(id) === 'Exif') orientation = exifOrientation(b, locations.get(id));
     }
   }
-  return { ...still(width, height, decodedPixels * DECODE_BYTES_PER_PIXEL[kind]), orientation };
+  // The primary image's colours; a grid without its own `colr` has its tiles' (as libheif reads it).
+  const colourOfItem = (id: number | undefined): ContainerColour | undefined => {
+    const found = (associations.get(id ?? -1) ?? []).flatMap((index) => properties[index]?.colour ?? []);
+    return found.find((colour) => 'icc' in colour) ?? found[0];
+  };
+  const colour = colourOfItem(primary) ?? (type === 'grid' ? colourOfItem(tilesOf.get(primary)?.[0]) : undefined);
+  return { ...still(width, height, decodedPixels * DECODE_BYTES_PER_PIXEL[kind]), orientation, ...(colour && { colour }) };
+}
+
+/**
+ * A `colr` box (a plain box: colour type, then its data). One the walk cannot read says nothing:
+ * decoders show such an image as sRGB, and so does the pipeline.
+ */
+function colourOf(b: Uint8Array, box: Box): { colour?: ContainerColour } {
+  if (box.data + 4 > box.end) return {};
+  const type = fourcc(b, box.data);
+  if ((type === 'prof' || type === 'rICC') && box.end > box.data + 4) return { colour: { icc: { start: box.data + 4, end: box.end } } };
+  if (type === 'nclx' && box.data + 8 <= box.end) {
+    return { colour: { nclx: { primaries: u16be(b, box.data + 4), transfer: u16be(b, box.data + 6) } } };
+  }
+  return {};
 }
 
 function checkSize(width: number, height: number, rules: ImageRules): void {

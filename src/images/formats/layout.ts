@@ -15,7 +15,16 @@ export interface Layout {
   decodeBytes: number;
   /** HEIF/AVIF: the EXIF orientation the pipeline applies (1 when the container turns the image). */
   orientation?: number;
+  /** HEIF/AVIF: what the primary image's `colr` says its colours are, when it says anything. */
+  colour?: ContainerColour;
 }
+
+/**
+ * A HEIF/AVIF `colr` property (ISO/IEC 23008-12): an ICC profile, given as its byte range in the
+ * file, or ITU-T H.273 code points (`nclx`) with no profile. An ICC profile wins over nclx: with
+ * both, nclx only says how the decoder turns YCbCr into RGB.
+ */
+export type ContainerColour = { icc: { start: number; end: number } } | { nclx: { primaries: number; transfer: number } };
 
 export const u16be = (b: Uint8Array, i: number): number => (b[i]! << 8) | b[i + 1]!;
 export const u16le = (b: Uint8Array, i: number): number => b[i]! | (b[i + 1]! << 8);
