@@ -65,15 +65,22 @@ export async function normalizeImages(patch: Patch, limits: ImageLimits): Promis
   const errors = new FieldErrors();
   const images: Patch['images'] = { ...patch.images };
   const uploads = IMAGE_FIELDS.flatMap((field) => (images[field] ? [{ field, upload: images[field] }] : []));
+  // The same HEIC as avatar and cover (one photo for both) is decoded once, by the first.
+  const decodedOnce = uploads.map(
+    ({ upload }, i) => upload.info.type === 'heif' && i + 1 < uploads.length && uploads[i + 1]!.upload.bytes.equals(upload.bytes),
+  );
   // Decoded in one process one after the other, the images share one memory bound.
-  const over = requestDecodeOver(uploads.map((u) => u.upload.info), limits);
+  const over = requestDecodeOver(
+    uploads.map(({ upload }, i) => (decodedOnce[i - 1] ? { ...upload.info, decodeBytes: 0 } : upload.info)),
+    limits,
+  );
   if (over !== undefined) {
     errors.add(uploads[over]!.upload.field, 'image_too_large', requestDecodeMessage(limits));
     errors.throwIfAny();
   }
-  for (const { field, upload } of uploads) {
+  for (const [i, { field, upload }] of uploads.entries()) {
     try {
-      images[field] = await normalizeInWorker(upload, field, limits, deadline);
+      images[field] = await normalizeInWorker({ upload, field, limits, keepDecoded: decodedOnce[i]! }, deadline);
     } catch (error) {
       if (!(error instanceof ImageError)) throw error;
       errors.add(upload.field, error.code, error.message);
@@ -90,11 +97,15 @@ class BudgetSpentError extends ImageError {}
 const budgetMessage = (limits: ImageLimits) =>
   `The images of this request need more than ${limits.timeoutSeconds} s to process; send a smaller one.`;
 
-interface WorkerJob {
-  id: number;
+interface WorkerTask {
   upload: ImageUpload;
   field: ImageField;
   limits: ImageLimits;
+  /** The next image of the request is this same file: its decoded pixels are kept for it. */
+  keepDecoded: boolean;
+}
+interface WorkerJob extends WorkerTask {
+  id: number;
 }
 type WorkerReply =
   | { id: number; ok: true; bytes: Uint8Array; info: ImageInfo }
@@ -165,18 +176,13 @@ function stopWorker(child: ChildProcess): void {
   child.kill('SIGKILL');
 }
 
-async function normalizeInWorker(
-  upload: ImageUpload,
-  field: ImageField,
-  limits: ImageLimits,
-  deadline: number,
-  attempt = 1,
-): Promise<ImageUpload> {
+async function normalizeInWorker(task: WorkerTask, deadline: number, attempt = 1): Promise<ImageUpload> {
+  const { upload, limits } = task;
   const remaining = deadline - performance.now();
   if (remaining <= 0) throw new BudgetSpentError('image_too_large', budgetMessage(limits));
   const child = (worker ??= startWorker());
   const id = ++jobs;
-  const job: WorkerJob = { id, upload, field, limits };
+  const job: WorkerJob = { ...task, id };
   const reply = await new Promise<WorkerReply | 'again'>((resolve, reject) => {
     const done = () => {
       clearTimeout(timer);
@@ -212,7 +218,7 @@ async function normalizeInWorker(
       else reject(error);
     });
   });
-  if (reply === 'again') return normalizeInWorker(upload, field, limits, deadline, attempt + 1);
+  if (reply === 'again') return normalizeInWorker(task, deadline, attempt + 1);
   if (!reply.ok) {
     if ('bug' in reply) throw new Error(`image worker: ${reply.bug}`);
     throw new ImageError(reply.code, reply.message);
@@ -226,7 +232,7 @@ function serveJobs(): void {
   const send = (reply: WorkerReply) => process.send!(reply);
   process.on('message', (job: WorkerJob) => {
     const upload = { ...job.upload, bytes: Buffer.from(job.upload.bytes.buffer, job.upload.bytes.byteOffset, job.upload.bytes.byteLength) };
-    normalizeImage(upload, job.field, job.limits).then(
+    normalizeImage(upload, job.field, job.limits, job.keepDecoded).then(
       (result) => send({ id: job.id, ok: true, bytes: result.bytes, info: result.info }),
       (error: unknown) => {
         if (error instanceof ImageError) send({ id: job.id, ok: false, code: error.code, message: error.message });
@@ -240,11 +246,18 @@ function serveJobs(): void {
 
 if (isImageWorker()) serveJobs();
 
+/**
+ * A HEIC's decoded pixels, kept by the worker for the next image of the same request when that is
+ * the same file (avatar and cover from one photo): decoding is most of a HEIC's cost, and two
+ * decodes of a 12-MP photo would take most of the request's time budget on Lambda.
+ */
+let kept: { bytes: Buffer; pixels: { data: Uint8Array; width: number; height: number } } | undefined;
+
 /** The stored JPEG's quality, unless the upload was saved coarser (normalizeImage). */
 const JPEG_QUALITY = 85;
 
 /** One image, decoded, oriented, converted to sRGB, cropped/scaled and re-encoded (in the worker). */
-export async function normalizeImage(upload: ImageUpload, field: ImageField, limits: ImageLimits): Promise<ImageUpload> {
+export async function normalizeImage(upload: ImageUpload, field: ImageField, limits: ImageLimits, keepDecoded = false): Promise<ImageUpload> {
   const sharp = await loadSharp();
   const { info } = upload;
   // Only GIF and WebP animations are kept; the pre-check reports one frame for anything else.
@@ -275,10 +288,18 @@ export async function normalizeImage(upload: ImageUpload, field: ImageField, lim
   const container = info.type === 'heif' || info.type === 'avif';
   let size = { width: info.width, height: info.height };
   let heic: { data: Uint8Array; width: number; height: number } | undefined;
+  // Pixels kept by the image before this one are for this very file only, and only once.
+  const earlier = kept;
+  kept = undefined;
   if (info.type === 'heif') {
-    // HEVC is decoded by libheif in WebAssembly, loaded now and only here (heic.ts).
-    const { decodeHeic } = await import('./heic.ts');
-    heic = await decodeHeic(upload.bytes);
+    if (earlier?.bytes.equals(upload.bytes)) {
+      heic = earlier.pixels;
+    } else {
+      // HEVC is decoded by libheif in WebAssembly, loaded now and only here (heic.ts).
+      const { decodeHeic } = await import('./heic.ts');
+      heic = await decodeHeic(upload.bytes);
+    }
+    if (keepDecoded) kept = { bytes: upload.bytes, pixels: heic };
     // clap may have cropped the image below its declared size: the sizes below are the real ones.
     size = { width: heic.width, height: heic.height };
   }

@@ -9,8 +9,9 @@ import { after, before, describe, it } from 'node:test';
 import sharp, { type Sharp } from 'sharp';
 import { createHandler, type Handler } from '../../src/functions/patch-user/handler.ts';
 import { ValidationError } from '../../src/http/errors.ts';
-import { normalizeImages } from '../../src/images/normalize.ts';
-import type { ImageInfo } from '../../src/images/header-check.ts';
+import { normalizeImage, normalizeImages } from '../../src/images/normalize.ts';
+import { inspectImage, type ImageInfo } from '../../src/images/header-check.ts';
+import { imageRules } from '../../src/users/patch-fields.ts';
 import { anmf, bytes, EOI, gif, jpeg, jpegSegment, pngChunk, riffChunk, u32be as u32, vp8l, vp8x, VP8X_FLAGS, webp } from '../../tools/support/images.ts';
 import { fixtureEvent, multipartBody, startTestBackend, type FormValue, type TestBackend, userSeeder } from '../support/backend.ts';
 import { leakyAnimatedWebp, leakyGif, leakyJpeg, leakyPng, leakyWebp, SECRETS, withGifExtensions } from '../support/leaky-images.ts';
@@ -385,6 +386,34 @@ describe('HEIC/HEIF and AVIF photos, as avatar and cover', () => {
         assert.ok(got.every((value, i) => Math.abs(value - rgb[i]!) <= 12), `${file} at ${x},${y}: sRGB ${rgb}, got ${got}`);
       }
     }
+  });
+
+  it('the same HEIC as avatar and cover in one request is decoded once: a 16-MP photo whose two decodes would pass the request\'s memory bound is stored twice', async () => {
+    // 4608×3456: one decode is estimated at about 160 MB, two at more than the 256 MiB bound.
+    const photo = readFileSync(new URL('heic/nokia-8.3-hdr.heif', PHOTOS));
+    const result = await upload({ avatar: photo, cover: photo }, 'nokia-8.3-hdr.heif');
+    assert.equal(result.status, 200, JSON.stringify(result.body));
+    const { avatar, cover } = result.stored;
+    assert.deepEqual([avatar!.ext, avatar!.decoded.width, avatar!.decoded.height], ['jpg', 400, 400]);
+    assert.deepEqual([cover!.ext, cover!.decoded.width, cover!.decoded.height], ['jpg', 1600, 1200]);
+    // The same picture in two different files (one with an empty `free` box after it) is decoded
+    // twice: over the bound, one at a time.
+    const freeBox = Buffer.from([0, 0, 0, 8, ...Buffer.from('free')]);
+    const twice = await upload({ avatar: photo, cover: Buffer.concat([photo, freeBox]) }, 'two-files.heif');
+    assertRefused(twice, 'cover', 'image_too_large', /256 MiB/);
+  });
+
+  it('pixels kept for the next image serve only that same file', async () => {
+    const limits = backend.config.images;
+    const normalized = async (name: string, field: 'avatar' | 'cover', keepDecoded = false) => {
+      const bytes = readFileSync(new URL(name, PHOTOS));
+      const info = inspectImage(bytes, imageRules(field, limits));
+      const { info: out } = await normalizeImage({ field, bytes, info }, field, limits, keepDecoded);
+      return [out.width, out.height];
+    };
+    assert.deepEqual(await normalized('heic/portrait_6-exif.heic', 'avatar', true), [400, 400]);
+    assert.deepEqual(await normalized('heic/gps-DSCN0010.heic', 'cover'), [640, 480], 'another file: its own pixels');
+    assert.deepEqual(await normalized('heic/portrait_6-exif.heic', 'cover'), [450, 600], 'kept once only, then decoded again');
   });
 
   it('an AVIF whose coded data is damaged is invalid_image, and nothing is stored', async () => {
