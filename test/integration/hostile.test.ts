@@ -2,7 +2,7 @@
 // and s3rver, must answer the contract's exact status and code, and a refused request must leave
 // the stored user, its username claim and its images exactly as they were.
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { createHandler, type ApiEvent, type Handler } from '../../src/functions/patch-user/handler.ts';
@@ -299,6 +299,29 @@ describe('hostile images', () => {
     ...Array.from({ length: 2 }, () => riffChunk('ANMF', anmf(0, 0, 1, 1, [riffChunk('VP8L', vp8l(1, 1))]))),
   ]);
   hostile('a 2-frame animated WebP on a 5477×5477 canvas as avatar and as cover (240 MB each)', (u) => form(u, { avatar: file(canvasWebp, 'a.webp', 'image/webp'), cover: file(canvasWebp, 'c.webp', 'image/webp') }), { ...FIELD('cover', 'image_too_large'), withinMs: 2000 });
+
+  // Phone formats (issue 17): real HEIC and AVIF photos, damaged the ways a hostile or broken
+  // upload is. What the header declares is refused from the header; what only the decoder meets is
+  // invalid_image from the decoder, in the image worker, never a 500.
+  const photo = (name: string) => Buffer.from(readFileSync(new URL(`../fixtures/photos/${name}`, import.meta.url)));
+  /** The content of the first box of this type (after its 8-byte header), changed in place. */
+  const inBox = (bytes: Buffer, type: string, change: (content: Buffer) => void): Buffer => {
+    const at = bytes.indexOf(type) - 4;
+    change(bytes.subarray(at + 8, at + bytes.readUInt32BE(at)));
+    return bytes;
+  };
+  const heic = (bytes: Buffer) => file(bytes, 'IMG_0001.HEIC', 'image/heic');
+  const avif = (bytes: Buffer) => file(bytes, 'photo.avif', 'image/avif');
+  hostile('a HEIC whose ispe declares 100000 × 100000', (u) =>
+    form(u, { avatar: heic(inBox(photo('heic/portrait_6-exif.heic'), 'ispe', (c) => { c.writeUInt32BE(100_000, 4); c.writeUInt32BE(100_000, 8); })) }), { ...FIELD('avatar', 'image_too_large'), withinMs: 2000 });
+  hostile("the iPhone's grid HEIC with the grid itself as its first tile", (u) =>
+    form(u, { cover: heic(inBox(photo('heic/iphone-13-pro-max.heic'), 'dimg', (c) => c.writeUInt16BE(c.readUInt16BE(0), 4))) }), { ...FIELD('cover', 'invalid_image'), withinMs: 2000 });
+  hostile("the iPhone's HEIC cut at 1 MB (a partial upload)", (u) => form(u, { cover: heic(photo('heic/iphone-13-pro-max.heic').subarray(0, 1_000_000)) }), { ...FIELD('cover', 'invalid_image'), withinMs: 2000 });
+  hostile('a HEIC whose HEVC decoder configuration (hvcC) is zeroed', (u) => form(u, { avatar: heic(inBox(photo('heic/portrait_6-exif.heic'), 'hvcC', (c) => c.fill(0))) }), FIELD('avatar', 'invalid_image'));
+  hostile('a HEIC whose media data (mdat) starts with 64 zero bytes', (u) =>
+    form(u, { avatar: heic(inBox(photo('heic/portrait_6-exif.heic'), 'mdat', (c) => c.fill(0, 0, 64))) }), FIELD('avatar', 'invalid_image'));
+  hostile('an AVIF whose AV1 data is cut short (its second half zeroed)', (u) =>
+    form(u, { avatar: avif(inBox(photo('avif/gps-DSCN0010.avif'), 'mdat', (c) => c.fill(0, c.length >> 1))) }), FIELD('avatar', 'invalid_image'));
 
   it('legitimate animations that need longer than the budget together: a 400 inside the budget, never a 503', async () => {
     const user = await newUser();
