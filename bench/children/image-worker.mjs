@@ -11,7 +11,8 @@
 // ImageInfo, made by the bench (the handler makes it before the worker is involved). All uploads
 // go in one patch, as one request sending both fields. The worker is started and sharp loaded by
 // the `warm` upload first; then its RSS is the idle figure, its peak mark is reset, and the patch
-// is normalized `runs` times. Prints one JSON line: per-run times, the worker's idle and peak RSS.
+// is normalized `runs` times. Prints one JSON line: per-run times, the worker's idle RSS and its
+// peak mark after each run.
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 
@@ -45,6 +46,8 @@ writeFileSync(`/proc/${pid}/clear_refs`, '5'); // the peak mark (VmHWM) back to 
 
 const patch = patchOf(input.uploads);
 const times = [];
+/** The peak mark after each run: a warm worker's peak can rise from run to run. */
+const peaksKb = [];
 let out = '';
 let error;
 for (let i = 0; i < input.runs && error === undefined; i++) {
@@ -55,6 +58,6 @@ for (let i = 0; i < input.runs && error === undefined; i++) {
     error = `${e?.fields ? JSON.stringify(e.fields) : ''} ${e?.message ?? e}`.trim();
   }
   times.push(performance.now() - started);
+  peaksKb.push(statusKb(pid, 'VmHWM'));
 }
-const peakKb = statusKb(pid, 'VmHWM');
-console.log(JSON.stringify({ arch: process.arch, node: process.version, times, idleKb, peakKb, out, error }));
+console.log(JSON.stringify({ arch: process.arch, node: process.version, times, idleKb, peaksKb, out, error }));
