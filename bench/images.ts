@@ -27,7 +27,7 @@ import type { Config, ImageLimits } from '../src/platform/config.ts';
 import { inspectImage, type ImageInfo } from '../src/images/header-check.ts';
 import { imageRules } from '../src/users/patch-fields.ts';
 import type { ImageField } from '../src/users/user-record.ts';
-import { arm64NodeCommand, packageProd, unzipTo } from '../tools/support/arm64.ts';
+import { ARM64_SYSROOT, arm64NodeCommand, packageProd, QEMU, unzipTo } from '../tools/support/arm64.ts';
 import { packagedZip } from './package.ts';
 import { PROJECT_DIR } from '../tools/local/local-stack.ts';
 import { seedUsers } from '../tools/local/seed-users.ts';
@@ -291,6 +291,11 @@ async function runPath(target: PathTarget, limits: ImageLimits, warm: PathUpload
  * registry gets the reason instead.
  */
 async function arm64Target(dir: string, runs: number, log: (message: string) => void): Promise<PathTarget> {
+  // Checked first, so a machine without them neither packages nor fetches Node for nothing.
+  await promisify(execFile)(QEMU, ['--version']).catch(() => {
+    throw new Error(`${QEMU} is missing (Debian qemu-user-static)`);
+  });
+  if (!existsSync(ARM64_SYSROOT)) throw new Error(`${ARM64_SYSROOT} is missing (Debian libc6-arm64-cross, libstdc++6-arm64-cross)`);
   const task = join(dir, 'arm64-task');
   rmSync(task, { recursive: true, force: true });
   mkdirSync(task, { recursive: true });
