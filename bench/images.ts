@@ -6,21 +6,29 @@
 //     transaction and read issued directly; interleaved, in this process.
 //   shrink-on-load: the same pipeline against decoding the file at full size (what a pipeline that
 //     defeats shrink-on-load pays).
+//   phone formats: the same 12-MP photo as JPEG, HEIC and AVIF to an avatar, and the HEIC as avatar
+//     and cover in one request, through the bundle's own normalizeImages and worker: x64 here next
+//     to the prod zip on linux-arm64 under qemu (emulated times; the memory is meaningful).
 //   memory: peak RSS above idle of a fresh process normalizing the largest accepted still images
 //     and animations (bench/children/image-memory.ts), against half of the function's 1024 MB.
 //   sharp: what the first image request of a container pays to load it (fresh processes).
 //
 // Fixtures are made from test/fixtures/photos with sharp into the bench's cache folder, once.
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import sharp from 'sharp';
 import type { ApiEvent } from '../src/functions/patch-user/handler.ts';
 import { createHandler } from '../src/functions/patch-user/handler.ts';
 import { createAwsClients } from '../src/store/aws-clients.ts';
-import type { Config } from '../src/platform/config.ts';
+import type { Config, ImageLimits } from '../src/platform/config.ts';
+import { inspectImage, type ImageInfo } from '../src/images/header-check.ts';
+import { imageRules } from '../src/users/patch-fields.ts';
+import type { ImageField } from '../src/users/user-record.ts';
+import { ARM64_SYSROOT, arm64NodeCommand, packageProd, QEMU, unzipTo } from '../tools/support/arm64.ts';
+import { packagedZip } from './package.ts';
 import { PROJECT_DIR } from '../tools/local/local-stack.ts';
 import { seedUsers } from '../tools/local/seed-users.ts';
 import { anmf, gif, riffChunk, vp8x, VP8X_FLAGS, webp } from '../tools/support/images.ts';
@@ -85,13 +93,13 @@ export const smallPng = () =>
 
 // ---------------------------------------------------------------------------------------------
 
-export async function imageBench(table: BenchTable, options: { config: Config; key: TestKey; dir: string }) {
+export async function imageBench(table: BenchTable, options: { config: Config; key: TestKey; dir: string; handlerFile: string }) {
   const { config } = options;
   const phone = await phoneJpeg();
   const meta = await sharp(phone).metadata();
   await warmAvatar(table, options, phone, meta.width, meta.height);
   await shrinkOnLoad(table, phone, meta.width, meta.height);
-  await phoneFormats(table, config, phone);
+  await phoneFormats(table, config, phone, options.handlerFile, options.dir);
   await peakMemory(table, config, options.dir);
   await sharpLoad(table, options.dir);
 }
@@ -218,34 +226,188 @@ const phoneHeic = (jpeg: Buffer) =>
   });
 const phoneAvif = (jpeg: Buffer) => fixture(`phone-12mp-${FIXTURE_VERSION}.avif`, () => sharp(jpeg).keepExif().avif({ quality: 50 }).toBuffer());
 
-/** Fresh process per format, the image normalized `runs` times warm: p50, first run, peak RSS. */
-async function phoneFormats(table: BenchTable, config: Config, jpeg: Buffer) {
-  const runs = table.quick ? 3 : 7;
-  table.log(`images: the same 12-MP photo as JPEG, HEIC and AVIF to a 400×400 avatar (${runs} runs each)`);
-  const formats = [
-    { name: 'JPEG', ext: 'jpg', bytes: jpeg },
-    { name: 'HEIC', ext: 'heic', bytes: await phoneHeic(jpeg) },
-    { name: 'AVIF', ext: 'avif', bytes: await phoneAvif(jpeg) },
+// The same files through the code that ships, on x64 here and on linux-arm64 under qemu: the
+// bundle's own normalizeImages (the chunk the handler imports for a request with images) and the
+// warm worker it forks, driven by bench/children/image-worker.mjs. x64 runs the bench's build of
+// the handler (serverless.yml's esbuild options) on this Node; arm64 runs the prod zip of
+// `osls package`, unzipped, its sharp and libheif-js for linux-arm64, on Node 24 for linux-arm64
+// under qemu user mode (tools/support/arm64.ts). The header check is the handler's, before the
+// worker, and is made here (under 1 ms): the measured work is the worker's, as in a request.
+
+const WORKER_DRIVER = join(PROJECT_DIR, 'bench', 'children', 'image-worker.mjs');
+
+interface PathUpload {
+  field: ImageField;
+  file: string;
+  info: ImageInfo;
+}
+interface PathCase {
+  /** For the progress log. */
+  name: string;
+  figure: string;
+  uploads: PathUpload[];
+}
+interface PathResult {
+  times: number[];
+  idleKb: number;
+  /** The worker's peak mark (VmHWM) after each run. */
+  peaksKb: number[];
+  out: string;
+  error?: string;
+}
+/** Where the bundle's pipeline runs: the command that starts the driver, and its normalize chunk. */
+interface PathTarget {
+  module: string;
+  command: string;
+  args: string[];
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  runs: number;
+  timeoutMs: number;
+}
+
+/** The chunk of src/images/normalize.ts in a build of the handler (its own chunk: import()ed). */
+function normalizeChunk(entryDir: string): string {
+  const chunks = join(entryDir, 'chunks');
+  const found = readdirSync(chunks).filter((name) => /^normalize-\w+\.m?js$/.test(name));
+  if (found.length !== 1) throw new Error(`bench: ${found.length} normalize chunks in ${chunks}`);
+  return join(chunks, found[0]!);
+}
+
+async function runPath(target: PathTarget, limits: ImageLimits, warm: PathUpload, uploads: PathUpload[], inputFile: string): Promise<PathResult> {
+  writeFileSync(inputFile, JSON.stringify({ module: target.module, limits, warm, uploads, runs: target.runs }));
+  const { stdout } = await promisify(execFile)(target.command, [...target.args, inputFile], {
+    cwd: target.cwd,
+    env: target.env,
+    timeout: target.timeoutMs,
+    maxBuffer: 16 * MiB,
+  });
+  return JSON.parse(stdout.trim().split('\n').at(-1)!) as PathResult;
+}
+
+/**
+ * The prod zip on Node 24 for linux-arm64 under qemu. The zip is part package's when it ran, or
+ * packaged here (about 10 s), so `--no-package` keeps the column; a machine without qemu or the
+ * registry gets the reason instead.
+ */
+async function arm64Target(dir: string, runs: number, log: (message: string) => void): Promise<PathTarget> {
+  // Checked first, so a machine without them neither packages nor fetches Node for nothing.
+  await promisify(execFile)(QEMU, ['--version']).catch(() => {
+    throw new Error(`${QEMU} is missing (Debian qemu-user-static)`);
+  });
+  if (!existsSync(ARM64_SYSROOT)) throw new Error(`${ARM64_SYSROOT} is missing (Debian libc6-arm64-cross, libstdc++6-arm64-cross)`);
+  const task = join(dir, 'arm64-task');
+  rmSync(task, { recursive: true, force: true });
+  mkdirSync(task, { recursive: true });
+  const [zip, [qemu, qemuArgs]] = await Promise.all([
+    packagedZip() ?? (log('images: osls package --stage prod, for the arm64 column'), packageProd(join(dir, 'arm64-package'))),
+    arm64NodeCommand([]),
+  ]);
+  await unzipTo(zip, task);
+  copyFileSync(WORKER_DRIVER, join(task, 'image-worker.mjs'));
+  return {
+    module: normalizeChunk(join(task, 'src', 'functions', 'patch-user')),
+    command: qemu,
+    args: [...qemuArgs, 'image-worker.mjs'],
+    cwd: task,
+    // Nothing of this process; the worker is a second Node, which qemu must start too (no
+    // binfmt_misc here): the launcher the handler reads for that.
+    env: { PATH: process.env.PATH, IMAGE_WORKER_LAUNCHER: [qemu, ...qemuArgs.slice(0, -1)].join(' ') },
+    runs,
+    timeoutMs: 600_000,
+  };
+}
+
+const seconds = (value: number) => (value < 1000 ? ms(value) : `${(value / 1000).toFixed(2)} s`);
+/** The worker's peak above idle after its first `runs` runs (a warm worker's peak creeps up). */
+const peakAfter = (r: PathResult, runs: number) => r.peaksKb[Math.min(runs, r.peaksKb.length) - 1]! - r.idleKb;
+const warmP50 = (r: PathResult) => median(r.times.length > 1 ? r.times.slice(1) : r.times);
+/** p50 of the warm runs (all but the first), the first run, and the peak above idle. */
+const pathFigure = (r: PathResult, compared: number) => {
+  if (r.error) return `failed: ${r.error}`;
+  const all = r.peaksKb.length;
+  const memory = `${mb(peakAfter(r, compared))} after ${Math.min(compared, all)} runs${all > compared ? `, ${mb(peakAfter(r, all))} after ${all}` : ''}`;
+  return `${seconds(warmP50(r))} p50, ${seconds(r.times[0]!)} first; ${memory}`;
+};
+
+/**
+ * Per row a fresh driver (so a fresh worker): warmed by a tiny JPEG (Node and sharp loaded), then
+ * the row's patch `runs` times. x64 first, then the same row under qemu.
+ */
+async function phoneFormats(table: BenchTable, config: Config, jpeg: Buffer, handlerFile: string, dir: string) {
+  const x64Runs = table.quick ? 4 : 8;
+  // Emulation is slow (a 12-MP HEIC takes seconds a run, both fields twice that).
+  const armRuns = table.quick ? 2 : 4;
+  const limits: ImageLimits = { ...config.images, timeoutSeconds: 600 };
+  const budget = config.images.timeoutSeconds;
+  const upload = (field: ImageField, name: string, bytes: Buffer): PathUpload => {
+    const max = field === 'avatar' ? config.images.avatarMaxBytes : config.images.coverMaxBytes;
+    if (bytes.length > max) throw new Error(`bench: ${name} is over the ${field} limit`);
+    const file = join(FIXTURES, name);
+    if (!existsSync(file)) writeFileSync(file, bytes);
+    return { field, file, info: inspectImage(bytes, imageRules(field, config.images)) };
+  };
+  const heic = await phoneHeic(jpeg);
+  const avif = await phoneAvif(jpeg);
+  const size = (bytes: Buffer) => `${(bytes.length / MiB).toFixed(2)} MiB`;
+  const cases: PathCase[] = [
+    { name: 'JPEG avatar', figure: `12-MP JPEG → 400×400 avatar, ${size(jpeg)}`, uploads: [upload('avatar', `phone-12mp-${FIXTURE_VERSION}.jpg`, jpeg)] },
+    { name: 'HEIC avatar', figure: `12-MP HEIC → 400×400 avatar, ${size(heic)}`, uploads: [upload('avatar', `phone-12mp-${FIXTURE_VERSION}.heic`, heic)] },
+    { name: 'AVIF avatar', figure: `12-MP AVIF → 400×400 avatar, ${size(avif)}`, uploads: [upload('avatar', `phone-12mp-${FIXTURE_VERSION}.avif`, avif)] },
+    {
+      name: 'HEIC avatar + cover',
+      figure: `12-MP HEIC as avatar AND cover in one request (two jobs, one worker, one ${budget} s budget)`,
+      uploads: [upload('avatar', `phone-12mp-${FIXTURE_VERSION}.heic`, heic), upload('cover', `phone-12mp-${FIXTURE_VERSION}.heic`, heic)],
+    },
   ];
-  table.section(`Images: the same 12-MP photo (4032×3024) to a 400×400 avatar, in-process worker (p50 of ${runs}; peak RSS above idle); floor column: first run`);
-  const limits = { ...config.images, timeoutSeconds: 600 };
-  for (const format of formats) {
-    if (format.bytes.length > config.images.avatarMaxBytes) throw new Error(`bench: the 12-MP ${format.name} is over the avatar limit`);
-    const file = join(FIXTURES, `phone-12mp-${FIXTURE_VERSION}.${format.ext}`);
-    if (!existsSync(file)) writeFileSync(file, format.bytes);
-    const { stdout } = await promisify(execFile)(process.execPath, ['--expose-gc', '--import', 'tsx', join(PROJECT_DIR, 'bench', 'children', 'image-memory.ts')], {
-      cwd: PROJECT_DIR,
-      env: { ...process.env, IMAGE_MEMORY_INPUT: JSON.stringify({ file, field: 'avatar', limits, runs }) },
-      maxBuffer: 16 * MiB,
-    });
-    const result = JSON.parse(stdout.trim().split('\n').at(-1)!) as { idleKb: number; peakKb: number; ms: number; firstMs: number; out: string; error?: string };
-    const above = result.peakKb - result.idleKb;
+  const warm = upload('avatar', `warm-64-${FIXTURE_VERSION}.jpg`, await fixture(`warm-64-${FIXTURE_VERSION}.jpg`, () => photoAt(64, 48).jpeg().toBuffer()));
+  const x64: PathTarget = {
+    module: normalizeChunk(dirname(handlerFile)),
+    command: process.execPath,
+    args: [WORKER_DRIVER],
+    cwd: PROJECT_DIR,
+    env: { PATH: process.env.PATH },
+    runs: x64Runs,
+    timeoutMs: 120_000,
+  };
+  const work = join(dir, 'image-path');
+  mkdirSync(work, { recursive: true });
+  let arm64: PathTarget | string;
+  try {
+    arm64 = await arm64Target(work, armRuns, table.log);
+  } catch (error) {
+    arm64 = `not run: ${(error as Error).message.split('\n')[0]}`;
+  }
+  table.log(
+    `images: the 12-MP photo as JPEG, HEIC, AVIF, and HEIC avatar + cover, through the bundle's worker: x64 (${x64Runs} runs), ` +
+      (typeof arm64 === 'string' ? `arm64 ${arm64}` : `then linux-arm64 under qemu (${armRuns} runs, slow)`),
+  );
+  table.section(
+    'Images: the same 12-MP photo (4032×3024) through the bundle’s normalizeImages and warm worker (fresh per row; warm p50, first run, worker peak RSS above idle, ' +
+      'compared after as many runs on both sides); value: x64 here; floor: the prod zip, linux-arm64 under qemu: EMULATED times, not Lambda’s; its memory is meaningful',
+  );
+  for (const [i, c] of cases.entries()) {
+    const x = await runPath(x64, limits, warm, c.uploads, join(work, `x64-${i}.json`));
+    let a: PathResult | string;
+    if (typeof arm64 === 'string') a = arm64;
+    else {
+      table.log(`images: ${c.name}, the prod zip under qemu`);
+      a = await runPath(arm64, limits, warm, c.uploads, join(work, `arm64-${i}.json`)).catch((error: Error) => `failed: ${error.message.split('\n')[0]}`);
+    }
+    const armRan = typeof a !== 'string' && !a.error ? a : undefined;
+    const compared = armRan ? armRuns : x64Runs;
     table.row({
-      figure: `12-MP ${format.name} → 400×400 avatar, ${(format.bytes.length / MiB).toFixed(2)} MiB → ${result.error ?? result.out}`,
-      value: `${ms(result.ms)}, ${mb(above)}`,
-      floor: `${ms(result.firstMs)} first`,
-      target: `≤ 512 MB, ≤ ${config.images.timeoutSeconds} s`,
-      ok: !result.error && above <= 512 * 1024 && result.ms <= config.images.timeoutSeconds * 1000,
+      figure: `${c.figure} → ${x.error ?? x.out}`,
+      value: `x64 ${pathFigure(x, compared)}`,
+      floor: typeof a === 'string' ? `arm64 ${a}` : `arm64 qemu (emulated) ${pathFigure(a, compared)}`,
+      ratio: armRan && !x.error ? `${times(peakAfter(armRan, compared) / peakAfter(x, compared))} RSS` : undefined,
+      target: `≤ 512 MB; x64 ≤ ${budget} s`,
+      ok:
+        !x.error &&
+        peakAfter(x, x64Runs) <= 512 * 1024 &&
+        (!armRan || peakAfter(armRan, armRuns) <= 512 * 1024) &&
+        warmP50(x) <= budget * 1000 &&
+        x.times[0]! <= budget * 1000,
     });
   }
 }

@@ -7,7 +7,7 @@ const PARTS = ['cold', 'package', 'warm', 'memory', 'jwks', 'images', 'stream'];
 const USAGE = `npm run bench [-- options]
 
   --quick              fewer samples, for trying the bench itself
-  --no-package         skip \`osls package\` (part package)
+  --no-package         skip part package (part images still packages the zip for its arm64 column)
   --only=PART,...      run only these parts (the bundles are always built): ${PARTS.join(',')}
   --docs               write docs/performance.md even for a partial run (--only, --quick, --no-package)
   --no-docs            do not write docs/performance.md after a whole run

@@ -10,6 +10,10 @@ import type { ColdSample } from './cold.ts';
 import { args, CHILD_ENV, execFileAsync, KB, log, QUICK, runs } from './options.ts';
 import { kb, median, ms, row, section, times } from './table.ts';
 
+let zipOfThisRun: Buffer | undefined;
+/** The zip part package made in this run, if it ran: part images runs its arm64 column on it. */
+export const packagedZip = (): Buffer | undefined => zipOfThisRun;
+
 export async function oslsPackage(built: BuiltBundle): Promise<void> {
   if (args.has('--no-package') || !runs('package')) return;
   log('osls package --stage prod (the deployed artifact)');
@@ -34,6 +38,7 @@ export async function oslsPackage(built: BuiltBundle): Promise<void> {
       },
     );
     const zip = await readFile(join(temp, 'pkg', 'selfcommunity-user-patch.zip'));
+    zipOfThisRun = zip;
     const files = readZip(zip);
     const sources = new Map(files.map((f) => [f.name, f.data.toString('utf8')]));
     const bytes = new Map(files.map((f) => [f.name, f.data.length]));

@@ -14,7 +14,9 @@
 //               (bench/children/memory.mjs)
 //   JWKS        fetches of the pool's keys over many requests (bench/children/jwks.mjs)
 //   images      a 12-MP phone JPEG to an avatar vs the same libvips pipeline and AWS calls made
-//               directly, shrink-on-load, peak RSS of the largest images, loading sharp (bench/images.ts)
+//               directly, shrink-on-load, the same photo as JPEG, HEIC and AVIF through the bundle's
+//               worker on x64 and the prod zip's on linux-arm64 under qemu, peak RSS of the largest
+//               images, loading sharp (bench/images.ts)
 //   stream      the avatar request now (no S3 call after the write) against the write path before
 //               the stream took S3's follow-up, and the stream function's work per record
 //               (bench/write-path.ts, in a process of its own with its own emulators)
@@ -85,7 +87,7 @@ async function onTheLocalStack(
   }
   if (runs('memory')) await memory(built.handler.file, built.option.file, dir, config, users.memory!, template());
   if (runs('jwks')) await jwks(built.handler.file, dir);
-  if (runs('images')) await imageBench({ section, row, log, quick: QUICK }, { config, key, dir });
+  if (runs('images')) await imageBench({ section, row, log, quick: QUICK }, { config, key, dir, handlerFile: built.handler.file });
 }
 
 /** bench/write-path.ts with `--rows`: one JSON line per figure, put in this table. */

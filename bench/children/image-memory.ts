@@ -1,14 +1,13 @@
 // Peak memory of normalizing one image in a fresh process: load the image code and sharp, read the
 // file, settle, reset the kernel's peak-RSS mark, run the pre-check and the pipeline the handler
 // runs, read the peak back. Prints one JSON line.
-// Input (environment): IMAGE_MEMORY_INPUT = { file, field, limits, runs? }. With runs > 1 the same
-// image is normalized that many times in the warm process: ms is then the median, peak the highest.
+// Input (environment): IMAGE_MEMORY_INPUT = { file, field, limits }.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { normalizeImage, loadSharp } from '../../src/images/normalize.ts';
 import { inspectImage } from '../../src/images/header-check.ts';
 import { imageRules } from '../../src/users/patch-fields.ts';
 
-const { file, field, limits, runs = 1 } = JSON.parse(process.env.IMAGE_MEMORY_INPUT!);
+const { file, field, limits } = JSON.parse(process.env.IMAGE_MEMORY_INPUT!);
 const statusKb = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(readFileSync('/proc/self/status', 'utf8'))![1]);
 const settle = async () => {
   for (let i = 0; i < 3; i++) {
@@ -22,20 +21,15 @@ const bytes = readFileSync(file);
 await settle();
 const idleKb = statusKb('VmRSS');
 writeFileSync('/proc/self/clear_refs', '5'); // reset VmHWM to the current RSS
-const times: number[] = [];
+const started = performance.now();
 let out = '';
 let error: string | undefined;
-for (let i = 0; i < runs && !error; i++) {
-  const started = performance.now();
-  try {
-    const info = inspectImage(bytes, imageRules(field, limits));
-    const result = await normalizeImage({ field, bytes, info }, field, limits);
-    out = `${result.info.width}×${result.info.height}${result.info.frames > 1 ? ` ×${result.info.frames}` : ''} ${result.info.type}`;
-  } catch (e) {
-    error = `${(e as { code?: string }).code ?? 'error'}: ${(e as Error).message}`;
-  }
-  times.push(performance.now() - started);
+try {
+  const info = inspectImage(bytes, imageRules(field, limits));
+  const result = await normalizeImage({ field, bytes, info }, field, limits);
+  out = `${result.info.width}×${result.info.height}${result.info.frames > 1 ? ` ×${result.info.frames}` : ''} ${result.info.type}`;
+} catch (e) {
+  error = `${(e as { code?: string }).code ?? 'error'}: ${(e as Error).message}`;
 }
-const ms = [...times].sort((a, b) => a - b)[Math.floor((times.length - 1) / 2)]!;
-const firstMs = times[0]!;
-console.log(JSON.stringify({ idleKb, peakKb: statusKb('VmHWM'), ms, firstMs, out, error }));
+const ms = performance.now() - started;
+console.log(JSON.stringify({ idleKb, peakKb: statusKb('VmHWM'), ms, out, error }));
