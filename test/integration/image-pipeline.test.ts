@@ -12,11 +12,17 @@ import { ValidationError } from '../../src/http/errors.ts';
 import { normalizeImage, normalizeImages } from '../../src/images/normalize.ts';
 import { inspectImage, type ImageInfo } from '../../src/images/header-check.ts';
 import { imageRules } from '../../src/users/patch-fields.ts';
+import { WORKER_FLAG } from '../../src/images/worker-flag.ts';
 import { anmf, bytes, EOI, gif, jpeg, jpegSegment, pngChunk, riffChunk, u32be as u32, vp8l, vp8x, VP8X_FLAGS, webp } from '../../tools/support/images.ts';
 import { fixtureEvent, multipartBody, startTestBackend, type FormValue, type TestBackend, userSeeder } from '../support/backend.ts';
 import { leakyAnimatedWebp, leakyGif, leakyJpeg, leakyPng, leakyWebp, SECRETS, withGifExtensions } from '../support/leaky-images.ts';
 import { animation, assertNoMetadata, decode, difference, exiftool, fingerprint, PHOTOS, type Decoded } from '../support/stored-images.ts';
 import { accessToken, makeKey } from '../../tools/support/tokens.ts';
+
+// A credential in this process's environment, as Lambda puts one there, before any image worker
+// starts: the worker that decodes uploads must not get it.
+const SECRET_IN_ENV = 'not-for-the-image-worker';
+process.env.AWS_SECRET_ACCESS_KEY = SECRET_IN_ENV;
 
 const key = makeKey();
 let backend: TestBackend;
@@ -693,6 +699,29 @@ describe('trailers and bombs', () => {
     const smallInfo: ImageInfo = { type: 'gif', mime: 'image/gif', ext: 'gif', width: 8, height: 8, frames: 2, decodeBytes: 256 };
     const ok = await normalizeImages({ text: {}, images: { avatar: { field: 'avatar', bytes: small, info: smallInfo } } }, limits);
     assert.equal(ok.images.avatar?.info.frames, 2);
+  });
+
+  it('the worker that decodes uploads holds no AWS credentials, and runs with two malloc arenas', async () => {
+    const small = gif({ width: 8, height: 8, frames: [{ width: 8, height: 8 }] });
+    const info: ImageInfo = { type: 'gif', mime: 'image/gif', ext: 'gif', width: 8, height: 8, frames: 1, decodeBytes: 256 };
+    await normalizeImages({ text: {}, images: { avatar: { field: 'avatar', bytes: small, info } } }, backend.config.images);
+    assert.equal(process.env.AWS_SECRET_ACCESS_KEY, SECRET_IN_ENV, 'this process holds one (set at the top of this file)');
+    // This process's children started as the image worker (src/images/worker-flag.ts), as Linux lists them.
+    const workers = readdirSync('/proc').filter((pid) => {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+        return parent === process.pid && readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(WORKER_FLAG);
+      } catch {
+        return false; // a process that ended meanwhile
+      }
+    });
+    assert.ok(workers.length >= 1, 'the image worker runs');
+    for (const pid of workers) {
+      const env = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+      assert.deepEqual(env.filter((entry) => entry.startsWith('AWS_') || entry.includes(SECRET_IN_ENV)), [], `worker ${pid}`);
+      assert.ok(env.includes('MALLOC_ARENA_MAX=2'), `worker ${pid}`);
+    }
   });
 
   it('a request whose images together would hold more than the memory bound is refused before decoding', async () => {
