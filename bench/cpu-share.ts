@@ -33,12 +33,15 @@ export function cpuShares(memoryMbs: readonly number[]): CpuShare[] | { unavaila
       const share = Math.min(1, memoryMb * VCPU_PER_MB);
       const quota = Math.round(share * PERIOD_US);
       let dir: string;
+      let root: string;
       if (existsSync(join(v1, 'cpu.cfs_quota_us'))) {
+        root = v1;
         dir = join(v1, `bench-lambda-${memoryMb}mb-${process.pid}`);
         mkdirSync(dir);
         writeFileSync(join(dir, 'cpu.cfs_period_us'), String(PERIOD_US));
         writeFileSync(join(dir, 'cpu.cfs_quota_us'), String(quota));
       } else if (existsSync(join(v2, 'cgroup.controllers')) && readFileSync(join(v2, 'cgroup.controllers'), 'utf8').includes('cpu')) {
+        root = v2;
         dir = join(v2, `bench-lambda-${memoryMb}mb-${process.pid}`);
         mkdirSync(dir);
         writeFileSync(join(dir, 'cpu.max'), `${quota} ${PERIOD_US}`);
@@ -51,7 +54,7 @@ export function cpuShares(memoryMbs: readonly number[]): CpuShare[] | { unavaila
         share,
         // The shell moves itself into the cgroup, then becomes the command: nothing runs outside it.
         wrap: (command, args) => ['sh', ['-c', `echo $$ > '${procs}' && exec "$0" "$@"`, command, ...args]],
-        dispose: () => rmdirSync(dir),
+        dispose: () => release(dir, root),
       });
     }
     return made;
@@ -59,4 +62,19 @@ export function cpuShares(memoryMbs: readonly number[]): CpuShare[] | { unavaila
     for (const share of made) share.dispose();
     return { unavailable: `cannot make a cgroup here (${(error as Error).message.split('\n')[0]})` };
   }
+}
+
+/**
+ * The cgroup removed. A process of a run may still be ending (the image worker exits when its
+ * parent is gone): whatever is left is moved back to the root group first.
+ */
+function release(dir: string, root: string): void {
+  for (const pid of readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) {
+    try {
+      writeFileSync(join(root, 'cgroup.procs'), pid);
+    } catch {
+      // ended meanwhile
+    }
+  }
+  rmdirSync(dir);
 }

@@ -70,7 +70,7 @@ export async function memory(
     floor: `${mb(body)} body`,
     ratio: times(steadyPeak / body),
     // The cover is decoded and re-encoded by libvips now, which outweighs the copies of the body;
-    // the bound is the images part's: half of the function's 1024 MB.
+    // the bound is the images part's, 512 MB.
     target: '≤ 512 MB',
     ok: allOk && steadyPeak <= 512 * 1024 * 1024,
   });

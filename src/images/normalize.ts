@@ -35,7 +35,7 @@ let loading: Promise<SharpModule> | undefined;
 export function loadSharp(): Promise<SharpModule> {
   loading ??= import('sharp').then(
     ({ default: sharp }) => {
-      // One image at a time in a 1024 MB function: no cache of decoded images between requests,
+      // One image at a time: no cache of decoded images between requests,
       // and one libvips worker thread, so memory stays bounded by the image being processed.
       sharp.cache(false);
       sharp.concurrency(1);
