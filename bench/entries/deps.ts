@@ -1,7 +1,7 @@
 // The bare dependencies of the handler, for the floor of the bundle size and of the cold import:
 // every package import of src/ that the PATCH handler bundles (keep the two in step; the bench's
 // bundles part warns when the handler bundle contains a package this one does not), loaded as the
-// handler loads it (the confusables only by import(), for a body with a username), and
+// handler loads it (the confusables and the HEIC decoder only by import()), and
 // `createClients` making what the
 // handler makes at start: both AWS clients with the same options and the token verifier.
 import {
@@ -37,6 +37,8 @@ export const used = {
   busboy,
   valibot: [v.pipe, v.string, v.trim, v.check, v.nonEmpty, v.safeParse],
   confusables: () => import('unhomoglyph/data.json', { with: { type: 'json' } }),
+  // The HEIC decoder, which the image pipeline loads by import() for a HEIC only.
+  heic: () => import('libheif-js/libheif-wasm/libheif-bundle.mjs'),
 };
 
 export interface DepsConfig {

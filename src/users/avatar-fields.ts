@@ -4,6 +4,7 @@
 import { FieldErrors } from '../http/errors.ts';
 import type { RawFields } from '../http/request-body.ts';
 import type { ImageLimits } from '../platform/config.ts';
+import { inspectImage } from '../images/header-check.ts';
 import { imageRules, readBase64Image, readImageField, type ImageUpload } from './patch-fields.ts';
 
 
@@ -31,8 +32,8 @@ export function buildAvatarUpload(fields: RawFields, limits: ImageLimits): Image
   const rules = imageRules('avatar', limits);
   let image: ImageUpload | null | undefined;
   if (file && base64) errors.add('avatar', 'invalid', GALLERY_MSG.bothForms);
-  else if (file) image = readImageField('avatar', file, rules, errors);
-  else if (base64) image = readBase64Image('avatar_base64', base64, rules, errors);
+  else if (file) image = readImageField('avatar', file, rules, errors, inspectImage);
+  else if (base64) image = readBase64Image('avatar_base64', base64, rules, errors, inspectImage);
   // Nothing sent, or an empty value (which on PATCH /{id}/ removes the avatar): nothing to add.
   if (image === null || (!file && !base64)) errors.add('avatar', 'required', image === null ? GALLERY_MSG.noImage : GALLERY_MSG.required);
   errors.throwIfAny();

@@ -3,7 +3,8 @@
 import * as v from 'valibot';
 import { leastDecodedBytes } from '../http/base64.ts';
 import { echoed, FieldErrors, ParseError } from '../http/errors.ts';
-import { ImageError, INVALID_IMAGE_MESSAGE, inspectImage, type ImageInfo, type ImageRules } from '../images/header-check.ts';
+import type { ImageInfo, ImageRules } from '../images/header-check.ts';
+import { ImageError, INVALID_IMAGE_MESSAGE } from '../images/image-error.ts';
 import type { ImageLimits } from '../platform/config.ts';
 import type { RawFields, RawValue } from '../http/request-body.ts';
 import { inUsernameAlphabet, MAX_USERNAME_LENGTH } from './usernames.ts';
@@ -169,6 +170,15 @@ const usernameRule = (isReserved: (username: string) => boolean) =>
 
 const WRITABLE = new Set<string>(['username', ...TEXT_FIELDS, ...IMAGE_FIELDS]);
 const BASE64_FIELDS = new Map<string, ImageField>(IMAGE_FIELDS.map((field) => [`${field}_base64`, field]));
+
+/** The body fields that carry an image: what makes a caller load the header check. */
+export const IMAGE_BODY_FIELDS: readonly string[] = [...IMAGE_FIELDS, ...BASE64_FIELDS.keys()];
+
+/**
+ * The header pre-check (src/images/header-check.ts: every format's walk, about 14 KB), which
+ * callers load only for a body with an image, so a text patch's cold start never reads it.
+ */
+export type InspectImage = (bytes: Buffer, rules: ImageRules) => ImageInfo;
 const IGNORED = new Set<string>(READ_ONLY_FIELDS);
 
 /** The rules an image field is checked against. */
@@ -187,6 +197,7 @@ export function buildPatch(
   limits: ImageLimits,
   /** The reserved-name check (./username-keys.ts), which callers load only for a body with a username. */
   isReserved: (username: string) => boolean,
+  inspect: InspectImage,
 ): Patch {
   const errors = new FieldErrors();
   const patch: Patch = { text: {}, images: {} };
@@ -212,13 +223,13 @@ export function buildPatch(
         errors.add(name, 'duplicate_field', MSG.bothImageForms);
         continue;
       }
-      const image = readBase64Image(name, raw, imageRules(base64Target, limits), errors);
+      const image = readBase64Image(name, raw, imageRules(base64Target, limits), errors, inspect);
       if (image !== undefined) patch.images[base64Target] = image;
       continue;
     }
     if ((IMAGE_FIELDS as readonly string[]).includes(name)) {
       const field = name as ImageField;
-      const image = readImageField(field, raw, imageRules(field, limits), errors);
+      const image = readImageField(field, raw, imageRules(field, limits), errors, inspect);
       if (image !== undefined) patch.images[field] = image;
       continue;
     }
@@ -258,6 +269,7 @@ export function readImageField(
   raw: RawValue,
   rules: ImageRules,
   errors: FieldErrors,
+  inspect: InspectImage,
 ): ImageUpload | null | undefined {
   if (raw.kind === 'file') {
     // A file input left empty in a browser form is sent as a part with no filename and no bytes.
@@ -266,7 +278,7 @@ export function readImageField(
       errors.add(field, 'file_too_large', tooLargeMessage(rules.maxBytes));
       return undefined;
     }
-    return checkImage(field, raw.bytes, rules, errors);
+    return checkImage(field, raw.bytes, rules, errors, inspect);
   }
   if (raw.value === null || raw.value === '') return null;
   errors.add(field, 'invalid', MSG.notFile);
@@ -283,6 +295,7 @@ export function readBase64Image(
   raw: RawValue,
   rules: ImageRules,
   errors: FieldErrors,
+  inspect: InspectImage,
 ): ImageUpload | null | undefined {
   if (raw.kind === 'file') {
     errors.add(field, 'invalid', MSG.notString);
@@ -312,16 +325,16 @@ export function readBase64Image(
     errors.add(field, 'file_too_large', tooLargeMessage(rules.maxBytes));
     return undefined;
   }
-  return checkImage(field, Buffer.from(data, 'base64'), rules, errors);
+  return checkImage(field, Buffer.from(data, 'base64'), rules, errors, inspect);
 }
 
 const tooLargeMessage = (maxBytes: number) =>
   `The image must be at most ${formatMiB(maxBytes)} MiB.`;
 const formatMiB = (bytes: number) => Number((bytes / (1024 * 1024)).toFixed(2)).toString();
 
-function checkImage(field: string, bytes: Buffer, rules: ImageRules, errors: FieldErrors): ImageUpload | undefined {
+function checkImage(field: string, bytes: Buffer, rules: ImageRules, errors: FieldErrors, inspect: InspectImage): ImageUpload | undefined {
   try {
-    return { field, bytes, info: inspectImage(bytes, rules) };
+    return { field, bytes, info: inspect(bytes, rules) };
   } catch (error) {
     if (error instanceof ImageError) {
       errors.add(field, error.code, error.message);

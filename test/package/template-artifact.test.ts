@@ -131,7 +131,8 @@ describe('osls package --stage prod: the artifact', () => {
     // Only what the entry imports statically, unzipped on its own: a chunk that a request reached
     // for would be missing (ERR_MODULE_NOT_FOUND, a 500) instead of the 503 of an unreachable AWS.
     // A text request needs only what the entry imports statically; an image request also the
-    // image pipeline's chunk (import()ed by the handler) and sharp, which it imports, and an avatar
+    // header pre-check's chunk and the image pipeline's (both import()ed by the handler) and sharp,
+    // which the pipeline imports, and an avatar
     // the gallery model's chunk (import()ed by the write path: the gallery follows the avatar);
     // never the HEIC decoder's for a PNG.
     const files = readZip(prod.artifact).filter((f) => !f.name.startsWith('node_modules/'));
@@ -144,7 +145,10 @@ describe('osls package --stage prod: the artifact', () => {
     const galleryChunk = files.find((f) => /^src\/functions\/patch-user\/chunks\/avatar-gallery-[\w-]+\.mjs$/.test(f.name));
     assert.ok(galleryChunk, 'the gallery model is a chunk of its own');
     assert.ok(!atStart.has(galleryChunk.name), 'the gallery model is not loaded at start');
-    const forImages = new Set([...staticClosure(imageChunk.name, sources), ...staticClosure(galleryChunk.name, sources)]);
+    const checkChunk = files.find((f) => /^src\/functions\/patch-user\/chunks\/header-check-[\w-]+\.mjs$/.test(f.name));
+    assert.ok(checkChunk, 'the header pre-check is a chunk of its own');
+    assert.ok(!atStart.has(checkChunk.name), 'the header pre-check is not loaded at start');
+    const forImages = new Set([checkChunk, imageChunk, galleryChunk].flatMap((chunk) => staticClosure(chunk.name, sources)));
     const dir = join(workDir, 'prod-at-start');
     for (const f of files.filter((file) => atStart.has(file.name) || forImages.has(file.name))) {
       await mkdir(join(dir, dirname(f.name)), { recursive: true });

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { DEFAULTS } from '../../src/platform/config.ts';
 import { ParseError, ValidationError } from '../../src/http/errors.ts';
 import { buildPatch, isEmptyPatch } from '../../src/users/patch-fields.ts';
+import { inspectImage } from '../../src/images/header-check.ts';
 import type { RawFields, RawValue } from '../../src/http/request-body.ts';
 import { reservedNames } from '../../src/users/username-keys.ts';
 import { pngImage } from '../../tools/support/images.ts';
@@ -40,7 +41,7 @@ const file = (bytes: Buffer, filename = 'x.png', tooLarge = false): RawValue => 
 function fieldErrors(fields: RawFields, limits = LIMITS): Record<string, string[]> {
   let error: unknown;
   try {
-    buildPatch(fields, limits, RESERVED);
+    buildPatch(fields, limits, RESERVED, inspectImage);
   } catch (e) {
     error = e;
   }
@@ -73,6 +74,7 @@ describe('buildPatch: text fields', () => {
       }),
       LIMITS,
       RESERVED,
+      inspectImage,
     );
     assert.equal(patch.text.real_name, 'Ada Lovelace');
     assert.equal(patch.text.gender, 'Female');
@@ -81,11 +83,11 @@ describe('buildPatch: text fields', () => {
     assert.equal(patch.username, undefined);
   });
   it('clears a field with an empty string or JSON null', () => {
-    const patch = buildPatch(fromJson({ bio: '', website: null }), LIMITS, RESERVED);
+    const patch = buildPatch(fromJson({ bio: '', website: null }), LIMITS, RESERVED, inspectImage);
     assert.deepEqual(patch.text, { bio: '', website: '' });
   });
   it('trims surrounding white space, as Django REST Framework does', () => {
-    assert.equal(buildPatch(fromForm({ real_name: '  Ada  ' }), LIMITS, RESERVED).text.real_name, 'Ada');
+    assert.equal(buildPatch(fromForm({ real_name: '  Ada  ' }), LIMITS, RESERVED, inspectImage).text.real_name, 'Ada');
   });
   it('refuses numbers, booleans, arrays and objects in JSON with invalid', () => {
     assert.deepEqual(fieldErrors(fromJson({ real_name: 5, bio: true, location: ['x'], description: { a: 1 } })), {
@@ -119,7 +121,7 @@ describe('buildPatch: text fields', () => {
       },
     );
     // Fifty emoji are fifty characters, though a hundred UTF-16 units.
-    assert.equal(buildPatch(fromJson({ description: '😀'.repeat(50) }), LIMITS, RESERVED).text.description, '😀'.repeat(50));
+    assert.equal(buildPatch(fromJson({ description: '😀'.repeat(50) }), LIMITS, RESERVED, inspectImage).text.description, '😀'.repeat(50));
   });
   it('refuses NUL characters and unpaired surrogates', () => {
     assert.deepEqual(fieldErrors(fromJson({ bio: 'a\u0000b', real_name: 'x\ud800' })), { bio: ['invalid'], real_name: ['invalid'] });
@@ -127,7 +129,7 @@ describe('buildPatch: text fields', () => {
   it('quotes a refused choice cut short, whatever its size', () => {
     let error: unknown;
     try {
-      buildPatch(fromJson({ gender: 'x'.repeat(1_000_000) }), LIMITS, RESERVED);
+      buildPatch(fromJson({ gender: 'x'.repeat(1_000_000) }), LIMITS, RESERVED, inspectImage);
     } catch (e) {
       error = e;
     }
@@ -142,21 +144,21 @@ describe('buildPatch: text fields', () => {
   });
   it('checks lat,lng ranges', () => {
     for (const ok of ['0,0', '90,180', '-90,-180', ' 45.5 , 9.19 ']) {
-      assert.ok(buildPatch(fromJson({ location_lat_lng: ok }), LIMITS, RESERVED).text.location_lat_lng !== undefined, ok);
+      assert.ok(buildPatch(fromJson({ location_lat_lng: ok }), LIMITS, RESERVED, inspectImage).text.location_lat_lng !== undefined, ok);
     }
     for (const bad of ['91,0', '0,181', '45', 'a,b', '45;9', '1e2,3']) {
       assert.deepEqual(fieldErrors(fromJson({ position_lat_lng: bad })), { position_lat_lng: ['invalid'] }, bad);
     }
   });
   it('accepts only real past calendar dates', () => {
-    assert.equal(buildPatch(fromJson({ date_of_birth: '2000-02-29' }), LIMITS, RESERVED).text.date_of_birth, '2000-02-29');
+    assert.equal(buildPatch(fromJson({ date_of_birth: '2000-02-29' }), LIMITS, RESERVED, inspectImage).text.date_of_birth, '2000-02-29');
     const future = new Date(Date.now() + 3 * 86_400_000).toISOString().slice(0, 10);
     for (const bad of ['1999-02-29', '2001-13-01', '10/12/1815', '1815-12-1', future]) {
       assert.deepEqual(fieldErrors(fromJson({ date_of_birth: bad })), { date_of_birth: ['invalid'] }, bad);
     }
   });
   it('accepts only absolute http(s) URLs', () => {
-    assert.equal(buildPatch(fromJson({ website: 'http://a.example' }), LIMITS, RESERVED).text.website, 'http://a.example');
+    assert.equal(buildPatch(fromJson({ website: 'http://a.example' }), LIMITS, RESERVED, inspectImage).text.website, 'http://a.example');
     for (const bad of ['example.org', 'ftp://example.org', 'javascript:alert(1)', 'https://', 'http://a b.example']) {
       assert.deepEqual(fieldErrors(fromJson({ website: bad })), { website: ['invalid'] }, bad);
     }
@@ -172,14 +174,14 @@ describe('buildPatch: text fields', () => {
 
 describe('buildPatch: username', () => {
   it('keeps case', () => {
-    assert.equal(buildPatch(fromJson({ username: 'Ada_Lovelace-1815' }), LIMITS, RESERVED).username, 'Ada_Lovelace-1815');
+    assert.equal(buildPatch(fromJson({ username: 'Ada_Lovelace-1815' }), LIMITS, RESERVED, inspectImage).username, 'Ada_Lovelace-1815');
   });
   it('refuses "" as blank and null as null', () => {
     assert.deepEqual(fieldErrors(fromJson({ username: '' })), { username: ['blank'] });
     assert.deepEqual(fieldErrors(fromJson({ username: null })), { username: ['null'] });
   });
   it('accepts 255 characters and refuses 256 with max_length', () => {
-    assert.equal(buildPatch(fromJson({ username: 'a'.repeat(255) }), LIMITS, RESERVED).username?.length, 255);
+    assert.equal(buildPatch(fromJson({ username: 'a'.repeat(255) }), LIMITS, RESERVED, inspectImage).username?.length, 255);
     assert.deepEqual(fieldErrors(fromJson({ username: 'a'.repeat(256) })), { username: ['max_length'] });
   });
   it('refuses lookalikes, fullwidth, zero-width, right-to-left, spaces and only _ and -', () => {
@@ -220,14 +222,14 @@ describe('buildPatch: username', () => {
     }
     assert.deepEqual(fieldErrors(fromForm({ username: 'Admin' })), { username: ['unique'] });
     for (const username of ['admins', 'admin_ada', 'rooty', 'helpful']) {
-      assert.equal(buildPatch(fromJson({ username }), LIMITS, RESERVED).username, username);
+      assert.equal(buildPatch(fromJson({ username }), LIMITS, RESERVED, inspectImage).username, username);
     }
   });
   it('refuses a deployment’s own reserved names too', async () => {
     const { reservedNames } = await import('../../src/users/username-keys.ts');
     const isReserved = reservedNames(['admin', 'founder']);
-    assert.throws(() => buildPatch(fromJson({ username: 'F0under' }), LIMITS, isReserved), ValidationError);
-    assert.equal(buildPatch(fromJson({ username: 'support' }), LIMITS, isReserved).username, 'support');
+    assert.throws(() => buildPatch(fromJson({ username: 'F0under' }), LIMITS, isReserved, inspectImage), ValidationError);
+    assert.equal(buildPatch(fromJson({ username: 'support' }), LIMITS, isReserved, inspectImage).username, 'support');
   });
 });
 
@@ -247,10 +249,10 @@ describe('buildPatch: display text (contract, "Writable fields")', () => {
     }
   });
   it('bio may hold line breaks and tabs; every field keeps other scripts, emoji and joiners', () => {
-    assert.equal(buildPatch(fromJson({ bio: 'Line one\nLine two\r\n\tindented' }), LIMITS, RESERVED).text.bio, 'Line one\nLine two\r\n\tindented');
+    assert.equal(buildPatch(fromJson({ bio: 'Line one\nLine two\r\n\tindented' }), LIMITS, RESERVED, inspectImage).text.bio, 'Line one\nLine two\r\n\tindented');
     for (const field of DISPLAY_FIELDS) {
       for (const value of ['עברית ואנגלית', 'José Müller', '👩\u200d💻 dev', 'Ἀλέξανδρος']) {
-        assert.equal(buildPatch(fromJson({ [field]: value }), LIMITS, RESERVED).text[field as 'bio'], value, `${field} ${value}`);
+        assert.equal(buildPatch(fromJson({ [field]: value }), LIMITS, RESERVED, inspectImage).text[field as 'bio'], value, `${field} ${value}`);
       }
     }
   });
@@ -262,6 +264,7 @@ describe('buildPatch: unknown, read-only and image fields', () => {
       fromJson({ id: 99, ext_id: 'x', followers_counter: 5, date_joined: 'x', tags: [], reputation: 1, deleted: true, connection_status: null }),
       LIMITS,
       RESERVED,
+      inspectImage,
     );
     assert.ok(isEmptyPatch(patch));
   });
@@ -275,15 +278,15 @@ describe('buildPatch: unknown, read-only and image fields', () => {
     assert.deepEqual(fieldErrors(proto), Object.fromEntries([['__proto__', ['unknown_field']]]));
   });
   it('removes an image with an empty value or JSON null', () => {
-    assert.deepEqual(buildPatch(fromJson({ avatar: null, cover: '' }), LIMITS, RESERVED).images, { avatar: null, cover: null });
-    assert.deepEqual(buildPatch(fromForm({ avatar: '' }), LIMITS, RESERVED).images, { avatar: null });
+    assert.deepEqual(buildPatch(fromJson({ avatar: null, cover: '' }), LIMITS, RESERVED, inspectImage).images, { avatar: null, cover: null });
+    assert.deepEqual(buildPatch(fromForm({ avatar: '' }), LIMITS, RESERVED, inspectImage).images, { avatar: null });
   });
   it('refuses a text value for an image and a file for a text field', () => {
     assert.deepEqual(fieldErrors(fromJson({ avatar: 'https://example.org/a.png' })), { avatar: ['invalid'] });
     assert.deepEqual(fieldErrors(new Map([['bio', file(pngImage())]])), { bio: ['invalid'] });
   });
   it('takes an image file part, sniffed from its bytes', () => {
-    const patch = buildPatch(new Map([['avatar', file(pngImage({ width: 3, height: 2 }), 'a.jpg')]]), LIMITS, RESERVED);
+    const patch = buildPatch(new Map([['avatar', file(pngImage({ width: 3, height: 2 }), 'a.jpg')]]), LIMITS, RESERVED, inspectImage);
     assert.equal(patch.images.avatar?.info.type, 'png');
     assert.equal(patch.images.avatar?.info.width, 3);
   });
@@ -295,7 +298,7 @@ describe('buildPatch: unknown, read-only and image fields', () => {
     const limits = { ...LIMITS, avatarMaxBytes: 1_000_000, coverMaxBytes: 2_000_000 };
     const big = pngImage({ padTo: limits.avatarMaxBytes + 10 });
     assert.deepEqual(fieldErrors(new Map([['avatar', file(big)]]), limits), { avatar: ['file_too_large'] });
-    assert.equal(buildPatch(new Map([['cover', file(big)]]), limits, RESERVED).images.cover?.info.type, 'png');
+    assert.equal(buildPatch(new Map([['cover', file(big)]]), limits, RESERVED, inspectImage).images.cover?.info.type, 'png');
   });
   it('refuses SVG and non-images as invalid_image', () => {
     const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>');
@@ -312,14 +315,14 @@ describe('buildPatch: base64 images', () => {
   const b64 = pngImage().toString('base64');
   it('accepts image/png;base64, with or without data:', () => {
     for (const value of [`image/png;base64,${b64}`, `data:image/png;base64,${b64}`]) {
-      assert.equal(buildPatch(fromJson({ avatar_base64: value }), LIMITS, RESERVED).images.avatar?.info.type, 'png');
+      assert.equal(buildPatch(fromJson({ avatar_base64: value }), LIMITS, RESERVED, inspectImage).images.avatar?.info.type, 'png');
     }
   });
   it('accepts cover_base64 too', () => {
-    assert.equal(buildPatch(fromForm({ cover_base64: `image/png;base64,${b64}` }), LIMITS, RESERVED).images.cover?.info.type, 'png');
+    assert.equal(buildPatch(fromForm({ cover_base64: `image/png;base64,${b64}` }), LIMITS, RESERVED, inspectImage).images.cover?.info.type, 'png');
   });
   it('refuses invalid base64 characters with parse_error', () => {
-    assert.throws(() => buildPatch(fromJson({ avatar_base64: 'image/png;base64,iVBO*w0K' }), LIMITS, RESERVED), ParseError);
+    assert.throws(() => buildPatch(fromJson({ avatar_base64: 'image/png;base64,iVBO*w0K' }), LIMITS, RESERVED, inspectImage), ParseError);
   });
   it('refuses a declared type that is not an image with invalid_image', () => {
     assert.deepEqual(fieldErrors(fromJson({ avatar_base64: `text/html;base64,${b64}` })), { avatar_base64: ['invalid_image'] });

@@ -8,7 +8,7 @@ import { readConfig, type Config } from '../../platform/config.ts';
 import { entityTag, parseIfMatch, parseWriteIfNoneMatch } from '../../http/etag.ts';
 import { jsonResponse } from '../../http/response.ts';
 import { MediaStore } from '../../store/media-uploads.ts';
-import { buildPatch } from '../../users/patch-fields.ts';
+import { buildPatch, IMAGE_BODY_FIELDS, type InspectImage } from '../../users/patch-fields.ts';
 import { normalizeImages } from './images.ts';
 import { patchUser } from './write-path.ts';
 import { parseBody } from '../../http/request-body.ts';
@@ -32,6 +32,8 @@ export function createHandler(config: Config, clients: AwsClients = createAwsCli
   let reserved: Promise<(username: string) => boolean> | undefined;
   const reservedCheck = () =>
     (reserved ??= import('../../users/username-keys.ts').then(({ reservedNames }) => reservedNames(config.reservedUsernames)));
+  // The images' header pre-check (every format's walk): loaded by the first request with an image.
+  const headerCheck = () => import('../../images/header-check.ts').then(({ inspectImage }) => inspectImage);
 
   async function patch({ event, log, sub, pathId, header, deadline }: ApiRequest) {
     const id = pathUserId(pathId);
@@ -42,7 +44,8 @@ export function createHandler(config: Config, clients: AwsClients = createAwsCli
       { maxBodyBytes: config.maxBodyBytes, maxFileBytes },
     );
     const isReserved = fields.has('username') ? await reservedCheck() : NO_USERNAME_SENT;
-    const patch = await normalizeImages(buildPatch(fields, config.images, isReserved), config);
+    const inspect = IMAGE_BODY_FIELDS.some((name) => fields.has(name)) ? await headerCheck() : NO_IMAGE_SENT;
+    const patch = await normalizeImages(buildPatch(fields, config.images, isReserved, inspect), config);
     const sendOptions = { abortSignal: deadline() };
     const users = new UsersTable(clients.dynamo, config.tableName, sendOptions);
     const media = new MediaStore(clients.s3, config.mediaBucket, sendOptions);
@@ -68,6 +71,11 @@ export function createHandler(config: Config, clients: AwsClients = createAwsCli
 /** For a body without a username, whose validation never asks. */
 const NO_USERNAME_SENT = (): boolean => {
   throw new Error('the reserved-name check was not loaded for a body with a username');
+};
+
+/** For a body without an image, whose validation never asks. */
+const NO_IMAGE_SENT: InspectImage = () => {
+  throw new Error('the header check was not loaded for a body with an image');
 };
 
 /** The Lambda entry: configuration and clients are made once per container, on first use. */
