@@ -15,7 +15,7 @@ import { pngImage } from '../../tools/support/images.ts';
 import { accessToken, makeKey } from '../../tools/support/tokens.ts';
 import { avatarEvent, base64Image, formBody, jsonBody } from '../support/avatars.ts';
 import { fixtureEvent, multipartBody, startTestBackend, type TestBackend, userSeeder } from '../support/backend.ts';
-import { catchUpStream, catchUpTarget } from '../support/stream.ts';
+import { catchUpStream, catchUpTarget, settledInvariants } from '../support/stream.ts';
 import { assertNoMetadata, exiftool, PHOTOS } from '../support/stored-images.ts';
 
 const MAX = 4;
@@ -31,8 +31,9 @@ before(async () => {
 });
 after(async () => {
   try {
-    assert.deepEqual((await catchUpStream(catchUpTarget(backend))).deadLetters, []);
-    assert.deepEqual((await checkInvariants(backend.dynamo, backend.s3, backend.config)).problems, []);
+    const { deadLetters, report } = await settledInvariants(catchUpTarget(backend), () => checkInvariants(backend.dynamo, backend.s3, backend.config));
+    assert.deepEqual(deadLetters, []);
+    assert.deepEqual(report.problems, []);
   } finally {
     await backend.stop();
   }

@@ -28,7 +28,7 @@ import {
   webp,
 } from '../../tools/support/images.ts';
 import { fixtureEvent, multipartBody, startTestBackend, type FormValue, type TestBackend, userSeeder } from '../support/backend.ts';
-import { catchUpStream, catchUpTarget } from '../support/stream.ts';
+import { catchUpTarget, settledInvariants } from '../support/stream.ts';
 import { avatarEvent } from '../support/avatars.ts';
 import { TEST_POOL, accessToken, makeKey, signToken } from '../../tools/support/tokens.ts';
 
@@ -45,8 +45,8 @@ before(async () => {
 const outcomes: { name: string; ok: boolean }[] = [];
 after(async () => {
   // S3 follows the table through the stream function: let it catch up first.
-  assert.deepEqual((await catchUpStream(catchUpTarget(backend))).deadLetters, []);
-  const report = await checkInvariants(backend.dynamo, backend.s3, backend.config);
+  const { deadLetters, report } = await settledInvariants(catchUpTarget(backend), () => checkInvariants(backend.dynamo, backend.s3, backend.config));
+  assert.deepEqual(deadLetters, []);
   assert.deepEqual(report.problems, []);
   assert.deepEqual(report.pendingOrphans, []);
   await backend.stop();
