@@ -31,7 +31,7 @@ before(async () => {
 });
 after(async () => {
   try {
-    const { deadLetters, report } = await settledInvariants(catchUpTarget(backend), () => checkInvariants(backend.dynamo, backend.s3, backend.config));
+    const { deadLetters, report } = await settledInvariants(() => catchUpStream(catchUpTarget(backend)), () => checkInvariants(backend.dynamo, backend.s3, backend.config));
     assert.deepEqual(deadLetters, []);
     assert.deepEqual(report.problems, []);
   } finally {

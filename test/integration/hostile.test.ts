@@ -28,8 +28,9 @@ import {
   webp,
 } from '../../tools/support/images.ts';
 import { fixtureEvent, multipartBody, startTestBackend, type FormValue, type TestBackend, userSeeder } from '../support/backend.ts';
-import { catchUpTarget, settledInvariants } from '../support/stream.ts';
+import { catchUpStream, catchUpTarget, settledInvariants } from '../support/stream.ts';
 import { avatarEvent } from '../support/avatars.ts';
+import { PHOTOS } from '../support/stored-images.ts';
 import { TEST_POOL, accessToken, makeKey, signToken } from '../../tools/support/tokens.ts';
 
 const key = makeKey();
@@ -45,7 +46,7 @@ before(async () => {
 const outcomes: { name: string; ok: boolean }[] = [];
 after(async () => {
   // S3 follows the table through the stream function: let it catch up first.
-  const { deadLetters, report } = await settledInvariants(catchUpTarget(backend), () => checkInvariants(backend.dynamo, backend.s3, backend.config));
+  const { deadLetters, report } = await settledInvariants(() => catchUpStream(catchUpTarget(backend)), () => checkInvariants(backend.dynamo, backend.s3, backend.config));
   assert.deepEqual(deadLetters, []);
   assert.deepEqual(report.problems, []);
   assert.deepEqual(report.pendingOrphans, []);
@@ -303,7 +304,7 @@ describe('hostile images', () => {
   // Phone formats (issue 17): real HEIC and AVIF photos, damaged the ways a hostile or broken
   // upload is. What the header declares is refused from the header; what only the decoder meets is
   // invalid_image from the decoder, in the image worker, never a 500.
-  const photo = (name: string) => Buffer.from(readFileSync(new URL(`../fixtures/photos/${name}`, import.meta.url)));
+  const photo = (name: string) => readFileSync(new URL(name, PHOTOS));
   /** The content of the first box of this type (after its 8-byte header), changed in place. */
   const inBox = (bytes: Buffer, type: string, change: (content: Buffer) => void): Buffer => {
     const at = bytes.indexOf(type) - 4;

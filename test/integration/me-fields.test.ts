@@ -18,11 +18,10 @@ import {
 import { createHandler as createMediaEventsHandler, type Handler as MediaEventsHandler } from '../../src/functions/media-events/handler.ts';
 import { readSignUpConfig, type SignUpConfig } from '../../src/platform/config.ts';
 import { createDynamoClient } from '../../src/store/dynamo-client.ts';
-import { checkInvariants } from '../../tools/cli/check-invariants.ts';
 import { startEventBridgeRecorder, type EventBridgeRecorder } from '../../tools/local/eventbridge-recorder.ts';
 import { fixtureEvent, startTestBackend, type TestBackend } from '../support/backend.ts';
 import { logLines } from '../support/log-lines.ts';
-import { openTableStream, streamConfigFor, type TableStream } from '../support/stream.ts';
+import { openTableStream, stopDrainedBackend, streamConfigFor, type TableStream } from '../support/stream.ts';
 import { accessToken, makeKey } from '../../tools/support/tokens.ts';
 
 const SIGN_UP_FIXTURE = JSON.parse(
@@ -60,17 +59,7 @@ before(async () => {
   signUp = createSignUpHandler(triggerConfig);
   signIn = createSignInHandler(triggerConfig);
 });
-after(async () => {
-  try {
-    await stream.drain(mediaEvents);
-    const report = await checkInvariants(backend.dynamo, backend.s3, backend.config);
-    assert.deepEqual(report.problems, []);
-  } finally {
-    stream.stop();
-    await recorder.stop();
-    await backend.stop();
-  }
-});
+after(() => stopDrainedBackend({ stream, mediaEvents, recorder, backend }));
 
 let people = 0;
 /** A new person of the pool: their sub and the attributes Cognito sends for them. */

@@ -22,7 +22,7 @@ import { USER_FIELDS } from '../support/contract.ts';
 import { avatarEvent } from '../support/avatars.ts';
 import { pngImage } from '../../tools/support/images.ts';
 import type { LambdaStreamRecord } from '../../tools/local/stream-records.ts';
-import { openTableStream, streamConfigFor, testDeadLetterFile, type TableStream } from '../support/stream.ts';
+import { openTableStream, stopDrainedBackend, streamConfigFor, testDeadLetterFile, type TableStream } from '../support/stream.ts';
 import { accessToken, makeKey } from '../../tools/support/tokens.ts';
 
 const PHOTO = readFileSync(new URL('../fixtures/photos/gps/DSCN0010.jpg', import.meta.url));
@@ -52,17 +52,7 @@ beforeEach(async () => {
   await stream.drain(mediaEvents);
   recorder.clear();
 });
-after(async () => {
-  try {
-    await stream.drain(mediaEvents);
-    const report = await checkInvariants(backend.dynamo, backend.s3, backend.config);
-    assert.deepEqual(report.problems, []);
-  } finally {
-    stream.stop();
-    await recorder.stop();
-    await backend.stop();
-  }
-});
+after(() => stopDrainedBackend({ stream, mediaEvents, recorder, backend }));
 
 const newUser = userSeeder(() => backend, 'streamed', 7000);
 

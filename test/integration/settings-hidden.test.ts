@@ -9,12 +9,11 @@ import { createHandler as createPatchHandler } from '../../src/functions/patch-u
 import { createHandler as createMediaEventsHandler, type Handler as MediaEventsHandler } from '../../src/functions/media-events/handler.ts';
 import { createDynamoClient } from '../../src/store/dynamo-client.ts';
 import type { ApiHandler } from '../../src/http/frame.ts';
-import { checkInvariants } from '../../tools/cli/check-invariants.ts';
 import { startEventBridgeRecorder, type EventBridgeRecorder } from '../../tools/local/eventbridge-recorder.ts';
 import { fixtureEvent, multipartBody, startTestBackend, type TestBackend, userSeeder } from '../support/backend.ts';
 import { USER_FIELDS } from '../support/contract.ts';
 import { profileEvent, type ProfileRequest } from '../support/profile-requests.ts';
-import { openTableStream, streamConfigFor, type TableStream } from '../support/stream.ts';
+import { openTableStream, stopDrainedBackend, streamConfigFor, type TableStream } from '../support/stream.ts';
 import { accessToken, makeKey } from '../../tools/support/tokens.ts';
 
 // The contract's table of settings and their defaults.
@@ -46,17 +45,7 @@ beforeEach(async () => {
   await stream.drain(mediaEvents);
   recorder.clear();
 });
-after(async () => {
-  try {
-    await stream.drain(mediaEvents);
-    const report = await checkInvariants(backend.dynamo, backend.s3, backend.config);
-    assert.deepEqual(report.problems, []);
-  } finally {
-    stream.stop();
-    await recorder.stop();
-    await backend.stop();
-  }
-});
+after(() => stopDrainedBackend({ stream, mediaEvents, recorder, backend }));
 
 const newUser = userSeeder(() => backend, 'settler', 9100, { date_of_birth: '1990-04-01', position_lat_lng: '45.46,9.19' });
 type TestUser = { id: number; sub: string };

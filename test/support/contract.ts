@@ -1,4 +1,5 @@
 // The contract's lists, written out once for every test that checks answers against them.
+import type { ImageRules } from '../../src/images/header-check.ts';
 
 /** Every field of the User object, in the contract's order. */
 export const USER_FIELDS = [
@@ -38,3 +39,19 @@ export const ERROR_CODES_BY_STATUS: Record<string, string[]> = {
  * characters of quoted client input (issue 13: an answer never grows with the input).
  */
 export const MAX_ERROR_MESSAGE_CHARS = 400;
+
+const MiB = 1024 * 1024;
+
+/**
+ * The header budgets of the contract's "Images" (sides, pixels, frames, animation pixels, scans,
+ * the request's decoder memory), with a byte limit of 3 MiB for the header checks' own tests.
+ */
+export const IMAGE_RULES: ImageRules = {
+  maxBytes: 3 * MiB,
+  maxSide: 8192,
+  maxPixels: 40_000_000,
+  maxFrames: 300,
+  maxAnimationPixels: 60_000_000,
+  maxJpegScans: 64,
+  maxDecodeBytes: 256 * MiB,
+};

@@ -13,7 +13,7 @@ import {
   startLocalStack,
   type LocalStack,
 } from '../../tools/local/local-stack.ts';
-import { settledInvariants } from './stream.ts';
+import { catchUpStream, settledInvariants } from './stream.ts';
 
 /** The stack, and its state directory: the caller stops the one and removes the other. */
 export async function startTestStack(name: string, options: { page?: boolean } = {}): Promise<{ stack: LocalStack; stateDir: string }> {
@@ -43,7 +43,7 @@ export async function startTestStack(name: string, options: { page?: boolean } =
 export async function stopCheckedStack(stack: LocalStack | undefined, stateDir: string | undefined): Promise<void> {
   try {
     if (stack) {
-      const { deadLetters, report } = await settledInvariants({ ...stack.config, mediaBucket: stack.config.bucket }, () =>
+      const { deadLetters, report } = await settledInvariants(() => catchUpStream({ ...stack.config, mediaBucket: stack.config.bucket }), () =>
         checkInvariants(createDocumentClient(stack.config), createS3Client(stack.config), {
           tableName: stack.config.tableName,
           mediaBucket: stack.config.bucket,

@@ -2,6 +2,7 @@
 // records in stream order; on a partial batch response the batch is sent again from the lowest
 // failed sequence number; a batch that keeps failing past the retry limit goes to the dead-letter
 // list (the deployed function's SQS queue) and the stream moves on.
+import assert from 'node:assert/strict';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
@@ -10,11 +11,11 @@ import { readStreamConfig, type StreamConfig } from '../../src/functions/media-e
 import { createHandler as createMediaEventsHandler } from '../../src/functions/media-events/handler.ts';
 import { createS3Client } from '../../src/store/aws-clients.ts';
 import { createEventBridgeClient } from '../../src/functions/media-events/event-bus.ts';
-import { startEventBridgeRecorder } from '../../tools/local/eventbridge-recorder.ts';
+import { startEventBridgeRecorder, type EventBridgeRecorder } from '../../tools/local/eventbridge-recorder.ts';
 import { createDynamoDbClient } from '../../tools/local/local-stack.ts';
 import { StreamReader, streamArnOf, type LambdaStreamRecord } from '../../tools/local/stream-records.ts';
 import type { TestBackend } from './backend.ts';
-import type { InvariantReport } from '../../tools/cli/check-invariants.ts';
+import { checkInvariants, type InvariantReport } from '../../tools/cli/check-invariants.ts';
 
 export type StreamHandler = (event: StreamEvent) => Promise<BatchResponse>;
 
@@ -91,7 +92,6 @@ function lowestFailure(batch: LambdaStreamRecord[], failures: BatchResponse['bat
   return lowest;
 }
 
-/** The stream function's configuration for a test backend, its events going to `eventBridgeEndpoint`. */
 /** What catchUpStream needs of a test backend. */
 export const catchUpTarget = (backend: TestBackend): CatchUpTarget => ({
   region: backend.config.region,
@@ -105,6 +105,7 @@ export const catchUpTarget = (backend: TestBackend): CatchUpTarget => ({
 /** Where the stream function of a test writes the records no retry can fix (one file per test process). */
 export const testDeadLetterFile = (): string => join(tmpdir(), `stream-dead-letters-${process.pid}.jsonl`);
 
+/** The stream function's configuration for a test backend, its events going to `eventBridgeEndpoint`. */
 export function streamConfigFor(backend: TestBackend, eventBridgeEndpoint: string, busName = 'users-test'): StreamConfig {
   return readStreamConfig({
     AWS_REGION: backend.config.region,
@@ -192,18 +193,41 @@ async function quietly<T>(run: () => Promise<T>): Promise<T> {
 }
 
 /**
- * The stream caught up with the table, then the invariants checked (tools/cli/check-invariants.ts);
- * again, on a fresh catch-up, until they hold or `withinMs` has passed. A catch-up right after a
+ * The stream caught up with the table (`catchUp`: catchUpStream, or a TableStream's drain), then
+ * the invariants checked; again, until they hold or `withinMs` has passed. A catch-up right after a
  * write can miss it: DynamoDB Local shows a record a moment after its write, and a local stack's
  * own poller works on the same records meanwhile (seen in CI: a new cover pointed at, not yet
- * marked live). What is returned is the last check, for the caller to assert.
+ * marked live). What is returned is the last round, for the caller to assert.
  */
-export async function settledInvariants(target: CatchUpTarget, check: () => Promise<InvariantReport>, withinMs = 10_000): Promise<{ deadLetters: LambdaStreamRecord[]; report: InvariantReport }> {
+export async function settledInvariants(
+  catchUp: () => Promise<Pick<DrainResult, 'deadLetters'>>,
+  check: () => Promise<InvariantReport>,
+  withinMs = 10_000,
+): Promise<{ deadLetters: LambdaStreamRecord[]; report: InvariantReport }> {
   const until = performance.now() + withinMs;
   for (;;) {
-    const { deadLetters } = await catchUpStream(target);
+    const { deadLetters } = await catchUp();
     const report = await check();
     if (deadLetters.length > 0 || report.problems.length === 0 || performance.now() > until) return { deadLetters, report };
     await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+/**
+ * The end of a test file that drives the stream function itself: the stream drained into it, the
+ * invariants hold, then the stream, the event recorder and the backend stop.
+ */
+export async function stopDrainedBackend(parts: { stream: TableStream; mediaEvents: StreamHandler; recorder: EventBridgeRecorder; backend: TestBackend }): Promise<void> {
+  const { stream, mediaEvents, recorder, backend } = parts;
+  try {
+    const { report } = await settledInvariants(
+      () => stream.drain(mediaEvents),
+      () => checkInvariants(backend.dynamo, backend.s3, backend.config),
+    );
+    assert.deepEqual(report.problems, []);
+  } finally {
+    stream.stop();
+    await recorder.stop();
+    await backend.stop();
   }
 }

@@ -5,7 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { deflateSync } from 'node:zlib';
 
 import { ImageError, inspectImage, requestDecodeOver } from '../../src/images/header-check.ts';
-import type { ImageErrorCode, ImageRules } from '../../src/images/header-check.ts';
+import type { ImageErrorCode } from '../../src/images/header-check.ts';
 import {
   EOI,
   JFIF,
@@ -30,18 +30,10 @@ import {
   vp8x,
   webp,
 } from '../../tools/support/images.ts';
+import { IMAGE_RULES } from '../support/contract.ts';
 
 const MiB = 1024 * 1024;
-// The contract's defaults.
-const RULES: ImageRules = {
-  maxBytes: 3 * MiB,
-  maxSide: 8192,
-  maxPixels: 40_000_000,
-  maxFrames: 300,
-  maxAnimationPixels: 60_000_000,
-  maxJpegScans: 64,
-  maxDecodeBytes: 256 * MiB,
-};
+const RULES = IMAGE_RULES;
 const INVALID =
   'Upload a valid image (JPEG, PNG, GIF, WebP, HEIC or AVIF). The file you uploaded was either not an image or a corrupted image.';
 const PHOTOS = new URL('../fixtures/photos/', import.meta.url);

@@ -6,19 +6,11 @@ import { describe, it } from 'node:test';
 import { readFileSync } from 'node:fs';
 
 import { ImageError, inspectImage } from '../../src/images/header-check.ts';
-import type { ImageErrorCode, ImageRules } from '../../src/images/header-check.ts';
+import type { ImageErrorCode } from '../../src/images/header-check.ts';
+import { IMAGE_RULES } from '../support/contract.ts';
 
 const MiB = 1024 * 1024;
-// The contract's defaults.
-const RULES: ImageRules = {
-  maxBytes: 3 * MiB,
-  maxSide: 8192,
-  maxPixels: 40_000_000,
-  maxFrames: 300,
-  maxAnimationPixels: 60_000_000,
-  maxJpegScans: 64,
-  maxDecodeBytes: 256 * MiB,
-};
+const RULES = IMAGE_RULES;
 const PHOTOS = new URL('../fixtures/photos/', import.meta.url);
 
 // ---------------------------------------------------------------------------------------------

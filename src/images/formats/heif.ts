@@ -323,11 +323,12 @@ export function parseHeif(b: Uint8Array, kind: HeifKind, rules: ImageRules): Lay
     }
   }
   // The primary image's colours; a grid without its own `colr` has its tiles' (as libheif reads it).
-  const colourOfItem = (id: number | undefined): ContainerColour | undefined => {
-    const found = (associations.get(id ?? -1) ?? []).flatMap((index) => properties[index]?.colour ?? []);
+  const colourOfItem = (id: number): ContainerColour | undefined => {
+    const found = (associations.get(id) ?? []).flatMap((index) => properties[index]?.colour ?? []);
     return found.find((colour) => 'icc' in colour) ?? found[0];
   };
-  const colour = colourOfItem(primary) ?? (type === 'grid' ? colourOfItem(tilesOf.get(primary)?.[0]) : undefined);
+  const firstTile = type === 'grid' ? tilesOf.get(primary)?.[0] : undefined;
+  const colour = colourOfItem(primary) ?? (firstTile === undefined ? undefined : colourOfItem(firstTile));
   return { ...still(width, height, decodedPixels * DECODE_BYTES_PER_PIXEL[kind]), orientation, ...(colour && { colour }) };
 }
 
