@@ -2,16 +2,14 @@
 // runs it, read by the official client's own UserService (getCurrentUser, getSpecificUser), with
 // users signed up and signed in by `npm run signup` and `npm run token` as a developer runs them.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
-import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { signAccessToken } from '../../tools/local/keys.ts';
-import { DEMO_USERS, PROJECT_DIR, type LocalStack } from '../../tools/local/local-stack.ts';
+import { DEMO_USERS, type LocalStack } from '../../tools/local/local-stack.ts';
 import { readLocalUsers, rememberLocalUser } from '../../tools/local/local-users.ts';
-import { startTestStack } from '../support/local-stack.ts';
+import { npmRunAgainst, startTestStack } from '../support/local-stack.ts';
 
 // The package's ESM build uses directory imports that only bundlers resolve; Node loads its CJS build.
 const require = createRequire(import.meta.url);
@@ -25,7 +23,6 @@ const { UserService, http } = require('@selfcommunity/api-services') as {
   http: { setBasePortal(url: string): void; setAuthorizeToken(token: string): void };
 };
 
-const run = promisify(execFile);
 const PRIVATE = ['email', 'email_isvalid', 'role'];
 let stack: LocalStack;
 let stateDir: string;
@@ -51,20 +48,7 @@ async function as<T>(token: string | undefined, read: () => Promise<T>): Promise
 }
 
 /** `npm run -s <script>` against this stack, as a developer runs it. */
-async function npmRun(script: string, ...args: string[]): Promise<string> {
-  const { stdout } = await run('npm', ['run', '-s', script, '--', ...args], {
-    cwd: PROJECT_DIR,
-    env: {
-      ...process.env,
-      PORT: String(stack.config.port),
-      DYNAMODB_PORT: String(stack.config.dynamodbPort),
-      S3_PORT: String(stack.config.s3Port),
-      LOCAL_STATE_DIR: stateDir,
-      COGNITO_JWKS_FILE: '',
-    },
-  });
-  return stdout;
-}
+const npmRun = (script: string, ...args: string[]): Promise<string> => npmRunAgainst(stack, stateDir, script, ...args);
 
 const tokenClaims = (token: string) => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
 

@@ -13,11 +13,8 @@ import {
   type LocalStack,
 } from '../../tools/local/local-stack.ts';
 import { seedUsers } from '../../tools/local/seed-users.ts';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import { PROJECT_DIR } from '../../tools/local/local-stack.ts';
 import { pngImage } from '../../tools/support/images.ts';
-import { startTestStack, stopCheckedStack } from '../support/local-stack.ts';
+import { npmRunAgainst, startTestStack, stopCheckedStack } from '../support/local-stack.ts';
 
 // The package's ESM build uses directory imports that only bundlers resolve; Node loads its CJS build.
 const require = createRequire(import.meta.url);
@@ -210,20 +207,9 @@ describe('over HTTP through serverless-offline', () => {
 });
 
 describe('from sign-up to an edited profile (npm run signup, GET, PATCH)', () => {
-  const run = promisify(execFile);
   /** `npm run -s signup` against this stack, as a developer runs it; its four output lines. */
   async function signup(...args: string[]) {
-    const { stdout } = await run('npm', ['run', '-s', 'signup', '--', ...args], {
-      cwd: PROJECT_DIR,
-      env: {
-        ...process.env,
-        PORT: String(stack.config.port),
-        DYNAMODB_PORT: String(stack.config.dynamodbPort),
-        S3_PORT: String(stack.config.s3Port),
-        LOCAL_STATE_DIR: stateDir,
-        COGNITO_JWKS_FILE: '',
-      },
-    });
+    const stdout = await npmRunAgainst(stack, stateDir, 'signup', ...args);
     const value = (name: string) => new RegExp(`^${name}: (\\S+)$`, 'm').exec(stdout)?.[1];
     return { id: Number(value('id')), username: value('username')!, sub: value('sub')!, token: value('token')! };
   }

@@ -1,14 +1,17 @@
 // The whole local stack (`npm start` in this process) for the tests that call it over HTTP: free
 // ports, a state directory of its own, the generated local key trusted (no JWKS file).
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { checkInvariants } from '../../tools/cli/check-invariants.ts';
 import {
   createDocumentClient,
   createS3Client,
   findFreePorts,
+  PROJECT_DIR,
   readLocalStackConfig,
   startLocalStack,
   type LocalStack,
@@ -56,4 +59,20 @@ export async function stopCheckedStack(stack: LocalStack | undefined, stateDir: 
     await stack?.stop();
     if (stateDir) await rm(stateDir, { recursive: true, force: true });
   }
+}
+
+/** `npm run -s <script> -- ...args` against a stack of startTestStack, as a developer runs it: its standard output. */
+export async function npmRunAgainst(stack: LocalStack, stateDir: string, script: string, ...args: string[]): Promise<string> {
+  const { stdout } = await promisify(execFile)('npm', ['run', '-s', script, '--', ...args], {
+    cwd: PROJECT_DIR,
+    env: {
+      ...process.env,
+      PORT: String(stack.config.port),
+      DYNAMODB_PORT: String(stack.config.dynamodbPort),
+      S3_PORT: String(stack.config.s3Port),
+      LOCAL_STATE_DIR: stateDir,
+      COGNITO_JWKS_FILE: '',
+    },
+  });
+  return stdout;
 }
